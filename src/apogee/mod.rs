@@ -1,0 +1,1 @@
+//! The APOGEE pixel grid, pixel bits, masks and continuum normalization.

@@ -1,0 +1,16 @@
+//! astronn: the SDSS AstroNN pipelines (APOGEE stellar labels and distances) in Rust.
+//!
+//! - [`apogee`]: the APOGEE pixel grid, pixel bits, the embedded ASPCAP masks and the
+//!   continuum normalization that prepares a spectrum for the networks.
+//! - [`io`]: apStar files, input lists, model files (Astra PyTorch checkpoints and our
+//!   safetensors format), normalized-spectrum files and output tables.
+//! - [`nn`]: the networks and the Monte Carlo dropout engine.
+//! - [`pipeline`]: prediction runs end to end: flags, noise model, tables.
+
+pub mod apogee;
+pub mod error;
+pub mod io;
+pub mod nn;
+pub mod pipeline;
+
+pub use error::{Error, Result};

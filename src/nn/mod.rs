@@ -1,0 +1,1 @@
+//! The networks and the Monte Carlo dropout engine.

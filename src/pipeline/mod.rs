@@ -1,0 +1,3 @@
+//! Prediction runs: from inputs to result tables.
+
+pub mod noise;
