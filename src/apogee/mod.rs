@@ -1,1 +1,3 @@
 //! The APOGEE pixel grid, pixel bits, masks and continuum normalization.
+
+pub mod grid;
