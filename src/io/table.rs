@@ -2,8 +2,8 @@
 //!
 //! Astra's summary products (`astraAllStarAstroNN`, `astraAllVisitAstroNN`,
 //! `astraAllStarAstroNNDist`) are FITS files with HDU 0 a header describing the run, HDU 1 an
-//! empty binary table named `BOSS` and HDU 2 a binary table named `APOGEE` with lower-case
-//! column names. [`AstraTableWriter`] writes that layout. Because a run can cover millions of
+//! empty binary table named `BOSS` (the same columns, no rows) and HDU 2 a binary table named
+//! `APOGEE` with lower-case column names. [`AstraTableWriter`] writes that layout. Because a run can cover millions of
 //! spectra, rows are appended in batches straight into the `APOGEE` HDU (the last HDU, so
 //! growing it is cheap) and memory does not grow with the row count. The table is written to a
 //! temporary file beside its destination and renamed over it only by
@@ -54,6 +54,17 @@ impl ColumnKind {
             ColumnKind::I64 => "1K".into(),
             ColumnKind::Bool => "1L".into(),
             ColumnKind::Str { width } => format!("{}A", width.max(1)),
+        }
+    }
+
+    /// Bytes per cell in a FITS binary table.
+    fn byte_width(self) -> usize {
+        match self {
+            ColumnKind::F64 | ColumnKind::I64 => 8,
+            ColumnKind::F32 | ColumnKind::I32 => 4,
+            ColumnKind::I16 => 2,
+            ColumnKind::Bool => 1,
+            ColumnKind::Str { width } => width.max(1),
         }
     }
 
@@ -220,7 +231,8 @@ pub struct AstraTableWriter {
 impl AstraTableWriter {
     /// Starts a table destined for `path`: creates a temporary file beside it at once (so an
     /// unwritable destination fails before any work is done) holding HDU 0 with the `primary`
-    /// cards, the empty `BOSS` table and the `APOGEE` table with `columns` and no rows yet.
+    /// cards, the `BOSS` table (the same columns, never any rows) and the `APOGEE` table with
+    /// `columns` and no rows yet.
     pub fn create(path: &Path, columns: Vec<ColumnSpec>, primary: &[HeaderCard]) -> Result<Self> {
         validate_columns(path, &columns)?;
         let temp = TempPath::beside(path, "fits")?;
@@ -229,7 +241,8 @@ impl AstraTableWriter {
         for card in primary {
             fits.write_card(card)?;
         }
-        fits.create_bintable(BOSS_HDU, &[])?;
+        // Astra's summary products carry the same columns in the BOSS HDU, with no rows.
+        fits.create_bintable(BOSS_HDU, &columns)?;
         fits.create_bintable(APOGEE_HDU, &columns)?;
         Ok(AstraTableWriter {
             fits: Some(fits),
@@ -255,9 +268,7 @@ impl AstraTableWriter {
                 "the table writer was already closed after an error",
             )
         })?;
-        for (i, (data, spec)) in batch.iter().zip(&self.columns).enumerate() {
-            fits.write_column(i + 1, self.rows + 1, data, &spec.name)?;
-        }
+        fits.write_rows(self.rows + 1, &self.columns, batch)?;
         self.rows += n;
         Ok(())
     }
@@ -522,7 +533,7 @@ impl Drop for TempPath {
 
 /// A thin, panic-free wrapper over the CFITSIO calls this crate needs.
 pub(crate) mod fits {
-    use super::{CardValue, ColumnData, ColumnSpec, HeaderCard};
+    use super::{CardValue, ColumnData, ColumnKind, ColumnSpec, HeaderCard};
     use crate::{Error, Result};
     use fitsio::sys;
     use std::ffi::{CStr, CString};
@@ -1021,6 +1032,11 @@ pub(crate) mod fits {
                             &mut status,
                         )
                     };
+                    if s.len() > 68 {
+                        // Announce the CONTINUE convention once (LONGSTRN), as CFITSIO advises.
+                        // SAFETY: open handle.
+                        unsafe { sys::ffplsw(self.ptr, &mut status) };
+                    }
                 }
                 CardValue::F64(v) if v.is_finite() => {
                     let decimals = shortest_digits(*v);
@@ -1144,52 +1160,48 @@ pub(crate) mod fits {
             Ok(())
         }
 
-        /// Writes `data` into column `colnum` (1-based) from row `first_row` (1-based) on,
-        /// extending the table when it is the last HDU. `name` is for messages.
-        pub(crate) fn write_column(
+        /// Writes a batch of rows into the current binary table from row `first_row`
+        /// (1-based) on, extending the table when it is the last HDU. `batch` must already be
+        /// checked against `columns` ([`super::check_batch`]). Rows are packed into FITS's
+        /// big-endian row layout and written in large blocks, which is much faster than
+        /// column-by-column writes for wide tables (each would revisit every row).
+        pub(crate) fn write_rows(
             &mut self,
-            colnum: usize,
             first_row: usize,
-            data: &ColumnData,
-            name: &str,
+            columns: &[ColumnSpec],
+            batch: &[ColumnData],
         ) -> Result<()> {
-            let n = data.len();
-            if n == 0 {
+            let n = batch.first().map_or(0, ColumnData::len);
+            let row_len: usize = columns.iter().map(|c| c.kind.byte_width()).sum();
+            if n == 0 || row_len == 0 {
                 return Ok(());
             }
-            let col = c_int::try_from(colnum).unwrap_or(c_int::MAX);
-            let first = i64::try_from(first_row).unwrap_or(i64::MAX);
-            let nelem = i64::try_from(n).unwrap_or(i64::MAX);
-            let mut status = 0;
-            // Keep converted buffers alive across the call.
-            let logicals: Vec<c_char>;
-            let strings: Vec<CString>;
-            let mut string_ptrs: Vec<*mut c_char>;
-            let (datatype, array): (c_int, *mut c_void) = match data {
-                ColumnData::F64(v) => (TDOUBLE, v.as_ptr() as *mut c_void),
-                ColumnData::F32(v) => (TFLOAT, v.as_ptr() as *mut c_void),
-                ColumnData::I16(v) => (TSHORT, v.as_ptr() as *mut c_void),
-                ColumnData::I32(v) => (TINT, v.as_ptr() as *mut c_void),
-                ColumnData::I64(v) => (TLONGLONG, v.as_ptr() as *mut c_void),
-                ColumnData::Bool(v) => {
-                    logicals = v.iter().map(|&b| c_char::from(b)).collect();
-                    (TLOGICAL, logicals.as_ptr() as *mut c_void)
+            let rows_per_block = (BLOCK_BYTES / row_len).max(1);
+            let mut buf = Vec::with_capacity(rows_per_block.min(n) * row_len);
+            let mut start = 0;
+            while start < n {
+                let end = (start + rows_per_block).min(n);
+                buf.clear();
+                for r in start..end {
+                    for (data, spec) in batch.iter().zip(columns) {
+                        encode_cell(&mut buf, data, r, spec.kind);
+                    }
                 }
-                ColumnData::Str(v) => {
-                    strings = v
-                        .iter()
-                        .map(|s| c_text(&self.path, s))
-                        .collect::<Result<_>>()?;
-                    string_ptrs = strings.iter().map(|s| s.as_ptr() as *mut c_char).collect();
-                    (TSTRING, string_ptrs.as_mut_ptr().cast())
-                }
-            };
-            // SAFETY: `array` points at nelem values of `datatype` (char* per string for
-            // TSTRING) that live until after the call; CFITSIO does not modify them.
-            unsafe { sys::ffpcl(self.ptr, datatype, col, first, 1, nelem, array, &mut status) };
-            self.check(status, || {
-                format!("cannot write {n} rows of column '{name}' from row {first_row}")
-            })
+                let mut status = 0;
+                let first = i64::try_from(first_row + start).unwrap_or(i64::MAX);
+                let nbytes = i64::try_from(buf.len()).unwrap_or(i64::MAX);
+                // SAFETY: buf holds nbytes bytes; CFITSIO only reads them.
+                unsafe { sys::ffptbb(self.ptr, first, 1, nbytes, buf.as_mut_ptr(), &mut status) };
+                self.check(status, || {
+                    format!(
+                        "cannot write table rows {}..{}",
+                        first_row + start,
+                        first_row + end - 1
+                    )
+                })?;
+                start = end;
+            }
+            Ok(())
         }
 
         /// Columns and rows of the current table HDU.
@@ -1409,6 +1421,29 @@ pub(crate) mod fits {
                 // SAFETY: the open handle, closed once.
                 unsafe { sys::ffclos(self.ptr, &mut status) };
                 self.ptr = ptr::null_mut();
+            }
+        }
+    }
+
+    /// Bytes packed per `ffptbb` call when writing rows.
+    const BLOCK_BYTES: usize = 4 << 20;
+
+    /// Appends row `r` of `data` to `buf` in FITS binary-table encoding for `kind`.
+    fn encode_cell(buf: &mut Vec<u8>, data: &ColumnData, r: usize, kind: ColumnKind) {
+        match data {
+            ColumnData::F64(v) => buf.extend_from_slice(&v[r].to_be_bytes()),
+            ColumnData::F32(v) => buf.extend_from_slice(&v[r].to_be_bytes()),
+            ColumnData::I16(v) => buf.extend_from_slice(&v[r].to_be_bytes()),
+            ColumnData::I32(v) => buf.extend_from_slice(&v[r].to_be_bytes()),
+            ColumnData::I64(v) => buf.extend_from_slice(&v[r].to_be_bytes()),
+            ColumnData::Bool(v) => buf.push(if v[r] { b'T' } else { b'F' }),
+            ColumnData::Str(v) => {
+                let width = kind.byte_width();
+                let bytes = v[r].as_bytes();
+                let used = bytes.len().min(width);
+                buf.extend_from_slice(&bytes[..used]);
+                // Blank padding, as CFITSIO writes it (trailing blanks are not significant).
+                buf.resize(buf.len() + (width - used), b' ');
             }
         }
     }
