@@ -614,3 +614,35 @@ fn apvisit_files_fail_with_the_layout_found() {
         assert!(msg.contains("8575"), "{msg}");
     }
 }
+
+#[test]
+fn file_names_are_taken_literally() {
+    // CFITSIO's extended syntax would read "[1]" as an HDU selector.
+    let dir = tempfile::tempdir().unwrap();
+    let odd = dir.path().join("apStar[1]+x.fits");
+    std::fs::copy(test_data(FILE2), &odd).unwrap();
+    let star = read_apstar(&odd, true).unwrap();
+    assert_eq!(star.identity.apogee_id, "2M19485057+5005279");
+    assert_eq!(star.spectra.len(), 2);
+}
+
+#[test]
+fn parallel_reads_agree() {
+    let reference: Vec<ApStar> = [FILE1, FILE2].iter().map(|f| read(f, true)).collect();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|t| {
+                scope.spawn(move || {
+                    (0..6)
+                        .map(|k| read([FILE1, FILE2][(t + k) % 2], true))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for (t, h) in handles.into_iter().enumerate() {
+            for (k, star) in h.join().unwrap().iter().enumerate() {
+                assert_same_slots(star, &reference[(t + k) % 2]);
+            }
+        }
+    });
+}

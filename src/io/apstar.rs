@@ -329,9 +329,11 @@ fn array_rows(fits: &mut Fits) -> Result<usize> {
         }
         shapes.push((name, shape, rows));
     }
-    let (first_name, first_shape, rows) = shapes[0].clone();
-    for (name, shape, r) in &shapes[1..] {
-        if *r != rows {
+    let Some(((first_name, first_shape, rows), others)) = shapes.split_first() else {
+        return Err(Error::file(&path, "the file holds no spectrum arrays"));
+    };
+    for (name, shape, r) in others {
+        if r != rows {
             return Err(Error::file(
                 &path,
                 format!(
@@ -341,7 +343,7 @@ fn array_rows(fits: &mut Fits) -> Result<usize> {
             ));
         }
     }
-    Ok(rows)
+    Ok(*rows)
 }
 
 fn describe_shape(naxes: &[i64]) -> String {

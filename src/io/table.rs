@@ -1172,6 +1172,12 @@ pub(crate) mod fits {
             batch: &[ColumnData],
         ) -> Result<()> {
             let n = batch.first().map_or(0, ColumnData::len);
+            if batch.len() != columns.len() || batch.iter().any(|c| c.len() != n) {
+                return Err(Error::Invalid(format!(
+                    "{}: a batch of table rows has columns of unequal lengths",
+                    self.path.display()
+                )));
+            }
             let row_len: usize = columns.iter().map(|c| c.kind.byte_width()).sum();
             if n == 0 || row_len == 0 {
                 return Ok(());
