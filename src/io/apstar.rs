@@ -1,1 +1,446 @@
-//! (in progress)
+//! Reading apStar files (SPEC §2): the star's identity from the primary header and, per
+//! spectrum (the coadd and optionally every visit), the 8575-pixel flux, flux error and pixel
+//! bitmask exactly as Astra hands them to the continuum normalization.
+//!
+//! Layout: HDU 1 flux, HDU 2 flux error, HDU 3 bitmask, each `(rows, 8575)` (FITS NAXIS1 =
+//! 8575, NAXIS2 = rows; a 1-D image of 8575 pixels is one row), stored with any BITPIX and
+//! BSCALE/BZERO (CFITSIO converts). Row 0 is the coadd. With NVISITS > 1, visit *k* (1-based,
+//! file name in SFILE*k*) is row *k* + 1; with NVISITS = 1 the single visit is row 0 and a
+//! second row, if present, is not a spectrum. Gzipped files (`.fits.gz`) are read
+//! transparently. Only the rows needed are read, never whole images.
+//!
+//! Failures of the whole file (not FITS, truncated, missing HDUs, wrong pixel count, shapes
+//! that disagree) are errors naming the file; a spectrum that cannot be used (a visit row the
+//! file lacks, a row of zeros or without finite flux, a negative mask value) is reported in
+//! its [`SpectrumSlot::pixels`] so that the pipeline can write a NO_RESULT row for it.
+
+use crate::apogee::grid::APSTAR_PIXELS;
+use crate::io::table::fits::{self, Fits};
+use crate::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// Header values of an apStar file that identify the star and feed the output tables.
+///
+/// Numeric values that are absent, non-finite or the -9999.99 placeholder (anything ≤ -9999)
+/// are `NaN`; absent strings are empty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StarIdentity {
+    /// APOGEE object name (`OBJID`), e.g. `2M17335483-2753043`.
+    pub apogee_id: String,
+    /// Telescope (`TELESCOP`; DR17 apStar headers lack it, so it is then taken from a parent
+    /// directory named `apo25m`, `lco25m` or `apo1m`, as in the SAS layout; else empty).
+    pub telescope: String,
+    /// Field name (`FIELD`).
+    pub field: String,
+    /// Right ascension, degrees (`RA`).
+    pub ra: f64,
+    /// Declination, degrees (`DEC`).
+    pub dec: f64,
+    /// Median S/N per pixel of the coadd (`SNR`).
+    pub snr: f64,
+    /// Number of visits (`NVISITS`; 0 when absent).
+    pub nvisits: usize,
+    /// Visit file names `SFILE1` … `SFILE<nvisits>` (empty strings where absent).
+    pub visit_files: Vec<String>,
+    /// 2MASS Ks magnitude (`K`).
+    pub k_mag: f64,
+    /// SFD reddening E(B−V) (`SFD_EBV`).
+    pub sfd_ebv: f64,
+}
+
+/// Whether a spectrum is the combined spectrum or a single visit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SpectrumKind {
+    /// The combined (coadded) spectrum, row 0.
+    Coadd,
+    /// One visit.
+    Visit,
+}
+
+impl SpectrumKind {
+    /// `"coadd"` or `"visit"`, as written in the normalized-spectrum files and tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpectrumKind::Coadd => "coadd",
+            SpectrumKind::Visit => "visit",
+        }
+    }
+}
+
+/// The pixels of one spectrum, 8575 values each, as the preprocessing receives them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawPixels {
+    /// Flux (BSCALE/BZERO applied).
+    pub flux: Vec<f64>,
+    /// `ivar**-0.5` with `ivar = err**-2` and non-finite ivar set to 0: an error of 0, NaN or
+    /// inf becomes +inf (weight 0 in the continuum fit).
+    pub e_flux: Vec<f64>,
+    /// APOGEE_PIXMASK bits.
+    pub bitmask: Vec<u64>,
+}
+
+/// One spectrum of an apStar file: where it is and its pixels, or why it cannot be used.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpectrumSlot {
+    /// 0-based row in the apStar arrays.
+    pub row: usize,
+    /// Coadd or visit.
+    pub kind: SpectrumKind,
+    /// 1-based visit number (visits only).
+    pub visit: Option<usize>,
+    /// Visit file name from `SFILE<k>` (visits only; empty when the header lacks it).
+    pub visit_file: Option<String>,
+    /// The pixels, or (Err) the reason this spectrum is not usable.
+    pub pixels: std::result::Result<RawPixels, String>,
+}
+
+/// A read apStar file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApStar {
+    /// The file read.
+    pub path: PathBuf,
+    /// Header identity.
+    pub identity: StarIdentity,
+    /// The coadd first, then (if asked for) the visits in order.
+    pub spectra: Vec<SpectrumSlot>,
+}
+
+/// HDU numbers (0-based, FITS convention) of the arrays and their names for messages.
+const ARRAYS: [(usize, &str); 3] = [(1, "flux"), (2, "flux error"), (3, "bitmask")];
+
+/// Reads an apStar file: the identity and the coadd (row 0), plus every visit when
+/// `include_visits` is true. See the module documentation for the layout and the errors.
+pub fn read_apstar(path: &Path, include_visits: bool) -> Result<ApStar> {
+    let mut fits = Fits::open(path)?;
+    check_structure(&mut fits)?;
+
+    fits.move_to_hdu(1)?;
+    let identity = read_identity(&mut fits, path);
+
+    let rows = array_rows(&mut fits)?;
+
+    let mut plan: Vec<(usize, SpectrumKind, Option<usize>, Option<String>)> =
+        vec![(0, SpectrumKind::Coadd, None, None)];
+    if include_visits {
+        for k in 1..=identity.nvisits {
+            let row = if identity.nvisits == 1 { 0 } else { k + 1 };
+            let file = identity.visit_files.get(k - 1).cloned().unwrap_or_default();
+            plan.push((row, SpectrumKind::Visit, Some(k), Some(file)));
+        }
+    }
+
+    let mut cache: Vec<(usize, std::result::Result<RawPixels, String>)> = Vec::new();
+    let mut spectra = Vec::with_capacity(plan.len());
+    for (row, kind, visit, visit_file) in plan {
+        let pixels = if row >= rows {
+            Err(format!(
+                "visit {} would be row {row}, but the arrays hold only {rows} row{}",
+                visit.unwrap_or(0),
+                if rows == 1 { "" } else { "s" }
+            ))
+        } else if let Some((_, cached)) = cache.iter().find(|(r, _)| *r == row) {
+            cached.clone()
+        } else {
+            let read = read_row(&mut fits, row)?;
+            cache.push((row, read.clone()));
+            read
+        };
+        spectra.push(SpectrumSlot {
+            row,
+            kind,
+            visit,
+            visit_file,
+            pixels,
+        });
+    }
+    Ok(ApStar {
+        path: path.to_path_buf(),
+        identity,
+        spectra,
+    })
+}
+
+/// Walks every HDU to make sure the file is complete: HDUs 0–3 must exist and be readable,
+/// the last HDU's data must end within the file and no incomplete header may follow it.
+/// (Checked through CFITSIO, so gzipped files, decompressed in memory, are covered too.)
+fn check_structure(fits: &mut Fits) -> Result<()> {
+    let path = fits.path().to_path_buf();
+    let mut count = 0usize;
+    let mut extent = (0i64, 0i64, 0i64);
+    loop {
+        match fits.try_move_to_hdu(count + 1) {
+            Ok(_) => {
+                count += 1;
+                extent = fits.hdu_extent()?;
+            }
+            // Past the arrays, the end of the file (or bytes that are not an HDU) ends the
+            // walk; an incomplete extension header is caught below.
+            Err(_) if count >= 4 => break,
+            Err(status) if status == fits::END_OF_FILE => {
+                return Err(Error::file(
+                    &path,
+                    format!(
+                        "the file has only {count} HDU{} but an apStar file holds the flux, \
+                         error and bitmask arrays in HDUs 1-3 (header-only or truncated file)",
+                        if count == 1 { "" } else { "s" }
+                    ),
+                ))
+            }
+            Err(status) => {
+                return Err(fits.error(
+                    status,
+                    &format!("HDU {count} is damaged or the file is truncated"),
+                ))
+            }
+        }
+    }
+    // Back on the last HDU (the failed move may have left CFITSIO elsewhere).
+    fits.move_to_hdu(count)?;
+    let data_end = extent.2;
+    let last = count - 1;
+    if data_end > 0 && fits.probe_byte(data_end - 1) != 0 {
+        return Err(Error::file(
+            &path,
+            format!(
+                "the file is truncated: HDU {last} should end at byte {data_end}, past the end \
+                 of the file"
+            ),
+        ));
+    }
+    match fits.probe_byte(data_end) {
+        s if s == fits::END_OF_FILE => {}
+        0 => {
+            if fits.bytes_at(data_end).as_ref() == Some(b"XTENSION") {
+                return Err(Error::file(
+                    &path,
+                    format!(
+                        "the file is truncated or damaged: the header of HDU {count}, at byte \
+                         {data_end}, cannot be read"
+                    ),
+                ));
+            }
+        }
+        _ => {
+            return Err(Error::file(
+                &path,
+                format!(
+                    "the file is truncated: it ends inside a 2880-byte block after HDU {last} \
+                     (byte {data_end})"
+                ),
+            ))
+        }
+    }
+    Ok(())
+}
+
+/// Reads the identity from the primary header (the current HDU).
+fn read_identity(fits: &mut Fits, path: &Path) -> StarIdentity {
+    let number = |fits: &mut Fits, key: &str| {
+        fits.read_key_f64(key)
+            .filter(|v| v.is_finite() && *v > -9999.0)
+            .unwrap_or(f64::NAN)
+    };
+    let text = |fits: &mut Fits, key: &str| {
+        fits.read_key_string(key)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let nvisits = fits
+        .read_key_i64("NVISITS")
+        .and_then(|n| usize::try_from(n).ok())
+        .unwrap_or(0);
+    let visit_files = (1..=nvisits)
+        .map(|k| text(fits, &format!("SFILE{k}")))
+        .collect();
+    let mut telescope = text(fits, "TELESCOP");
+    if telescope.is_empty() {
+        telescope = telescope_from_path(path).unwrap_or_default();
+    }
+    StarIdentity {
+        apogee_id: text(fits, "OBJID"),
+        telescope,
+        field: text(fits, "FIELD"),
+        ra: number(fits, "RA"),
+        dec: number(fits, "DEC"),
+        snr: number(fits, "SNR"),
+        nvisits,
+        visit_files,
+        k_mag: number(fits, "K"),
+        sfd_ebv: number(fits, "SFD_EBV"),
+    }
+}
+
+/// The telescope named by a parent directory of `path` (SAS layout
+/// `…/stars/<telescope>/<field>/apStar-….fits`).
+fn telescope_from_path(path: &Path) -> Option<String> {
+    path.ancestors().skip(1).find_map(|dir| {
+        let name = dir.file_name()?.to_str()?;
+        ["apo25m", "lco25m", "apo1m"]
+            .contains(&name)
+            .then(|| name.to_string())
+    })
+}
+
+/// Checks HDUs 1–3 are images of matching shape `(rows, 8575)`; returns the row count.
+fn array_rows(fits: &mut Fits) -> Result<usize> {
+    let path = fits.path().to_path_buf();
+    let mut shapes = Vec::with_capacity(3);
+    for (hdu, name) in ARRAYS {
+        let hdutype = fits.move_to_hdu(hdu + 1)?;
+        if hdutype != fits::IMAGE_HDU {
+            return Err(Error::file(
+                &path,
+                format!("HDU {hdu} ({name}) is a table, but an apStar file holds an image there"),
+            ));
+        }
+        let (_, naxes) = fits.image_shape()?;
+        let shape = describe_shape(&naxes);
+        let rows = match naxes.as_slice() {
+            [] => {
+                return Err(Error::file(
+                    &path,
+                    format!("HDU {hdu} ({name}) holds no data (header only)"),
+                ))
+            }
+            [n, rest @ ..]
+                if usize::try_from(*n).ok() == Some(APSTAR_PIXELS)
+                    && rest.iter().skip(1).all(|&a| a == 1) =>
+            {
+                rest.first()
+                    .map_or(Some(1), |&r| usize::try_from(r).ok())
+                    .unwrap_or(0)
+            }
+            _ => {
+                return Err(Error::file(
+                    &path,
+                    format!(
+                        "HDU {hdu} ({name}) is {shape} pixels (NAXIS1 × NAXIS2…), but apStar \
+                         spectra have {APSTAR_PIXELS} pixels per row; is this an apVisit or \
+                         another kind of file?"
+                    ),
+                ))
+            }
+        };
+        if rows == 0 {
+            return Err(Error::file(
+                &path,
+                format!("HDU {hdu} ({name}) has no rows (NAXIS2 = 0)"),
+            ));
+        }
+        shapes.push((name, shape, rows));
+    }
+    let Some(((first_name, first_shape, rows), others)) = shapes.split_first() else {
+        return Err(Error::file(&path, "the file holds no spectrum arrays"));
+    };
+    for (name, shape, r) in others {
+        if r != rows {
+            return Err(Error::file(
+                &path,
+                format!(
+                    "the {first_name} array is {first_shape} pixels but the {name} array is \
+                     {shape}; they must have the same shape"
+                ),
+            ));
+        }
+    }
+    Ok(*rows)
+}
+
+fn describe_shape(naxes: &[i64]) -> String {
+    naxes
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(" × ")
+}
+
+/// Reads row `row` of the three arrays. Err(whole file) for read failures; Ok(Err(reason))
+/// when the row is not a usable spectrum.
+fn read_row(fits: &mut Fits, row: usize) -> Result<std::result::Result<RawPixels, String>> {
+    let mut flux = vec![0f64; APSTAR_PIXELS];
+    let mut err = vec![0f64; APSTAR_PIXELS];
+    let mut mask = vec![0i64; APSTAR_PIXELS];
+    for (hdu, name) in ARRAYS {
+        fits.move_to_hdu(hdu + 1)?;
+        let (_, naxes) = fits.image_shape()?;
+        // First pixel of the row: (1, row + 1, 1, …) in FITS's 1-based coordinates.
+        let mut coords = vec![1i64; naxes.len().max(1)];
+        if let Some(c) = coords.get_mut(1) {
+            *c = i64::try_from(row + 1).unwrap_or(i64::MAX);
+        }
+        let result = match hdu {
+            1 => fits.read_pixels_f64(&coords, &mut flux),
+            2 => fits.read_pixels_f64(&coords, &mut err),
+            _ => fits.read_pixels_i64(&coords, &mut mask),
+        };
+        match result {
+            Ok(()) => {}
+            Err(status) if status == fits::NUM_OVERFLOW => {
+                return Ok(Err(format!(
+                    "row {row}: the {name} values do not fit a 64-bit number"
+                )))
+            }
+            Err(status) if status == fits::END_OF_FILE => {
+                return Err(fits.error(
+                    status,
+                    &format!(
+                        "the file is truncated: it ends inside the {name} array (HDU {hdu}), \
+                         row {row}"
+                    ),
+                ))
+            }
+            Err(status) => {
+                return Err(fits.error(
+                    status,
+                    &format!("cannot read row {row} of the {name} array (HDU {hdu})"),
+                ))
+            }
+        }
+    }
+    if flux.iter().all(|&f| f == 0.0) {
+        return Ok(Err(format!("row {row} is all zeros: not a spectrum")));
+    }
+    if flux.iter().all(|f| !f.is_finite()) {
+        return Ok(Err(format!("row {row} has no finite flux value")));
+    }
+    if !flux.iter().any(|&f| f.is_finite() && f != 0.0) {
+        return Ok(Err(format!(
+            "row {row} has no finite non-zero flux value: not a spectrum"
+        )));
+    }
+    if let Some((i, v)) = mask.iter().enumerate().find(|(_, &m)| m < 0) {
+        return Ok(Err(format!(
+            "row {row}: bitmask value {v} at pixel {i} is negative, not a valid bit set"
+        )));
+    }
+    let bitmask = mask.into_iter().map(|m| m.unsigned_abs()).collect();
+    let e_flux = err.into_iter().map(e_flux_from_error).collect();
+    Ok(Ok(RawPixels {
+        flux,
+        e_flux,
+        bitmask,
+    }))
+}
+
+/// Astra's flux error: `ivar = err**-2`, non-finite ivar → 0, `e_flux = ivar**-0.5`.
+pub fn e_flux_from_error(err: f64) -> f64 {
+    let ivar = err.powf(-2.0);
+    let ivar = if ivar.is_finite() { ivar } else { 0.0 };
+    ivar.powf(-0.5)
+}
+
+/// Reads any one row of an apStar file's arrays (row 1, the second combination, included),
+/// with the same checks and conversions as [`read_apstar`]. Err(reason) inside Ok when the
+/// row is not a usable spectrum or the file holds fewer rows.
+pub fn read_apstar_row(path: &Path, row: usize) -> Result<std::result::Result<RawPixels, String>> {
+    let mut fits = Fits::open(path)?;
+    check_structure(&mut fits)?;
+    let rows = array_rows(&mut fits)?;
+    if row >= rows {
+        return Ok(Err(format!(
+            "row {row} does not exist: the arrays hold {rows} row{}",
+            if rows == 1 { "" } else { "s" }
+        )));
+    }
+    read_row(&mut fits, row)
+}
