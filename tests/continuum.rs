@@ -11,10 +11,11 @@ fn relative(a: f64, b: f64) -> f64 {
 
 #[test]
 fn continuum_matches_astronn_for_every_fixture_row() {
-    let Some(dir) = common::fixtures() else { return };
+    let Some(dir) = common::fixtures() else {
+        return;
+    };
     let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
     let cases = manifest["continuum"].as_array().unwrap();
     assert!(cases.len() >= 6);
     for case in cases {
@@ -41,7 +42,10 @@ fn continuum_matches_astronn_for_every_fixture_row() {
                 );
                 compared += 1;
             } else {
-                assert!(!got.is_finite(), "{label}: error pixel {i}: {got} vs {want}");
+                assert!(
+                    !got.is_finite(),
+                    "{label}: error pixel {i}: {got} vs {want}"
+                );
             }
         }
         assert!(compared > 7000, "{label}: only {compared} finite errors");

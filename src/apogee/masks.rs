@@ -2,8 +2,8 @@
 //!
 //! Both are defined on the 7514-pixel network grid. Provenance: `data/PROVENANCE.md`.
 
-use crate::io::npy::NpyArray;
 use crate::apogee::grid::NETWORK_PIXELS;
+use crate::io::npy::NpyArray;
 use std::sync::OnceLock;
 
 const ASPCAP_WINDOWS_NPY: &[u8] = include_bytes!("../../data/aspcap_l31c_masks.npy");

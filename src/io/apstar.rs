@@ -15,7 +15,7 @@
 //! its [`SpectrumSlot::pixels`] so that the pipeline can write a NO_RESULT row for it.
 
 use crate::apogee::grid::APSTAR_PIXELS;
-use crate::io::table::fits::{self, Fits};
+use crate::io::fits::{self, Fits};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 

@@ -1,9 +1,12 @@
 //! Reading and writing files: inputs, models, normalized spectra and result tables.
 
 pub mod apstar;
+pub mod fits;
 pub mod inputs;
+pub mod model_file;
 pub mod normalized;
 pub mod npy;
 pub mod pickle;
 pub mod table;
+pub mod temp;
 pub mod torch;

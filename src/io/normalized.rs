@@ -18,8 +18,9 @@
 //! (and maybe `E_FLUX`), describing each row as a coadd of that file.
 
 use crate::apogee::grid::NETWORK_PIXELS;
-use crate::io::table::fits::{self, Fits};
-use crate::io::table::{ColumnData, ColumnKind, ColumnSpec, HeaderCard, TempPath};
+use crate::io::fits::{self, Fits};
+use crate::io::table::{ColumnData, ColumnKind, ColumnSpec, HeaderCard};
+use crate::io::temp::TempPath;
 use crate::{Error, Result};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};

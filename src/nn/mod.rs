@@ -1,1 +1,12 @@
 //! The networks and the Monte Carlo dropout engine.
+//!
+//! Layers (`conv`, `trunk`) are loaded from a model's parameters through candle's
+//! `VarBuilder`; `censored` is AstroNN's abundance network; `mc` runs MC dropout.
+
+pub mod censored;
+pub mod conv;
+pub mod dropout;
+pub mod mc;
+pub mod network;
+pub mod sampling;
+pub mod trunk;

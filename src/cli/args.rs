@@ -1,0 +1,121 @@
+//! Command-line arguments.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// AstroNN for APOGEE spectra: stellar labels (Teff, log g, 20 abundances) with Monte Carlo
+/// dropout uncertainties, computed as SDSS DR19 (Astra) computes them.
+#[derive(Debug, Parser)]
+#[command(name = "astronn", version, about, long_about = None)]
+pub struct Cli {
+    /// Worker threads (default: all cores).
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// No progress bar or summary (warnings and errors are still printed).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Continuum-normalize apStar spectra and write them to a FITS file.
+    Normalize(NormalizeArgs),
+    /// Predict AstroNN labels and write an astraAllStarAstroNN table.
+    Predict(PredictArgs),
+    /// Convert an Astra PyTorch checkpoint (.pt) into an astronn model file (.safetensors).
+    Convert(ConvertArgs),
+    /// Describe a model file.
+    Info(InfoArgs),
+}
+
+/// Where the spectra come from.
+#[derive(Debug, Args)]
+pub struct InputArgs {
+    /// apStar files (.fits or .fits.gz), directories (their apStar* files) or @list.txt
+    /// files with one path per line.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct NormalizeArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Output FITS file: image HDUs FLUX and E_FLUX (one row per spectrum, 7514 pixels) and
+    /// a SPECTRA table saying where each row came from.
+    #[arg(short, long, value_name = "OUT.fits")]
+    pub output: PathBuf,
+
+    /// Also normalize every visit spectrum (after each file's coadd).
+    #[arg(long)]
+    pub visits: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Read already-normalized spectra (a FITS written by `normalize`, or a .npy array of
+    /// N×7514) instead of apStar inputs.
+    #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
+    pub normalized: Option<PathBuf>,
+
+    /// Output table for coadded spectra (astraAllStarAstroNN layout).
+    #[arg(short, long, value_name = "OUT.fits")]
+    pub output: PathBuf,
+
+    /// Model: an Astra PyTorch checkpoint (.pt) or an astronn model (.safetensors).
+    #[arg(long, short, value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+
+    /// Monte Carlo dropout samples per spectrum; 0 runs one deterministic pass.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub mc: usize,
+
+    /// Seed of the dropout masks: the same seed gives the same table on any machine, thread
+    /// count or input order. Default: a random seed, recorded in the output header.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+
+    /// Error recalibration: JSON {label: {"offset", "scale"}} or Astra's pickle.
+    #[arg(long, value_name = "FILE")]
+    pub noise_model: Option<PathBuf>,
+
+    /// Also predict every visit spectrum and write them to this table
+    /// (astraAllVisitAstroNN layout).
+    #[arg(long, value_name = "V.fits")]
+    pub visits_output: Option<PathBuf>,
+
+    /// Fail on the first spectrum that cannot be processed instead of writing a NO_RESULT
+    /// row.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Astra checkpoint to read.
+    #[arg(value_name = "IN.pt")]
+    pub input: PathBuf,
+
+    /// Model file to write.
+    #[arg(short, long, value_name = "OUT.safetensors")]
+    pub output: PathBuf,
+
+    /// A description stored in the model's metadata.
+    #[arg(long)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// Model file (.pt or .safetensors).
+    #[arg(value_name = "MODEL")]
+    pub model: PathBuf,
+}

@@ -1,0 +1,297 @@
+//! The subcommands: check arguments, load what is needed before any work, run, report.
+
+use crate::cli::args::{Cli, Command, ConvertArgs, InfoArgs, NormalizeArgs, PredictArgs};
+use crate::cli::progress::Progress;
+use anyhow::{bail, Context, Result};
+use astronn::io::inputs::expand_inputs;
+use astronn::io::model_file::{ModelFile, ModelKind};
+use astronn::io::normalized::NormalizedWriter;
+use astronn::io::table::{AstraTableWriter, CardValue};
+use astronn::nn::censored::CensoredBcnn;
+use astronn::nn::network::BayesianNetwork;
+use astronn::pipeline::noise::NoiseModel;
+use astronn::pipeline::normalize::run_normalize;
+use astronn::pipeline::predict::{
+    astronn_columns, run_predict, PredictOptions, PredictTables, RunSummary,
+};
+use astronn::pipeline::run_info::{card, run_cards};
+use astronn::pipeline::source::SpectrumSource;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+/// apStar files read and normalized together before their spectra go to the network.
+const FILES_PER_CHUNK: usize = 32;
+/// Normalized spectra read together from a normalized input.
+const SPECTRA_PER_CHUNK: usize = 64;
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    if let Some(threads) = cli.threads {
+        configure_threads(threads)?;
+    }
+    match cli.command {
+        Command::Normalize(args) => normalize(args, cli.quiet),
+        Command::Predict(args) => predict(args, cli.quiet),
+        Command::Convert(args) => convert(args),
+        Command::Info(args) => info(args),
+    }
+}
+
+fn configure_threads(threads: usize) -> Result<()> {
+    if threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    // candle sizes its own parallel kernels from this variable.
+    std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .context("cannot configure the thread pool")
+}
+
+fn command_line() -> String {
+    std::env::args().collect::<Vec<_>>().join(" ")
+}
+
+fn input_files(inputs: &[String]) -> Result<Vec<PathBuf>> {
+    if inputs.is_empty() {
+        bail!("no inputs: give apStar files, directories or @list.txt files");
+    }
+    let files = expand_inputs(inputs)?;
+    if files.is_empty() {
+        bail!("the inputs name no files (a directory is searched for apStar* files)");
+    }
+    Ok(files)
+}
+
+fn report(quiet: bool, what: &str, summary: &RunSummary, progress: &Progress, outputs: &[&Path]) {
+    if quiet {
+        return;
+    }
+    let seconds = progress.elapsed();
+    let written: Vec<String> = outputs.iter().map(|p| p.display().to_string()).collect();
+    eprintln!(
+        "{what}: {} spectra, {} NO_RESULT, {seconds:.1} s ({:.1} spectra/s) -> {}",
+        summary.spectra,
+        summary.no_result,
+        summary.spectra as f64 / seconds.max(1e-9),
+        written.join(", ")
+    );
+}
+
+fn normalize(args: NormalizeArgs, quiet: bool) -> Result<ExitCode> {
+    let started = SystemTime::now();
+    let files = input_files(&args.input.inputs)?;
+    let mut cards = run_cards(&command_line(), started);
+    cards.push(card(
+        "VISITS",
+        CardValue::Bool(args.visits),
+        "Visit spectra included",
+    ));
+    let mut writer = NormalizedWriter::create(&args.output, &cards)?;
+    let progress = Progress::new(files.len(), "files", quiet);
+    let summary = run_normalize(&files, args.visits, FILES_PER_CHUNK, &mut writer, &progress)?;
+    progress.finish();
+    writer.finish()?;
+    report(quiet, "normalize", &summary, &progress, &[&args.output]);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_model(path: Option<&Path>) -> Result<ModelFile> {
+    let Some(path) = path else {
+        bail!(
+            "no model given: pass --model with an Astra AstroNN checkpoint (.pt) or an \
+             astronn model (.safetensors); astronn does not ship a default model yet"
+        );
+    };
+    Ok(ModelFile::load(path)?)
+}
+
+fn build_network(model: &ModelFile) -> Result<CensoredBcnn> {
+    if model.kind != ModelKind::AstroNN {
+        bail!(
+            "{} is an {} model; predict needs an AstroNN (abundance) model",
+            model.path.display(),
+            model.kind.name()
+        );
+    }
+    CensoredBcnn::load(&model.var_builder())
+        .with_context(|| format!("{}: not a valid AstroNN model", model.path.display()))
+}
+
+fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
+    let started = SystemTime::now();
+    if args.mc == 1 {
+        bail!("--mc 1 gives no MC variance: use 0 (deterministic) or at least 2 samples");
+    }
+    let model = load_model(args.model.as_deref())?;
+    let net = build_network(&model)?;
+    let noise_model = args
+        .noise_model
+        .as_deref()
+        .map(NoiseModel::load)
+        .transpose()?;
+    let seed = args.seed.unwrap_or_else(random_seed);
+    let mut source = match &args.normalized {
+        Some(path) => SpectrumSource::normalized(path, SPECTRA_PER_CHUNK)?,
+        None => SpectrumSource::apstar(
+            input_files(&args.input.inputs)?,
+            args.visits_output.is_some(),
+            FILES_PER_CHUNK,
+        ),
+    };
+
+    let mut cards = run_cards(&command_line(), started);
+    cards.extend([
+        card("PIPELINE", CardValue::Str("AstroNN".into()), "Network"),
+        card("MODEL", CardValue::Str(model.identity()), "Model file"),
+        card(
+            "MODELSHA",
+            CardValue::Str(model.sha256.clone()),
+            "SHA-256 of the model file",
+        ),
+        card(
+            "MC",
+            CardValue::I64(args.mc as i64),
+            "MC dropout samples (0: deterministic)",
+        ),
+        card(
+            "SEED",
+            CardValue::Str(seed.to_string()),
+            "Seed of the dropout masks",
+        ),
+        card(
+            "NOISEMOD",
+            CardValue::Str(
+                args.noise_model
+                    .as_ref()
+                    .map_or("none".into(), |p| p.display().to_string()),
+            ),
+            "Noise model",
+        ),
+    ]);
+    let labels = net.label_names();
+    let mut tables = PredictTables {
+        coadds: AstraTableWriter::create(&args.output, astronn_columns(&labels, false), &cards)?,
+        visits: args
+            .visits_output
+            .as_deref()
+            .map(|path| AstraTableWriter::create(path, astronn_columns(&labels, true), &cards))
+            .transpose()?,
+    };
+    let options = PredictOptions {
+        mc: args.mc,
+        seed,
+        noise_model,
+        strict: args.strict,
+    };
+    let progress = Progress::new(source.total_units(), source.unit_name(), quiet);
+    let summary = run_predict(&net, &mut source, &mut tables, &options, &progress)?;
+    progress.finish();
+    if summary.skipped_visits > 0 {
+        eprintln!(
+            "warning: {} visit spectra in the normalized input were not predicted: \
+             give --visits-output to predict them",
+            summary.skipped_visits
+        );
+    }
+    let late = [
+        card(
+            "ELAPSED",
+            CardValue::F64(progress.elapsed()),
+            "Run time [s]",
+        ),
+        card(
+            "NSPECTRA",
+            CardValue::I64(summary.spectra as i64),
+            "Spectra",
+        ),
+        card(
+            "NNORESLT",
+            CardValue::I64(summary.no_result as i64),
+            "Spectra without result",
+        ),
+    ];
+    tables.coadds.finish(&late)?;
+    let mut outputs = vec![args.output.as_path()];
+    if let Some(visits) = tables.visits {
+        visits.finish(&late)?;
+        outputs.extend(args.visits_output.as_deref());
+    }
+    report(quiet, "predict", &summary, &progress, &outputs);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A seed for runs that did not ask for one (recorded in the output header).
+fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.finish() >> 11
+}
+
+fn convert(args: ConvertArgs) -> Result<ExitCode> {
+    let model = ModelFile::load(&args.input)?;
+    // Building the network checks every parameter's presence and shape.
+    match model.kind {
+        ModelKind::AstroNN => {
+            build_network(&model)?;
+        }
+        ModelKind::AstroNNDist => bail!(
+            "{} is an AstroNNDist model, which this version cannot convert yet",
+            args.input.display()
+        ),
+    }
+    let mut metadata = BTreeMap::new();
+    metadata.insert("source_file".to_string(), args.input.display().to_string());
+    metadata.insert("source_sha256".to_string(), model.sha256.clone());
+    metadata.insert(
+        "converted_by".to_string(),
+        format!("astronn {}", env!("CARGO_PKG_VERSION")),
+    );
+    metadata.insert(
+        "created".to_string(),
+        astronn::pipeline::run_info::utc_timestamp(SystemTime::now()),
+    );
+    if let Some(description) = args.description {
+        metadata.insert("description".to_string(), description);
+    }
+    model.save_safetensors(&args.output, metadata)?;
+    eprintln!(
+        "converted {} ({} model, {} tensors) -> {}",
+        args.input.display(),
+        model.kind.name(),
+        model.tensors.len(),
+        args.output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn info(args: InfoArgs) -> Result<ExitCode> {
+    let model = ModelFile::load(&args.model)?;
+    println!("file:        {}", model.path.display());
+    println!("format:      {:?}", model.format);
+    println!("kind:        {}", model.kind.name());
+    println!("sha256:      {}", model.sha256);
+    let parameters: usize = model
+        .tensors
+        .iter()
+        .filter(|(name, _)| name.ends_with("weight") || name.ends_with("bias"))
+        .map(|(_, t)| t.elem_count())
+        .sum();
+    println!("parameters:  {parameters}");
+    if model.kind == ModelKind::AstroNN {
+        let net = build_network(&model)?;
+        println!("labels:      {}", net.label_names().join(", "));
+    }
+    for (key, value) in &model.metadata {
+        println!("{key:<12} {value}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,5 @@
+//! The command-line interface: arguments, commands and progress display.
+
+pub mod args;
+pub mod commands;
+pub mod progress;

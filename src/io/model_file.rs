@@ -1,0 +1,179 @@
+//! Model files: Astra's PyTorch checkpoints (read directly, nothing executed) and our own
+//! safetensors format, which adds the metadata a run needs to the same parameter names.
+
+use crate::io::temp::TempPath;
+use crate::{Error, Result};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Which network a model file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelKind {
+    /// AstroNN's censored Bayesian CNN (Teff, log g, 20 abundances).
+    AstroNN,
+    /// AstroNNDist (Ks-band pseudo-luminosity).
+    AstroNNDist,
+}
+
+impl ModelKind {
+    /// The name stored in model metadata and shown to users.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::AstroNN => "astronn",
+            ModelKind::AstroNNDist => "astronn_dist",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<ModelKind> {
+        match name {
+            "astronn" => Some(ModelKind::AstroNN),
+            "astronn_dist" => Some(ModelKind::AstroNNDist),
+            _ => None,
+        }
+    }
+
+    /// Recognises the network from its parameter names.
+    fn detect(names: &HashMap<String, Tensor>) -> Option<ModelKind> {
+        if names.contains_key("aspcap_masks.0") && names.contains_key("dense_teffloggfeh.weight") {
+            Some(ModelKind::AstroNN)
+        } else if names.contains_key("dense_output.weight")
+            && names.contains_key("dense_var.weight")
+        {
+            Some(ModelKind::AstroNNDist)
+        } else {
+            None
+        }
+    }
+}
+
+/// The format a model was read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelFormat {
+    /// A `torch.save` checkpoint as Astra writes it.
+    TorchCheckpoint,
+    /// Our safetensors model file.
+    Safetensors,
+}
+
+/// Metadata key naming the file format in our safetensors files.
+const FORMAT_KEY: &str = "format";
+const FORMAT_VALUE: &str = "astronn-model";
+const KIND_KEY: &str = "kind";
+
+/// A model's parameters and metadata, ready to build a network from.
+#[derive(Debug, Clone)]
+pub struct ModelFile {
+    /// Where it was read from.
+    pub path: PathBuf,
+    /// The network it holds.
+    pub kind: ModelKind,
+    /// The format it was read from.
+    pub format: ModelFormat,
+    /// SHA-256 of the file's bytes (hex).
+    pub sha256: String,
+    /// Parameters by Astra's names (masks as u8, normalisation as f64).
+    pub tensors: HashMap<String, Tensor>,
+    /// Free-form metadata (provenance, description); empty for PyTorch checkpoints.
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl ModelFile {
+    /// Reads a model file, recognising the format by its content.
+    pub fn load(path: &Path) -> Result<ModelFile> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let sha256 = hex(&Sha256::digest(&bytes));
+        let (format, tensors, metadata) = if bytes.starts_with(b"PK\x03\x04") {
+            let tensors: HashMap<String, Tensor> = crate::io::torch::read_state_dict(path)?
+                .into_iter()
+                .collect();
+            (ModelFormat::TorchCheckpoint, tensors, BTreeMap::new())
+        } else {
+            let (tensors, metadata) = read_safetensors(path, &bytes)?;
+            (ModelFormat::Safetensors, tensors, metadata)
+        };
+        let kind = match metadata.get(KIND_KEY) {
+            Some(name) => ModelKind::from_name(name).ok_or_else(|| {
+                Error::file(path, format!("unknown model kind '{name}' in metadata"))
+            })?,
+            None => ModelKind::detect(&tensors).ok_or_else(|| {
+                Error::file(
+                    path,
+                    "not an AstroNN or AstroNNDist model: the expected parameters \
+                     (aspcap_masks.0/dense_teffloggfeh or dense_output/dense_var) are missing",
+                )
+            })?,
+        };
+        Ok(ModelFile {
+            path: path.to_path_buf(),
+            kind,
+            format,
+            sha256,
+            tensors,
+            metadata,
+        })
+    }
+
+    /// A parameter builder over this model's tensors (floating parameters as f32).
+    pub fn var_builder(&self) -> VarBuilder<'static> {
+        VarBuilder::from_tensors(self.tensors.clone(), DType::F32, &Device::Cpu)
+    }
+
+    /// A one-line identity for table headers and logs: file name, kind, hash prefix.
+    pub fn identity(&self) -> String {
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        format!(
+            "{name} ({}, sha256 {})",
+            self.kind.name(),
+            &self.sha256[..12]
+        )
+    }
+
+    /// Writes the model as our safetensors format with `metadata` added to its own (kind
+    /// and format are always set). Written to a temporary file, then renamed.
+    pub fn save_safetensors(&self, path: &Path, metadata: BTreeMap<String, String>) -> Result<()> {
+        let mut info: HashMap<String, String> = self.metadata.clone().into_iter().collect();
+        info.extend(metadata);
+        info.insert(FORMAT_KEY.into(), FORMAT_VALUE.into());
+        info.insert(KIND_KEY.into(), self.kind.name().into());
+        let mut tensors: Vec<(&String, &Tensor)> = self.tensors.iter().collect();
+        tensors.sort_by_key(|(name, _)| *name);
+        let temp = TempPath::beside(path, "safetensors")?;
+        safetensors::serialize_to_file(tensors, Some(info), temp.path())
+            .map_err(|e| Error::file(path, format!("cannot write model: {e}")))?;
+        temp.persist(path)
+    }
+}
+
+fn read_safetensors(
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(HashMap<String, Tensor>, BTreeMap<String, String>)> {
+    let not_a_model = |detail: String| {
+        Error::file(
+            path,
+            format!("not a model file (neither a PyTorch checkpoint nor safetensors): {detail}"),
+        )
+    };
+    let (_, header) =
+        safetensors::SafeTensors::read_metadata(bytes).map_err(|e| not_a_model(e.to_string()))?;
+    let metadata: BTreeMap<String, String> = header
+        .metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
+        .map_err(|e| not_a_model(e.to_string()))?;
+    Ok((tensors, metadata))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,194 @@
+//! AstroNN's censored Bayesian CNN (`ApogeeBCNNCensored`, SPEC §4): a full-spectrum branch
+//! for Teff, log g and [Fe/H], and 19 element branches that each see only their element's
+//! ASPCAP windows plus five shared values from the full-spectrum branch.
+
+use crate::apogee::grid::NETWORK_PIXELS;
+use crate::apogee::masks::BRANCH_ELEMENTS;
+use crate::nn::network::BayesianNetwork;
+use crate::nn::sampling::{repeat_rows, Dropout};
+use crate::nn::trunk::{SpectrumTrunk, DENSE_1_WIDTH};
+use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_nn::{linear, Linear, VarBuilder};
+
+/// Output labels, in network order, with the column names Astra uses.
+pub const LABELS: [&str; 22] = [
+    "teff", "logg", "c_h", "c_1_h", "n_h", "o_h", "na_h", "mg_h", "al_h", "si_h", "p_h", "s_h",
+    "k_h", "ca_h", "ti_h", "ti_2_h", "v_h", "cr_h", "mn_h", "fe_h", "co_h", "ni_h",
+];
+
+/// Widths of each element branch's two dense layers (d1, d2), in branch order: C and N are
+/// wide, the others narrow.
+const BRANCH_WIDTHS: [(usize, usize); 19] = {
+    let mut widths = [(32, 16); 19];
+    widths[0] = (256, 64);
+    widths[2] = (256, 64);
+    widths
+};
+
+/// Values the full-spectrum branch hands every element head: aux (2), teff, logg, fe_h.
+const SHARED_HIDDEN: usize = 5;
+const DENSE_2_WIDTH: usize = 96;
+
+/// One element branch: its pixel window and four dense layers.
+#[derive(Debug, Clone)]
+struct ElementBranch {
+    window: Tensor,
+    dense1: Linear,
+    dense2: Linear,
+    out: Linear,
+    log_variance: Linear,
+}
+
+impl ElementBranch {
+    fn load(vb: &VarBuilder, index: usize) -> Result<Self> {
+        let mask = vb.get_with_hints_dtype(
+            NETWORK_PIXELS,
+            &format!("aspcap_masks.{index}"),
+            candle_nn::Init::Const(0.0),
+            DType::U8,
+        )?;
+        let window: Vec<u32> = mask
+            .to_vec1::<u8>()?
+            .iter()
+            .enumerate()
+            .filter(|(_, &inside)| inside != 0)
+            .map(|(pixel, _)| pixel as u32)
+            .collect();
+        let width = window.len();
+        let (d1, d2) = BRANCH_WIDTHS[index];
+        Ok(ElementBranch {
+            window: Tensor::from_vec(window, width, &Device::Cpu)?,
+            dense1: linear(width, d1, vb.pp(format!("elem_dense1.{index}")))?,
+            dense2: linear(d1, d2, vb.pp(format!("elem_dense2.{index}")))?,
+            out: linear(
+                d2 + SHARED_HIDDEN,
+                1,
+                vb.pp(format!("elem_dense_out.{index}")),
+            )?,
+            log_variance: linear(
+                d2 + SHARED_HIDDEN,
+                1,
+                vb.pp(format!("elem_dense_var.{index}")),
+            )?,
+        })
+    }
+
+    /// relu(dense1(window pixels)): independent of the dropout masks.
+    fn first_activations(&self, x: &Tensor) -> Result<Tensor> {
+        self.dense1
+            .forward(&x.index_select(&self.window, 1)?)?
+            .relu()
+    }
+
+    /// The branch's (output, log-variance) for each sample row.
+    fn forward(
+        &self,
+        first: &Tensor,
+        hidden: &Tensor,
+        dropout: &mut Dropout,
+    ) -> Result<(Tensor, Tensor)> {
+        let a1 = dropout.apply(first)?;
+        let a2 = dropout.apply(&self.dense2.forward(&a1)?.relu()?)?;
+        let joined = Tensor::cat(&[&a2, hidden], 1)?;
+        Ok((
+            self.out.forward(&joined)?,
+            self.log_variance.forward(&joined)?,
+        ))
+    }
+}
+
+/// The censored Bayesian CNN with its normalisation constants.
+#[derive(Debug, Clone)]
+pub struct CensoredBcnn {
+    input_mean: Vec<f64>,
+    labels_mean: Vec<f64>,
+    labels_std: Vec<f64>,
+    trunk: SpectrumTrunk,
+    dense_2: Linear,
+    teff_logg_feh: Linear,
+    teff_logg_feh_log_variance: Linear,
+    aux: Linear,
+    branches: Vec<ElementBranch>,
+}
+
+impl CensoredBcnn {
+    /// Loads the network from Astra's parameter names (SPEC §4 table).
+    pub fn load(vb: &VarBuilder) -> Result<Self> {
+        let f64_vector = |name: &str, n: usize| -> Result<Vec<f64>> {
+            vb.get_with_hints_dtype(n, name, candle_nn::Init::Const(0.0), DType::F64)?
+                .to_vec1::<f64>()
+        };
+        let branches = (0..BRANCH_ELEMENTS.len())
+            .map(|i| ElementBranch::load(vb, i))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(CensoredBcnn {
+            input_mean: f64_vector("input_mean", NETWORK_PIXELS)?,
+            labels_mean: f64_vector("labels_mean", LABELS.len())?,
+            labels_std: f64_vector("labels_std", LABELS.len())?,
+            trunk: SpectrumTrunk::load(vb)?,
+            dense_2: linear(DENSE_1_WIDTH, DENSE_2_WIDTH, vb.pp("dense_2"))?,
+            teff_logg_feh: linear(DENSE_2_WIDTH, 3, vb.pp("dense_teffloggfeh"))?,
+            teff_logg_feh_log_variance: linear(DENSE_2_WIDTH, 3, vb.pp("dense_teffloggfeh_var"))?,
+            aux: linear(DENSE_2_WIDTH, 2, vb.pp("dense_aux_fullspec"))?,
+            branches,
+        })
+    }
+}
+
+/// Assembles the 22 outputs: [teff, logg, branches 0–16, fe_h, branches 17–18].
+fn assemble(teff_logg_feh: &Tensor, branches: &[Tensor]) -> Result<Tensor> {
+    let teff_logg = teff_logg_feh.narrow(1, 0, 2)?;
+    let feh = teff_logg_feh.narrow(1, 2, 1)?;
+    let mut parts: Vec<&Tensor> = Vec::with_capacity(LABELS.len());
+    parts.push(&teff_logg);
+    parts.extend(&branches[..17]);
+    parts.push(&feh);
+    parts.extend(&branches[17..]);
+    Tensor::cat(&parts, 1)
+}
+
+impl BayesianNetwork for CensoredBcnn {
+    fn label_names(&self) -> Vec<String> {
+        LABELS.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn input_mean(&self) -> &[f64] {
+        &self.input_mean
+    }
+
+    fn labels_mean(&self) -> Vec<f64> {
+        self.labels_mean.clone()
+    }
+
+    fn labels_std(&self) -> &[f64] {
+        &self.labels_std
+    }
+
+    fn forward(
+        &self,
+        x: &Tensor,
+        samples: usize,
+        dropout: &mut Dropout,
+    ) -> Result<(Tensor, Tensor)> {
+        let conv1 = repeat_rows(&self.trunk.conv1_activations(x)?, samples)?;
+        let l3 = self.trunk.forward_from_conv1(&conv1, dropout)?;
+        let l4 = self.dense_2.forward(&l3)?.relu()?;
+        let t = self.teff_logg_feh.forward(&l4)?;
+        let t_log_variance = self.teff_logg_feh_log_variance.forward(&l4)?;
+        let aux = self.aux.forward(&l4)?;
+        // The element heads see teff/logg/fe_h through a stop-gradient (SPEC §9).
+        let hidden = Tensor::cat(&[&aux, &t.detach()], 1)?;
+        let mut outputs = Vec::with_capacity(self.branches.len());
+        let mut log_variances = Vec::with_capacity(self.branches.len());
+        for branch in &self.branches {
+            let first = repeat_rows(&branch.first_activations(x)?, samples)?;
+            let (out, log_variance) = branch.forward(&first, &hidden, dropout)?;
+            outputs.push(out);
+            log_variances.push(log_variance);
+        }
+        Ok((
+            assemble(&t, &outputs)?,
+            assemble(&t_log_variance, &log_variances)?,
+        ))
+    }
+}

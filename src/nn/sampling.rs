@@ -1,0 +1,42 @@
+//! Dropout in a forward pass: off (the deterministic point output) or Monte Carlo.
+
+use crate::nn::dropout::MaskStream;
+use candle_core::{Result, Tensor};
+
+/// How dropout layers behave in one forward pass.
+pub enum Dropout<'a> {
+    /// Dropout off: the network's deterministic output.
+    Off,
+    /// Inverted dropout at rate 0.3, masks drawn from the given stream in layer order.
+    On(&'a mut MaskStream),
+}
+
+impl Dropout<'_> {
+    /// Applies dropout to `t` (every element gets its own draw).
+    pub fn apply(&mut self, t: &Tensor) -> Result<Tensor> {
+        match self {
+            Dropout::Off => Ok(t.clone()),
+            Dropout::On(stream) => {
+                let mask = Tensor::from_vec(stream.mask(t.elem_count()), t.shape(), t.device())?;
+                t.mul(&mask)
+            }
+        }
+    }
+}
+
+/// Repeats each row of `t` (`[b, ...]`) `times` times: `[b·times, ...]`, rows of one input
+/// adjacent. Used to run the mask-dependent layers on all MC samples at once.
+pub fn repeat_rows(t: &Tensor, times: usize) -> Result<Tensor> {
+    if times == 1 {
+        return Ok(t.clone());
+    }
+    let dims = t.dims();
+    let mut expanded = vec![dims[0], times];
+    expanded.extend_from_slice(&dims[1..]);
+    let mut merged = vec![dims[0] * times];
+    merged.extend_from_slice(&dims[1..]);
+    t.unsqueeze(1)?
+        .broadcast_as(expanded)?
+        .contiguous()?
+        .reshape(merged)
+}

@@ -1,0 +1,152 @@
+//! Result flags (SPEC §6), computed from the raw labels and errors before the noise model.
+
+/// AstroNN: log g uncertain.
+pub const UNCERTAIN_LOGG: u32 = 1 << 0;
+/// AstroNN: Teff uncertain.
+pub const UNCERTAIN_TEFF: u32 = 1 << 1;
+/// AstroNN: [Fe/H] uncertain.
+pub const UNCERTAIN_FE_H: u32 = 1 << 2;
+/// Both pipelines: the spectrum could not be read or prepared.
+pub const NO_RESULT: u32 = 1 << 11;
+
+/// The raw labels the AstroNN flags look at.
+#[derive(Debug, Clone, Copy)]
+pub struct FlagInputs {
+    pub teff: f64,
+    pub e_teff: f64,
+    pub logg: f64,
+    pub e_logg: f64,
+    pub fe_h: f64,
+    pub e_fe_h: f64,
+}
+
+/// AstroNN's `result_flags` for a spectrum with a result.
+pub fn astronn_flags(raw: FlagInputs) -> u32 {
+    let mut flags = 0;
+    if raw.e_logg > 0.2 && (raw.e_logg / raw.logg).abs() > 0.075 {
+        flags |= UNCERTAIN_LOGG;
+    }
+    if raw.e_teff > 300.0 {
+        flags |= UNCERTAIN_TEFF;
+    }
+    if raw.e_fe_h > 0.2 && (raw.e_fe_h / raw.fe_h).abs() > 0.12 {
+        flags |= UNCERTAIN_FE_H;
+    }
+    flags
+}
+
+/// AstroNN's `flag_warn`: any flag set.
+pub fn astronn_flag_warn(flags: u32) -> bool {
+    flags > 0
+}
+
+/// AstroNN's `flag_bad`: UNCERTAIN_TEFF, or UNCERTAIN_LOGG and UNCERTAIN_FE_H together.
+pub fn astronn_flag_bad(flags: u32) -> bool {
+    flags & UNCERTAIN_TEFF != 0 || (flags & UNCERTAIN_LOGG != 0 && flags & UNCERTAIN_FE_H != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn good() -> FlagInputs {
+        FlagInputs {
+            teff: 4800.0,
+            e_teff: 80.0,
+            logg: 2.5,
+            e_logg: 0.1,
+            fe_h: -0.3,
+            e_fe_h: 0.05,
+        }
+    }
+
+    #[test]
+    fn a_confident_result_has_no_flags() {
+        assert_eq!(astronn_flags(good()), 0);
+        assert!(!astronn_flag_warn(0));
+        assert!(!astronn_flag_bad(0));
+    }
+
+    #[test]
+    fn uncertain_logg_needs_both_absolute_and_relative_error() {
+        // 0.25 > 0.2 and 0.25/2.5 = 0.1 > 0.075.
+        let flags = astronn_flags(FlagInputs {
+            e_logg: 0.25,
+            ..good()
+        });
+        assert_eq!(flags, UNCERTAIN_LOGG);
+        // 0.25 > 0.2 but 0.25/4.0 = 0.0625 ≤ 0.075.
+        let high_logg = FlagInputs {
+            e_logg: 0.25,
+            logg: 4.0,
+            ..good()
+        };
+        assert_eq!(astronn_flags(high_logg), 0);
+        // Relative error large (0.15/0.5) but absolute error ≤ 0.2.
+        let low_logg = FlagInputs {
+            e_logg: 0.15,
+            logg: 0.5,
+            ..good()
+        };
+        assert_eq!(astronn_flags(low_logg), 0);
+        // Negative log g: the ratio is taken in absolute value.
+        let negative = FlagInputs {
+            e_logg: 0.3,
+            logg: -0.5,
+            ..good()
+        };
+        assert_eq!(astronn_flags(negative), UNCERTAIN_LOGG);
+    }
+
+    #[test]
+    fn uncertain_teff_is_an_absolute_threshold() {
+        assert_eq!(
+            astronn_flags(FlagInputs {
+                e_teff: 300.0,
+                ..good()
+            }),
+            0
+        );
+        assert_eq!(
+            astronn_flags(FlagInputs {
+                e_teff: 300.5,
+                ..good()
+            }),
+            UNCERTAIN_TEFF
+        );
+    }
+
+    #[test]
+    fn uncertain_fe_h_needs_both_absolute_and_relative_error() {
+        // 0.25 > 0.2 and 0.25/0.3 > 0.12.
+        let flags = astronn_flags(FlagInputs {
+            e_fe_h: 0.25,
+            ..good()
+        });
+        assert_eq!(flags, UNCERTAIN_FE_H);
+        // 0.25/2.5 = 0.1 ≤ 0.12.
+        let metal_poor = FlagInputs {
+            e_fe_h: 0.25,
+            fe_h: -2.5,
+            ..good()
+        };
+        assert_eq!(astronn_flags(metal_poor), 0);
+        // Ratio large but absolute error 0.15 ≤ 0.2.
+        let solar = FlagInputs {
+            e_fe_h: 0.15,
+            fe_h: 0.01,
+            ..good()
+        };
+        assert_eq!(astronn_flags(solar), 0);
+    }
+
+    #[test]
+    fn flag_bad_is_teff_or_logg_and_fe_h() {
+        assert!(astronn_flag_bad(UNCERTAIN_TEFF));
+        assert!(!astronn_flag_bad(UNCERTAIN_LOGG));
+        assert!(!astronn_flag_bad(UNCERTAIN_FE_H));
+        assert!(astronn_flag_bad(UNCERTAIN_LOGG | UNCERTAIN_FE_H));
+        assert!(astronn_flag_warn(UNCERTAIN_FE_H));
+        assert!(astronn_flag_warn(NO_RESULT));
+    }
+}
