@@ -1,4 +1,5 @@
-//! Result flags (SPEC §6), computed from the raw labels and errors before the noise model.
+//! Result flags (SPEC §6): AstroNN's, computed from the raw labels and errors before the
+//! noise model, and AstroNNDist's (`DIST_*`), computed from L_fakemag and the photometry.
 
 /// AstroNN: log g uncertain.
 pub const UNCERTAIN_LOGG: u32 = 1 << 0;
@@ -8,6 +9,13 @@ pub const UNCERTAIN_TEFF: u32 = 1 << 1;
 pub const UNCERTAIN_FE_H: u32 = 1 << 2;
 /// Both pipelines: the spectrum could not be read or prepared.
 pub const NO_RESULT: u32 = 1 << 11;
+
+/// AstroNNDist: L_fakemag_err ≥ 0.2 · L_fakemag (or L_fakemag is not finite).
+pub const DIST_FAKEMAG_UNRELIABLE: u32 = 1 << 0;
+/// AstroNNDist: no valid Ks magnitude, so no distance.
+pub const DIST_MISSING_PHOTOMETRY: u32 = 1 << 1;
+/// AstroNNDist: no valid E(B−V); the distance assumes no extinction.
+pub const DIST_MISSING_EXTINCTION: u32 = 1 << 2;
 
 /// The raw labels the AstroNN flags look at.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +51,16 @@ pub fn astronn_flag_warn(flags: u32) -> bool {
 /// AstroNN's `flag_bad`: UNCERTAIN_TEFF, or UNCERTAIN_LOGG and UNCERTAIN_FE_H together.
 pub fn astronn_flag_bad(flags: u32) -> bool {
     flags & UNCERTAIN_TEFF != 0 || (flags & UNCERTAIN_LOGG != 0 && flags & UNCERTAIN_FE_H != 0)
+}
+
+/// AstroNNDist's `flag_warn`: MISSING_EXTINCTION (the distance is usable but unreddened).
+pub fn dist_flag_warn(flags: u32) -> bool {
+    flags & DIST_MISSING_EXTINCTION != 0
+}
+
+/// AstroNNDist's `flag_bad`: FAKEMAG_UNRELIABLE, MISSING_PHOTOMETRY or NO_RESULT.
+pub fn dist_flag_bad(flags: u32) -> bool {
+    flags & (DIST_FAKEMAG_UNRELIABLE | DIST_MISSING_PHOTOMETRY | NO_RESULT) != 0
 }
 
 #[cfg(test)]
@@ -148,5 +166,24 @@ mod tests {
         assert!(astronn_flag_bad(UNCERTAIN_LOGG | UNCERTAIN_FE_H));
         assert!(astronn_flag_warn(UNCERTAIN_FE_H));
         assert!(astronn_flag_warn(NO_RESULT));
+    }
+
+    #[test]
+    fn dist_warn_is_missing_extinction_only() {
+        assert!(!dist_flag_warn(0));
+        assert!(dist_flag_warn(DIST_MISSING_EXTINCTION));
+        assert!(!dist_flag_warn(DIST_FAKEMAG_UNRELIABLE));
+        assert!(!dist_flag_warn(DIST_MISSING_PHOTOMETRY));
+        assert!(!dist_flag_warn(NO_RESULT));
+    }
+
+    #[test]
+    fn dist_bad_is_unreliable_or_no_photometry_or_no_result() {
+        assert!(!dist_flag_bad(0));
+        assert!(!dist_flag_bad(DIST_MISSING_EXTINCTION));
+        assert!(dist_flag_bad(DIST_FAKEMAG_UNRELIABLE));
+        assert!(dist_flag_bad(DIST_MISSING_PHOTOMETRY));
+        assert!(dist_flag_bad(NO_RESULT));
+        assert!(dist_flag_bad(NO_RESULT | DIST_MISSING_EXTINCTION));
     }
 }

@@ -5,6 +5,7 @@
 //! `flags` and `noise` post-process the labels; `normalize` writes normalized spectra.
 
 pub mod columns;
+pub mod distance;
 pub mod flags;
 pub mod noise;
 pub mod normalize;
