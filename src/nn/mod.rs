@@ -5,6 +5,7 @@
 
 pub mod censored;
 pub mod conv;
+pub mod dist;
 pub mod dropout;
 pub mod mc;
 pub mod network;
