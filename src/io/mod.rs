@@ -6,6 +6,7 @@ pub mod inputs;
 pub mod model_file;
 pub mod normalized;
 pub mod npy;
+pub mod photometry;
 pub mod pickle;
 pub mod table;
 pub mod temp;
