@@ -329,6 +329,31 @@ mod tests {
     }
 
     #[test]
+    fn nonfinite_flux_at_continuum_pixels_is_left_out_of_the_fit() {
+        // A tilted red chip with one NaN and one infinite continuum pixel: the fit of the
+        // remaining pixels still recovers the line exactly (astroNN 1.1.0 would give NaN).
+        let (mut flux, e_flux, mask) = flat_spectrum(100.0);
+        for (x, i) in (6344..8335).enumerate() {
+            flux[i] = 100.0 + 0.01 * x as f64;
+        }
+        let red = chip_ranges_without_gaps()[2].clone();
+        let continuum: Vec<usize> = red
+            .clone()
+            .filter(|&i| continuum_pixels()[i])
+            .collect();
+        let (nan_pixel, inf_pixel) = (continuum[3] - red.start, continuum[10] - red.start);
+        flux[6344 + nan_pixel] = f64::NAN;
+        flux[6344 + inf_pixel] = f64::INFINITY;
+        let out = normalize(&flux, &e_flux, &mask).unwrap();
+        for (x, i) in red.enumerate() {
+            if x != nan_pixel && x != inf_pixel {
+                assert!((out.flux[i] - 1.0).abs() < 1e-12, "pixel {x}: {}", out.flux[i]);
+            }
+        }
+        assert_eq!(out.flux[5523 + nan_pixel], MASK_VALUE);
+    }
+
+    #[test]
     fn a_chip_without_usable_continuum_is_an_error() {
         let (mut flux, mut e_flux, mask) = flat_spectrum(100.0);
         flux[3585..6080].fill(f64::NAN);
