@@ -337,17 +337,18 @@ mod tests {
             flux[i] = 100.0 + 0.01 * x as f64;
         }
         let red = chip_ranges_without_gaps()[2].clone();
-        let continuum: Vec<usize> = red
-            .clone()
-            .filter(|&i| continuum_pixels()[i])
-            .collect();
+        let continuum: Vec<usize> = red.clone().filter(|&i| continuum_pixels()[i]).collect();
         let (nan_pixel, inf_pixel) = (continuum[3] - red.start, continuum[10] - red.start);
         flux[6344 + nan_pixel] = f64::NAN;
         flux[6344 + inf_pixel] = f64::INFINITY;
         let out = normalize(&flux, &e_flux, &mask).unwrap();
         for (x, i) in red.enumerate() {
             if x != nan_pixel && x != inf_pixel {
-                assert!((out.flux[i] - 1.0).abs() < 1e-12, "pixel {x}: {}", out.flux[i]);
+                assert!(
+                    (out.flux[i] - 1.0).abs() < 1e-12,
+                    "pixel {x}: {}",
+                    out.flux[i]
+                );
             }
         }
         assert_eq!(out.flux[5523 + nan_pixel], MASK_VALUE);
