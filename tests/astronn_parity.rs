@@ -1,5 +1,6 @@
 //! The censored network against the reference PyTorch implementation (Astra), on the
 //! fixtures' checkpoint and inputs.
+#![allow(clippy::needless_range_loop)] // labels are indexed in several arrays at once
 
 mod common;
 

@@ -195,14 +195,14 @@ fn least_squares_3(a: &mut [[f64; 3]], b: &mut [f64]) -> [f64; 3] {
         for j in k + 1..3 {
             let dot: f64 = (k..n).map(|i| a[i][k] * a[i][j]).sum();
             let factor = 2.0 * dot / v_norm_sq;
-            for i in k..n {
-                a[i][j] -= factor * a[i][k];
+            for row in a[k..].iter_mut() {
+                row[j] -= factor * row[k];
             }
         }
         let dot: f64 = (k..n).map(|i| a[i][k] * b[i]).sum();
         let factor = 2.0 * dot / v_norm_sq;
-        for i in k..n {
-            b[i] -= factor * a[i][k];
+        for (bi, row) in b[k..].iter_mut().zip(&a[k..]) {
+            *bi -= factor * row[k];
         }
         // R's diagonal is alpha; the sub-diagonal column is no longer needed.
         a[k][k] = alpha;
@@ -274,10 +274,11 @@ mod tests {
 
     fn solve3(mut m: [[f64; 3]; 3], mut r: [f64; 3]) -> [f64; 3] {
         for k in 0..3 {
+            let pivot = m[k];
             for i in k + 1..3 {
-                let f = m[i][k] / m[k][k];
-                for j in k..3 {
-                    m[i][j] -= f * m[k][j];
+                let f = m[i][k] / pivot[k];
+                for (mij, pj) in m[i][k..].iter_mut().zip(&pivot[k..]) {
+                    *mij -= f * pj;
                 }
                 r[i] -= f * r[k];
             }
@@ -328,11 +329,35 @@ mod tests {
     }
 
     #[test]
+    fn nonfinite_flux_at_continuum_pixels_is_left_out_of_the_fit() {
+        // A tilted red chip with one NaN and one infinite continuum pixel: the fit of the
+        // remaining pixels still recovers the line exactly (astroNN 1.1.0 would give NaN).
+        let (mut flux, e_flux, mask) = flat_spectrum(100.0);
+        for (x, i) in (6344..8335).enumerate() {
+            flux[i] = 100.0 + 0.01 * x as f64;
+        }
+        let red = chip_ranges_without_gaps()[2].clone();
+        let continuum: Vec<usize> = red.clone().filter(|&i| continuum_pixels()[i]).collect();
+        let (nan_pixel, inf_pixel) = (continuum[3] - red.start, continuum[10] - red.start);
+        flux[6344 + nan_pixel] = f64::NAN;
+        flux[6344 + inf_pixel] = f64::INFINITY;
+        let out = normalize(&flux, &e_flux, &mask).unwrap();
+        for (x, i) in red.enumerate() {
+            if x != nan_pixel && x != inf_pixel {
+                assert!(
+                    (out.flux[i] - 1.0).abs() < 1e-12,
+                    "pixel {x}: {}",
+                    out.flux[i]
+                );
+            }
+        }
+        assert_eq!(out.flux[5523 + nan_pixel], MASK_VALUE);
+    }
+
+    #[test]
     fn a_chip_without_usable_continuum_is_an_error() {
         let (mut flux, mut e_flux, mask) = flat_spectrum(100.0);
-        for i in 3585..6080 {
-            flux[i] = f64::NAN;
-        }
+        flux[3585..6080].fill(f64::NAN);
         let err = normalize(&flux, &e_flux, &mask).unwrap_err();
         assert!(err.contains("green chip"), "{err}");
         let (flux, _, mask) = flat_spectrum(100.0);

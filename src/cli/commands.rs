@@ -28,9 +28,7 @@ const SPECTRA_PER_CHUNK: usize = 64;
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    if let Some(threads) = cli.threads {
-        configure_threads(threads)?;
-    }
+    configure_threads(cli.threads)?;
     match cli.command {
         Command::Normalize(args) => normalize(args, cli.quiet),
         Command::Predict(args) => predict(args, cli.quiet),
@@ -39,11 +37,21 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-fn configure_threads(threads: usize) -> Result<()> {
-    if threads == 0 {
-        bail!("--threads must be at least 1");
-    }
-    // candle sizes its own parallel kernels from this variable.
+/// Sizes the thread pool: `--threads`, else `RAYON_NUM_THREADS`, else every core.
+fn configure_threads(requested: Option<usize>) -> Result<()> {
+    let from_env = std::env::var("RAYON_NUM_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0);
+    let threads = match requested {
+        Some(0) => bail!("--threads must be at least 1"),
+        Some(n) => n,
+        None => {
+            from_env.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        }
+    };
+    // candle sizes its parallel kernels from this variable, and without it re-detects the
+    // core count (reading /proc/cpuinfo) on every matrix product.
     std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)

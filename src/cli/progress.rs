@@ -21,8 +21,9 @@ impl Progress {
         } else {
             ProgressBar::new(total as u64)
         };
-        let template =
-            format!("{{elapsed_precise}} [{{bar:32}}] {{pos}}/{{len}} {unit} {{msg}} ETA {{eta}}");
+        let template = format!(
+            "{{elapsed_precise}} [{{bar:20}}] {{pos}}/{{len}} {unit}, {{msg}}, ETA {{eta}}"
+        );
         if let Ok(style) = ProgressStyle::with_template(&template) {
             bar.set_style(style.progress_chars("=> "));
         }
@@ -53,7 +54,7 @@ impl Observer for Progress {
         let done = self.spectra.fetch_add(spectra, Ordering::Relaxed) + spectra;
         let rate = done as f64 / self.elapsed().max(1e-9);
         self.bar
-            .set_message(format!("({done} spectra, {rate:.1} spectra/s)"));
+            .set_message(format!("{done} spectra at {rate:.0}/s"));
         self.bar.inc(units as u64);
     }
 }

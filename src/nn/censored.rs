@@ -170,8 +170,8 @@ impl BayesianNetwork for CensoredBcnn {
         samples: usize,
         dropout: &mut Dropout,
     ) -> Result<(Tensor, Tensor)> {
-        let conv1 = repeat_rows(&self.trunk.conv1_activations(x)?, samples)?;
-        let l3 = self.trunk.forward_from_conv1(&conv1, dropout)?;
+        let conv1 = self.trunk.conv1_activations(x)?;
+        let l3 = self.trunk.forward_from_conv1(&conv1, samples, dropout)?;
         let l4 = self.dense_2.forward(&l3)?.relu()?;
         let t = self.teff_logg_feh.forward(&l4)?;
         let t_log_variance = self.teff_logg_feh_log_variance.forward(&l4)?;

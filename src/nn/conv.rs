@@ -37,16 +37,6 @@ impl Module for Conv1dSame {
     }
 }
 
-/// Max-pooling with kernel and stride `k` over the last axis: `[b, c, n]` → `[b, c, n / k]`
-/// (trailing positions that do not fill a window are dropped, as in PyTorch).
-pub fn max_pool1d(x: &Tensor, k: usize) -> Result<Tensor> {
-    let (b, c, n) = x.dims3()?;
-    let windows = n / k;
-    x.narrow(2, 0, windows * k)?
-        .reshape((b, c, windows, k))?
-        .max(3)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -85,23 +75,5 @@ mod tests {
             .unwrap();
         // y[t] = x[t-3] + 0.5, zero before the start.
         assert_eq!(y, vec![0.5, 0.5, 0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5]);
-    }
-
-    #[test]
-    fn max_pool_drops_the_incomplete_window() {
-        let dev = Device::Cpu;
-        let x = Tensor::from_vec(
-            vec![1f32, 5., 2., 0., -1., -3., 4., 2., 9., 9.],
-            (1, 1, 10),
-            &dev,
-        )
-        .unwrap();
-        let y: Vec<f32> = max_pool1d(&x, 4)
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1()
-            .unwrap();
-        assert_eq!(y, vec![5.0, 4.0]);
     }
 }

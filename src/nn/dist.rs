@@ -8,7 +8,7 @@
 
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::nn::network::BayesianNetwork;
-use crate::nn::sampling::{repeat_rows, Dropout};
+use crate::nn::sampling::Dropout;
 use crate::nn::trunk::{SpectrumTrunk, DENSE_1_WIDTH};
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{linear, Linear, VarBuilder};
@@ -96,8 +96,8 @@ impl BayesianNetwork for DistBcnn {
         samples: usize,
         dropout: &mut Dropout,
     ) -> Result<(Tensor, Tensor)> {
-        let conv1 = repeat_rows(&self.trunk.conv1_activations(x)?, samples)?;
-        let l3 = self.trunk.forward_from_conv1(&conv1, dropout)?;
+        let conv1 = self.trunk.conv1_activations(x)?;
+        let l3 = self.trunk.forward_from_conv1(&conv1, samples, dropout)?;
         let l4 = self.dense_2.forward(&l3)?.relu()?;
         Ok((
             softplus_tensor(&self.output.forward(&l4)?)?,

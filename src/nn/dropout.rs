@@ -46,15 +46,20 @@ impl MaskStream {
 
     /// A dropout mask of `n` multipliers: 0 for a dropped unit, [`KEEP_SCALE`] for a kept one.
     pub fn mask(&mut self, n: usize) -> Vec<f32> {
-        let mut out = Vec::with_capacity(n);
-        while out.len() < n {
+        let mut out = vec![0f32; n];
+        let keep = |u: u16| if u < KEEP_THRESHOLD { KEEP_SCALE } else { 0.0 };
+        let mut quads = out.chunks_exact_mut(4);
+        for quad in &mut quads {
             let bits = self.next_u64();
-            for lane in 0..4 {
-                if out.len() == n {
-                    break;
-                }
-                let u = (bits >> (16 * lane)) as u16;
-                out.push(if u < KEEP_THRESHOLD { KEEP_SCALE } else { 0.0 });
+            for (lane, value) in quad.iter_mut().enumerate() {
+                *value = keep((bits >> (16 * lane)) as u16);
+            }
+        }
+        let tail = quads.into_remainder();
+        if !tail.is_empty() {
+            let bits = self.next_u64();
+            for (lane, value) in tail.iter_mut().enumerate() {
+                *value = keep((bits >> (16 * lane)) as u16);
             }
         }
         out

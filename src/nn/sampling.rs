@@ -12,6 +12,15 @@ pub enum Dropout<'a> {
 }
 
 impl Dropout<'_> {
+    /// Multipliers for `n` units (`None` when dropout is off), for layers that apply
+    /// dropout themselves.
+    pub fn mask(&mut self, n: usize) -> Option<Vec<f32>> {
+        match self {
+            Dropout::Off => None,
+            Dropout::On(stream) => Some(stream.mask(n)),
+        }
+    }
+
     /// Applies dropout to `t` (every element gets its own draw).
     pub fn apply(&mut self, t: &Tensor) -> Result<Tensor> {
         match self {

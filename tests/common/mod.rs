@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod synth;
+
 use std::path::PathBuf;
 
 /// The reference fixtures directory (`../shared/fixtures`, or `ASTRONN_FIXTURES`).

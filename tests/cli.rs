@@ -1,0 +1,677 @@
+//! The `astronn` binary end to end: real files, reference parity through the whole
+//! pipeline, reproducibility, model conversion, and broken inputs.
+
+mod common;
+
+use astronn::io::npy::NpyArray;
+use astronn::io::table::{read_primary_cards, read_table, ColumnData, Table};
+use common::synth::{primary_header_bytes, raw_arrays, write_apstar, Img};
+use common::test_data;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const FILE1: &str = "apStar-dr17-2M17335483-2753043.fits";
+const FILE2: &str = "apStar-dr17-2M19485057+5005279.fits";
+const LABELS: [&str; 22] = [
+    "teff", "logg", "c_h", "c_1_h", "n_h", "o_h", "na_h", "mg_h", "al_h", "si_h", "p_h", "s_h",
+    "k_h", "ca_h", "ti_h", "ti_2_h", "v_h", "cr_h", "mn_h", "fe_h", "co_h", "ni_h",
+];
+
+fn astronn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_astronn"))
+        .args(args)
+        .output()
+        .expect("the astronn binary runs")
+}
+
+fn succeed(args: &[&str]) -> Output {
+    let out = astronn(args);
+    assert!(
+        out.status.success(),
+        "astronn {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn model() -> Option<PathBuf> {
+    Some(common::fixtures()?.join("astronn_bcnn_censored.pt"))
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn floats(table: &Table, name: &str) -> Vec<f64> {
+    match table.column(name) {
+        Some(ColumnData::F64(v)) => v.clone(),
+        other => panic!("column {name}: {other:?}"),
+    }
+}
+
+fn ints(table: &Table, name: &str) -> Vec<i64> {
+    match table.column(name) {
+        Some(ColumnData::I32(v)) => v.iter().map(|&x| x as i64).collect(),
+        Some(ColumnData::I64(v)) => v.clone(),
+        Some(ColumnData::I16(v)) => v.iter().map(|&x| x as i64).collect(),
+        other => panic!("column {name}: {other:?}"),
+    }
+}
+
+fn strings(table: &Table, name: &str) -> Vec<String> {
+    match table.column(name) {
+        Some(ColumnData::Str(v)) => v.clone(),
+        other => panic!("column {name}: {other:?}"),
+    }
+}
+
+fn bools(table: &Table, name: &str) -> Vec<bool> {
+    match table.column(name) {
+        Some(ColumnData::Bool(v)) => v.clone(),
+        other => panic!("column {name}: {other:?}"),
+    }
+}
+
+fn apogee(path: &Path) -> Table {
+    read_table(path, "APOGEE").unwrap()
+}
+
+/// Every column except the per-spectrum timing, for comparing runs.
+fn without_timing(table: &Table) -> Vec<(String, ColumnData)> {
+    table
+        .columns
+        .iter()
+        .filter(|(name, _)| name != "t_elapsed")
+        .cloned()
+        .collect()
+}
+
+/// Label columns with NaN made comparable.
+fn label_bits(table: &Table) -> Vec<Vec<u64>> {
+    LABELS
+        .iter()
+        .flat_map(|l| [l.to_string(), format!("e_{l}"), format!("raw_e_{l}")])
+        .map(|name| floats(table, &name).iter().map(|v| v.to_bits()).collect())
+        .collect()
+}
+
+#[test]
+fn deterministic_predict_on_real_files_matches_the_reference_end_to_end() {
+    let Some(model) = model() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (stars, visits) = (
+        dir.path().join("stars.fits"),
+        dir.path().join("visits.fits"),
+    );
+    let data = test_data("");
+    let out = succeed(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--mc",
+        "0",
+        "-o",
+        s(&stars),
+        "--visits-output",
+        s(&visits),
+        s(&data),
+    ]);
+    assert!(
+        stderr(&out).contains("6 spectra, 0 NO_RESULT"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Coadds: one row per file, identity from the headers.
+    let coadds = apogee(&stars);
+    assert_eq!(
+        strings(&coadds, "sdss4_apogee_id"),
+        ["2M17335483-2753043", "2M19485057+5005279"]
+    );
+    assert_eq!(ints(&coadds, "row"), [0, 0]);
+    assert_eq!(floats(&coadds, "ra")[0], 263.478474);
+    assert_eq!(floats(&coadds, "dec")[0], -27.884539);
+    assert!((floats(&coadds, "snr")[0] - 154.1551207216066).abs() < 1e-9);
+    assert!((floats(&coadds, "snr")[1] - 137.49).abs() < 0.01);
+    assert_eq!(strings(&coadds, "field")[0], "000+02");
+    assert!(strings(&coadds, "source_file")[0].ends_with(FILE1));
+
+    // Visits: rows 2-4 of the three-visit file, row 0 of the one-visit file.
+    let visit_table = apogee(&visits);
+    assert_eq!(ints(&visit_table, "row"), [2, 3, 4, 0]);
+    assert_eq!(ints(&visit_table, "visit"), [1, 2, 3, 1]);
+    assert_eq!(
+        strings(&visit_table, "visit_file")[..3],
+        [
+            "apVisit-dr17-5815-56396-212.fits",
+            "apVisit-dr17-5815-56433-221.fits",
+            "apVisit-dr17-5815-56434-221.fits"
+        ]
+    );
+
+    // The reference's deterministic labels for these spectra: inputs rows 0-5 are file 1
+    // rows 0-4 and file 2 row 0.
+    let fixtures = common::fixtures().unwrap();
+    let expected = NpyArray::read(&fixtures.join("bcnn_det_pred.npy"))
+        .unwrap()
+        .data;
+    let std = [300.0, 0.5]; // generous scale for teff/logg; other labels checked below
+    let check = |table: &Table, row: usize, reference_row: usize| {
+        for (j, label) in LABELS.iter().enumerate() {
+            let got = floats(table, &format!("raw_{label}"))[row];
+            let want = expected[reference_row * 22 + j];
+            let scale = if j < 2 { std[j] } else { 0.3 };
+            assert!(
+                (got - want).abs() <= 2e-4 * scale,
+                "{label} row {row}: {got} vs {want}"
+            );
+            // Without a noise model the reported label and error are the raw ones.
+            assert_eq!(floats(table, label)[row], got);
+        }
+    };
+    check(&coadds, 0, 0);
+    check(&coadds, 1, 5);
+    check(&visit_table, 0, 2);
+    check(&visit_table, 1, 3);
+    check(&visit_table, 2, 4);
+    check(&visit_table, 3, 5);
+
+    let cards = read_primary_cards(&stars).unwrap();
+    let card = |key: &str| {
+        cards
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {key} card"))
+    };
+    assert_eq!(card("MC"), "0");
+    assert!(card("MODEL").contains("astronn_bcnn_censored.pt"));
+    assert_eq!(card("MODELSHA").len(), 64);
+    assert!(card("CMDLINE").contains("--visits-output"));
+    assert_eq!(card("VERSION"), env!("CARGO_PKG_VERSION"));
+    assert!(card("DATE").starts_with("20"));
+}
+
+#[test]
+fn same_seed_gives_the_same_table_on_one_thread_or_all_and_in_any_order() {
+    let Some(model) = model() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("reversed.txt");
+    std::fs::write(
+        &list,
+        format!("{}\n{}\n", s(&test_data(FILE2)), s(&test_data(FILE1))),
+    )
+    .unwrap();
+    let run = |name: &str, threads: &str, input: &str| {
+        let out = dir.path().join(name);
+        let visits = dir.path().join(format!("visits-{name}"));
+        succeed(&[
+            "predict",
+            "--model",
+            s(&model),
+            "--mc",
+            "30",
+            "--seed",
+            "77",
+            "--threads",
+            threads,
+            "-o",
+            s(&out),
+            "--visits-output",
+            s(&visits),
+            input,
+        ]);
+        (apogee(&out), apogee(&visits))
+    };
+    let data = test_data("");
+    let (one, one_visits) = run("one.fits", "1", s(&data));
+    let (all, all_visits) = run("all.fits", "2", s(&data));
+    assert_eq!(without_timing(&one), without_timing(&all));
+    assert_eq!(without_timing(&one_visits), without_timing(&all_visits));
+
+    // Reversed input order: the same rows, reversed.
+    let (reversed, _) = run("reversed.fits", "2", &format!("@{}", s(&list)));
+    let mut forward = label_bits(&one);
+    let backward = label_bits(&reversed);
+    for column in forward.iter_mut() {
+        column.reverse();
+    }
+    assert_eq!(forward, backward);
+
+    // A different seed changes the MC draws.
+    let other = dir.path().join("other.fits");
+    succeed(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--mc",
+        "30",
+        "--seed",
+        "78",
+        "-o",
+        s(&other),
+        s(&data),
+    ]);
+    assert_ne!(floats(&apogee(&other), "teff"), floats(&one, "teff"));
+}
+
+#[test]
+fn converted_model_gives_exactly_the_same_table() {
+    let Some(model) = model() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let converted = dir.path().join("bcnn.safetensors");
+    succeed(&[
+        "convert",
+        s(&model),
+        "-o",
+        s(&converted),
+        "--description",
+        "fixture model",
+    ]);
+    let info = succeed(&["info", s(&converted)]);
+    let text = String::from_utf8_lossy(&info.stdout);
+    assert!(text.contains("kind:        astronn"), "{text}");
+    assert!(text.contains("fixture model"), "{text}");
+    assert!(text.contains("teff, logg, c_h"), "{text}");
+
+    let data = test_data("");
+    let from_pt = dir.path().join("pt.fits");
+    let from_st = dir.path().join("st.fits");
+    for (m, out) in [(&model, &from_pt), (&converted, &from_st)] {
+        succeed(&[
+            "predict",
+            "--model",
+            s(m),
+            "--mc",
+            "20",
+            "--seed",
+            "5",
+            "-o",
+            s(out),
+            s(&data),
+        ]);
+    }
+    assert_eq!(
+        without_timing(&apogee(&from_pt)),
+        without_timing(&apogee(&from_st))
+    );
+}
+
+#[test]
+fn normalize_then_predict_normalized_equals_predict_on_files() {
+    let Some(model) = model() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let normalized = dir.path().join("normalized.fits");
+    let data = test_data("");
+    let out = succeed(&["normalize", "--visits", "-o", s(&normalized), s(&data)]);
+    assert!(
+        stderr(&out).contains("6 spectra, 0 NO_RESULT"),
+        "{}",
+        stderr(&out)
+    );
+
+    let direct = dir.path().join("direct.fits");
+    let direct_visits = dir.path().join("direct-visits.fits");
+    let via = dir.path().join("via.fits");
+    let via_visits = dir.path().join("via-visits.fits");
+    succeed(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--mc",
+        "20",
+        "--seed",
+        "3",
+        "-o",
+        s(&direct),
+        "--visits-output",
+        s(&direct_visits),
+        s(&data),
+    ]);
+    succeed(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--mc",
+        "20",
+        "--seed",
+        "3",
+        "-o",
+        s(&via),
+        "--visits-output",
+        s(&via_visits),
+        "--normalized",
+        s(&normalized),
+    ]);
+    assert_eq!(label_bits(&apogee(&direct)), label_bits(&apogee(&via)));
+    assert_eq!(
+        label_bits(&apogee(&direct_visits)),
+        label_bits(&apogee(&via_visits))
+    );
+    assert_eq!(
+        strings(&apogee(&direct), "sdss4_apogee_id"),
+        strings(&apogee(&via), "sdss4_apogee_id")
+    );
+}
+
+#[test]
+fn predict_normalized_npy_matches_the_reference() {
+    let Some(model) = model() else { return };
+    let fixtures = common::fixtures().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("npy.fits");
+    succeed(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--mc",
+        "0",
+        "-o",
+        s(&out),
+        "--normalized",
+        s(&fixtures.join("inputs_norm_flux.npy")),
+    ]);
+    let table = apogee(&out);
+    let expected = NpyArray::read(&fixtures.join("bcnn_det_pred.npy"))
+        .unwrap()
+        .data;
+    let teff = floats(&table, "raw_teff");
+    assert_eq!(teff.len(), 12);
+    for (row, value) in teff.iter().enumerate() {
+        assert!((value - expected[row * 22]).abs() < 0.06, "row {row}");
+    }
+    assert_eq!(ints(&table, "row"), (0..12).collect::<Vec<i64>>());
+}
+
+/// A directory of broken inputs mixed with the good ones.
+fn broken_inputs(dir: &Path) -> Vec<(&'static str, PathBuf)> {
+    let real = test_data(FILE1);
+    let bytes = std::fs::read(&real).unwrap();
+    let mut cases = Vec::new();
+    let mut add = |name: &'static str, path: PathBuf| cases.push((name, path));
+
+    let text = dir.join("apStar-text.fits");
+    std::fs::write(&text, "this is not a FITS file\n").unwrap();
+    add("not FITS", text);
+    let truncated = dir.join("apStar-truncated.fits");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    add("truncated", truncated);
+    let empty = dir.join("apStar-empty.fits");
+    std::fs::write(&empty, b"").unwrap();
+    add("empty", empty);
+    let header_only = dir.join("apStar-header-only.fits");
+    std::fs::write(&header_only, primary_header_bytes(&real)).unwrap();
+    add("header only", header_only);
+    let visit_layout = dir.join("apStar-wrong-pixels.fits");
+    std::fs::copy(test_data("apVisit-r13-5095-55844-128.fits"), &visit_layout).unwrap();
+    add("wrong pixel count", visit_layout);
+
+    let (flux, err, mask, rows) = raw_arrays(&real);
+    let all_nan = dir.join("apStar-all-nan.fits");
+    write_apstar(
+        &all_nan,
+        &real,
+        &[rows, 8575],
+        [
+            Img::F64(vec![f64::NAN; flux.len()]),
+            Img::F64(err.clone()),
+            Img::I64(mask.clone()),
+        ],
+    );
+    add("all NaN", all_nan);
+    // Flux finite everywhere but every error zero: no continuum pixel has weight.
+    let no_continuum = dir.join("apStar-no-continuum.fits");
+    write_apstar(
+        &no_continuum,
+        &real,
+        &[rows, 8575],
+        [
+            Img::F64(flux),
+            Img::F64(vec![0.0; err.len()]),
+            Img::I64(mask),
+        ],
+    );
+    add("no finite continuum pixel", no_continuum);
+    cases
+}
+
+#[test]
+fn broken_inputs_become_no_result_rows_and_the_run_goes_on() {
+    let Some(model) = model() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("inputs");
+    std::fs::create_dir(&inputs).unwrap();
+    let cases = broken_inputs(&inputs);
+    for good in [FILE1, FILE2] {
+        std::fs::copy(test_data(good), inputs.join(good)).unwrap();
+    }
+    let out = dir.path().join("stars.fits");
+    let missing = dir.path().join("apStar-missing.fits");
+    let result = succeed(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--mc",
+        "5",
+        "--seed",
+        "1",
+        "-o",
+        s(&out),
+        s(&inputs),
+        s(&missing),
+    ]);
+    let messages = stderr(&result);
+    let table = apogee(&out);
+    let files = strings(&table, "source_file");
+    let flags = ints(&table, "result_flags");
+    let teff = floats(&table, "teff");
+    let warn = bools(&table, "flag_warn");
+    assert_eq!(files.len(), cases.len() + 3, "one row per input file");
+    for (what, path) in cases
+        .iter()
+        .map(|(w, p)| (*w, p.clone()))
+        .chain([("missing", missing)])
+    {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let row = files
+            .iter()
+            .position(|f| f.ends_with(&name))
+            .unwrap_or_else(|| panic!("{what}: no row for {name}"));
+        assert_eq!(flags[row] & (1 << 11), 1 << 11, "{what}: NO_RESULT");
+        assert!(teff[row].is_nan(), "{what}: NaN labels");
+        assert!(warn[row], "{what}: flag_warn");
+        assert!(
+            messages
+                .lines()
+                .any(|l| l.starts_with("warning:") && l.contains(&name)),
+            "{what}: no warning naming {name} in\n{messages}"
+        );
+    }
+    for good in [FILE1, FILE2] {
+        let row = files.iter().position(|f| f.ends_with(good)).unwrap();
+        assert_eq!(flags[row] & (1 << 11), 0, "{good} has a result");
+        assert!(teff[row].is_finite());
+    }
+    // Identity known from the header is kept for spectra that could not be prepared.
+    let all_nan = files
+        .iter()
+        .position(|f| f.ends_with("apStar-all-nan.fits"))
+        .unwrap();
+    assert_eq!(
+        strings(&table, "sdss4_apogee_id")[all_nan],
+        "2M17335483-2753043"
+    );
+    assert!(messages.contains(&format!(
+        "{} spectra, {} NO_RESULT",
+        cases.len() + 3,
+        cases.len() + 1
+    )));
+
+    // --strict: the first NO_RESULT fails the run and leaves no table.
+    let strict_out = dir.path().join("strict.fits");
+    let strict = astronn(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--mc",
+        "5",
+        "--strict",
+        "-o",
+        s(&strict_out),
+        s(&inputs),
+    ]);
+    assert!(!strict.status.success());
+    assert!(stderr(&strict).contains("--strict"), "{}", stderr(&strict));
+    assert!(!strict_out.exists());
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        2,
+        "no temporary files left"
+    );
+}
+
+#[test]
+fn normalize_writes_broken_spectra_as_nan_rows_and_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = broken_inputs(dir.path());
+    let out = dir.path().join("normalized.fits");
+    let mut args = vec!["normalize", "-o", s(&out)];
+    args.extend(cases.iter().map(|(_, p)| s(p)));
+    let result = succeed(&args);
+    assert_eq!(
+        stderr(&result)
+            .lines()
+            .filter(|l| l.starts_with("warning:"))
+            .count(),
+        cases.len()
+    );
+    let reader = astronn::io::normalized::NormalizedReader::open(&out).unwrap();
+    assert_eq!(reader.len(), cases.len());
+}
+
+#[test]
+fn missing_model_and_unwritable_output_fail_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("stars.fits");
+    let data = test_data("");
+    let no_model = astronn(&["predict", "-o", s(&out), s(&data)]);
+    assert_eq!(no_model.status.code(), Some(2));
+    assert!(
+        stderr(&no_model).contains("--model"),
+        "{}",
+        stderr(&no_model)
+    );
+    let missing = dir.path().join("nowhere.pt");
+    let bad_model = astronn(&["predict", "--model", s(&missing), "-o", s(&out), s(&data)]);
+    assert!(!bad_model.status.success());
+    assert!(
+        stderr(&bad_model).contains("nowhere.pt"),
+        "{}",
+        stderr(&bad_model)
+    );
+    let not_a_model = astronn(&[
+        "predict",
+        "--model",
+        s(&test_data(FILE1)),
+        "-o",
+        s(&out),
+        s(&data),
+    ]);
+    assert!(!not_a_model.status.success());
+    assert!(
+        stderr(&not_a_model).contains("not a model file"),
+        "{}",
+        stderr(&not_a_model)
+    );
+    assert!(!out.exists());
+
+    let Some(model) = model() else { return };
+    let blocked = dir.path().join("a-file");
+    std::fs::write(&blocked, b"x").unwrap();
+    let unwritable = blocked.join("stars.fits");
+    let result = astronn(&[
+        "predict",
+        "--model",
+        s(&model),
+        "-o",
+        s(&unwritable),
+        s(&data),
+    ]);
+    assert!(!result.status.success());
+    assert!(
+        stderr(&result).contains("stars.fits"),
+        "{}",
+        stderr(&result)
+    );
+    assert!(!stderr(&result).contains("spectra,"), "no work was done");
+
+    let one_sample = astronn(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--mc",
+        "1",
+        "-o",
+        s(&out),
+        s(&data),
+    ]);
+    assert!(!one_sample.status.success());
+}
+
+#[test]
+fn noise_model_recalibrates_errors_but_not_labels() {
+    let Some(model) = model() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let noise = dir.path().join("noise.json");
+    std::fs::write(
+        &noise,
+        r#"{"teff": {"offset": 10.0, "scale": 2.0}, "fe_h": {"offset": 0.01, "scale": 0.5}}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("stars.fits");
+    succeed(&[
+        "predict",
+        "--model",
+        s(&model),
+        "--mc",
+        "0",
+        "--noise-model",
+        s(&noise),
+        "-o",
+        s(&out),
+        s(&test_data(FILE1)),
+    ]);
+    let table = apogee(&out);
+    let raw_e_teff = floats(&table, "raw_e_teff")[0];
+    assert_eq!(floats(&table, "e_teff")[0], 2.0 * raw_e_teff + 10.0);
+    assert_eq!(
+        floats(&table, "e_fe_h")[0],
+        0.5 * floats(&table, "raw_e_fe_h")[0] + 0.01
+    );
+    assert_eq!(floats(&table, "e_logg")[0], floats(&table, "raw_e_logg")[0]);
+    assert_eq!(floats(&table, "teff")[0], floats(&table, "raw_teff")[0]);
+}
+
+#[test]
+fn help_describes_every_command() {
+    let out = succeed(&["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for command in ["normalize", "predict", "convert", "info"] {
+        assert!(text.contains(command), "{text}");
+    }
+    let predict = String::from_utf8_lossy(&succeed(&["predict", "--help"]).stdout).into_owned();
+    for flag in [
+        "--mc",
+        "--seed",
+        "--noise-model",
+        "--visits-output",
+        "--normalized",
+        "--strict",
+    ] {
+        assert!(predict.contains(flag), "{predict}");
+    }
+}
