@@ -24,8 +24,11 @@ pub struct Cli {
 pub enum Command {
     /// Continuum-normalize apStar spectra and write them to a FITS file.
     Normalize(NormalizeArgs),
-    /// Predict AstroNN labels and write an astraAllStarAstroNN table.
+    /// Predict AstroNN labels and write an astraAllStarAstroNN table (optionally distances
+    /// too, in the same pass).
     Predict(PredictArgs),
+    /// Predict AstroNNDist distances and write an astraAllStarAstroNNDist table.
+    Dist(DistArgs),
     /// Convert an Astra PyTorch checkpoint (.pt) into an astronn model file (.safetensors).
     Convert(ConvertArgs),
     /// Describe a model file.
@@ -56,8 +59,9 @@ pub struct NormalizeArgs {
     pub visits: bool,
 }
 
+/// What a prediction run reads, with which model and how.
 #[derive(Debug, Args)]
-pub struct PredictArgs {
+pub struct RunArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
@@ -66,7 +70,7 @@ pub struct PredictArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
     pub normalized: Option<PathBuf>,
 
-    /// Output table for coadded spectra (astraAllStarAstroNN layout).
+    /// Output table.
     #[arg(short, long, value_name = "OUT.fits")]
     pub output: PathBuf,
 
@@ -83,6 +87,39 @@ pub struct PredictArgs {
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
 
+    /// Fail on the first spectrum that cannot be processed instead of writing a NO_RESULT
+    /// row.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// Where distances take Ks magnitudes and extinctions from.
+#[derive(Debug, Args)]
+pub struct PhotometryArgs {
+    /// Catalog (CSV or FITS) with Ks magnitude and E(B-V) per star, joined on the APOGEE
+    /// id; its values take precedence over the apStar header's K and SFD_EBV, which are
+    /// used for stars it does not list.
+    #[arg(long, value_name = "CAT")]
+    pub photometry: Option<PathBuf>,
+
+    /// Catalog column holding the APOGEE id (allStar: APOGEE_ID).
+    #[arg(long, default_value = "sdss4_apogee_id", value_name = "NAME")]
+    pub id_column: String,
+
+    /// Catalog column holding the 2MASS Ks magnitude (allStar: K).
+    #[arg(long, default_value = "k_mag", value_name = "NAME")]
+    pub k_mag_column: String,
+
+    /// Catalog column holding E(B-V) (allStar: SFD_EBV).
+    #[arg(long, default_value = "ebv", value_name = "NAME")]
+    pub ebv_column: String,
+}
+
+#[derive(Debug, Args)]
+pub struct PredictArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
     /// Error recalibration: JSON {label: {"offset", "scale"}} or Astra's pickle.
     #[arg(long, value_name = "FILE")]
     pub noise_model: Option<PathBuf>,
@@ -92,10 +129,25 @@ pub struct PredictArgs {
     #[arg(long, value_name = "V.fits")]
     pub visits_output: Option<PathBuf>,
 
-    /// Fail on the first spectrum that cannot be processed instead of writing a NO_RESULT
-    /// row.
-    #[arg(long)]
-    pub strict: bool,
+    /// Also run AstroNNDist with this model in the same pass (needs --dist-output).
+    #[arg(long, value_name = "MODEL", requires = "dist_output")]
+    pub dist_model: Option<PathBuf>,
+
+    /// Table for the distances of --dist-model (astraAllStarAstroNNDist layout).
+    #[arg(long, value_name = "D.fits", requires = "dist_model")]
+    pub dist_output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub photometry: PhotometryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DistArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+
+    #[command(flatten)]
+    pub photometry: PhotometryArgs,
 }
 
 #[derive(Debug, Args)]

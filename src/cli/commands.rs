@@ -1,19 +1,24 @@
 //! The subcommands: check arguments, load what is needed before any work, run, report.
 
-use crate::cli::args::{Cli, Command, ConvertArgs, InfoArgs, NormalizeArgs, PredictArgs};
+use crate::cli::args::{
+    Cli, Command, ConvertArgs, DistArgs, InfoArgs, NormalizeArgs, PhotometryArgs, PredictArgs,
+    RunArgs,
+};
 use crate::cli::progress::Progress;
 use anyhow::{bail, Context, Result};
 use astronn::io::inputs::expand_inputs;
 use astronn::io::model_file::{ModelFile, ModelKind};
 use astronn::io::normalized::NormalizedWriter;
-use astronn::io::table::{AstraTableWriter, CardValue};
+use astronn::io::photometry::{PhotometryCatalog, PhotometryColumns};
+use astronn::io::table::{AstraTableWriter, CardValue, HeaderCard};
 use astronn::nn::censored::CensoredBcnn;
+use astronn::nn::dist::DistBcnn;
 use astronn::nn::network::BayesianNetwork;
+use astronn::pipeline::astronn::{astronn_columns, AstroNNJob, AstroNNPredictor};
+use astronn::pipeline::dist::{dist_columns, DistJob, DistPredictor};
 use astronn::pipeline::noise::NoiseModel;
 use astronn::pipeline::normalize::run_normalize;
-use astronn::pipeline::predict::{
-    astronn_columns, run_predict, PredictOptions, PredictTables, RunSummary,
-};
+use astronn::pipeline::predict::{run_predict, Jobs, PredictOptions, RunSummary};
 use astronn::pipeline::run_info::{card, run_cards};
 use astronn::pipeline::source::SpectrumSource;
 use std::collections::BTreeMap;
@@ -32,6 +37,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Normalize(args) => normalize(args, cli.quiet),
         Command::Predict(args) => predict(args, cli.quiet),
+        Command::Dist(args) => dist(args, cli.quiet),
         Command::Convert(args) => convert(args),
         Command::Info(args) => info(args),
     }
@@ -107,53 +113,85 @@ fn normalize(args: NormalizeArgs, quiet: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn load_model(path: Option<&Path>) -> Result<ModelFile> {
+fn load_model(path: Option<&Path>, kind: ModelKind) -> Result<ModelFile> {
     let Some(path) = path else {
         bail!(
-            "no model given: pass --model with an Astra AstroNN checkpoint (.pt) or an \
-             astronn model (.safetensors); astronn does not ship a default model yet"
+            "no model given: pass --model with an Astra {} checkpoint (.pt) or an astronn \
+             model (.safetensors); astronn does not ship a default model yet",
+            kind_title(kind)
         );
     };
-    Ok(ModelFile::load(path)?)
-}
-
-fn build_network(model: &ModelFile) -> Result<CensoredBcnn> {
-    if model.kind != ModelKind::AstroNN {
+    let model = ModelFile::load(path)?;
+    if model.kind != kind {
         bail!(
-            "{} is an {} model; predict needs an AstroNN (abundance) model",
-            model.path.display(),
-            model.kind.name()
+            "{} is an {} model, but an {} model is needed here",
+            path.display(),
+            kind_title(model.kind),
+            kind_title(kind)
         );
     }
+    Ok(model)
+}
+
+fn kind_title(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::AstroNN => "AstroNN",
+        ModelKind::AstroNNDist => "AstroNNDist",
+    }
+}
+
+fn censored_network(model: &ModelFile) -> Result<CensoredBcnn> {
     CensoredBcnn::load(&model.var_builder())
         .with_context(|| format!("{}: not a valid AstroNN model", model.path.display()))
 }
 
-fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
-    let started = SystemTime::now();
-    if args.mc == 1 {
+fn dist_network(model: &ModelFile) -> Result<DistBcnn> {
+    DistBcnn::load(&model.var_builder())
+        .with_context(|| format!("{}: not a valid AstroNNDist model", model.path.display()))
+}
+
+/// Run settings from the shared arguments, refusing a sample count without a variance.
+fn run_options(run: &RunArgs) -> Result<PredictOptions> {
+    if run.mc == 1 {
         bail!("--mc 1 gives no MC variance: use 0 (deterministic) or at least 2 samples");
     }
-    let model = load_model(args.model.as_deref())?;
-    let net = build_network(&model)?;
-    let noise_model = args
-        .noise_model
-        .as_deref()
-        .map(NoiseModel::load)
-        .transpose()?;
-    let seed = args.seed.unwrap_or_else(random_seed);
-    let mut source = match &args.normalized {
-        Some(path) => SpectrumSource::normalized(path, SPECTRA_PER_CHUNK)?,
-        None => SpectrumSource::apstar(
-            input_files(&args.input.inputs)?,
-            args.visits_output.is_some(),
-            FILES_PER_CHUNK,
-        ),
-    };
+    Ok(PredictOptions {
+        mc: run.mc,
+        seed: run.seed.unwrap_or_else(random_seed),
+        strict: run.strict,
+    })
+}
 
-    let mut cards = run_cards(&command_line(), started);
+fn open_source(run: &RunArgs, visits: bool) -> Result<SpectrumSource> {
+    Ok(match &run.normalized {
+        Some(path) => SpectrumSource::normalized(path, SPECTRA_PER_CHUNK)?,
+        None => SpectrumSource::apstar(input_files(&run.input.inputs)?, visits, FILES_PER_CHUNK),
+    })
+}
+
+fn load_photometry(args: &PhotometryArgs) -> Result<Option<PhotometryCatalog>> {
+    let columns = PhotometryColumns {
+        id: args.id_column.clone(),
+        k_mag: args.k_mag_column.clone(),
+        ebv: args.ebv_column.clone(),
+    };
+    Ok(args
+        .photometry
+        .as_deref()
+        .map(|path| PhotometryCatalog::load(path, &columns))
+        .transpose()?)
+}
+
+/// Header cards describing a network's part of a run.
+fn model_cards(
+    pipeline: &str,
+    model: &ModelFile,
+    options: &PredictOptions,
+    extra: Vec<HeaderCard>,
+) -> Vec<HeaderCard> {
+    let mut cards = run_cards(&command_line(), SystemTime::now());
     cards.extend([
-        card("PIPELINE", CardValue::Str("AstroNN".into()), "Network"),
+        card("PIPELINE", CardValue::Str(pipeline.into()), "Network"),
         card("MODEL", CardValue::Str(model.identity()), "Model file"),
         card(
             "MODELSHA",
@@ -162,41 +200,59 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
         ),
         card(
             "MC",
-            CardValue::I64(args.mc as i64),
+            CardValue::I64(options.mc as i64),
             "MC dropout samples (0: deterministic)",
         ),
         card(
             "SEED",
-            CardValue::Str(seed.to_string()),
+            CardValue::Str(options.seed.to_string()),
             "Seed of the dropout masks",
         ),
-        card(
-            "NOISEMOD",
-            CardValue::Str(
-                args.noise_model
-                    .as_ref()
-                    .map_or("none".into(), |p| p.display().to_string()),
-            ),
-            "Noise model",
-        ),
     ]);
-    let labels = net.label_names();
-    let mut tables = PredictTables {
-        coadds: AstraTableWriter::create(&args.output, astronn_columns(&labels, false), &cards)?,
-        visits: args
-            .visits_output
-            .as_deref()
-            .map(|path| AstraTableWriter::create(path, astronn_columns(&labels, true), &cards))
-            .transpose()?,
-    };
-    let options = PredictOptions {
-        mc: args.mc,
-        seed,
-        noise_model,
-        strict: args.strict,
-    };
+    cards.extend(extra);
+    cards
+}
+
+fn photometry_card(args: &PhotometryArgs) -> HeaderCard {
+    let source = args
+        .photometry
+        .as_ref()
+        .map_or("apStar header (K, SFD_EBV)".into(), |p| {
+            p.display().to_string()
+        });
+    card(
+        "PHOTOMET",
+        CardValue::Str(source),
+        "Source of Ks and E(B-V)",
+    )
+}
+
+fn dist_job(
+    model: &ModelFile,
+    args: &PhotometryArgs,
+    output: &Path,
+    options: &PredictOptions,
+) -> Result<DistJob> {
+    let net = dist_network(model)?;
+    let photometry = load_photometry(args)?;
+    let cards = model_cards("AstroNNDist", model, options, vec![photometry_card(args)]);
+    Ok(DistJob {
+        predictor: DistPredictor::new(net, photometry),
+        table: AstraTableWriter::create(output, dist_columns(), &cards)?,
+    })
+}
+
+/// Runs the jobs with a progress bar, finishes their tables and reports.
+fn execute(
+    mut source: SpectrumSource,
+    mut jobs: Jobs,
+    options: &PredictOptions,
+    quiet: bool,
+    what: &str,
+    outputs: &[&Path],
+) -> Result<ExitCode> {
     let progress = Progress::new(source.total_units(), source.unit_name(), quiet);
-    let summary = run_predict(&net, &mut source, &mut tables, &options, &progress)?;
+    let summary = run_predict(&mut source, &mut jobs, options, &progress)?;
     progress.finish();
     if summary.skipped_visits > 0 {
         eprintln!(
@@ -222,14 +278,85 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
             "Spectra without result",
         ),
     ];
-    tables.coadds.finish(&late)?;
-    let mut outputs = vec![args.output.as_path()];
-    if let Some(visits) = tables.visits {
-        visits.finish(&late)?;
-        outputs.extend(args.visits_output.as_deref());
+    if let Some(job) = jobs.astronn {
+        job.coadds.finish(&late)?;
+        if let Some(visits) = job.visits {
+            visits.finish(&late)?;
+        }
     }
-    report(quiet, "predict", &summary, &progress, &outputs);
+    if let Some(job) = jobs.dist {
+        job.table.finish(&late)?;
+    }
+    report(quiet, what, &summary, &progress, outputs);
     Ok(ExitCode::SUCCESS)
+}
+
+fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
+    let options = run_options(&args.run)?;
+    let model = load_model(args.run.model.as_deref(), ModelKind::AstroNN)?;
+    let net = censored_network(&model)?;
+    let dist_model = args
+        .dist_model
+        .as_deref()
+        .map(|path| load_model(Some(path), ModelKind::AstroNNDist))
+        .transpose()?;
+    let noise_model = args
+        .noise_model
+        .as_deref()
+        .map(NoiseModel::load)
+        .transpose()?;
+    let source = open_source(&args.run, args.visits_output.is_some())?;
+
+    let noise_card = card(
+        "NOISEMOD",
+        CardValue::Str(
+            args.noise_model
+                .as_ref()
+                .map_or("none".into(), |p| p.display().to_string()),
+        ),
+        "Noise model",
+    );
+    let cards = model_cards("AstroNN", &model, &options, vec![noise_card]);
+    let labels = net.label_names();
+    let coadds =
+        AstraTableWriter::create(&args.run.output, astronn_columns(&labels, false), &cards)?;
+    let visits = args
+        .visits_output
+        .as_deref()
+        .map(|path| AstraTableWriter::create(path, astronn_columns(&labels, true), &cards))
+        .transpose()?;
+    let dist = match (&dist_model, &args.dist_output) {
+        (Some(model), Some(output)) => Some(dist_job(model, &args.photometry, output, &options)?),
+        _ => None,
+    };
+    let jobs = Jobs {
+        astronn: Some(AstroNNJob {
+            predictor: AstroNNPredictor::new(net, noise_model)?,
+            coadds,
+            visits,
+        }),
+        dist,
+    };
+    let mut outputs = vec![args.run.output.as_path()];
+    outputs.extend(args.visits_output.as_deref());
+    outputs.extend(args.dist_output.as_deref());
+    execute(source, jobs, &options, quiet, "predict", &outputs)
+}
+
+fn dist(args: DistArgs, quiet: bool) -> Result<ExitCode> {
+    let options = run_options(&args.run)?;
+    let model = load_model(args.run.model.as_deref(), ModelKind::AstroNNDist)?;
+    let source = open_source(&args.run, false)?;
+    let jobs = Jobs {
+        astronn: None,
+        dist: Some(dist_job(
+            &model,
+            &args.photometry,
+            &args.run.output,
+            &options,
+        )?),
+    };
+    execute(source, jobs, &options, quiet, "dist", &[&args.run.output])
 }
 
 /// A seed for runs that did not ask for one (recorded in the output header).
@@ -248,13 +375,8 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
     let model = ModelFile::load(&args.input)?;
     // Building the network checks every parameter's presence and shape.
     match model.kind {
-        ModelKind::AstroNN => {
-            build_network(&model)?;
-        }
-        ModelKind::AstroNNDist => bail!(
-            "{} is an AstroNNDist model, which this version cannot convert yet",
-            args.input.display()
-        ),
+        ModelKind::AstroNN => drop(censored_network(&model)?),
+        ModelKind::AstroNNDist => drop(dist_network(&model)?),
     }
     let mut metadata = BTreeMap::new();
     metadata.insert("source_file".to_string(), args.input.display().to_string());
@@ -294,10 +416,11 @@ fn info(args: InfoArgs) -> Result<ExitCode> {
         .map(|(_, t)| t.elem_count())
         .sum();
     println!("parameters:  {parameters}");
-    if model.kind == ModelKind::AstroNN {
-        let net = build_network(&model)?;
-        println!("labels:      {}", net.label_names().join(", "));
-    }
+    let labels = match model.kind {
+        ModelKind::AstroNN => censored_network(&model)?.label_names(),
+        ModelKind::AstroNNDist => vec!["L_fakemag".to_string()],
+    };
+    println!("labels:      {}", labels.join(", "));
     for (key, value) in &model.metadata {
         println!("{key:<12} {value}");
     }

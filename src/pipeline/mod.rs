@@ -1,10 +1,13 @@
 //! Runs: from inputs to result tables.
 //!
 //! `source` delivers chunks of prepared spectra (`prepare` reads and normalizes apStar
-//! files); `predict` runs the network on them and fills the tables described in `columns`;
-//! `flags` and `noise` post-process the labels; `normalize` writes normalized spectra.
+//! files); `predict` runs the networks on them: `astronn` (labels, with `flags` and the
+//! `noise` model) and `dist` (L_fakemag, with the photometry rules of `distance`), filling
+//! tables whose shared columns are in `columns`; `normalize` writes normalized spectra.
 
+pub mod astronn;
 pub mod columns;
+pub mod dist;
 pub mod distance;
 pub mod flags;
 pub mod noise;

@@ -1,31 +1,25 @@
-//! `predict`: AstroNN labels for every spectrum of a run, written as Astra's
-//! `astraAllStarAstroNN` / `astraAllVisitAstroNN` tables.
+//! Prediction runs: every spectrum of a source through AstroNN, AstroNNDist or both in one
+//! pass (each spectrum read and normalized once), rows appended to the tables in input order.
 
 use crate::io::normalized::SpectrumMeta;
-use crate::io::table::{AstraTableWriter, ColumnData, ColumnSpec};
 use crate::nn::dropout::{spectrum_key, MaskStream};
-use crate::nn::mc::predict_raw;
+use crate::nn::mc::{predict_raw, RawLabels};
 use crate::nn::network::BayesianNetwork;
-use crate::pipeline::columns::{flag_columns, identity_columns, identity_data, label_columns};
-use crate::pipeline::flags::{
-    astronn_flag_bad, astronn_flag_warn, astronn_flags, FlagInputs, NO_RESULT,
-};
-use crate::pipeline::noise::NoiseModel;
+use crate::pipeline::astronn::{AstroNNJob, AstroNNPredictor, AstroNNRow};
+use crate::pipeline::dist::{DistJob, DistPredictor, DistRow};
 use crate::pipeline::prepare::Prepared;
 use crate::pipeline::source::SpectrumSource;
 use crate::{Error, Result};
 use rayon::prelude::*;
 use std::time::Instant;
 
-/// Settings of a prediction run.
-#[derive(Debug, Clone)]
+/// Settings shared by the networks of a run.
+#[derive(Debug, Clone, Copy)]
 pub struct PredictOptions {
     /// MC-dropout samples per spectrum; 0 for a deterministic pass.
     pub mc: usize,
-    /// Seed of the dropout masks (each spectrum has its own stream derived from it).
+    /// Seed of the dropout masks (each spectrum and network has its own stream from it).
     pub seed: u64,
-    /// Error recalibration applied after prediction.
-    pub noise_model: Option<NoiseModel>,
     /// Fail on the first spectrum without a result instead of writing a NO_RESULT row.
     pub strict: bool,
 }
@@ -41,81 +35,24 @@ pub trait Observer: Sync {
 /// What a run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunSummary {
-    /// Rows written (all tables).
+    /// Spectra processed.
     pub spectra: usize,
-    /// Rows flagged NO_RESULT.
+    /// Spectra flagged NO_RESULT.
     pub no_result: usize,
     /// Visit spectra of a normalized input left out because no visit table was asked for.
     pub skipped_visits: usize,
 }
 
-/// Labels of one spectrum, after and before the noise model.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LabelResult {
-    pub values: Vec<f64>,
-    pub errors: Vec<f64>,
-    pub raw_values: Vec<f64>,
-    pub raw_errors: Vec<f64>,
+/// The networks a run applies, with their tables. At least one is present.
+pub struct Jobs {
+    /// AstroNN labels for coadds (and visits, if it has a visit table).
+    pub astronn: Option<AstroNNJob>,
+    /// AstroNNDist distances for coadds.
+    pub dist: Option<DistJob>,
 }
 
-/// One output row: identity, labels (None: NO_RESULT), flags and time.
-#[derive(Debug, Clone)]
-pub struct SpectrumResult {
-    pub meta: SpectrumMeta,
-    pub labels: Option<LabelResult>,
-    pub flags: u32,
-    pub t_elapsed: f64,
-}
-
-/// The tables a prediction run writes.
-pub struct PredictTables {
-    /// Coadded spectra (`astraAllStarAstroNN`).
-    pub coadds: AstraTableWriter,
-    /// Visit spectra (`astraAllVisitAstroNN`), when asked for.
-    pub visits: Option<AstraTableWriter>,
-}
-
-/// Columns of an AstroNN table with these labels.
-pub fn astronn_columns(labels: &[String], visits: bool) -> Vec<ColumnSpec> {
-    let mut columns = identity_columns(visits);
-    columns.extend(label_columns(labels));
-    columns.extend(flag_columns());
-    columns
-}
-
-/// Column data of AstroNN rows, matching [`astronn_columns`].
-pub fn astronn_data(results: &[SpectrumResult], labels: usize, visits: bool) -> Vec<ColumnData> {
-    let mut data = identity_data(results.iter().map(|r| &r.meta), visits);
-    let pick = |f: fn(&LabelResult) -> &Vec<f64>, j: usize| {
-        ColumnData::F64(
-            results
-                .iter()
-                .map(|r| r.labels.as_ref().map_or(f64::NAN, |l| f(l)[j]))
-                .collect(),
-        )
-    };
-    for j in 0..labels {
-        data.push(pick(|l| &l.values, j));
-        data.push(pick(|l| &l.errors, j));
-    }
-    for j in 0..labels {
-        data.push(pick(|l| &l.raw_values, j));
-        data.push(pick(|l| &l.raw_errors, j));
-    }
-    data.push(ColumnData::I32(
-        results.iter().map(|r| r.flags as i32).collect(),
-    ));
-    data.push(ColumnData::Bool(
-        results.iter().map(|r| astronn_flag_warn(r.flags)).collect(),
-    ));
-    data.push(ColumnData::Bool(
-        results.iter().map(|r| astronn_flag_bad(r.flags)).collect(),
-    ));
-    data.push(ColumnData::F64(
-        results.iter().map(|r| r.t_elapsed).collect(),
-    ));
-    data
-}
+/// Distinguishes the dropout streams of the two networks for the same spectrum.
+const DIST_STREAM: u64 = 0x6469_7374; // "dist"
 
 /// The stream key of a spectrum: its source file's name (not directory) and row, so results
 /// do not depend on where files live, their order, or how the run is split.
@@ -127,99 +64,6 @@ pub fn stream_key(meta: &SpectrumMeta) -> u64 {
     spectrum_key(&name, meta.row as u64)
 }
 
-/// Where the flag rules find their labels.
-struct FlagLabels {
-    teff: usize,
-    logg: usize,
-    fe_h: usize,
-}
-
-impl FlagLabels {
-    fn find(labels: &[String]) -> Result<Self> {
-        let index = |name: &str| {
-            labels.iter().position(|l| l == name).ok_or_else(|| {
-                Error::Invalid(format!(
-                    "the model has no '{name}' output, needed for flags"
-                ))
-            })
-        };
-        Ok(FlagLabels {
-            teff: index("teff")?,
-            logg: index("logg")?,
-            fe_h: index("fe_h")?,
-        })
-    }
-
-    fn flags(&self, values: &[f64], errors: &[f64]) -> u32 {
-        astronn_flags(FlagInputs {
-            teff: values[self.teff],
-            e_teff: errors[self.teff],
-            logg: values[self.logg],
-            e_logg: errors[self.logg],
-            fe_h: values[self.fe_h],
-            e_fe_h: errors[self.fe_h],
-        })
-    }
-}
-
-/// Predicts one prepared spectrum; failures become NO_RESULT with the reason.
-fn predict_one(
-    net: &dyn BayesianNetwork,
-    labels: &[String],
-    flag_labels: &FlagLabels,
-    spectrum: Prepared<Vec<f64>>,
-    options: &PredictOptions,
-) -> (SpectrumResult, Option<String>) {
-    let start = Instant::now();
-    let outcome = spectrum.data.and_then(|flux| {
-        let stream = MaskStream::new(options.seed, stream_key(&spectrum.meta));
-        let raw = predict_raw(net, &flux, options.mc, stream)
-            .map_err(|e| format!("network failed: {e}"))?;
-        if raw.values.iter().chain(&raw.errors).any(|v| !v.is_finite()) {
-            return Err("the network's output is not finite".to_string());
-        }
-        Ok(raw)
-    });
-    let t_elapsed = spectrum.seconds + start.elapsed().as_secs_f64();
-    match outcome {
-        Ok(raw) => {
-            let errors = labels
-                .iter()
-                .zip(&raw.errors)
-                .map(|(label, &e)| match &options.noise_model {
-                    Some(model) => model.apply(label, e),
-                    None => e,
-                })
-                .collect();
-            let flags = flag_labels.flags(&raw.values, &raw.errors);
-            let result = LabelResult {
-                values: raw.values.clone(),
-                errors,
-                raw_values: raw.values,
-                raw_errors: raw.errors,
-            };
-            (
-                SpectrumResult {
-                    meta: spectrum.meta,
-                    labels: Some(result),
-                    flags,
-                    t_elapsed,
-                },
-                None,
-            )
-        }
-        Err(reason) => (
-            SpectrumResult {
-                meta: spectrum.meta,
-                labels: None,
-                flags: NO_RESULT,
-                t_elapsed,
-            },
-            Some(reason),
-        ),
-    }
-}
-
 /// Describes a spectrum for messages: file, row and visit.
 pub fn describe(meta: &SpectrumMeta) -> String {
     match (meta.kind.as_str(), meta.row) {
@@ -229,52 +73,120 @@ pub fn describe(meta: &SpectrumMeta) -> String {
     }
 }
 
-/// Runs AstroNN on every spectrum of `source`, appending rows to `tables` in input order.
-pub fn run_predict(
+/// What one spectrum gave: the rows of each job, and why it failed if it did.
+struct Outcome {
+    astronn: Option<AstroNNRow>,
+    dist: Option<DistRow>,
+    failure: Option<(String, String)>,
+}
+
+/// Runs one network on a prepared spectrum, timing it; `Err` holds the reason.
+fn run_network(
     net: &dyn BayesianNetwork,
+    data: &std::result::Result<Vec<f64>, String>,
+    mc: usize,
+    stream: MaskStream,
+) -> (std::result::Result<RawLabels, String>, f64) {
+    let start = Instant::now();
+    let outcome = data.clone().and_then(|flux| {
+        let raw =
+            predict_raw(net, &flux, mc, stream).map_err(|e| format!("network failed: {e}"))?;
+        if raw.values.iter().chain(&raw.errors).any(|v| !v.is_finite()) {
+            return Err("the network's output is not finite".to_string());
+        }
+        Ok(raw)
+    });
+    (outcome, start.elapsed().as_secs_f64())
+}
+
+/// The networks of a run without their tables (shared by the worker threads).
+struct Predictors<'a> {
+    astronn: Option<&'a AstroNNPredictor>,
+    dist: Option<&'a DistPredictor>,
+}
+
+fn process(spectrum: Prepared<Vec<f64>>, jobs: &Predictors, options: &PredictOptions) -> Outcome {
+    let key = stream_key(&spectrum.meta);
+    let mut failure = None;
+    let mut note = |reason: &String| {
+        failure.get_or_insert_with(|| (describe(&spectrum.meta), reason.clone()));
+    };
+    let astronn = jobs.astronn.map(|job| {
+        let stream = MaskStream::new(options.seed, key);
+        match run_network(job.network(), &spectrum.data, options.mc, stream) {
+            (Ok(raw), t) => job.row(spectrum.meta.clone(), raw, spectrum.seconds + t),
+            (Err(reason), t) => {
+                note(&reason);
+                AstroNNRow::no_result(spectrum.meta.clone(), spectrum.seconds + t)
+            }
+        }
+    });
+    let dist = jobs
+        .dist
+        .filter(|_| spectrum.meta.kind != "visit")
+        .map(|job| {
+            let stream = MaskStream::new(options.seed, key ^ DIST_STREAM);
+            match run_network(job.network(), &spectrum.data, options.mc, stream) {
+                (Ok(raw), t) => job.row(spectrum.meta.clone(), &raw, spectrum.seconds + t),
+                (Err(reason), t) => {
+                    note(&reason);
+                    job.no_result(spectrum.meta.clone(), spectrum.seconds + t)
+                }
+            }
+        });
+    Outcome {
+        astronn,
+        dist,
+        failure,
+    }
+}
+
+/// Runs the jobs on every spectrum of `source`, appending rows in input order. Visits are
+/// processed only when the AstroNN job has a visit table (AstroNNDist is for coadds).
+pub fn run_predict(
     source: &mut SpectrumSource,
-    tables: &mut PredictTables,
+    jobs: &mut Jobs,
     options: &PredictOptions,
     observer: &dyn Observer,
 ) -> Result<RunSummary> {
-    let labels = net.label_names();
-    let flag_labels = FlagLabels::find(&labels)?;
+    let wants_visits = jobs.astronn.as_ref().is_some_and(|j| j.visits.is_some());
     let mut summary = RunSummary::default();
     while let Some(chunk) = source.next_chunk()? {
         let (wanted, skipped): (Vec<_>, Vec<_>) = chunk
             .spectra
             .into_iter()
-            .partition(|s| s.meta.kind != "visit" || tables.visits.is_some());
+            .partition(|s| s.meta.kind != "visit" || wants_visits);
         summary.skipped_visits += skipped.len();
-        let outcomes: Vec<(SpectrumResult, Option<String>)> = wanted
+        let spectra = wanted.len();
+        let shared = Predictors {
+            astronn: jobs.astronn.as_ref().map(|j| &j.predictor),
+            dist: jobs.dist.as_ref().map(|j| &j.predictor),
+        };
+        let outcomes: Vec<Outcome> = wanted
             .into_par_iter()
-            .map(|s| predict_one(net, &labels, &flag_labels, s, options))
+            .map(|s| process(s, &shared, options))
             .collect();
-        let mut coadds = Vec::new();
-        let mut visits = Vec::new();
-        for (result, failure) in outcomes {
-            if let Some(reason) = failure {
-                let message = format!("{}: {reason}", describe(&result.meta));
+        let mut astronn_rows = Vec::new();
+        let mut dist_rows = Vec::new();
+        for outcome in outcomes {
+            if let Some((spectrum, reason)) = outcome.failure {
                 if options.strict {
-                    return Err(Error::Invalid(format!("{message} (--strict)")));
+                    return Err(Error::Invalid(format!("{spectrum}: {reason} (--strict)")));
                 }
-                observer.warn(&format!("{message}; written as NO_RESULT"));
+                observer.warn(&format!("{spectrum}: {reason}; written as NO_RESULT"));
                 summary.no_result += 1;
             }
-            if result.meta.kind == "visit" {
-                visits.push(result);
-            } else {
-                coadds.push(result);
-            }
+            astronn_rows.extend(outcome.astronn);
+            dist_rows.extend(outcome.dist);
         }
-        summary.spectra += coadds.len() + visits.len();
-        observer.advance(chunk.units, coadds.len() + visits.len());
-        tables
-            .coadds
-            .append(&astronn_data(&coadds, labels.len(), false))?;
-        if let Some(writer) = tables.visits.as_mut() {
-            writer.append(&astronn_data(&visits, labels.len(), true))?;
+        if let Some(job) = jobs.astronn.as_mut() {
+            job.write(astronn_rows)?;
         }
+        if let Some(job) = jobs.dist.as_mut() {
+            job.write(&dist_rows)?;
+        }
+        summary.spectra += spectra;
+        observer.advance(chunk.units, spectra);
     }
     Ok(summary)
 }

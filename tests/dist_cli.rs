@@ -1,0 +1,370 @@
+//! `astronn dist` and `predict --dist-model` end to end: reference parity, photometry from
+//! headers and catalogs, flags, and the one-pass run.
+
+mod common;
+
+use astronn::io::npy::NpyArray;
+use astronn::io::table::{read_table, ColumnData, Table};
+use common::test_data;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const FILE1: &str = "apStar-dr17-2M17335483-2753043.fits";
+const FILE2: &str = "apStar-dr17-2M19485057+5005279.fits";
+const MISSING_PHOTOMETRY: i64 = 1 << 1;
+const MISSING_EXTINCTION: i64 = 1 << 2;
+const NO_RESULT: i64 = 1 << 11;
+
+fn astronn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_astronn"))
+        .args(args)
+        .output()
+        .expect("the astronn binary runs")
+}
+
+fn succeed(args: &[&str]) -> Output {
+    let out = astronn(args);
+    assert!(
+        out.status.success(),
+        "astronn {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+fn models() -> Option<(PathBuf, PathBuf)> {
+    let dir = common::fixtures()?;
+    Some((
+        dir.join("astronn_dist_bcnn.pt"),
+        dir.join("astronn_bcnn_censored.pt"),
+    ))
+}
+
+fn floats(table: &Table, name: &str) -> Vec<f64> {
+    match table.column(name) {
+        Some(ColumnData::F64(v)) => v.clone(),
+        other => panic!("column {name}: {other:?}"),
+    }
+}
+
+fn ints(table: &Table, name: &str) -> Vec<i64> {
+    match table.column(name) {
+        Some(ColumnData::I32(v)) => v.iter().map(|&x| x as i64).collect(),
+        other => panic!("column {name}: {other:?}"),
+    }
+}
+
+fn bools(table: &Table, name: &str) -> Vec<bool> {
+    match table.column(name) {
+        Some(ColumnData::Bool(v)) => v.clone(),
+        other => panic!("column {name}: {other:?}"),
+    }
+}
+
+fn apogee(path: &Path) -> Table {
+    read_table(path, "APOGEE").unwrap()
+}
+
+fn close(a: f64, b: f64, rel: f64) -> bool {
+    (a - b).abs() <= rel * b.abs()
+}
+
+#[test]
+fn deterministic_dist_on_real_files_uses_header_photometry() {
+    let Some((dist_model, _)) = models() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("dist.fits");
+    succeed(&[
+        "dist",
+        "--model",
+        s(&dist_model),
+        "--mc",
+        "0",
+        "-o",
+        s(&out),
+        s(&test_data("")),
+    ]);
+    let table = apogee(&out);
+    let fixtures = common::fixtures().unwrap();
+    let expected = NpyArray::read(&fixtures.join("dist_det_fakemag.npy"))
+        .unwrap()
+        .data;
+    let l = floats(&table, "L_fakemag");
+    // Inputs rows 0 and 5 of the fixtures are these files' coadds.
+    assert!(
+        close(l[0], expected[0], 2e-4),
+        "{} vs {}",
+        l[0],
+        expected[0]
+    );
+    assert!(
+        close(l[1], expected[5], 2e-4),
+        "{} vs {}",
+        l[1],
+        expected[5]
+    );
+
+    // File 1: K = 9.811, SFD_EBV missing -> extinction 0 and MISSING_EXTINCTION.
+    let (k, ebv, a_k) = (
+        floats(&table, "k_mag"),
+        floats(&table, "ebv"),
+        floats(&table, "a_k_mag"),
+    );
+    assert!(close(k[0], 9.811, 1e-6));
+    assert!(ebv[0].is_nan());
+    assert_eq!(a_k[0], 0.0);
+    let flags = ints(&table, "result_flags");
+    assert_eq!(flags[0] & MISSING_EXTINCTION, MISSING_EXTINCTION);
+    assert!(bools(&table, "flag_warn")[0]);
+    let dist = floats(&table, "dist");
+    let expected_dist = 1000.0 * 10f64.powf(0.2 * k[0]) / l[0];
+    assert!(close(dist[0], expected_dist, 1e-9));
+    assert!(close(
+        floats(&table, "parallax")[0],
+        1000.0 / expected_dist,
+        1e-9
+    ));
+    let err = floats(&table, "L_fakemag_err");
+    assert!(close(
+        floats(&table, "dist_err")[0],
+        dist[0] * err[0] / l[0],
+        1e-9
+    ));
+
+    // File 2: K = 10.522, SFD_EBV = 0.1927.
+    assert!(close(ebv[1], 0.192664697766304, 1e-12));
+    assert!(close(a_k[1], 0.3517 * 0.192664697766304, 1e-12));
+    assert_eq!(flags[1] & (MISSING_EXTINCTION | MISSING_PHOTOMETRY), 0);
+    let k0 = k[1] - a_k[1];
+    assert!(close(k[1], 10.522, 1e-6));
+    assert!(close(dist[1], 1000.0 * 10f64.powf(0.2 * k0) / l[1], 1e-6));
+}
+
+#[test]
+fn catalog_photometry_takes_precedence_and_absent_stars_use_the_header() {
+    let Some((dist_model, _)) = models() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = dir.path().join("photometry.csv");
+    // Only the second star is listed, under allStar-like column names; a third star is
+    // listed with an invalid magnitude.
+    std::fs::write(
+        &catalog,
+        "APOGEE_ID,K,SFD_EBV\n2M19485057+5005279,11.25,0.05\n2M00000000+0000000,99.0,0.1\n",
+    )
+    .unwrap();
+    let out = dir.path().join("dist.fits");
+    succeed(&[
+        "dist",
+        "--model",
+        s(&dist_model),
+        "--mc",
+        "0",
+        "--photometry",
+        s(&catalog),
+        "--id-column",
+        "APOGEE_ID",
+        "--k-mag-column",
+        "K",
+        "--ebv-column",
+        "SFD_EBV",
+        "-o",
+        s(&out),
+        s(&test_data(FILE1)),
+        s(&test_data(FILE2)),
+    ]);
+    let table = apogee(&out);
+    let k = floats(&table, "k_mag");
+    assert!(
+        close(k[0], 9.811, 1e-6),
+        "absent from the catalog: header K"
+    );
+    assert!(close(k[1], 11.25, 1e-12), "listed: catalog K");
+    assert!(close(floats(&table, "ebv")[1], 0.05, 1e-12));
+    let l = floats(&table, "L_fakemag")[1];
+    let k0 = 11.25 - 0.3517 * 0.05;
+    assert!(close(
+        floats(&table, "dist")[1],
+        1000.0 * 10f64.powf(0.2 * k0) / l,
+        1e-9
+    ));
+
+    // A missing Ks magnitude: no distance or parallax, MISSING_PHOTOMETRY, flag_bad.
+    std::fs::write(
+        &catalog,
+        "sdss4_apogee_id,k_mag,ebv\n2M17335483-2753043,99.0,0.1\n",
+    )
+    .unwrap();
+    succeed(&[
+        "dist",
+        "--model",
+        s(&dist_model),
+        "--mc",
+        "0",
+        "--photometry",
+        s(&catalog),
+        "-o",
+        s(&out),
+        s(&test_data(FILE1)),
+    ]);
+    let table = apogee(&out);
+    assert!(floats(&table, "dist")[0].is_nan());
+    assert!(floats(&table, "parallax")[0].is_nan());
+    assert!(floats(&table, "L_fakemag")[0] > 0.0);
+    assert_eq!(
+        ints(&table, "result_flags")[0] & MISSING_PHOTOMETRY,
+        MISSING_PHOTOMETRY
+    );
+    assert!(bools(&table, "flag_bad")[0]);
+
+    // A catalog without the id column is an error before any work.
+    std::fs::write(&catalog, "id,k_mag,ebv\nx,1,2\n").unwrap();
+    let failed = astronn(&[
+        "dist",
+        "--model",
+        s(&dist_model),
+        "--photometry",
+        s(&catalog),
+        "-o",
+        s(&out),
+        s(&test_data(FILE1)),
+    ]);
+    assert!(!failed.status.success());
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("sdss4_apogee_id"));
+}
+
+#[test]
+fn one_pass_gives_the_same_values_as_separate_runs() {
+    let Some((dist_model, abundance_model)) = models() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = test_data("");
+    let (both, both_dist) = (
+        dir.path().join("both.fits"),
+        dir.path().join("both-dist.fits"),
+    );
+    let (alone, alone_dist) = (
+        dir.path().join("alone.fits"),
+        dir.path().join("alone-dist.fits"),
+    );
+    succeed(&[
+        "predict",
+        "--model",
+        s(&abundance_model),
+        "--mc",
+        "25",
+        "--seed",
+        "11",
+        "--dist-model",
+        s(&dist_model),
+        "--dist-output",
+        s(&both_dist),
+        "-o",
+        s(&both),
+        s(&data),
+    ]);
+    succeed(&[
+        "predict",
+        "--model",
+        s(&abundance_model),
+        "--mc",
+        "25",
+        "--seed",
+        "11",
+        "-o",
+        s(&alone),
+        s(&data),
+    ]);
+    succeed(&[
+        "dist",
+        "--model",
+        s(&dist_model),
+        "--mc",
+        "25",
+        "--seed",
+        "11",
+        "-o",
+        s(&alone_dist),
+        s(&data),
+    ]);
+    for column in ["teff", "e_teff", "fe_h", "raw_e_ni_h"] {
+        assert_eq!(
+            floats(&apogee(&both), column),
+            floats(&apogee(&alone), column)
+        );
+    }
+    for column in ["L_fakemag", "L_fakemag_err", "dist", "dist_err", "parallax"] {
+        let a = floats(&apogee(&both_dist), column);
+        let b = floats(&apogee(&alone_dist), column);
+        assert_eq!(a.len(), 2);
+        assert_eq!(
+            a.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            b.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            "{column}"
+        );
+    }
+    // --dist-model without --dist-output is refused by the argument parser.
+    let refused = astronn(&[
+        "predict",
+        "--model",
+        s(&abundance_model),
+        "--dist-model",
+        s(&dist_model),
+        "-o",
+        s(&both),
+        s(&data),
+    ]);
+    assert!(!refused.status.success());
+}
+
+#[test]
+fn broken_inputs_give_no_result_rows_and_wrong_models_are_refused() {
+    let Some((dist_model, abundance_model)) = models() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("apStar-broken.fits");
+    std::fs::write(&broken, "not FITS").unwrap();
+    let out = dir.path().join("dist.fits");
+    let run = succeed(&[
+        "dist",
+        "--model",
+        s(&dist_model),
+        "--mc",
+        "4",
+        "-o",
+        s(&out),
+        s(&broken),
+        s(&test_data(FILE2)),
+    ]);
+    assert!(String::from_utf8_lossy(&run.stderr).contains("apStar-broken.fits"));
+    let table = apogee(&out);
+    let flags = ints(&table, "result_flags");
+    assert_eq!(flags[0] & NO_RESULT, NO_RESULT);
+    assert!(floats(&table, "L_fakemag")[0].is_nan());
+    assert!(bools(&table, "flag_bad")[0]);
+    assert_eq!(flags[1] & NO_RESULT, 0);
+
+    let wrong = astronn(&[
+        "dist",
+        "--model",
+        s(&abundance_model),
+        "-o",
+        s(&out),
+        s(&broken),
+    ]);
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("AstroNNDist model is needed"));
+    let converted = dir.path().join("dist.safetensors");
+    succeed(&["convert", s(&dist_model), "-o", s(&converted)]);
+    let info = succeed(&["info", s(&converted)]);
+    assert!(String::from_utf8_lossy(&info.stdout).contains("astronn_dist"));
+}
