@@ -29,6 +29,9 @@ pub enum Command {
     Predict(PredictArgs),
     /// Predict AstroNNDist distances and write an astraAllStarAstroNNDist table.
     Dist(DistArgs),
+    /// Fit the noise model (error scale and offset per label) from stars with several
+    /// visits, and write it as JSON for --noise-model.
+    Calibrate(CalibrateArgs),
     /// Convert an Astra PyTorch checkpoint (.pt) into an astronn model file (.safetensors).
     Convert(ConvertArgs),
     /// Describe a model file.
@@ -148,6 +151,21 @@ pub struct DistArgs {
 
     #[command(flatten)]
     pub photometry: PhotometryArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CalibrateArgs {
+    /// Visit tables written by `predict --visits-output` (astraAllVisitAstroNN layout).
+    #[arg(value_name = "VISITS.fits", required = true)]
+    pub inputs: Vec<PathBuf>,
+
+    /// Noise model to write (JSON).
+    #[arg(short, long, value_name = "NOISE.json")]
+    pub output: PathBuf,
+
+    /// Labels to calibrate (default: every label in the table).
+    #[arg(long, value_delimiter = ',', value_name = "LABEL,...")]
+    pub labels: Vec<String>,
 }
 
 #[derive(Debug, Args)]

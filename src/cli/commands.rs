@@ -1,8 +1,8 @@
 //! The subcommands: check arguments, load what is needed before any work, run, report.
 
 use crate::cli::args::{
-    Cli, Command, ConvertArgs, DistArgs, InfoArgs, NormalizeArgs, PhotometryArgs, PredictArgs,
-    RunArgs,
+    CalibrateArgs, Cli, Command, ConvertArgs, DistArgs, InfoArgs, NormalizeArgs, PhotometryArgs,
+    PredictArgs, RunArgs,
 };
 use crate::cli::progress::Progress;
 use anyhow::{bail, Context, Result};
@@ -10,11 +10,13 @@ use astronn::io::inputs::expand_inputs;
 use astronn::io::model_file::{ModelFile, ModelKind};
 use astronn::io::normalized::NormalizedWriter;
 use astronn::io::photometry::{PhotometryCatalog, PhotometryColumns};
+use astronn::io::table::read_table;
 use astronn::io::table::{AstraTableWriter, CardValue, HeaderCard};
 use astronn::nn::censored::CensoredBcnn;
 use astronn::nn::dist::DistBcnn;
 use astronn::nn::network::BayesianNetwork;
 use astronn::pipeline::astronn::{astronn_columns, AstroNNJob, AstroNNPredictor};
+use astronn::pipeline::calibrate::{calibrate_label, table_labels, table_measurements, MIN_PAIRS};
 use astronn::pipeline::dist::{dist_columns, DistJob, DistPredictor};
 use astronn::pipeline::noise::NoiseModel;
 use astronn::pipeline::normalize::run_normalize;
@@ -38,6 +40,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Normalize(args) => normalize(args, cli.quiet),
         Command::Predict(args) => predict(args, cli.quiet),
         Command::Dist(args) => dist(args, cli.quiet),
+        Command::Calibrate(args) => calibrate(args, cli.quiet),
         Command::Convert(args) => convert(args),
         Command::Info(args) => info(args),
     }
@@ -369,6 +372,69 @@ fn random_seed() -> u64 {
             .map_or(0, |d| d.as_nanos()),
     );
     hasher.finish() >> 11
+}
+
+fn calibrate(args: CalibrateArgs, quiet: bool) -> Result<ExitCode> {
+    let tables = args
+        .inputs
+        .iter()
+        .map(|path| read_table(path, "APOGEE"))
+        .collect::<astronn::Result<Vec<_>>>()?;
+    let labels = if args.labels.is_empty() {
+        table_labels(&tables[0])
+    } else {
+        args.labels.clone()
+    };
+    if labels.is_empty() {
+        bail!(
+            "{}: no raw_<label>/raw_e_<label> columns",
+            args.inputs[0].display()
+        );
+    }
+    let mut fits = Vec::new();
+    for label in &labels {
+        let mut measurements = Vec::new();
+        for (table, path) in tables.iter().zip(&args.inputs) {
+            measurements.extend(
+                table_measurements(table, label).with_context(|| format!("{}", path.display()))?,
+            );
+        }
+        match calibrate_label(label, &measurements) {
+            Some(fit) => fits.push(fit),
+            None => eprintln!(
+                "warning: {label}: fewer than {MIN_PAIRS} visit pairs with finite values; \
+                 left out (keeps its raw error)"
+            ),
+        }
+    }
+    if fits.is_empty() {
+        bail!("no label could be calibrated: the tables hold too few stars with 2+ visits");
+    }
+    let model = NoiseModel::new(fits.iter().map(|f| (f.label.clone(), f.correction)))?;
+    let temp = astronn::io::temp::TempPath::beside(&args.output, "json")?;
+    std::fs::write(temp.path(), model.to_json())
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    temp.persist(&args.output)?;
+    if !quiet {
+        eprintln!("label         pairs      scale     offset   z width before -> after");
+        for f in &fits {
+            eprintln!(
+                "{:<12} {:>6} {:>10.4} {:>10.4}   {:>6.3} -> {:.3}",
+                f.label,
+                f.pairs,
+                f.correction.scale,
+                f.correction.offset,
+                f.width_before,
+                f.width_after
+            );
+        }
+        eprintln!(
+            "calibrate: {} labels -> {}",
+            fits.len(),
+            args.output.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn convert(args: ConvertArgs) -> Result<ExitCode> {

@@ -6,6 +6,7 @@
 //! tables whose shared columns are in `columns`; `normalize` writes normalized spectra.
 
 pub mod astronn;
+pub mod calibrate;
 pub mod columns;
 pub mod dist;
 pub mod distance;

@@ -64,6 +64,21 @@ impl NoiseModel {
         parsed.map_err(|msg| Error::file(path, msg))
     }
 
+    /// The JSON form read by [`NoiseModel::from_json`], labels in sorted order.
+    pub fn to_json(&self) -> String {
+        let entries: serde_json::Map<String, serde_json::Value> = self
+            .corrections
+            .iter()
+            .map(|(label, c)| {
+                (
+                    label.clone(),
+                    serde_json::json!({"offset": c.offset, "scale": c.scale}),
+                )
+            })
+            .collect();
+        serde_json::to_string_pretty(&serde_json::Value::Object(entries)).unwrap_or_default()
+    }
+
     /// Parses the JSON form: an object from label names to `{"offset": number, "scale":
     /// number}` (other keys in an entry are ignored).
     pub fn from_json(text: &str) -> std::result::Result<NoiseModel, String> {
