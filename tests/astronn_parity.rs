@@ -4,8 +4,9 @@
 
 mod common;
 
+use common::Reference;
+
 use astronn::io::model_file::{ModelFile, ModelKind};
-use astronn::io::npy::NpyArray;
 use astronn::nn::censored::CensoredBcnn;
 use astronn::nn::dropout::MaskStream;
 use astronn::nn::mc::{output_statistics, predict_raw};
@@ -15,43 +16,21 @@ use std::path::Path;
 const PIXELS: usize = 7514;
 const LABELS: usize = 22;
 
-struct Reference {
-    inputs: Vec<f64>,
-    manifest: serde_json::Value,
-    dir: std::path::PathBuf,
-}
-
-fn reference() -> Option<Reference> {
-    let dir = common::fixtures()?;
-    let manifest =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
-    let inputs = NpyArray::read(&dir.join("inputs_norm_flux.npy"))
-        .unwrap()
-        .data;
-    Some(Reference {
-        inputs,
-        manifest,
-        dir,
-    })
-}
-
 fn load_network(path: &Path) -> CensoredBcnn {
     let model = ModelFile::load(path).unwrap();
     assert_eq!(model.kind, ModelKind::AstroNN);
     CensoredBcnn::load(&model.var_builder()).unwrap()
 }
 
-fn array(dir: &Path, name: &str) -> Vec<f64> {
-    NpyArray::read(&dir.join(name)).unwrap().data
-}
-
 #[test]
 fn deterministic_pass_matches_pytorch() {
-    let Some(reference) = reference() else { return };
+    let Some(reference) = Reference::load() else {
+        return;
+    };
     let net = load_network(&reference.dir.join("astronn_bcnn_censored.pt"));
-    let expected_output = array(&reference.dir, "bcnn_det_output.npy");
-    let expected_log_var = array(&reference.dir, "bcnn_det_log_variance.npy");
-    let expected_pred = array(&reference.dir, "bcnn_det_pred.npy");
+    let expected_output = reference.array("bcnn_det_output.npy");
+    let expected_log_var = reference.array("bcnn_det_log_variance.npy");
+    let expected_pred = reference.array("bcnn_det_pred.npy");
     let std = net.labels_std().to_vec();
     let rows = reference.inputs.len() / PIXELS;
     assert_eq!(rows, 12);
@@ -85,7 +64,9 @@ fn deterministic_pass_matches_pytorch() {
 
 #[test]
 fn mc_dropout_statistics_match_pytorch() {
-    let Some(reference) = reference() else { return };
+    let Some(reference) = Reference::load() else {
+        return;
+    };
     let net = load_network(&reference.dir.join("astronn_bcnn_censored.pt"));
     let samples = 3000;
     let cases = reference.manifest["bcnn"]["mc_reference"]

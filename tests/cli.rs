@@ -4,11 +4,11 @@
 mod common;
 
 use astronn::io::npy::NpyArray;
-use astronn::io::table::{read_primary_cards, read_table, ColumnData, Table};
+use astronn::io::table::{read_primary_cards, ColumnData, Table};
+use common::run::{apogee, astronn, bools, floats, ints, s, stderr, strings, succeed};
 use common::synth::{primary_header_bytes, raw_arrays, write_apstar, Img};
 use common::test_data;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 const FILE1: &str = "apStar-dr17-2M17335483-2753043.fits";
 const FILE2: &str = "apStar-dr17-2M19485057+5005279.fits";
@@ -17,67 +17,8 @@ const LABELS: [&str; 22] = [
     "k_h", "ca_h", "ti_h", "ti_2_h", "v_h", "cr_h", "mn_h", "fe_h", "co_h", "ni_h",
 ];
 
-fn astronn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_astronn"))
-        .args(args)
-        .output()
-        .expect("the astronn binary runs")
-}
-
-fn succeed(args: &[&str]) -> Output {
-    let out = astronn(args);
-    assert!(
-        out.status.success(),
-        "astronn {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn model() -> Option<PathBuf> {
     Some(common::fixtures()?.join("astronn_bcnn_censored.pt"))
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-fn floats(table: &Table, name: &str) -> Vec<f64> {
-    match table.column(name) {
-        Some(ColumnData::F64(v)) => v.clone(),
-        other => panic!("column {name}: {other:?}"),
-    }
-}
-
-fn ints(table: &Table, name: &str) -> Vec<i64> {
-    match table.column(name) {
-        Some(ColumnData::I32(v)) => v.iter().map(|&x| x as i64).collect(),
-        Some(ColumnData::I64(v)) => v.clone(),
-        Some(ColumnData::I16(v)) => v.iter().map(|&x| x as i64).collect(),
-        other => panic!("column {name}: {other:?}"),
-    }
-}
-
-fn strings(table: &Table, name: &str) -> Vec<String> {
-    match table.column(name) {
-        Some(ColumnData::Str(v)) => v.clone(),
-        other => panic!("column {name}: {other:?}"),
-    }
-}
-
-fn bools(table: &Table, name: &str) -> Vec<bool> {
-    match table.column(name) {
-        Some(ColumnData::Bool(v)) => v.clone(),
-        other => panic!("column {name}: {other:?}"),
-    }
-}
-
-fn apogee(path: &Path) -> Table {
-    read_table(path, "APOGEE").unwrap()
 }
 
 /// Every column except the per-spectrum timing, for comparing runs.

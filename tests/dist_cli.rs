@@ -4,10 +4,9 @@
 mod common;
 
 use astronn::io::npy::NpyArray;
-use astronn::io::table::{read_table, ColumnData, Table};
+use common::run::{apogee, astronn, bools, floats, ints, s, succeed};
 use common::test_data;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
 const FILE1: &str = "apStar-dr17-2M17335483-2753043.fits";
 const FILE2: &str = "apStar-dr17-2M19485057+5005279.fits";
@@ -15,58 +14,12 @@ const MISSING_PHOTOMETRY: i64 = 1 << 1;
 const MISSING_EXTINCTION: i64 = 1 << 2;
 const NO_RESULT: i64 = 1 << 11;
 
-fn astronn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_astronn"))
-        .args(args)
-        .output()
-        .expect("the astronn binary runs")
-}
-
-fn succeed(args: &[&str]) -> Output {
-    let out = astronn(args);
-    assert!(
-        out.status.success(),
-        "astronn {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
 fn models() -> Option<(PathBuf, PathBuf)> {
     let dir = common::fixtures()?;
     Some((
         dir.join("astronn_dist_bcnn.pt"),
         dir.join("astronn_bcnn_censored.pt"),
     ))
-}
-
-fn floats(table: &Table, name: &str) -> Vec<f64> {
-    match table.column(name) {
-        Some(ColumnData::F64(v)) => v.clone(),
-        other => panic!("column {name}: {other:?}"),
-    }
-}
-
-fn ints(table: &Table, name: &str) -> Vec<i64> {
-    match table.column(name) {
-        Some(ColumnData::I32(v)) => v.iter().map(|&x| x as i64).collect(),
-        other => panic!("column {name}: {other:?}"),
-    }
-}
-
-fn bools(table: &Table, name: &str) -> Vec<bool> {
-    match table.column(name) {
-        Some(ColumnData::Bool(v)) => v.clone(),
-        other => panic!("column {name}: {other:?}"),
-    }
-}
-
-fn apogee(path: &Path) -> Table {
-    read_table(path, "APOGEE").unwrap()
 }
 
 fn close(a: f64, b: f64, rel: f64) -> bool {

@@ -4,37 +4,18 @@
 
 mod common;
 
+use common::Reference;
+
 use astronn::io::model_file::{ModelFile, ModelFormat, ModelKind};
-use astronn::io::npy::NpyArray;
 use astronn::nn::dist::{DistBcnn, LABEL};
 use astronn::nn::dropout::MaskStream;
 use astronn::nn::mc::{output_statistics, predict_raw};
 use astronn::nn::network::BayesianNetwork;
 use astronn::pipeline::distance::DistanceResult;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const PIXELS: usize = 7514;
-
-struct Reference {
-    inputs: Vec<f64>,
-    manifest: serde_json::Value,
-    dir: PathBuf,
-}
-
-fn reference() -> Option<Reference> {
-    let dir = common::fixtures()?;
-    let manifest =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
-    let inputs = NpyArray::read(&dir.join("inputs_norm_flux.npy"))
-        .unwrap()
-        .data;
-    Some(Reference {
-        inputs,
-        manifest,
-        dir,
-    })
-}
 
 fn load_network(path: &Path) -> DistBcnn {
     let model = ModelFile::load(path).unwrap();
@@ -42,13 +23,11 @@ fn load_network(path: &Path) -> DistBcnn {
     DistBcnn::load(&model.var_builder()).unwrap()
 }
 
-fn array(dir: &Path, name: &str) -> Vec<f64> {
-    NpyArray::read(&dir.join(name)).unwrap().data
-}
-
 #[test]
 fn network_shape_and_normalisation() {
-    let Some(reference) = reference() else { return };
+    let Some(reference) = Reference::load() else {
+        return;
+    };
     let net = load_network(&reference.dir.join("astronn_dist_bcnn.pt"));
     assert_eq!(net.label_names(), vec![LABEL.to_string()]);
     assert_eq!(net.input_mean().len(), PIXELS);
@@ -59,11 +38,13 @@ fn network_shape_and_normalisation() {
 
 #[test]
 fn deterministic_pass_matches_pytorch() {
-    let Some(reference) = reference() else { return };
+    let Some(reference) = Reference::load() else {
+        return;
+    };
     let net = load_network(&reference.dir.join("astronn_dist_bcnn.pt"));
-    let expected_output = array(&reference.dir, "dist_det_output.npy");
-    let expected_log_var = array(&reference.dir, "dist_det_log_variance.npy");
-    let expected_fakemag = array(&reference.dir, "dist_det_fakemag.npy");
+    let expected_output = reference.array("dist_det_output.npy");
+    let expected_log_var = reference.array("dist_det_log_variance.npy");
+    let expected_fakemag = reference.array("dist_det_fakemag.npy");
     let rows = reference.inputs.len() / PIXELS;
     assert_eq!(rows, 12);
     assert_eq!(expected_output.len(), rows);
@@ -114,7 +95,9 @@ fn deterministic_pass_matches_pytorch() {
 
 #[test]
 fn mc_dropout_statistics_match_pytorch() {
-    let Some(reference) = reference() else { return };
+    let Some(reference) = Reference::load() else {
+        return;
+    };
     let net = load_network(&reference.dir.join("astronn_dist_bcnn.pt"));
     let samples = 4000;
     let cases = reference.manifest["dist"]["mc_reference"]
@@ -177,7 +160,9 @@ fn mc_dropout_statistics_match_pytorch() {
 
 #[test]
 fn safetensors_round_trip_keeps_the_outputs() {
-    let Some(reference) = reference() else { return };
+    let Some(reference) = Reference::load() else {
+        return;
+    };
     let original = ModelFile::load(&reference.dir.join("astronn_dist_bcnn.pt")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("dist.safetensors");
@@ -205,7 +190,9 @@ fn safetensors_round_trip_keeps_the_outputs() {
 
 #[test]
 fn distances_match_astronn_fakemag_to_pc() {
-    let Some(reference) = reference() else { return };
+    let Some(reference) = Reference::load() else {
+        return;
+    };
     let cases = reference.manifest["dist"]["fakemag_to_pc"]
         .as_array()
         .unwrap();

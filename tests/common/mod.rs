@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod run;
 pub mod synth;
 
 use std::path::PathBuf;
@@ -34,4 +35,39 @@ pub fn test_data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(name)
+}
+
+/// The fixtures' network inputs and manifest.
+pub struct Reference {
+    /// `inputs_norm_flux.npy`: 12 normalized spectra of 7514 pixels, row-major.
+    pub inputs: Vec<f64>,
+    /// `manifest.json`.
+    pub manifest: serde_json::Value,
+    /// The fixtures directory.
+    pub dir: PathBuf,
+}
+
+impl Reference {
+    /// Loads the reference, or `None` (after the notice of [`fixtures`]) when absent.
+    pub fn load() -> Option<Reference> {
+        let dir = fixtures()?;
+        let manifest =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap())
+                .unwrap();
+        let inputs = astronn::io::npy::NpyArray::read(&dir.join("inputs_norm_flux.npy"))
+            .unwrap()
+            .data;
+        Some(Reference {
+            inputs,
+            manifest,
+            dir,
+        })
+    }
+
+    /// A fixture array's values.
+    pub fn array(&self, name: &str) -> Vec<f64> {
+        astronn::io::npy::NpyArray::read(&self.dir.join(name))
+            .unwrap()
+            .data
+    }
 }
