@@ -38,9 +38,9 @@ fn csv_catalog_with_default_columns() {
          2M19485057+5005279,297.2,10.522,0.02\n",
     );
     let catalog = PhotometryCatalog::load(&path, &PhotometryColumns::default()).unwrap();
-    assert_eq!(catalog.len(), 2);
-    assert_eq!(catalog.rows(), 2);
-    assert_eq!(catalog.path(), path);
+    assert_eq!(catalog.catalog().len(), 2);
+    assert_eq!(catalog.catalog().rows(), 2);
+    assert_eq!(catalog.catalog().path(), path);
     assert_eq!(
         catalog.lookup("2M17335483-2753043"),
         Some(Photometry {
@@ -73,7 +73,7 @@ fn csv_quotes_blanks_sentinels_and_case_insensitive_names() {
          2M00000004+0000004,x,nan,--\r\n",
     );
     let catalog = PhotometryCatalog::load(&path, &PhotometryColumns::default()).unwrap();
-    assert_eq!(catalog.len(), 4);
+    assert_eq!(catalog.catalog().len(), 4);
     let a = catalog.lookup("2M00000001+0000001").unwrap();
     assert_eq!(a.k_mag, 12.5);
     assert!(a.ebv.is_nan(), "blank value reads as NaN");
@@ -99,8 +99,8 @@ fn csv_column_overrides_and_duplicates() {
          2M1,lco25m,11.5,0.6\n",
     );
     let catalog = PhotometryCatalog::load(&path, &allstar_columns()).unwrap();
-    assert_eq!(catalog.rows(), 3);
-    assert_eq!(catalog.len(), 2);
+    assert_eq!(catalog.catalog().rows(), 3);
+    assert_eq!(catalog.catalog().len(), 2);
     // The first row of a duplicated identifier wins.
     assert_eq!(
         catalog.lookup("2M1"),
@@ -149,7 +149,7 @@ fn csv_errors_name_the_file_and_line() {
     // A header alone is an empty catalog.
     let header = write(dir.path(), "e.csv", "sdss4_apogee_id,k_mag,ebv\n");
     let catalog = PhotometryCatalog::load(&header, &PhotometryColumns::default()).unwrap();
-    assert!(catalog.is_empty());
+    assert!(catalog.catalog().is_empty());
 }
 
 /// An allStar-like FITS file: an empty primary HDU and one binary table with string
@@ -199,8 +199,8 @@ fn fits_catalog_with_overrides() {
     let path = dir.path().join("allStar.fits");
     write_allstar(&path);
     let catalog = PhotometryCatalog::load(&path, &allstar_columns()).unwrap();
-    assert_eq!(catalog.rows(), 3);
-    assert_eq!(catalog.len(), 2);
+    assert_eq!(catalog.catalog().rows(), 3);
+    assert_eq!(catalog.catalog().len(), 2);
     let a = catalog.lookup("2M17335483-2753043").unwrap();
     assert_eq!(a.k_mag, f64::from(9.811f32));
     assert_eq!(a.ebv, 0.1927);
@@ -248,7 +248,7 @@ fn astra_style_fits_catalog_uses_the_table_with_rows() {
         .unwrap();
     writer.finish(&[]).unwrap();
     let catalog = PhotometryCatalog::load(&path, &PhotometryColumns::default()).unwrap();
-    assert_eq!(catalog.len(), 2);
+    assert_eq!(catalog.catalog().len(), 2);
     assert_eq!(
         catalog.lookup("102"),
         Some(Photometry {
@@ -268,7 +268,7 @@ fn astra_style_fits_catalog_uses_the_table_with_rows() {
         .finish(&[])
         .unwrap();
     let catalog = PhotometryCatalog::load(&empty, &PhotometryColumns::default()).unwrap();
-    assert!(catalog.is_empty());
+    assert!(catalog.catalog().is_empty());
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Reading and writing files: inputs, models, normalized spectra and result tables.
 
 pub mod apstar;
+pub mod catalog;
 pub mod fits;
 pub mod inputs;
 pub mod model_file;
