@@ -17,7 +17,9 @@
 //! depend on the thread count. Gradients are checked against finite differences in the
 //! tests of `crate::train`.
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor, WithDType};
+use candle_core::{
+    CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, WithDType,
+};
 use rayon::prelude::*;
 
 /// Contiguous data of a storage, or an error.
@@ -43,14 +45,50 @@ fn tap_range(k: usize, width: usize, n: usize) -> Option<(isize, usize, usize)> 
     (t0 < t1).then_some((shift, t0, t1))
 }
 
-/// y[b, c, t] += Σ_{ci, k} w[c, ci, k] · x[b, ci, t + k − pad_left].
+/// Σ a·b with eight partial sums (so that it vectorises) combined in a fixed order.
+fn dot<T: WithDType>(a: &[T], b: &[T]) -> T {
+    let zero = T::from_f64(0.0);
+    let mut lanes = [zero; 8];
+    let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    let mut tail = zero;
+    for (&x, &y) in ca.remainder().iter().zip(cb.remainder()) {
+        tail += x * y;
+    }
+    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+        + tail
+}
+
+/// Σ a with eight partial sums combined in a fixed order.
+fn total<T: WithDType>(a: &[T]) -> T {
+    let zero = T::from_f64(0.0);
+    let mut lanes = [zero; 8];
+    let mut chunks = a.chunks_exact(8);
+    for x in &mut chunks {
+        for i in 0..8 {
+            lanes[i] += x[i];
+        }
+    }
+    let tail = chunks.remainder().iter().fold(zero, |s, &x| s + x);
+    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
+        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
+        + tail
+}
+
+/// y[b, c, t] = bias[c] + Σ_{ci, k} w[c, ci, k] · x[b, ci, t + k − pad_left].
 fn forward<T: WithDType>(
     x: &[T],
     (b, c_in, n): (usize, usize, usize),
     w: &[T],
-    c_out: usize,
+    bias: &[T],
     width: usize,
 ) -> Vec<T> {
+    let c_out = bias.len();
     let mut y = vec![T::from_f64(0.0); b * c_out * n];
     if n == 0 {
         return y;
@@ -60,6 +98,7 @@ fn forward<T: WithDType>(
         .for_each(|(row, out)| {
             let input = &x[row * c_in * n..(row + 1) * c_in * n];
             for (c, out_channel) in out.chunks_mut(n).enumerate() {
+                out_channel.fill(bias[c]);
                 for (ci, in_channel) in input.chunks(n).enumerate() {
                     for k in 0..width {
                         let weight = w[(c * c_in + ci) * width + k];
@@ -112,54 +151,57 @@ fn grad_input<T: WithDType>(
     gx
 }
 
-/// ∂L/∂w[c, ci, k] = Σ_b Σ_t g[b, c, t] · x[b, ci, t + k − pad_left]: per-row partial sums
-/// in parallel, added in row order.
-fn grad_weight<T: WithDType>(
+/// The parameter gradients, packed `[c_out, c_in · k + 1]`: ∂L/∂w[c, ci, k] =
+/// Σ_b Σ_t g[b, c, t] · x[b, ci, t + k − pad_left], then ∂L/∂bias[c] = Σ_b Σ_t g[b, c, t].
+/// Per-row partial sums in parallel, added in row order.
+fn grad_parameters<T: WithDType>(
     x: &[T],
     (b, c_in, n): (usize, usize, usize),
     g: &[T],
     c_out: usize,
     width: usize,
 ) -> Vec<T> {
-    let size = c_out * c_in * width;
+    let stride = c_in * width + 1;
+    let size = c_out * stride;
     let partials: Vec<Vec<T>> = (0..b)
         .into_par_iter()
         .map(|row| {
             let mut partial = vec![T::from_f64(0.0); size];
+            if n == 0 {
+                return partial;
+            }
             let input = &x[row * c_in * n..(row + 1) * c_in * n];
             let grad = &g[row * c_out * n..(row + 1) * c_out * n];
-            for (c, grad_channel) in grad.chunks(n.max(1)).enumerate().take(c_out) {
-                for (ci, in_channel) in input.chunks(n.max(1)).enumerate().take(c_in) {
+            for (c, grad_channel) in grad.chunks(n).enumerate() {
+                let packed = &mut partial[c * stride..(c + 1) * stride];
+                for (ci, in_channel) in input.chunks(n).enumerate() {
                     for k in 0..width {
                         let Some((shift, t0, t1)) = tap_range(k, width, n) else {
                             continue;
                         };
                         let source = &in_channel[(t0 as isize + shift) as usize..][..t1 - t0];
-                        let mut sum = T::from_f64(0.0);
-                        for (&gv, &xv) in grad_channel[t0..t1].iter().zip(source) {
-                            sum += gv * xv;
-                        }
-                        partial[(c * c_in + ci) * width + k] = sum;
+                        packed[ci * width + k] = dot(&grad_channel[t0..t1], source);
                     }
                 }
+                packed[stride - 1] = total(grad_channel);
             }
             partial
         })
         .collect();
-    let mut total = vec![T::from_f64(0.0); size];
+    let mut sums = vec![T::from_f64(0.0); size];
     for partial in partials {
-        for (t, p) in total.iter_mut().zip(partial) {
-            *t += p;
+        for (s, p) in sums.iter_mut().zip(partial) {
+            *s += p;
         }
     }
-    total
+    sums
 }
 
-/// `Conv1d(c_in, c_out, k, padding="same")` without bias: inputs `[b, c_in, n]` and
-/// weight `[c_out, c_in, k]`, output `[b, c_out, n]`.
+/// `Conv1d(c_in, c_out, k, padding="same")`: inputs `[b, c_in, n]`, weight
+/// `[c_out, c_in, k]` and bias `[c_out]`, output `[b, c_out, n]`.
 struct SameConv1d;
 
-impl CustomOp2 for SameConv1d {
+impl CustomOp3 for SameConv1d {
     fn name(&self) -> &'static str {
         "same-conv1d"
     }
@@ -170,29 +212,36 @@ impl CustomOp2 for SameConv1d {
         l1: &Layout,
         s2: &CpuStorage,
         l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (b, c_in, n) = dims3(l1)?;
         let (c_out, w_in, width) = dims3(l2)?;
-        if w_in != c_in || width == 0 {
+        if w_in != c_in || width == 0 || l3.shape().dims() != [c_out] {
             candle_core::bail!(
-                "same-conv1d: weight [{c_out}, {w_in}, {width}] for {c_in} input channels"
+                "same-conv1d: weight [{c_out}, {w_in}, {width}], bias {:?} for {c_in} input channels",
+                l3.shape().dims()
             );
         }
-        let storage = match (s1, s2) {
-            (CpuStorage::F32(_), CpuStorage::F32(_)) => f32::to_cpu_storage_owned(forward(
-                slice::<f32>(s1, l1)?,
-                (b, c_in, n),
-                slice(s2, l2)?,
-                c_out,
-                width,
-            )),
-            (CpuStorage::F64(_), CpuStorage::F64(_)) => f64::to_cpu_storage_owned(forward(
-                slice::<f64>(s1, l1)?,
-                (b, c_in, n),
-                slice(s2, l2)?,
-                c_out,
-                width,
-            )),
+        let storage = match (s1, s2, s3) {
+            (CpuStorage::F32(_), CpuStorage::F32(_), CpuStorage::F32(_)) => {
+                f32::to_cpu_storage_owned(forward(
+                    slice::<f32>(s1, l1)?,
+                    (b, c_in, n),
+                    slice(s2, l2)?,
+                    slice(s3, l3)?,
+                    width,
+                ))
+            }
+            (CpuStorage::F64(_), CpuStorage::F64(_), CpuStorage::F64(_)) => {
+                f64::to_cpu_storage_owned(forward(
+                    slice::<f64>(s1, l1)?,
+                    (b, c_in, n),
+                    slice(s2, l2)?,
+                    slice(s3, l3)?,
+                    width,
+                ))
+            }
             _ => candle_core::bail!("same-conv1d needs f32 or f64 inputs of one dtype"),
         };
         Ok((storage, Shape::from((b, c_out, n))))
@@ -202,14 +251,23 @@ impl CustomOp2 for SameConv1d {
         &self,
         x: &Tensor,
         w: &Tensor,
+        _bias: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>)> {
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
-        let width = w.dim(2)?;
+        let (c_out, c_in, width) = w.dims3()?;
         let grad_x = grad.apply_op2_no_bwd(w, &SameConv1dGradInput)?;
-        let grad_w = x.apply_op2_no_bwd(&grad, &SameConv1dGradWeight { width })?;
-        Ok((Some(grad_x), Some(grad_w)))
+        let packed = x.apply_op2_no_bwd(&grad, &SameConv1dGradParameters { width })?;
+        let grad_w = packed
+            .narrow(1, 0, c_in * width)?
+            .contiguous()?
+            .reshape((c_out, c_in, width))?;
+        let grad_b = packed
+            .narrow(1, c_in * width, 1)?
+            .contiguous()?
+            .reshape(c_out)?;
+        Ok((Some(grad_x), Some(grad_w), Some(grad_b)))
     }
 }
 
@@ -251,14 +309,15 @@ impl CustomOp2 for SameConv1dGradInput {
     }
 }
 
-/// The weight gradient of [`SameConv1d`]: (input, output gradient) → `[c_out, c_in, k]`.
-struct SameConv1dGradWeight {
+/// The parameter gradients of [`SameConv1d`]: (input, output gradient) →
+/// `[c_out, c_in · k + 1]` (weight gradient, then bias gradient, per output channel).
+struct SameConv1dGradParameters {
     width: usize,
 }
 
-impl CustomOp2 for SameConv1dGradWeight {
+impl CustomOp2 for SameConv1dGradParameters {
     fn name(&self) -> &'static str {
-        "same-conv1d-grad-weight"
+        "same-conv1d-grad-parameters"
     }
 
     fn cpu_fwd(
@@ -272,14 +331,14 @@ impl CustomOp2 for SameConv1dGradWeight {
         let (_, c_out, _) = dims3(l2)?;
         let width = self.width;
         let storage = match (s1, s2) {
-            (CpuStorage::F32(_), CpuStorage::F32(_)) => f32::to_cpu_storage_owned(grad_weight(
+            (CpuStorage::F32(_), CpuStorage::F32(_)) => f32::to_cpu_storage_owned(grad_parameters(
                 slice::<f32>(s1, l1)?,
                 (b, c_in, n),
                 slice(s2, l2)?,
                 c_out,
                 width,
             )),
-            (CpuStorage::F64(_), CpuStorage::F64(_)) => f64::to_cpu_storage_owned(grad_weight(
+            (CpuStorage::F64(_), CpuStorage::F64(_)) => f64::to_cpu_storage_owned(grad_parameters(
                 slice::<f64>(s1, l1)?,
                 (b, c_in, n),
                 slice(s2, l2)?,
@@ -288,7 +347,7 @@ impl CustomOp2 for SameConv1dGradWeight {
             )),
             _ => candle_core::bail!("same-conv1d needs f32 or f64 inputs of one dtype"),
         };
-        Ok((storage, Shape::from((c_out, c_in, width))))
+        Ok((storage, Shape::from((c_out, c_in * width + 1))))
     }
 }
 
@@ -444,10 +503,8 @@ pub fn relu_max_pool_flatten(x: &Tensor, pool: usize) -> Result<Tensor> {
 /// `Conv1d(padding="same")` of `x` `[b, c_in, n]` with `weight` `[c_out, c_in, k]` and
 /// `bias` `[c_out]`, differentiable w.r.t. all three.
 pub fn same_conv1d(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
-    let y = x
-        .contiguous()?
-        .apply_op2(&weight.contiguous()?, SameConv1d)?;
-    y.broadcast_add(&bias.reshape((1, (), 1))?)
+    x.contiguous()?
+        .apply_op3(&weight.contiguous()?, &bias.contiguous()?, SameConv1d)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! lr_t = lr · √(1 − β₂ᵗ) / (1 − β₁ᵗ); m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²;
 //! θ ← θ − lr_t · m / (√v + ε).
 
+use crate::train::model::is_weight;
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Result, Tensor, Var};
 use std::collections::HashMap;
@@ -51,11 +52,21 @@ impl Adam {
         Adam { step: 0, moments }
     }
 
-    /// One update of every parameter with a gradient in `grads`, at learning rate `lr`.
-    /// Parameters are f32; each is updated element by element, so the result does not
-    /// depend on the thread count.
-    pub fn update(&mut self, vars: &[(String, Var)], grads: &GradStore, lr: f64) -> Result<()> {
+    /// One update of every parameter with a gradient in `grads`, at learning rate `lr`,
+    /// with the L2 term l2 · Σ w² over the weights (parameters named `*.weight`) added to
+    /// the loss: its gradient 2 · l2 · w is added here, which is the same as putting the term
+    /// on the autograd tape but saves three passes over the 3.5 million weights per step.
+    /// Returns the term's value before the update. Parameters are f32; each is updated
+    /// element by element, so the result does not depend on the thread count.
+    pub fn update(
+        &mut self,
+        vars: &[(String, Var)],
+        grads: &GradStore,
+        lr: f64,
+        l2: f64,
+    ) -> Result<f64> {
         self.step += 1;
+        let mut penalty = 0.0;
         let t = self.step as i32;
         let lr_t = (lr * (1.0 - BETA2.powi(t)).sqrt() / (1.0 - BETA1.powi(t))) as f32;
         let (b1, b2, eps) = (BETA1 as f32, BETA2 as f32, EPSILON as f32);
@@ -66,10 +77,19 @@ impl Adam {
             let Some(state) = self.moments.get_mut(name) else {
                 candle_core::bail!("no optimiser state for parameter {name}");
             };
-            let g = grad.flatten_all()?.to_vec1::<f32>()?;
+            let mut g = grad.flatten_all()?.to_vec1::<f32>()?;
             let mut theta = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
             if g.len() != theta.len() || g.len() != state.m.len() {
                 candle_core::bail!("optimiser state of {name} does not match its shape");
+            }
+            if is_weight(name) && l2 != 0.0 {
+                let factor = (2.0 * l2) as f32;
+                let mut squares = 0f64;
+                for (g, &p) in g.iter_mut().zip(&theta) {
+                    *g += factor * p;
+                    squares += f64::from(p) * f64::from(p);
+                }
+                penalty += l2 * squares;
             }
             for (((p, &g), m), v) in theta
                 .iter_mut()
@@ -83,7 +103,7 @@ impl Adam {
             }
             var.set(&Tensor::from_vec(theta, var.shape(), &Device::Cpu)?)?;
         }
-        Ok(())
+        Ok(penalty)
     }
 
     /// The moments as tensors named `adam.m.{param}` and `adam.v.{param}` (for checkpoints).
@@ -167,7 +187,7 @@ mod tests {
         for t in 1..=5 {
             let loss = theta.as_tensor().sqr().unwrap().sum_all().unwrap();
             let grads = loss.backward().unwrap();
-            adam.update(&vars, &grads, 0.1).unwrap();
+            adam.update(&vars, &grads, 0.1, 0.0).unwrap();
             let g = 2.0 * p;
             m = BETA1 * m + (1.0 - BETA1) * g;
             v = BETA2 * v + (1.0 - BETA2) * g * g;
@@ -185,6 +205,53 @@ mod tests {
     }
 
     #[test]
+    fn l2_gradient_is_that_of_the_penalty_on_the_tape() {
+        // Loss Σ c·w (+ l2·Σ w² on the tape, or added by the update): same parameters after.
+        let l2 = 0.3;
+        let run = |on_tape: bool| {
+            let w = var(vec![0.5, -0.25, 2.0], (1, 3));
+            let vars = vec![("a.weight".to_string(), w.clone())];
+            let mut adam = Adam::new(&vars);
+            let c = Tensor::from_vec(vec![1f32, -2.0, 0.5], (1, 3), &Device::Cpu).unwrap();
+            let mut penalties = Vec::new();
+            for _ in 0..3 {
+                let data = (w.as_tensor() * &c).unwrap().sum_all().unwrap();
+                let loss = if on_tape {
+                    let squares = w.as_tensor().sqr().unwrap().sum_all().unwrap();
+                    (data + squares.affine(l2, 0.0).unwrap()).unwrap()
+                } else {
+                    data
+                };
+                let grads = loss.backward().unwrap();
+                let before: f32 = w
+                    .as_tensor()
+                    .sqr()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar()
+                    .unwrap();
+                let penalty = adam
+                    .update(&vars, &grads, 0.1, if on_tape { 0.0 } else { l2 })
+                    .unwrap();
+                if !on_tape {
+                    assert!((penalty - l2 * f64::from(before)).abs() < 1e-6);
+                }
+                penalties.push(penalty);
+            }
+            w.as_tensor()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
+        let (tape, update) = (run(true), run(false));
+        for (a, b) in tape.iter().zip(&update) {
+            assert!((a - b).abs() < 1e-6, "{tape:?} vs {update:?}");
+        }
+    }
+
+    #[test]
     fn state_round_trips_through_tensors() {
         let w = var(vec![0.5, -0.25], (1, 2));
         let vars = vec![("a.weight".to_string(), w.clone())];
@@ -197,7 +264,7 @@ mod tests {
             .unwrap()
             .backward()
             .unwrap();
-        adam.update(&vars, &grads, 0.01).unwrap();
+        adam.update(&vars, &grads, 0.01, 0.0).unwrap();
         let restored =
             Adam::from_tensors(&vars, &adam.state_tensors().unwrap(), adam.step).unwrap();
         assert_eq!(restored, adam);

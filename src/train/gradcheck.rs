@@ -145,10 +145,10 @@ fn relu_max_pool_and_flatten() {
     // Flattening is position-major: feature 4·j + c… here 3 channels: 3·j + c.
     let y = relu_max_pool_flatten(x.as_tensor(), 4).unwrap();
     let values = x.as_tensor().to_vec3::<f64>().unwrap();
-    for b in 0..2 {
+    for (b, row) in values.iter().enumerate() {
         for j in 0..4 {
-            for c in 0..3 {
-                let expected = values[b][c][4 * j..4 * j + 4]
+            for (c, channel) in row.iter().enumerate() {
+                let expected = channel[4 * j..4 * j + 4]
                     .iter()
                     .fold(0f64, |m, &v| m.max(v));
                 assert_eq!(element(&y, b * 12 + 3 * j + c), expected);

@@ -30,6 +30,12 @@ pub const INIT_STD: f64 = 0.05;
 /// Name of the layer whose weights have the max-norm constraint.
 pub const MAX_NORM_LAYER: &str = "dense_aux_fullspec";
 
+/// Whether parameter `name` is a weight (regularised and initialised randomly) rather than a
+/// bias: astroNN puts its L2 term on the kernels only.
+pub fn is_weight(name: &str) -> bool {
+    name.ends_with(".weight")
+}
+
 /// One element branch's layers and the window pixels it reads.
 #[derive(Debug, Clone)]
 struct Branch {
@@ -89,7 +95,7 @@ impl TrainableCensored {
         let net = TrainableCensored::zeros(dtype)?;
         let mut rng = stream(seed, "init", 0);
         for (name, var) in net.vars() {
-            if name.ends_with(".weight") {
+            if is_weight(&name) {
                 let values: Vec<f64> = (0..var.elem_count())
                     .map(|_| INIT_STD * normal(&mut rng))
                     .collect();
@@ -231,10 +237,11 @@ impl TrainableCensored {
 
     /// `factor` · Σ w² over the weights (not the biases), on the autograd tape: the L2
     /// regularisation term astroNN adds to the loss (`kernel_regularizer=l2(factor)`).
+    /// Training adds its gradient in the optimiser instead ([`crate::train::adam::Adam::update`]).
     pub fn l2_penalty(&self, factor: f64) -> Result<Tensor> {
         let mut total = Tensor::zeros((), self.dtype, &Device::Cpu)?;
         for (name, var) in self.vars() {
-            if name.ends_with(".weight") {
+            if is_weight(&name) {
                 total = (total + var.as_tensor().sqr()?.sum_all()?)?;
             }
         }

@@ -382,13 +382,14 @@ impl Trainer {
             let mut masks = stream(self.config.seed, "dropout", self.step);
             let (prediction, log_variance) =
                 self.model.forward(&x, &mut Dropout::On(&mut masks))?;
-            let loss = (censored_loss(&prediction, &log_variance, &targets)?
-                + self.model.l2_penalty(self.config.l2)?)?;
+            let loss = censored_loss(&prediction, &log_variance, &targets)?;
             let grads = loss.backward()?;
-            self.adam.update(&vars, &grads, lr)?;
+            // The L2 term's gradient is added by the optimiser, which returns its value.
+            let penalty = self.adam.update(&vars, &grads, lr, self.config.l2)?;
             max_norm(&constrained, self.config.max_norm)?;
             self.step += 1;
-            loss_sum += f64::from(loss.to_scalar::<f32>()?) * batch.len() as f64;
+            let batch_loss = f64::from(loss.to_scalar::<f32>()?) + penalty;
+            loss_sum += batch_loss * batch.len() as f64;
             done += batch.len();
             progress(done);
         }
