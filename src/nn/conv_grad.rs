@@ -287,7 +287,10 @@ impl CustomOp2 for SameConv1dGradInput {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (b, c_out, n) = dims3(l1)?;
-        let (_, c_in, width) = dims3(l2)?;
+        let (w_out, c_in, width) = dims3(l2)?;
+        if w_out != c_out {
+            candle_core::bail!("same-conv1d: gradient of {c_out} channels, weight of {w_out}");
+        }
         let storage = match (s1, s2) {
             (CpuStorage::F32(_), CpuStorage::F32(_)) => f32::to_cpu_storage_owned(grad_input(
                 slice::<f32>(s1, l1)?,
@@ -328,7 +331,10 @@ impl CustomOp2 for SameConv1dGradParameters {
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let (b, c_in, n) = dims3(l1)?;
-        let (_, c_out, _) = dims3(l2)?;
+        let (g_b, c_out, g_n) = dims3(l2)?;
+        if (g_b, g_n) != (b, n) {
+            candle_core::bail!("same-conv1d: gradient and input shapes differ");
+        }
         let width = self.width;
         let storage = match (s1, s2) {
             (CpuStorage::F32(_), CpuStorage::F32(_)) => f32::to_cpu_storage_owned(grad_parameters(

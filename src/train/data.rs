@@ -105,23 +105,37 @@ impl TrainingSet {
         &LABELS
     }
 
-    /// Normalized flux of spectrum `i`.
+    /// Normalized flux of spectrum `i` (panics if `i >= len()`, as slice indexing does).
     pub fn flux(&self, i: usize) -> &[f32] {
         &self.flux[i * NETWORK_PIXELS..(i + 1) * NETWORK_PIXELS]
     }
 
-    /// Labels of spectrum `i` (missing as given).
+    /// Labels of spectrum `i`, missing values as given (panics if `i >= len()`).
     pub fn labels(&self, i: usize) -> &[f64] {
         let l = LABELS.len();
         &self.labels[i * l..(i + 1) * l]
     }
 
-    /// Label errors of spectrum `i`, if the set has errors (as given).
+    /// Label errors of spectrum `i` as given, if the set has errors (panics if
+    /// `i >= len()`).
     pub fn label_errors(&self, i: usize) -> Option<&[f64]> {
         let l = LABELS.len();
         self.label_errors
             .as_ref()
             .map(|errors| &errors[i * l..(i + 1) * l])
+    }
+
+    /// Number of spectra with each label present, in label order: a label no spectrum has
+    /// is not learnt (its head trains on nothing), which a caller may want to report.
+    pub fn label_counts(&self) -> Vec<usize> {
+        let l = LABELS.len();
+        let mut counts = vec![0; l];
+        for row in self.labels.chunks(l) {
+            for (count, &v) in counts.iter_mut().zip(row) {
+                *count += usize::from(!is_missing(v));
+            }
+        }
+        counts
     }
 
     /// SHA-256 (hex) of the flux, labels and errors, as little-endian bytes: identifies the
@@ -202,7 +216,7 @@ impl Normalisation {
 
     /// Writes the network input of a spectrum: flux − input_mean, computed in f64 and
     /// rounded to f32 (as [`crate::nn::mc::standardize`] does at prediction).
-    pub fn standardize_flux(&self, flux: &[f32], out: &mut [f32]) {
+    pub(crate) fn standardize_flux(&self, flux: &[f32], out: &mut [f32]) {
         for ((o, &f), m) in out.iter_mut().zip(flux).zip(&self.input_mean) {
             *o = (f64::from(f) - m) as f32;
         }
@@ -210,7 +224,7 @@ impl Normalisation {
 
     /// Standardised labels of a spectrum (NaN where missing) and standardised errors (0 where
     /// unknown or the label is missing), appended to `values` and `errors`.
-    pub fn standardize_labels(
+    pub(crate) fn standardize_labels(
         &self,
         labels: &[f64],
         label_errors: Option<&[f64]>,
@@ -257,6 +271,8 @@ mod tests {
         assert_eq!(norm.labels_std[1], 1.0);
         assert_eq!(norm.labels_mean[2], 0.0);
         assert_eq!(norm.input_mean[..3], [0.0, 1.0, 2.0]);
+        let s = set(vec![1.0; 2 * LABELS.len()], None);
+        assert_eq!(s.label_counts(), vec![2; LABELS.len()]);
     }
 
     #[test]

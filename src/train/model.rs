@@ -1,15 +1,16 @@
 //! The censored network as trainable parameters with a differentiable forward pass.
 //!
 //! Inference runs [`crate::nn::censored::CensoredBcnn`], whose conv2 is a fused,
-//! non-differentiable kernel. Training needs every operation on the autograd tape, so this
-//! module holds the same parameters (Astra's names and shapes, SPEC §4) as candle
-//! [`Var`]s in a [`VarMap`] and runs the same forward pass with operations on candle's
-//! autograd tape: the same-padded convolution of [`crate::nn::conv_grad`] (a custom op with
-//! its own backward: candle's `conv1d` backward is wrong on the CPU), relu, max-pool as
-//! reshape + max, flatten as transpose + reshape, candle's matrix products.
-//! Dropout masks come from a [`MaskStream`] in the same order as the inference path, so a
-//! model saved from here predicts through `CensoredBcnn` exactly what this forward computes
-//! (up to the kernels' summation order).
+//! non-differentiable kernel. Training needs every operation on candle's autograd tape, so
+//! this module holds the same parameters (Astra's names and shapes, SPEC §4) as candle
+//! [`Var`]s in a [`VarMap`] and runs the same forward pass with tape operations: candle's
+//! matrix products, relu, index-select, concatenation and `detach`, and for the
+//! convolutions and relu + max-pool + flatten the custom operations of
+//! [`crate::nn::conv_grad`] (which carry their own backward passes; candle's `conv1d`
+//! backward is wrong on the CPU). Dropout masks come from a
+//! [`crate::nn::dropout::MaskStream`] in the same order as the inference path, so a model
+//! saved from here predicts through `CensoredBcnn` what this forward computes (up to the
+//! kernels' summation order).
 
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::apogee::masks::{branch_window, BRANCH_ELEMENTS};

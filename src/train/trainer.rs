@@ -108,13 +108,22 @@ impl TrainConfig {
     }
 }
 
-/// What one epoch did, for progress lines and the metrics file (serialises to JSON).
+/// Reads a number written by serde_json, where a non-finite value became `null`, as NaN.
+fn number_or_nan<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+}
+
+/// What one epoch did, for progress lines and the metrics file (serialises to JSON; a
+/// non-finite number, as a diverged loss, is written as `null`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochMetrics {
     /// Epoch number, from 1.
     pub epoch: usize,
     /// Mean over the epoch's training spectra of the optimised loss (data loss with dropout
     /// on, plus the L2 term), in standardised units.
+    #[serde(deserialize_with = "number_or_nan")]
     pub train_loss: f64,
     /// Validation loss (dropout off, plus the L2 term); `None` without a validation set.
     pub val_loss: Option<f64>,
@@ -125,10 +134,13 @@ pub struct EpochMetrics {
     /// present labels, averaged over spectra. The schedule monitors it.
     pub val_mae_standardized: Option<f64>,
     /// Learning rate used during the epoch.
+    #[serde(deserialize_with = "number_or_nan")]
     pub lr: f64,
     /// Wall time of the epoch, validation included.
+    #[serde(deserialize_with = "number_or_nan")]
     pub seconds: f64,
     /// Training spectra per second of the training part of the epoch.
+    #[serde(deserialize_with = "number_or_nan")]
     pub spectra_per_second: f64,
 }
 
@@ -565,6 +577,25 @@ impl Trainer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_with_a_diverged_loss_round_trip_through_json() {
+        let metrics = EpochMetrics {
+            epoch: 3,
+            train_loss: f64::NAN,
+            val_loss: Some(f64::INFINITY),
+            val_mae: vec![Some(1.5), None],
+            val_mae_standardized: None,
+            lr: 5e-4,
+            seconds: 2.0,
+            spectra_per_second: 100.0,
+        };
+        let json = serde_json::to_string(&vec![metrics]).unwrap();
+        let back: Vec<EpochMetrics> = serde_json::from_str(&json).unwrap();
+        assert!(back[0].train_loss.is_nan());
+        assert_eq!(back[0].val_loss, None);
+        assert_eq!(back[0].val_mae, vec![Some(1.5), None]);
+    }
 
     #[test]
     fn split_holds_out_a_seeded_tenth() {
