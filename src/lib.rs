@@ -12,5 +12,6 @@ pub mod error;
 pub mod io;
 pub mod nn;
 pub mod pipeline;
+pub mod train;
 
 pub use error::{Error, Result};

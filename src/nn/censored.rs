@@ -18,7 +18,7 @@ pub const LABELS: [&str; 22] = [
 
 /// Widths of each element branch's two dense layers (d1, d2), in branch order: C and N are
 /// wide, the others narrow.
-const BRANCH_WIDTHS: [(usize, usize); 19] = {
+pub(crate) const BRANCH_WIDTHS: [(usize, usize); 19] = {
     let mut widths = [(32, 16); 19];
     widths[0] = (256, 64);
     widths[2] = (256, 64);
@@ -26,8 +26,9 @@ const BRANCH_WIDTHS: [(usize, usize); 19] = {
 };
 
 /// Values the full-spectrum branch hands every element head: aux (2), teff, logg, fe_h.
-const SHARED_HIDDEN: usize = 5;
-const DENSE_2_WIDTH: usize = 96;
+pub(crate) const SHARED_HIDDEN: usize = 5;
+/// Width of `dense_2`, the last hidden layer of the full-spectrum branch.
+pub(crate) const DENSE_2_WIDTH: usize = 96;
 
 /// One element branch: its pixel window and four dense layers.
 #[derive(Debug, Clone)]
@@ -136,7 +137,7 @@ impl CensoredBcnn {
 }
 
 /// Assembles the 22 outputs: [teff, logg, branches 0–16, fe_h, branches 17–18].
-fn assemble(teff_logg_feh: &Tensor, branches: &[Tensor]) -> Result<Tensor> {
+pub(crate) fn assemble(teff_logg_feh: &Tensor, branches: &[Tensor]) -> Result<Tensor> {
     let teff_logg = teff_logg_feh.narrow(1, 0, 2)?;
     let feh = teff_logg_feh.narrow(1, 2, 1)?;
     let mut parts: Vec<&Tensor> = Vec::with_capacity(LABELS.len());

@@ -9,9 +9,9 @@ use rayon::prelude::*;
 
 /// Input channels, output channels, kernel width and pooling window of the fused layer.
 const C_IN: usize = 2;
-const C_OUT: usize = 4;
+pub(crate) const C_OUT: usize = 4;
 const KERNEL: usize = 8;
-const POOL: usize = 4;
+pub(crate) const POOL: usize = 4;
 /// Zeros before the input ("same" padding for an even kernel puts the extra one after).
 const PAD_LEFT: usize = (KERNEL - 1) / 2;
 /// Positions computed together: two pooling windows, eight lanes per output channel.

@@ -31,7 +31,9 @@ impl MaskStream {
         MaskStream { state }
     }
 
-    fn next_u64(&mut self) -> u64 {
+    /// The next 64 random bits of the stream (training also draws its initial weights,
+    /// validation split and shuffles from these streams).
+    pub(crate) fn next_u64(&mut self) -> u64 {
         let s = &mut self.state;
         let result = (s[0].wrapping_add(s[3])).rotate_left(23).wrapping_add(s[0]);
         let t = s[1] << 17;

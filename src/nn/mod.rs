@@ -5,6 +5,7 @@
 
 pub mod censored;
 pub mod conv;
+pub mod conv_grad;
 pub mod conv_pool;
 pub mod dist;
 pub mod dropout;

@@ -8,8 +8,10 @@ use crate::nn::sampling::Dropout;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{linear, Linear, VarBuilder};
 
-const KERNEL: usize = 8;
-const CONV1_CHANNELS: usize = 2;
+/// Kernel width of both convolutions.
+pub(crate) const KERNEL: usize = 8;
+/// Output channels of `conv1`.
+pub(crate) const CONV1_CHANNELS: usize = 2;
 
 /// Features after conv2, pooling and flattening: 4 channels × 1878 positions.
 pub const FLAT_FEATURES: usize = ConvReluPool::features(NETWORK_PIXELS);

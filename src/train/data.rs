@@ -1,0 +1,308 @@
+//! The training set in memory and its normalisation (SPEC §9).
+//!
+//! Labels are standardised with the set's mean and standard deviation, computed over the
+//! present values only; spectra have the set's mean spectrum subtracted. These constants
+//! become the trained model's `labels_mean`, `labels_std` and `input_mean`, so prediction
+//! undoes exactly what training did.
+
+use crate::apogee::grid::NETWORK_PIXELS;
+use crate::nn::censored::LABELS;
+use crate::{Error, Result};
+use sha2::{Digest, Sha256};
+
+/// astroNN's magic number for a missing label.
+pub const MISSING_LABEL: f64 = -9999.0;
+
+/// Whether a label value means "missing": NaN (or any non-finite value) or −9999.
+pub fn is_missing(value: f64) -> bool {
+    !value.is_finite() || value == MISSING_LABEL
+}
+
+/// A known label error, or 0 ("unknown") for a missing, negative or non-finite one.
+fn usable_error(sigma: f64) -> f64 {
+    if sigma.is_finite() && sigma > 0.0 && sigma != MISSING_LABEL {
+        sigma
+    } else {
+        0.0
+    }
+}
+
+/// Spectra and labels for training the censored network.
+///
+/// Rows are spectra; the labels are the censored network's 22 outputs in network order
+/// ([`LABELS`]). Flux is held as f32 to halve the memory of large sets (86k spectra are
+/// 2.6 GB); the network computes in f32 anyway.
+#[derive(Debug, Clone)]
+pub struct TrainingSet {
+    flux: Vec<f32>,
+    labels: Vec<f64>,
+    label_errors: Option<Vec<f64>>,
+}
+
+impl TrainingSet {
+    /// A set of `N` spectra: `flux` is `N × 7514` continuum-normalized flux (row-major),
+    /// `labels` is `N × 22` (NaN or −9999 = missing), `label_errors` the labels' 1σ errors in
+    /// the same layout (0, negative, NaN or −9999 = unknown, treated as 0).
+    ///
+    /// Refuses an empty set, mismatched lengths, non-finite flux and a set without a single
+    /// present label.
+    pub fn new(flux: Vec<f32>, labels: Vec<f64>, label_errors: Option<Vec<f64>>) -> Result<Self> {
+        let l = LABELS.len();
+        if flux.is_empty() || flux.len() % NETWORK_PIXELS != 0 {
+            return Err(Error::Invalid(format!(
+                "training flux has {} values, not a positive multiple of {NETWORK_PIXELS}",
+                flux.len()
+            )));
+        }
+        let n = flux.len() / NETWORK_PIXELS;
+        if labels.len() != n * l {
+            return Err(Error::Invalid(format!(
+                "{n} training spectra need {} label values ({l} each), got {}",
+                n * l,
+                labels.len()
+            )));
+        }
+        if let Some(errors) = &label_errors {
+            if errors.len() != labels.len() {
+                return Err(Error::Invalid(format!(
+                    "{} label errors for {} labels",
+                    errors.len(),
+                    labels.len()
+                )));
+            }
+        }
+        if let Some(i) = flux.iter().position(|f| !f.is_finite()) {
+            return Err(Error::Invalid(format!(
+                "training spectrum {} has a non-finite flux at pixel {}",
+                i / NETWORK_PIXELS,
+                i % NETWORK_PIXELS
+            )));
+        }
+        if labels.iter().all(|&v| is_missing(v)) {
+            return Err(Error::Invalid(
+                "the training set has no usable label (all are NaN or -9999)".into(),
+            ));
+        }
+        Ok(TrainingSet {
+            flux,
+            labels,
+            label_errors,
+        })
+    }
+
+    /// Number of spectra.
+    pub fn len(&self) -> usize {
+        self.flux.len() / NETWORK_PIXELS
+    }
+
+    /// Whether the set has no spectra (never true for a constructed set).
+    pub fn is_empty(&self) -> bool {
+        self.flux.is_empty()
+    }
+
+    /// Label names, in the order of the label columns (the censored network's outputs).
+    pub fn label_names(&self) -> &'static [&'static str] {
+        &LABELS
+    }
+
+    /// Normalized flux of spectrum `i` (panics if `i >= len()`, as slice indexing does).
+    pub fn flux(&self, i: usize) -> &[f32] {
+        &self.flux[i * NETWORK_PIXELS..(i + 1) * NETWORK_PIXELS]
+    }
+
+    /// Labels of spectrum `i`, missing values as given (panics if `i >= len()`).
+    pub fn labels(&self, i: usize) -> &[f64] {
+        let l = LABELS.len();
+        &self.labels[i * l..(i + 1) * l]
+    }
+
+    /// Label errors of spectrum `i` as given, if the set has errors (panics if
+    /// `i >= len()`).
+    pub fn label_errors(&self, i: usize) -> Option<&[f64]> {
+        let l = LABELS.len();
+        self.label_errors
+            .as_ref()
+            .map(|errors| &errors[i * l..(i + 1) * l])
+    }
+
+    /// Number of spectra with each label present, in label order: a label no spectrum has
+    /// is not learnt (its head trains on nothing), which a caller may want to report.
+    pub fn label_counts(&self) -> Vec<usize> {
+        let l = LABELS.len();
+        let mut counts = vec![0; l];
+        for row in self.labels.chunks(l) {
+            for (count, &v) in counts.iter_mut().zip(row) {
+                *count += usize::from(!is_missing(v));
+            }
+        }
+        counts
+    }
+
+    /// SHA-256 (hex) of the flux, labels and errors, as little-endian bytes: identifies the
+    /// data a checkpoint was trained on, so a run is not resumed on other data.
+    pub fn sha256(&self) -> String {
+        let mut hasher = Sha256::new();
+        let mut buffer = Vec::with_capacity(NETWORK_PIXELS * 4);
+        for row in self.flux.chunks(NETWORK_PIXELS) {
+            buffer.clear();
+            buffer.extend(row.iter().flat_map(|v| v.to_le_bytes()));
+            hasher.update(&buffer);
+        }
+        hasher.update(b"labels");
+        for v in &self.labels {
+            hasher.update(v.to_le_bytes());
+        }
+        if let Some(errors) = &self.label_errors {
+            hasher.update(b"errors");
+            for v in errors {
+                hasher.update(v.to_le_bytes());
+            }
+        }
+        crate::io::model_file::hex(&hasher.finalize())
+    }
+}
+
+/// The normalisation a model is trained with (and saved with).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Normalisation {
+    /// Mean normalized spectrum (7514), subtracted from every input.
+    pub input_mean: Vec<f64>,
+    /// Per-label mean of the present values (0 for a label with none).
+    pub labels_mean: Vec<f64>,
+    /// Per-label population standard deviation of the present values (1 for a label with
+    /// fewer than two distinct values, so that it stays finite).
+    pub labels_std: Vec<f64>,
+}
+
+impl Normalisation {
+    /// The normalisation of a whole training set (validation rows included, as astroNN
+    /// normalises before it splits).
+    pub fn of(set: &TrainingSet) -> Normalisation {
+        let n = set.len();
+        let mut input_mean = vec![0f64; NETWORK_PIXELS];
+        for i in 0..n {
+            for (sum, &f) in input_mean.iter_mut().zip(set.flux(i)) {
+                *sum += f64::from(f);
+            }
+        }
+        for m in &mut input_mean {
+            *m /= n as f64;
+        }
+        let l = LABELS.len();
+        let mut labels_mean = vec![0f64; l];
+        let mut labels_std = vec![1f64; l];
+        for j in 0..l {
+            let present: Vec<f64> = (0..n)
+                .map(|i| set.labels(i)[j])
+                .filter(|&v| !is_missing(v))
+                .collect();
+            if present.is_empty() {
+                continue;
+            }
+            let mean = present.iter().sum::<f64>() / present.len() as f64;
+            let var =
+                present.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / present.len() as f64;
+            labels_mean[j] = mean;
+            if var.sqrt().is_finite() && var > 0.0 {
+                labels_std[j] = var.sqrt();
+            }
+        }
+        Normalisation {
+            input_mean,
+            labels_mean,
+            labels_std,
+        }
+    }
+
+    /// Writes the network input of a spectrum: flux − input_mean, computed in f64 and
+    /// rounded to f32 (as [`crate::nn::mc::standardize`] does at prediction).
+    pub(crate) fn standardize_flux(&self, flux: &[f32], out: &mut [f32]) {
+        for ((o, &f), m) in out.iter_mut().zip(flux).zip(&self.input_mean) {
+            *o = (f64::from(f) - m) as f32;
+        }
+    }
+
+    /// Standardised labels of a spectrum (NaN where missing) and standardised errors (0 where
+    /// unknown or the label is missing), appended to `values` and `errors`.
+    pub(crate) fn standardize_labels(
+        &self,
+        labels: &[f64],
+        label_errors: Option<&[f64]>,
+        values: &mut Vec<f64>,
+        errors: &mut Vec<f64>,
+    ) {
+        for (j, &v) in labels.iter().enumerate() {
+            if is_missing(v) {
+                values.push(f64::NAN);
+                errors.push(0.0);
+            } else {
+                values.push((v - self.labels_mean[j]) / self.labels_std[j]);
+                let sigma = label_errors.map_or(0.0, |e| usable_error(e[j]));
+                errors.push(sigma / self.labels_std[j]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(labels: Vec<f64>, errors: Option<Vec<f64>>) -> TrainingSet {
+        let n = labels.len() / LABELS.len();
+        let flux: Vec<f32> = (0..n * NETWORK_PIXELS)
+            .map(|i| (i % NETWORK_PIXELS % 7) as f32)
+            .collect();
+        TrainingSet::new(flux, labels, errors).unwrap()
+    }
+
+    #[test]
+    fn statistics_ignore_missing_labels() {
+        let l = LABELS.len();
+        let mut labels = vec![f64::NAN; 3 * l];
+        labels[0] = 1.0;
+        labels[l] = 3.0;
+        labels[2 * l] = MISSING_LABEL;
+        labels[1] = 5.0; // one value only: std falls back to 1
+        let norm = Normalisation::of(&set(labels, None));
+        assert_eq!(norm.labels_mean[0], 2.0);
+        assert_eq!(norm.labels_std[0], 1.0);
+        assert_eq!(norm.labels_mean[1], 5.0);
+        assert_eq!(norm.labels_std[1], 1.0);
+        assert_eq!(norm.labels_mean[2], 0.0);
+        assert_eq!(norm.input_mean[..3], [0.0, 1.0, 2.0]);
+        let s = set(vec![1.0; 2 * LABELS.len()], None);
+        assert_eq!(s.label_counts(), vec![2; LABELS.len()]);
+    }
+
+    #[test]
+    fn errors_are_scaled_by_the_label_std() {
+        let l = LABELS.len();
+        let mut labels = vec![f64::NAN; 2 * l];
+        labels[0] = 0.0;
+        labels[l] = 4.0;
+        let mut errors = vec![0.0; 2 * l];
+        errors[0] = 1.0;
+        errors[l] = -9999.0;
+        let s = set(labels, Some(errors));
+        let norm = Normalisation::of(&s);
+        assert_eq!(norm.labels_std[0], 2.0);
+        let (mut v, mut e) = (Vec::new(), Vec::new());
+        norm.standardize_labels(s.labels(0), s.label_errors(0), &mut v, &mut e);
+        norm.standardize_labels(s.labels(1), s.label_errors(1), &mut v, &mut e);
+        assert_eq!((v[0], e[0]), (-1.0, 0.5));
+        assert_eq!((v[l], e[l]), (1.0, 0.0));
+        assert!(v[1].is_nan() && e[1] == 0.0);
+    }
+
+    #[test]
+    fn refuses_bad_sets() {
+        let l = LABELS.len();
+        assert!(TrainingSet::new(vec![], vec![], None).is_err());
+        assert!(TrainingSet::new(vec![1.0; NETWORK_PIXELS], vec![1.0; l - 1], None).is_err());
+        assert!(TrainingSet::new(vec![1.0; NETWORK_PIXELS], vec![f64::NAN; l], None).is_err());
+        let mut flux = vec![1.0; NETWORK_PIXELS];
+        flux[5] = f32::NAN;
+        assert!(TrainingSet::new(flux, vec![1.0; l], None).is_err());
+    }
+}

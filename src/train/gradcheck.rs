@@ -1,0 +1,320 @@
+//! Gradient checks: autograd against central finite differences, in f64, for every layer
+//! kind the training forward uses (dense, same-padded convolution, relu + max-pool +
+//! flatten, the loss) and for the whole censored network. Also the stop-gradient, and the
+//! training forward against the inference path.
+
+use crate::apogee::grid::NETWORK_PIXELS;
+use crate::nn::censored::{CensoredBcnn, LABELS};
+use crate::nn::conv_grad::{relu_max_pool_flatten, same_conv1d};
+use crate::nn::dropout::MaskStream;
+use crate::nn::network::BayesianNetwork;
+use crate::nn::sampling::Dropout;
+use crate::train::data::Normalisation;
+use crate::train::loss::{censored_loss, LabelTargets};
+use crate::train::model::TrainableCensored;
+use crate::train::random::{below, normal, stream};
+use candle_core::backprop::GradStore;
+use candle_core::{DType, Device, Module, Tensor, Var};
+use candle_nn::{Linear, VarBuilder};
+
+fn randn(rng: &mut MaskStream, shape: &[usize], scale: f64) -> Tensor {
+    let n: usize = shape.iter().product();
+    let values: Vec<f64> = (0..n).map(|_| scale * normal(rng)).collect();
+    Tensor::from_vec(values, shape, &Device::Cpu).unwrap()
+}
+
+fn var(rng: &mut MaskStream, shape: &[usize], scale: f64) -> Var {
+    Var::from_tensor(&randn(rng, shape, scale)).unwrap()
+}
+
+fn scalar(t: &Tensor) -> f64 {
+    t.to_dtype(DType::F64).unwrap().to_scalar::<f64>().unwrap()
+}
+
+/// Sets element `k` of `v` to `value`.
+fn set_element(v: &Var, k: usize, value: f64) {
+    let mut values = v
+        .as_tensor()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f64>()
+        .unwrap();
+    values[k] = value;
+    v.set(&Tensor::from_vec(values, v.shape(), &Device::Cpu).unwrap())
+        .unwrap();
+}
+
+fn element(t: &Tensor, k: usize) -> f64 {
+    t.flatten_all().unwrap().to_vec1::<f64>().unwrap()[k]
+}
+
+/// Compares the autograd gradient of `loss` w.r.t. `v` with central differences at the
+/// elements `indices`.
+fn check(name: &str, v: &Var, indices: &[usize], loss: &dyn Fn() -> Tensor) {
+    let grads = loss().backward().unwrap();
+    check_with(name, v, indices, loss, &grads, (1e-5, 1e-6, 1e-9));
+}
+
+/// [`check`] with the gradients already computed, and the step h, relative tolerance and
+/// absolute tolerance given.
+fn check_with(
+    name: &str,
+    v: &Var,
+    indices: &[usize],
+    loss: &dyn Fn() -> Tensor,
+    grads: &GradStore,
+    (h, rel, abs): (f64, f64, f64),
+) {
+    let grad = grads
+        .get(v.as_tensor())
+        .unwrap_or_else(|| panic!("{name}: no gradient"))
+        .clone();
+    for &k in indices {
+        let original = element(v.as_tensor(), k);
+        set_element(v, k, original + h);
+        let up = scalar(&loss());
+        set_element(v, k, original - h);
+        let down = scalar(&loss());
+        set_element(v, k, original);
+        let numeric = (up - down) / (2.0 * h);
+        let analytic = element(&grad, k);
+        let tolerance = rel * (analytic.abs() + numeric.abs()) + abs;
+        assert!(
+            (analytic - numeric).abs() <= tolerance,
+            "{name}[{k}]: autograd {analytic:e}, finite difference {numeric:e}"
+        );
+    }
+}
+
+fn all(v: &Var) -> Vec<usize> {
+    (0..v.elem_count()).collect()
+}
+
+#[test]
+fn dense_layer() {
+    let mut rng = stream(1, "gradcheck", 0);
+    let (w, b, x) = (
+        var(&mut rng, &[4, 5], 0.5),
+        var(&mut rng, &[4], 0.5),
+        var(&mut rng, &[3, 5], 1.0),
+    );
+    let r = randn(&mut rng, &[3, 4], 1.0);
+    let layer = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
+    let loss = || {
+        (layer.forward(x.as_tensor()).unwrap() * &r)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+    };
+    check("weight", &w, &all(&w), &loss);
+    check("bias", &b, &all(&b), &loss);
+    check("input", &x, &all(&x), &loss);
+}
+
+#[test]
+fn same_padded_convolution() {
+    let mut rng = stream(2, "gradcheck", 0);
+    let (w, b) = (var(&mut rng, &[3, 2, 8], 0.5), var(&mut rng, &[3], 0.5));
+    let x = var(&mut rng, &[2, 2, 13], 1.0);
+    let r = randn(&mut rng, &[2, 3, 13], 1.0);
+    let loss = || {
+        (same_conv1d(x.as_tensor(), w.as_tensor(), b.as_tensor()).unwrap() * &r)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+    };
+    check("weight", &w, &all(&w), &loss);
+    check("bias", &b, &all(&b), &loss);
+    // The input gradient reaches conv1 through conv2 (edges included: padding).
+    check("input", &x, &all(&x), &loss);
+}
+
+#[test]
+fn relu_max_pool_and_flatten() {
+    let mut rng = stream(3, "gradcheck", 0);
+    // 18 positions: 4 full windows and an incomplete one that must get no gradient.
+    let x = var(&mut rng, &[2, 3, 18], 1.0);
+    let r = randn(&mut rng, &[2, 12], 1.0);
+    let loss = || {
+        (relu_max_pool_flatten(x.as_tensor(), 4).unwrap() * &r)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+    };
+    check("input", &x, &all(&x), &loss);
+    // Flattening is position-major: feature 4·j + c… here 3 channels: 3·j + c.
+    let y = relu_max_pool_flatten(x.as_tensor(), 4).unwrap();
+    let values = x.as_tensor().to_vec3::<f64>().unwrap();
+    for (b, row) in values.iter().enumerate() {
+        for j in 0..4 {
+            for (c, channel) in row.iter().enumerate() {
+                let expected = channel[4 * j..4 * j + 4]
+                    .iter()
+                    .fold(0f64, |m, &v| m.max(v));
+                assert_eq!(element(&y, b * 12 + 3 * j + c), expected);
+            }
+        }
+    }
+}
+
+#[test]
+fn pooling_gradient_goes_to_the_first_maximum_only() {
+    // Windows: a tie of positive values, all negative, all zero, a single maximum.
+    let x = Var::from_tensor(
+        &Tensor::from_vec(
+            vec![
+                2.0, 2.0, 1.0, 0.0, -1.0, -2.0, -1.0, -3.0, 0.0, 0.0, 0.0, 0.0, 0.5, 3.0, 3.0, 1.0,
+            ],
+            (1, 1, 16),
+            &Device::Cpu,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let y = relu_max_pool_flatten(x.as_tensor(), 4).unwrap();
+    assert_eq!(
+        y.flatten_all().unwrap().to_vec1::<f64>().unwrap(),
+        [2.0, 0.0, 0.0, 3.0]
+    );
+    let grads = y.sum_all().unwrap().backward().unwrap();
+    let g = grads.get(x.as_tensor()).unwrap().flatten_all().unwrap();
+    let mut expected = vec![0.0; 16];
+    expected[0] = 1.0;
+    expected[13] = 1.0;
+    assert_eq!(g.to_vec1::<f64>().unwrap(), expected);
+}
+
+#[test]
+fn loss_with_missing_labels_and_errors() {
+    let mut rng = stream(4, "gradcheck", 0);
+    let (pred, logvar) = (var(&mut rng, &[3, 4], 1.0), var(&mut rng, &[3, 4], 0.5));
+    let mut y = randn(&mut rng, &[12], 1.0).to_vec1::<f64>().unwrap();
+    y[1] = f64::NAN;
+    y[6] = -9999.0;
+    y[8..12].fill(f64::NAN); // a spectrum without labels
+    let errors: Vec<f64> = (0..12).map(|k| 0.1 * (k % 3) as f64).collect();
+    let targets = LabelTargets::new(&y, Some(&errors), 4, DType::F64, &Device::Cpu).unwrap();
+    let loss = || censored_loss(pred.as_tensor(), logvar.as_tensor(), &targets).unwrap();
+    check("prediction", &pred, &all(&pred), &loss);
+    check("log_variance", &logvar, &all(&logvar), &loss);
+    let grads = loss().backward().unwrap();
+    let g = grads.get(pred.as_tensor()).unwrap().flatten_all().unwrap();
+    let g = g.to_vec1::<f64>().unwrap();
+    assert_eq!((g[1], g[6]), (0.0, 0.0));
+    assert!(g[8..12].iter().all(|&v| v == 0.0));
+}
+
+/// Random inputs and targets for the whole network.
+fn network_batch(rng: &mut MaskStream, rows: usize) -> (Tensor, LabelTargets) {
+    let x = randn(rng, &[rows, NETWORK_PIXELS], 0.2);
+    let mut y = randn(rng, &[rows * LABELS.len()], 1.0)
+        .to_vec1::<f64>()
+        .unwrap();
+    y[3] = f64::NAN;
+    y[LABELS.len() + 1] = f64::NAN;
+    let errors: Vec<f64> = (0..y.len()).map(|k| 0.05 * (k % 4) as f64).collect();
+    let targets = LabelTargets::new(&y, Some(&errors), LABELS.len(), DType::F64, &Device::Cpu);
+    (x, targets.unwrap())
+}
+
+#[test]
+fn whole_network_with_dropout() {
+    let mut rng = stream(5, "gradcheck", 0);
+    let mut net = TrainableCensored::new(DType::F64, 11).unwrap();
+    // Autograd must match the derivative of the function itself, so the stop-gradient is
+    // lifted here (it is checked on its own below).
+    net.stop_gradient = false;
+    for (name, v) in net.vars() {
+        if name.ends_with(".bias") {
+            v.set(&randn(&mut rng, v.dims(), 0.05)).unwrap();
+        }
+    }
+    let (x, targets) = network_batch(&mut rng, 2);
+    let loss = || {
+        let mut masks = MaskStream::new(21, 0);
+        let (y, s) = net.forward(&x, &mut Dropout::On(&mut masks)).unwrap();
+        (censored_loss(&y, &s, &targets).unwrap() + net.l2_penalty(1e-3).unwrap()).unwrap()
+    };
+    let grads = loss().backward().unwrap();
+    for (name, v) in net.vars() {
+        let picks = if name.ends_with(".weight") { 2 } else { 1 };
+        let picks: Vec<usize> = (0..picks)
+            .map(|_| below(&mut rng, v.elem_count()))
+            .collect();
+        // A small step: a step moves thousands of relu and max-pool inputs, and one that
+        // crosses a kink spoils the difference quotient.
+        check_with(&name, &v, &picks, &loss, &grads, (1e-6, 1e-4, 1e-9));
+    }
+}
+
+#[test]
+fn element_heads_see_teff_logg_feh_through_a_stop_gradient() {
+    let mut rng = stream(6, "gradcheck", 0);
+    let net = TrainableCensored::new(DType::F64, 12).unwrap();
+    let x = randn(&mut rng, &[2, NETWORK_PIXELS], 0.2);
+    // Only element labels present: teff (0), logg (1) and fe_h (19) missing.
+    let mut y = randn(&mut rng, &[2 * LABELS.len()], 1.0)
+        .to_vec1::<f64>()
+        .unwrap();
+    for row in 0..2 {
+        for j in [0, 1, 19] {
+            y[row * LABELS.len() + j] = f64::NAN;
+        }
+    }
+    let targets = LabelTargets::new(&y, None, LABELS.len(), DType::F64, &Device::Cpu).unwrap();
+    let (out, s) = net.forward(&x, &mut Dropout::Off).unwrap();
+    let grads = censored_loss(&out, &s, &targets)
+        .unwrap()
+        .backward()
+        .unwrap();
+    let norm = |name: &str| {
+        let v = net.var(name).unwrap();
+        grads
+            .get(v.as_tensor())
+            .map_or(0.0, |g| scalar(&g.sqr().unwrap().sum_all().unwrap()))
+    };
+    assert_eq!(norm("dense_teffloggfeh.weight"), 0.0);
+    assert_eq!(norm("dense_teffloggfeh.bias"), 0.0);
+    assert!(norm("dense_aux_fullspec.weight") > 0.0);
+    assert!(norm("dense_2.weight") > 0.0);
+}
+
+#[test]
+fn training_forward_matches_the_inference_path() {
+    let mut rng = stream(7, "gradcheck", 0);
+    let net = TrainableCensored::new(DType::F32, 13).unwrap();
+    for (name, v) in net.vars() {
+        if name.ends_with(".bias") {
+            let b = randn(&mut rng, v.dims(), 0.05)
+                .to_dtype(DType::F32)
+                .unwrap();
+            v.set(&b).unwrap();
+        }
+    }
+    let norm = Normalisation {
+        input_mean: vec![0.0; NETWORK_PIXELS],
+        labels_mean: vec![0.0; LABELS.len()],
+        labels_std: vec![1.0; LABELS.len()],
+    };
+    let tensors = net.model_tensors(&norm).unwrap();
+    let inference =
+        CensoredBcnn::load(&VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu)).unwrap();
+    let x = randn(&mut rng, &[3, NETWORK_PIXELS], 0.2)
+        .to_dtype(DType::F32)
+        .unwrap();
+    let max_diff =
+        |a: &Tensor, b: &Tensor| scalar(&(a - b).unwrap().abs().unwrap().max_all().unwrap());
+    for on in [false, true] {
+        let (mut s1, mut s2) = (MaskStream::new(3, 4), MaskStream::new(3, 4));
+        let (mut d1, mut d2) = if on {
+            (Dropout::On(&mut s1), Dropout::On(&mut s2))
+        } else {
+            (Dropout::Off, Dropout::Off)
+        };
+        let (y_train, s_train) = net.forward(&x, &mut d1).unwrap();
+        let (y_inf, s_inf) = inference.forward(&x, 1, &mut d2).unwrap();
+        assert!(max_diff(&y_train, &y_inf) < 1e-5, "dropout {on}");
+        assert!(max_diff(&s_train, &s_inf) < 1e-5, "dropout {on}");
+        assert!(scalar(&y_train.abs().unwrap().max_all().unwrap()) > 1e-3);
+    }
+}

@@ -1,0 +1,33 @@
+//! Training the censored AstroNN network (SPEC §9): the training set and its
+//! normalisation, the loss, a differentiable forward pass over trainable parameters, Adam
+//! with Keras's conventions, the plateau learning-rate schedule, and a [`Trainer`] that runs
+//! epochs, validates, checkpoints, resumes exactly and writes the trained model file.
+//!
+//! The recipe is astroNN's; where this implementation has to choose, it does so as follows:
+//!
+//! - Normalisation is computed over the whole set handed to the trainer (validation rows
+//!   included, as astroNN normalises before it splits); a label's std is the population std
+//!   of its present values (1 if it has fewer than two distinct values).
+//! - The validation split is ⌈fraction · N⌉ spectra drawn with the seed; each epoch's
+//!   training order is a seeded shuffle; the last batch of an epoch may be short.
+//! - Validation runs with dropout off, through the inference network (astroNN's validation
+//!   keeps its MC dropout on); the schedule monitors astroNN's masked MAE on it.
+//! - Adam is Keras's (ε = 1e-7 on the un-corrected second moment); the L2 term's gradient is
+//!   added in the optimiser, which is the same as adding the term to the loss.
+//! - Initial weights are N(0, 0.05) everywhere, including the output heads; biases are 0.
+//! - The max-pool gradient goes to the first maximum of a window (PyTorch's rule), and a
+//!   spectrum without any present label contributes 0 to the loss (astroNN: NaN).
+//! - Dropout keeps a unit with probability 45875/65536 (0.699997), as at prediction.
+
+pub mod adam;
+pub mod data;
+#[cfg(test)]
+mod gradcheck;
+pub mod loss;
+pub mod model;
+mod random;
+pub mod schedule;
+pub mod trainer;
+
+pub use data::{Normalisation, TrainingSet};
+pub use trainer::{EpochMetrics, TrainConfig, Trainer, Validation};

@@ -1,0 +1,613 @@
+//! Training runs: epochs of shuffled mini-batches with dropout on, Adam, the plateau
+//! schedule, validation through the inference path, checkpoints that resume exactly, and
+//! the trained model written as our native model file.
+//!
+//! Everything random (initial weights, validation split, each epoch's shuffle, each step's
+//! dropout masks) is drawn from streams keyed by the seed and the epoch or step number, so
+//! the "random generator position" of a run is its epoch and step counters: a checkpoint
+//! holds those, the parameters, Adam's moments and step, and the schedule's state, and a run
+//! resumed from it continues bit for bit as the uninterrupted run would (with the same
+//! thread count: candle's matrix products may split their sums by thread).
+
+use crate::io::model_file::{ModelFile, ModelFormat, ModelKind};
+use crate::nn::censored::CensoredBcnn;
+use crate::nn::network::BayesianNetwork;
+use crate::nn::sampling::Dropout;
+use crate::train::adam::{max_norm, Adam};
+use crate::train::data::{Normalisation, TrainingSet};
+use crate::train::loss::{censored_loss, spectrum_losses, LabelTargets};
+use crate::train::model::{TrainableCensored, MAX_NORM_LAYER};
+use crate::train::random::{shuffle, stream};
+use crate::train::schedule::{PlateauSettings, ReduceLrOnPlateau};
+use crate::{Error, Result};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+/// Settings of a training run. [`Default`] gives astroNN's recipe (SPEC §9).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Epochs to train (the run is finished when this many are done).
+    pub epochs: usize,
+    /// Spectra per optimiser step (astroNN: 64; the DR17 runs used 256).
+    pub batch_size: usize,
+    /// Initial learning rate (5e-4).
+    pub lr: f64,
+    /// Fraction of the set held out for validation (0.1), rounded up to whole spectra.
+    pub val_fraction: f64,
+    /// Seed of the initial weights, split, shuffles and dropout masks.
+    pub seed: u64,
+    /// L2 factor on the weights (5e-9), added to the loss as factor · Σ w².
+    pub l2: f64,
+    /// Max-norm of each output unit's weights in `dense_aux_fullspec` (0.5).
+    pub max_norm: f64,
+    /// The learning-rate schedule.
+    pub plateau: PlateauSettings,
+    /// Spectra per validation forward pass (memory only; results do not depend on it).
+    pub eval_batch_size: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 50,
+            batch_size: 64,
+            lr: 5e-4,
+            val_fraction: 0.1,
+            seed: 0,
+            l2: 5e-9,
+            max_norm: 0.5,
+            plateau: PlateauSettings::default(),
+            eval_batch_size: 256,
+        }
+    }
+}
+
+impl TrainConfig {
+    fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::Invalid(msg));
+        if self.batch_size == 0 || self.eval_batch_size == 0 {
+            return bad("the batch size must be at least 1".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad(format!(
+                "the learning rate must be positive, not {}",
+                self.lr
+            ));
+        }
+        if !(0.0..1.0).contains(&self.val_fraction) {
+            return bad(format!(
+                "the validation fraction must be in [0, 1), not {}",
+                self.val_fraction
+            ));
+        }
+        if !(self.l2 >= 0.0 && self.max_norm > 0.0) {
+            return bad("the L2 factor must be ≥ 0 and the max-norm positive".into());
+        }
+        Ok(())
+    }
+
+    /// The settings that decide a run's results, as exact strings (Rust prints floats so
+    /// that they parse back to the same value), for checkpoints.
+    fn result_settings(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("batch_size", self.batch_size.to_string()),
+            ("lr", self.lr.to_string()),
+            ("val_fraction", self.val_fraction.to_string()),
+            ("seed", self.seed.to_string()),
+            ("l2", self.l2.to_string()),
+            ("max_norm", self.max_norm.to_string()),
+            ("plateau.factor", self.plateau.factor.to_string()),
+            ("plateau.patience", self.plateau.patience.to_string()),
+            ("plateau.min_delta", self.plateau.min_delta.to_string()),
+            ("plateau.min_lr", self.plateau.min_lr.to_string()),
+        ]
+    }
+}
+
+/// Reads a number written by serde_json, where a non-finite value became `null`, as NaN.
+fn number_or_nan<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> std::result::Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
+}
+
+/// What one epoch did, for progress lines and the metrics file (serialises to JSON; a
+/// non-finite number, as a diverged loss, is written as `null`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// Epoch number, from 1.
+    pub epoch: usize,
+    /// Mean over the epoch's training spectra of the optimised loss (data loss with dropout
+    /// on, plus the L2 term), in standardised units.
+    #[serde(deserialize_with = "number_or_nan")]
+    pub train_loss: f64,
+    /// Validation loss (dropout off, plus the L2 term); `None` without a validation set.
+    pub val_loss: Option<f64>,
+    /// Validation mean absolute error per label, in the labels' own units, in label order
+    /// ([`TrainingSet::label_names`]); `None` for a label no validation spectrum has.
+    pub val_mae: Vec<Option<f64>>,
+    /// astroNN's validation MAE in standardised units: per spectrum the mean over its
+    /// present labels, averaged over spectra. The schedule monitors it.
+    pub val_mae_standardized: Option<f64>,
+    /// Learning rate used during the epoch.
+    #[serde(deserialize_with = "number_or_nan")]
+    pub lr: f64,
+    /// Wall time of the epoch, validation included.
+    #[serde(deserialize_with = "number_or_nan")]
+    pub seconds: f64,
+    /// Training spectra per second of the training part of the epoch.
+    #[serde(deserialize_with = "number_or_nan")]
+    pub spectra_per_second: f64,
+}
+
+/// The network's performance on the validation spectra.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validation {
+    /// Mean loss over the spectra (dropout off) plus the L2 term.
+    pub loss: f64,
+    /// Mean absolute error per label, in the labels' units (`None`: no spectrum has it).
+    pub mae: Vec<Option<f64>>,
+    /// astroNN's masked MAE in standardised units (`None`: no spectrum has labels).
+    pub mae_standardized: Option<f64>,
+}
+
+/// Metadata marking a model file as a training checkpoint (value: the format version).
+const CHECKPOINT_KEY: &str = "checkpoint.format";
+
+/// A training run of the censored network.
+#[derive(Debug)]
+pub struct Trainer {
+    set: TrainingSet,
+    config: TrainConfig,
+    norm: Normalisation,
+    /// Standardised labels (NaN where missing) and errors (0 where unknown), `N × 22`.
+    labels: Vec<f64>,
+    errors: Vec<f64>,
+    train_rows: Vec<usize>,
+    val_rows: Vec<usize>,
+    model: TrainableCensored,
+    adam: Adam,
+    schedule: ReduceLrOnPlateau,
+    epoch: usize,
+    step: u64,
+    history: Vec<EpochMetrics>,
+    data_sha256: String,
+}
+
+/// The validation rows (sorted) and training rows (sorted) of `n` spectra: a seeded
+/// shuffle, its first ⌈fraction · n⌉ (at most n − 1) rows held out.
+fn split(n: usize, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let held_out = if fraction > 0.0 {
+        ((fraction * n as f64).ceil() as usize).min(n.saturating_sub(1))
+    } else {
+        0
+    };
+    let mut rows: Vec<usize> = (0..n).collect();
+    shuffle(&mut stream(seed, "split", 0), &mut rows);
+    let mut val = rows[..held_out].to_vec();
+    let mut train = rows[held_out..].to_vec();
+    val.sort_unstable();
+    train.sort_unstable();
+    (val, train)
+}
+
+impl Trainer {
+    /// A run on `set` from freshly initialised weights. The normalisation is computed from
+    /// the whole set; the validation split is drawn from the seed.
+    pub fn new(set: TrainingSet, config: TrainConfig) -> Result<Trainer> {
+        config.validate()?;
+        let norm = Normalisation::of(&set);
+        let (mut labels, mut errors) = (Vec::new(), Vec::new());
+        for i in 0..set.len() {
+            norm.standardize_labels(set.labels(i), set.label_errors(i), &mut labels, &mut errors);
+        }
+        let (val_rows, train_rows) = split(set.len(), config.val_fraction, config.seed);
+        let model = TrainableCensored::new(DType::F32, config.seed)?;
+        let adam = Adam::new(&model.vars());
+        let schedule = ReduceLrOnPlateau::new(config.lr, config.plateau);
+        let data_sha256 = set.sha256();
+        Ok(Trainer {
+            set,
+            config,
+            norm,
+            labels,
+            errors,
+            train_rows,
+            val_rows,
+            model,
+            adam,
+            schedule,
+            epoch: 0,
+            step: 0,
+            history: Vec::new(),
+            data_sha256,
+        })
+    }
+
+    /// Continues the run saved in checkpoint `path` (see [`Trainer::checkpoint`]) on the same
+    /// `set`. `config` must agree with the checkpoint's settings except `epochs` (which may
+    /// extend the run) and `eval_batch_size`; the learning rate continues from the
+    /// schedule's state.
+    pub fn resume(path: &Path, set: TrainingSet, config: TrainConfig) -> Result<Trainer> {
+        let file = ModelFile::load(path)?;
+        let meta = &file.metadata;
+        if meta.get(CHECKPOINT_KEY).map(String::as_str) != Some("1") {
+            return Err(Error::file(
+                path,
+                "not a training checkpoint (a model file without optimiser state?)",
+            ));
+        }
+        let get = |key: &str| -> Result<&String> {
+            meta.get(&format!("checkpoint.{key}"))
+                .ok_or_else(|| Error::file(path, format!("checkpoint lacks checkpoint.{key}")))
+        };
+        fn parse<T: std::str::FromStr>(path: &Path, key: &str, text: &str) -> Result<T> {
+            text.parse()
+                .map_err(|_| Error::file(path, format!("checkpoint.{key} is not valid: {text}")))
+        }
+        for (key, value) in config.result_settings() {
+            let stored = get(&format!("config.{key}"))?;
+            if *stored != value {
+                return Err(Error::Invalid(format!(
+                    "{}: the checkpoint was made with {key} = {stored}, not {value}",
+                    path.display()
+                )));
+            }
+        }
+        let mut trainer = Trainer::new(set, config)?;
+        if *get("data_sha256")? != trainer.data_sha256 {
+            return Err(Error::Invalid(format!(
+                "{}: the checkpoint was trained on other data (its data SHA-256 differs)",
+                path.display()
+            )));
+        }
+        trainer.model.set_parameters(&file.tensors)?;
+        let vars = trainer.model.vars();
+        let adam_step: u64 = parse(path, "adam_step", get("adam_step")?)?;
+        trainer.adam = Adam::from_tensors(&vars, &file.tensors, adam_step)?;
+        trainer.schedule.lr = parse(path, "lr", get("lr")?)?;
+        trainer.schedule.best = parse(path, "best", get("best")?)?;
+        trainer.schedule.wait = parse(path, "wait", get("wait")?)?;
+        trainer.epoch = parse(path, "epoch", get("epoch")?)?;
+        trainer.step = parse(path, "step", get("step")?)?;
+        trainer.history = serde_json::from_str(get("history")?)
+            .map_err(|e| Error::file(path, format!("checkpoint history: {e}")))?;
+        Ok(trainer)
+    }
+
+    /// The run's settings.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
+    /// Epochs done so far.
+    pub fn epoch(&self) -> usize {
+        self.epoch
+    }
+
+    /// Whether `config.epochs` epochs are done.
+    pub fn is_finished(&self) -> bool {
+        self.epoch >= self.config.epochs
+    }
+
+    /// Metrics of every epoch done so far (a resumed run includes the earlier ones).
+    pub fn history(&self) -> &[EpochMetrics] {
+        &self.history
+    }
+
+    /// Spectra trained on per epoch (the progress callback counts up to this).
+    pub fn train_size(&self) -> usize {
+        self.train_rows.len()
+    }
+
+    /// Spectra held out for validation.
+    pub fn validation_size(&self) -> usize {
+        self.val_rows.len()
+    }
+
+    /// Label names, in output order.
+    pub fn label_names(&self) -> &'static [&'static str] {
+        self.set.label_names()
+    }
+
+    /// The normalisation the model is trained with.
+    pub fn normalisation(&self) -> &Normalisation {
+        &self.norm
+    }
+
+    /// SHA-256 of the training data (see [`TrainingSet::sha256`]).
+    pub fn data_sha256(&self) -> &str {
+        &self.data_sha256
+    }
+
+    /// The network being trained.
+    pub fn model(&self) -> &TrainableCensored {
+        &self.model
+    }
+
+    /// The learning rate of the next epoch.
+    pub fn learning_rate(&self) -> f64 {
+        self.schedule.lr
+    }
+
+    /// Network inputs `[rows, 7514]` of the given spectra.
+    fn inputs(&self, rows: &[usize]) -> Result<Tensor> {
+        let pixels = self.norm.input_mean.len();
+        let mut x = vec![0f32; rows.len() * pixels];
+        for (&row, out) in rows.iter().zip(x.chunks_mut(pixels)) {
+            self.norm.standardize_flux(self.set.flux(row), out);
+        }
+        Ok(Tensor::from_vec(x, (rows.len(), pixels), &Device::Cpu)?)
+    }
+
+    /// Standardised targets of the given spectra.
+    fn targets(&self, rows: &[usize]) -> Result<LabelTargets> {
+        let l = self.set.label_names().len();
+        let (mut values, mut errors) = (Vec::new(), Vec::new());
+        for &row in rows {
+            values.extend_from_slice(&self.labels[row * l..(row + 1) * l]);
+            errors.extend_from_slice(&self.errors[row * l..(row + 1) * l]);
+        }
+        Ok(LabelTargets::new(
+            &values,
+            Some(&errors),
+            l,
+            DType::F32,
+            &Device::Cpu,
+        )?)
+    }
+
+    /// Trains one epoch (see [`Trainer::run_epoch_with_progress`]).
+    pub fn run_epoch(&mut self) -> Result<EpochMetrics> {
+        self.run_epoch_with_progress(&mut |_| {})
+    }
+
+    /// Trains one epoch: the training spectra in a seeded shuffled order, in batches of
+    /// `batch_size`, each an Adam step on loss + L2 with dropout on, followed by the
+    /// max-norm constraint; then validation and the schedule. `progress` is called after
+    /// every batch with the number of training spectra done in this epoch.
+    pub fn run_epoch_with_progress(
+        &mut self,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<EpochMetrics> {
+        let start = Instant::now();
+        let lr = self.schedule.lr;
+        let mut order = self.train_rows.clone();
+        shuffle(
+            &mut stream(self.config.seed, "shuffle", self.epoch as u64),
+            &mut order,
+        );
+        let mut loss_sum = 0.0;
+        let mut done = 0;
+        let vars = self.model.vars();
+        let constrained = self
+            .model
+            .var(&format!("{MAX_NORM_LAYER}.weight"))
+            .ok_or_else(|| Error::Invalid(format!("the network has no {MAX_NORM_LAYER}")))?;
+        for batch in order.chunks(self.config.batch_size) {
+            let x = self.inputs(batch)?;
+            let targets = self.targets(batch)?;
+            let mut masks = stream(self.config.seed, "dropout", self.step);
+            let (prediction, log_variance) =
+                self.model.forward(&x, &mut Dropout::On(&mut masks))?;
+            let loss = censored_loss(&prediction, &log_variance, &targets)?;
+            let grads = loss.backward()?;
+            // The L2 term's gradient is added by the optimiser, which returns its value.
+            let penalty = self.adam.update(&vars, &grads, lr, self.config.l2)?;
+            max_norm(&constrained, self.config.max_norm)?;
+            self.step += 1;
+            let batch_loss = f64::from(loss.to_scalar::<f32>()?) + penalty;
+            loss_sum += batch_loss * batch.len() as f64;
+            done += batch.len();
+            progress(done);
+        }
+        let train_seconds = start.elapsed().as_secs_f64();
+        let validation = self.validate()?;
+        if let Some(mae) = validation.as_ref().and_then(|v| v.mae_standardized) {
+            self.schedule.end_epoch(mae);
+        }
+        self.epoch += 1;
+        let metrics = EpochMetrics {
+            epoch: self.epoch,
+            train_loss: loss_sum / done.max(1) as f64,
+            val_loss: validation.as_ref().map(|v| v.loss),
+            val_mae: validation.as_ref().map_or_else(
+                || vec![None; self.set.label_names().len()],
+                |v| v.mae.clone(),
+            ),
+            val_mae_standardized: validation.as_ref().and_then(|v| v.mae_standardized),
+            lr,
+            seconds: start.elapsed().as_secs_f64(),
+            spectra_per_second: done as f64 / train_seconds.max(1e-9),
+        };
+        self.history.push(metrics.clone());
+        Ok(metrics)
+    }
+
+    /// The current network as the inference path builds it from a model file.
+    pub fn inference_network(&self) -> Result<CensoredBcnn> {
+        let tensors = self.model.model_tensors(&self.norm)?;
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
+        Ok(CensoredBcnn::load(&vb)?)
+    }
+
+    /// The current network on the validation spectra (dropout off, through the inference
+    /// path); `None` without a validation set.
+    pub fn validate(&self) -> Result<Option<Validation>> {
+        if self.val_rows.is_empty() {
+            return Ok(None);
+        }
+        let net = self.inference_network()?;
+        let l = self.set.label_names().len();
+        let mut loss_sum = 0.0;
+        let mut abs_sum = vec![0f64; l];
+        let mut abs_count = vec![0usize; l];
+        let (mut spectrum_mae_sum, mut spectra_with_labels) = (0.0, 0usize);
+        for rows in self.val_rows.chunks(self.config.eval_batch_size) {
+            let (prediction, log_variance) =
+                net.forward(&self.inputs(rows)?, 1, &mut Dropout::Off)?;
+            let targets = self.targets(rows)?;
+            let losses = spectrum_losses(&prediction, &log_variance, &targets)?;
+            loss_sum += losses
+                .to_dtype(DType::F64)?
+                .to_vec1::<f64>()?
+                .iter()
+                .sum::<f64>();
+            let predicted = prediction.to_dtype(DType::F64)?.to_vec2::<f64>()?;
+            for (&row, y) in rows.iter().zip(&predicted) {
+                let truth = &self.labels[row * l..(row + 1) * l];
+                let (mut sum, mut count) = (0.0, 0usize);
+                for j in 0..l {
+                    if truth[j].is_nan() {
+                        continue;
+                    }
+                    let diff = (truth[j] - y[j]).abs();
+                    abs_sum[j] += diff * self.norm.labels_std[j];
+                    abs_count[j] += 1;
+                    sum += diff;
+                    count += 1;
+                }
+                if count > 0 {
+                    spectrum_mae_sum += sum / count as f64;
+                    spectra_with_labels += 1;
+                }
+            }
+        }
+        let l2 = f64::from(
+            self.model
+                .l2_penalty(self.config.l2)?
+                .to_dtype(DType::F32)?
+                .to_scalar::<f32>()?,
+        );
+        Ok(Some(Validation {
+            loss: loss_sum / self.val_rows.len() as f64 + l2,
+            mae: abs_sum
+                .iter()
+                .zip(&abs_count)
+                .map(|(&s, &c)| (c > 0).then(|| s / c as f64))
+                .collect(),
+            mae_standardized: (spectra_with_labels > 0)
+                .then(|| spectrum_mae_sum / spectra_with_labels as f64),
+        }))
+    }
+
+    /// Provenance of the current model: label names, epochs, final losses, seed and the
+    /// other settings, the training data's SHA-256 and the software version.
+    pub fn provenance(&self) -> BTreeMap<String, String> {
+        let mut meta = BTreeMap::new();
+        let labels: Vec<&str> = self.set.label_names().to_vec();
+        meta.insert(
+            "labels".into(),
+            serde_json::to_string(&labels).unwrap_or_default(),
+        );
+        meta.insert(
+            "trained_by".into(),
+            format!("astronn {}", env!("CARGO_PKG_VERSION")),
+        );
+        meta.insert("epochs".into(), self.epoch.to_string());
+        if let Some(last) = self.history.last() {
+            meta.insert("final_train_loss".into(), last.train_loss.to_string());
+            if let Some(v) = last.val_loss {
+                meta.insert("final_val_loss".into(), v.to_string());
+            }
+        }
+        for (key, value) in self.config.result_settings() {
+            meta.insert(format!("train.{key}"), value);
+        }
+        meta.insert("train.n_train".into(), self.train_rows.len().to_string());
+        meta.insert("train.n_validation".into(), self.val_rows.len().to_string());
+        meta.insert("training_data_sha256".into(), self.data_sha256.clone());
+        meta
+    }
+
+    /// The current model as an in-memory model file (parameters under Astra's names,
+    /// element masks, normalisation, [`Trainer::provenance`] metadata); `path` is where it
+    /// will be written.
+    pub fn model_file(&self, path: &Path) -> Result<ModelFile> {
+        Ok(ModelFile {
+            path: path.to_path_buf(),
+            kind: ModelKind::AstroNN,
+            format: ModelFormat::Safetensors,
+            sha256: String::new(),
+            tensors: self.model.model_tensors(&self.norm)?,
+            metadata: self.provenance(),
+        })
+    }
+
+    /// Writes the current model as our native model file, loadable by `predict`, with the
+    /// provenance metadata plus `extra` (the command line, input hashes, …).
+    pub fn save_model(&self, path: &Path, extra: BTreeMap<String, String>) -> Result<()> {
+        self.model_file(path)?.save_safetensors(path, extra)
+    }
+
+    /// Writes a checkpoint: the model file (usable by `predict` as it is) plus Adam's
+    /// moments and step, the schedule's state, the epoch and step counters (the random
+    /// streams' position), the settings, the data's SHA-256 and the metrics so far.
+    pub fn checkpoint(&self, path: &Path) -> Result<()> {
+        let mut file = self.model_file(path)?;
+        file.tensors.extend(self.adam.state_tensors()?);
+        let mut meta = BTreeMap::new();
+        meta.insert(CHECKPOINT_KEY.to_string(), "1".to_string());
+        let mut put = |key: &str, value: String| {
+            meta.insert(format!("checkpoint.{key}"), value);
+        };
+        put("epoch", self.epoch.to_string());
+        put("step", self.step.to_string());
+        put("adam_step", self.adam.step.to_string());
+        put("lr", self.schedule.lr.to_string());
+        put("best", self.schedule.best.to_string());
+        put("wait", self.schedule.wait.to_string());
+        put("data_sha256", self.data_sha256.clone());
+        put(
+            "history",
+            serde_json::to_string(&self.history)
+                .map_err(|e| Error::Invalid(format!("cannot serialise the metrics: {e}")))?,
+        );
+        for (key, value) in self.config.result_settings() {
+            put(&format!("config.{key}"), value);
+        }
+        file.save_safetensors(path, meta)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_with_a_diverged_loss_round_trip_through_json() {
+        let metrics = EpochMetrics {
+            epoch: 3,
+            train_loss: f64::NAN,
+            val_loss: Some(f64::INFINITY),
+            val_mae: vec![Some(1.5), None],
+            val_mae_standardized: None,
+            lr: 5e-4,
+            seconds: 2.0,
+            spectra_per_second: 100.0,
+        };
+        let json = serde_json::to_string(&vec![metrics]).unwrap();
+        let back: Vec<EpochMetrics> = serde_json::from_str(&json).unwrap();
+        assert!(back[0].train_loss.is_nan());
+        assert_eq!(back[0].val_loss, None);
+        assert_eq!(back[0].val_mae, vec![Some(1.5), None]);
+    }
+
+    #[test]
+    fn split_holds_out_a_seeded_tenth() {
+        let (val, train) = split(95, 0.1, 7);
+        assert_eq!(val.len(), 10);
+        assert_eq!(train.len(), 85);
+        let mut all: Vec<usize> = val.iter().chain(&train).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..95).collect::<Vec<_>>());
+        assert_eq!(split(95, 0.1, 7), (val.clone(), train));
+        assert_ne!(split(95, 0.1, 8).0, val);
+        assert_eq!(split(1, 0.1, 7).0.len(), 0);
+        assert_eq!(split(20, 0.0, 7).0.len(), 0);
+    }
+}
