@@ -1,6 +1,6 @@
 //! Command-line arguments.
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 /// AstroNN for APOGEE spectra: stellar labels (Teff, log g, 20 abundances) with Monte Carlo
@@ -29,6 +29,8 @@ pub enum Command {
     Predict(PredictArgs),
     /// Predict AstroNNDist distances and write an astraAllStarAstroNNDist table.
     Dist(DistArgs),
+    /// Train a network on labelled spectra and write an astronn model file.
+    Train(TrainArgs),
     /// Fit the noise model (error scale and offset per label) from stars with several
     /// visits, and write it as JSON for --noise-model.
     Calibrate(CalibrateArgs),
@@ -151,6 +153,88 @@ pub struct DistArgs {
 
     #[command(flatten)]
     pub photometry: PhotometryArgs,
+}
+
+/// Which network to train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NetworkKind {
+    /// The censored abundance network (Teff, log g, 20 abundances).
+    Astronn,
+    /// The distance network (L_fakemag from parallaxes).
+    Dist,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Read already-normalized spectra (a FITS written by `normalize`) instead of apStar
+    /// inputs.
+    #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
+    pub normalized: Option<PathBuf>,
+
+    /// Network to train.
+    #[arg(long, value_enum, default_value_t = NetworkKind::Astronn)]
+    pub kind: NetworkKind,
+
+    /// Label catalog (FITS or CSV), joined on --id-column; the defaults fit an APOGEE
+    /// allStar file (TEFF, LOGG, FE_H, X_H or X_FE + FE_H, errors in <COLUMN>_ERR).
+    #[arg(long = "labels", value_name = "CAT")]
+    pub catalog: PathBuf,
+
+    /// Catalog column holding the APOGEE id.
+    #[arg(long, default_value = "APOGEE_ID", value_name = "NAME")]
+    pub id_column: String,
+
+    /// Read a label from another column, e.g. --label logg=LOGG_SEISMO (repeatable).
+    #[arg(long = "label", value_name = "NAME=COLUMN", value_parser = parse_label_column)]
+    pub label_columns: Vec<(String, String)>,
+
+    /// Model file to write (our safetensors format, loadable by predict).
+    #[arg(short, long, value_name = "MODEL.safetensors")]
+    pub output: PathBuf,
+
+    /// Epochs to train.
+    #[arg(long, default_value_t = 50)]
+    pub epochs: usize,
+
+    /// Spectra per optimiser step (astroNN: 64; the DR17 runs used 256).
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+
+    /// Initial learning rate (halved when the validation error stops improving).
+    #[arg(long, default_value_t = 5e-4)]
+    pub lr: f64,
+
+    /// Fraction of the spectra held out for validation.
+    #[arg(long, default_value_t = 0.1)]
+    pub val_fraction: f64,
+
+    /// Seed of the initial weights, validation split, shuffles and dropout masks.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// Directory for per-epoch checkpoints (default: OUTPUT.checkpoints).
+    #[arg(long, value_name = "DIR")]
+    pub checkpoint_dir: Option<PathBuf>,
+
+    /// Per-epoch metrics, JSON (default: OUTPUT.metrics.json).
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+
+    /// Continue from a checkpoint of an earlier run with the same data and settings.
+    #[arg(long, value_name = "CHECKPOINT")]
+    pub resume: Option<PathBuf>,
+}
+
+fn parse_label_column(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((label, column)) if !label.is_empty() && !column.is_empty() => {
+            Ok((label.trim().to_string(), column.trim().to_string()))
+        }
+        _ => Err(format!("expected NAME=COLUMN, got '{text}'")),
+    }
 }
 
 #[derive(Debug, Args)]

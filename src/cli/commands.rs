@@ -40,6 +40,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Normalize(args) => normalize(args, cli.quiet),
         Command::Predict(args) => predict(args, cli.quiet),
         Command::Dist(args) => dist(args, cli.quiet),
+        Command::Train(args) => crate::cli::train::train(args, &command_line(), cli.quiet),
         Command::Calibrate(args) => calibrate(args, cli.quiet),
         Command::Convert(args) => convert(args),
         Command::Info(args) => info(args),

@@ -40,6 +40,7 @@ pub struct Catalog {
     path: PathBuf,
     ids: Vec<String>,
     columns: Vec<Vec<f64>>,
+    present: Vec<bool>,
     index: HashMap<String, usize>,
 }
 
@@ -48,7 +49,7 @@ impl Catalog {
     /// module documentation); `what` names the catalog in messages. Errors name the file,
     /// and for a missing column list the columns the file has.
     pub fn load(path: &Path, what: &str, id: &str, columns: &[ColumnRequest]) -> Result<Self> {
-        let (ids, columns) = if looks_like_fits(path)? {
+        let (ids, columns, present) = if looks_like_fits(path)? {
             read_fits(path, what, id, columns)?
         } else {
             let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -64,6 +65,7 @@ impl Catalog {
             path: path.to_path_buf(),
             ids,
             columns,
+            present,
             index,
         })
     }
@@ -76,6 +78,12 @@ impl Catalog {
     /// The values of requested column `column` (in request order), one per row.
     pub fn column(&self, column: usize) -> &[f64] {
         &self.columns[column]
+    }
+
+    /// Whether requested column `column` exists in the file (an absent optional column
+    /// reads as NaN).
+    pub fn has_column(&self, column: usize) -> bool {
+        self.present[column]
     }
 
     /// The identifiers, one per row.
@@ -162,8 +170,8 @@ fn find_columns(
     Ok((id, found))
 }
 
-/// Identifiers and numeric columns, as read from a file.
-type Columns = (Vec<String>, Vec<Vec<f64>>);
+/// Identifiers, numeric columns, and whether each requested column exists.
+type Columns = (Vec<String>, Vec<Vec<f64>>, Vec<bool>);
 
 /// Reads the identifier and requested columns of the catalog's table HDU.
 fn read_fits(path: &Path, what: &str, id: &str, columns: &[ColumnRequest]) -> Result<Columns> {
@@ -203,6 +211,7 @@ fn read_fits(path: &Path, what: &str, id: &str, columns: &[ColumnRequest]) -> Re
             ))
         }
     };
+    let present = indices.iter().map(Option::is_some).collect();
     let mut values = Vec::with_capacity(columns.len());
     for (request, index) in columns.iter().zip(indices) {
         let Some(index) = index else {
@@ -226,7 +235,7 @@ fn read_fits(path: &Path, what: &str, id: &str, columns: &[ColumnRequest]) -> Re
             }
         });
     }
-    Ok((ids, values))
+    Ok((ids, values, present))
 }
 
 /// The 1-based number of the first table HDU with rows, or of the first table HDU when no
@@ -392,6 +401,7 @@ fn read_csv(
         .ok_or_else(|| Error::file(path, format!("the {what} is empty (no header line)")))?;
     let names = header.fields;
     let (id_index, indices) = find_columns(path, &names, what, id, columns)?;
+    let present = indices.iter().map(Option::is_some).collect();
     let mut ids = Vec::new();
     let mut values: Vec<Vec<f64>> = vec![Vec::new(); columns.len()];
     for record in records {
@@ -414,7 +424,7 @@ fn read_csv(
             });
         }
     }
-    Ok((ids, values))
+    Ok((ids, values, present))
 }
 
 #[cfg(test)]

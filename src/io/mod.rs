@@ -4,6 +4,7 @@ pub mod apstar;
 pub mod catalog;
 pub mod fits;
 pub mod inputs;
+pub mod labels;
 pub mod model_file;
 pub mod normalized;
 pub mod npy;

@@ -17,3 +17,4 @@ pub mod predict;
 pub mod prepare;
 pub mod run_info;
 pub mod source;
+pub mod training_set;

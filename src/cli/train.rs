@@ -1,0 +1,174 @@
+//! `astronn train`: join spectra with labels, train with per-epoch progress, checkpoints and
+//! metrics, and write the model.
+
+use crate::cli::args::{NetworkKind, TrainArgs};
+use crate::cli::progress::Progress;
+use anyhow::{bail, Context, Result};
+use astronn::io::inputs::expand_inputs;
+use astronn::io::labels::{LabelCatalog, LabelColumns};
+use astronn::io::temp::TempPath;
+use astronn::nn::censored::LABELS;
+use astronn::pipeline::run_info::utc_timestamp;
+use astronn::pipeline::source::SpectrumSource;
+use astronn::pipeline::training_set::collect_training_set;
+use astronn::train::trainer::{TrainConfig, Trainer};
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+/// apStar files read and normalized together.
+const FILES_PER_CHUNK: usize = 32;
+/// Normalized spectra read together.
+const SPECTRA_PER_CHUNK: usize = 256;
+
+/// `OUTPUT` with `suffix` appended to its file name.
+fn beside(output: &Path, suffix: &str) -> PathBuf {
+    let mut name = output.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn file_sha256(path: &Path) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// Writes `text` to `path` through a temporary file.
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let temp = TempPath::beside(path, "tmp")?;
+    std::fs::write(temp.path(), text)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    temp.persist(path)?;
+    Ok(())
+}
+
+/// Runs `astronn train`.
+pub fn train(args: TrainArgs, command_line: &str, quiet: bool) -> Result<ExitCode> {
+    if args.kind == NetworkKind::Dist {
+        bail!(
+            "training AstroNNDist is not available in this version; \
+             --kind astronn trains the abundance network"
+        );
+    }
+    if args.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    // Fail on an unwritable destination before reading anything.
+    drop(TempPath::beside(&args.output, "check")?);
+    let checkpoints = args
+        .checkpoint_dir
+        .clone()
+        .unwrap_or_else(|| beside(&args.output, ".checkpoints"));
+    std::fs::create_dir_all(&checkpoints)
+        .with_context(|| format!("cannot create {}", checkpoints.display()))?;
+    let metrics_path = args
+        .metrics
+        .clone()
+        .unwrap_or_else(|| beside(&args.output, ".metrics.json"));
+
+    let columns = LabelColumns {
+        id: args.id_column.clone(),
+        overrides: args.label_columns.iter().cloned().collect(),
+    };
+    let catalog = LabelCatalog::load(&args.catalog, &LABELS, &columns)?;
+    let mut source = match &args.normalized {
+        Some(path) => SpectrumSource::normalized(path, SPECTRA_PER_CHUNK)?,
+        None => {
+            if args.input.inputs.is_empty() {
+                bail!("no inputs: give apStar files, directories, @lists or --normalized");
+            }
+            SpectrumSource::apstar(expand_inputs(&args.input.inputs)?, false, FILES_PER_CHUNK)
+        }
+    };
+    let reading = Progress::new(source.total_units(), source.unit_name(), quiet);
+    let (set, join) = collect_training_set(&mut source, &catalog, &reading)?;
+    reading.finish();
+    if !quiet {
+        eprintln!(
+            "train: {} spectra with labels ({} read, {} not in the catalog, {} without labels, \
+             {} unusable)",
+            join.joined, join.spectra, join.not_in_catalog, join.without_labels, join.unusable
+        );
+    }
+
+    let config = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        lr: args.lr,
+        val_fraction: args.val_fraction,
+        seed: args.seed,
+        ..TrainConfig::default()
+    };
+    let mut trainer = match &args.resume {
+        Some(checkpoint) => Trainer::resume(checkpoint, set, config)?,
+        None => Trainer::new(set, config)?,
+    };
+    while !trainer.is_finished() {
+        let epoch = trainer.epoch() + 1;
+        let bar = epoch_bar(trainer.train_size(), epoch, args.epochs, quiet);
+        let metrics = trainer.run_epoch_with_progress(&mut |done| bar.set_position(done as u64))?;
+        bar.finish_and_clear();
+        if !quiet {
+            let val = metrics
+                .val_loss
+                .map_or("-".to_string(), |v| format!("{v:.4}"));
+            eprintln!(
+                "epoch {epoch}/{}: train loss {:.4}, validation loss {val}, lr {:.2e}, \
+                 {:.0} spectra/s",
+                args.epochs, metrics.train_loss, metrics.lr, metrics.spectra_per_second
+            );
+        }
+        trainer.checkpoint(&checkpoints.join(format!("epoch-{epoch:03}.safetensors")))?;
+        write_atomically(
+            &metrics_path,
+            &serde_json::to_string_pretty(trainer.history())?,
+        )?;
+    }
+
+    let mut metadata = BTreeMap::new();
+    metadata.insert("command_line".to_string(), command_line.to_string());
+    metadata.insert("created".to_string(), utc_timestamp(SystemTime::now()));
+    metadata.insert(
+        "label_catalog".to_string(),
+        args.catalog.display().to_string(),
+    );
+    metadata.insert(
+        "label_catalog_sha256".to_string(),
+        file_sha256(&args.catalog)?,
+    );
+    metadata.insert(
+        "spectra_sha256".to_string(),
+        trainer.data_sha256().to_string(),
+    );
+    metadata.insert("training_spectra".to_string(), join.joined.to_string());
+    trainer.save_model(&args.output, metadata)?;
+    if !quiet {
+        eprintln!(
+            "train: model -> {}, metrics -> {}, checkpoints -> {}",
+            args.output.display(),
+            metrics_path.display(),
+            checkpoints.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn epoch_bar(spectra: usize, epoch: usize, epochs: usize, quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(spectra as u64);
+    let template = format!(
+        "epoch {epoch}/{epochs} [{{bar:20}}] {{pos}}/{{len}} spectra, {{per_sec}}, ETA {{eta}}"
+    );
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}

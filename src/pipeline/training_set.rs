@@ -1,0 +1,81 @@
+//! Building a training set: the coadds of a run's inputs, joined by APOGEE identifier with
+//! a label catalog.
+
+use crate::io::labels::LabelCatalog;
+use crate::pipeline::predict::{describe, Observer};
+use crate::pipeline::source::SpectrumSource;
+use crate::train::data::TrainingSet;
+use crate::{Error, Result};
+
+/// How the join went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JoinSummary {
+    /// Coadd spectra read.
+    pub spectra: usize,
+    /// Spectra in the training set.
+    pub joined: usize,
+    /// Spectra whose star the catalog does not list.
+    pub not_in_catalog: usize,
+    /// Spectra whose star the catalog lists without any usable label.
+    pub without_labels: usize,
+    /// Spectra that could not be read or prepared.
+    pub unusable: usize,
+}
+
+/// Reads every coadd of `source` and keeps those whose star has at least one label in
+/// `catalog`. Fails when none does, saying why.
+pub fn collect_training_set(
+    source: &mut SpectrumSource,
+    catalog: &LabelCatalog,
+    observer: &dyn Observer,
+) -> Result<(TrainingSet, JoinSummary)> {
+    let mut summary = JoinSummary::default();
+    let (mut flux, mut labels, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+    while let Some(chunk) = source.next_chunk()? {
+        let mut spectra = 0;
+        for spectrum in chunk.spectra.into_iter().filter(|s| s.meta.kind != "visit") {
+            spectra += 1;
+            let data = match spectrum.data {
+                Ok(data) => data,
+                Err(reason) => {
+                    observer.warn(&format!("{}: {reason}; left out", describe(&spectrum.meta)));
+                    summary.unusable += 1;
+                    continue;
+                }
+            };
+            let Some((values, label_errors)) = catalog.lookup(&spectrum.meta.apogee_id) else {
+                summary.not_in_catalog += 1;
+                continue;
+            };
+            if values.iter().all(|v| v.is_nan()) {
+                summary.without_labels += 1;
+                continue;
+            }
+            flux.extend(data.iter().map(|&v| v as f32));
+            labels.extend(values);
+            errors.extend(label_errors);
+            summary.joined += 1;
+        }
+        summary.spectra += spectra;
+        observer.advance(chunk.units, spectra);
+    }
+    if summary.joined == 0 {
+        let why = if summary.spectra == 0 {
+            "no coadd spectrum could be read".to_string()
+        } else if summary.without_labels > 0 {
+            format!(
+                "{} of {} spectra are of stars in the catalog, but none has a usable label \
+                 (all NaN or -9999)",
+                summary.without_labels, summary.spectra
+            )
+        } else {
+            format!(
+                "none of the {} spectra's stars (sdss4_apogee_id) is in the label catalog {}",
+                summary.spectra,
+                catalog.catalog().path().display()
+            )
+        };
+        return Err(Error::Invalid(format!("empty training set: {why}")));
+    }
+    Ok((TrainingSet::new(flux, labels, Some(errors))?, summary))
+}
