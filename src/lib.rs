@@ -8,6 +8,7 @@
 //! - [`pipeline`]: prediction runs end to end: flags, noise model, tables.
 
 pub mod apogee;
+pub mod bench;
 pub mod error;
 pub mod io;
 pub mod nn;

@@ -31,6 +31,8 @@ pub enum Command {
     Dist(DistArgs),
     /// Train a network on labelled spectra and write an astronn model file.
     Train(TrainArgs),
+    /// Measure throughput: the networks alone, predict end to end, and training steps.
+    Bench(BenchArgs),
     /// Fit the noise model (error scale and offset per label) from stars with several
     /// visits, and write it as JSON for --noise-model.
     Calibrate(CalibrateArgs),
@@ -235,6 +237,38 @@ fn parse_label_column(text: &str) -> Result<(String, String), String> {
         }
         _ => Err(format!("expected NAME=COLUMN, got '{text}'")),
     }
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// apStar files to measure with (their spectra feed the networks; end to end they are
+    /// read again and again), e.g. tests/data.
+    #[arg(value_name = "INPUT", required = true)]
+    pub inputs: Vec<String>,
+
+    /// AstroNN model to measure.
+    #[arg(long, short, value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+
+    /// AstroNNDist model to measure.
+    #[arg(long, value_name = "MODEL")]
+    pub dist_model: Option<PathBuf>,
+
+    /// MC-dropout samples per spectrum.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub mc: usize,
+
+    /// Spectra per network-alone measurement.
+    #[arg(long, default_value_t = 400, value_name = "N")]
+    pub spectra: usize,
+
+    /// apStar files read end to end (the inputs, cycled).
+    #[arg(long, default_value_t = 400, value_name = "N")]
+    pub files: usize,
+
+    /// Also measure training at batch 64 and 256 (1024 spectra, two epochs each).
+    #[arg(long)]
+    pub training: bool,
 }
 
 #[derive(Debug, Args)]

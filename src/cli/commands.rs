@@ -41,6 +41,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Predict(args) => predict(args, cli.quiet),
         Command::Dist(args) => dist(args, cli.quiet),
         Command::Train(args) => crate::cli::train::train(args, &command_line(), cli.quiet),
+        Command::Bench(args) => crate::cli::bench::bench(args),
         Command::Calibrate(args) => calibrate(args, cli.quiet),
         Command::Convert(args) => convert(args),
         Command::Info(args) => info(args),

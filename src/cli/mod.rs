@@ -1,6 +1,7 @@
 //! The command-line interface: arguments, commands and progress display.
 
 pub mod args;
+pub mod bench;
 pub mod commands;
 pub mod progress;
 pub mod train;

@@ -1,0 +1,132 @@
+//! Throughput measurements behind `astronn bench`: each network alone (MC inference as
+//! `predict` runs it), `predict` end to end from apStar files, and training steps.
+
+use crate::io::model_file::ModelFile;
+use crate::nn::dropout::MaskStream;
+use crate::nn::mc::output_statistics;
+use crate::nn::network::BayesianNetwork;
+use crate::train::data::TrainingSet;
+use crate::train::trainer::{TrainConfig, Trainer};
+use crate::{Error, Result};
+use rayon::prelude::*;
+use std::time::Instant;
+
+/// One measured throughput.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measurement {
+    /// What was measured.
+    pub what: String,
+    /// Spectra processed.
+    pub spectra: usize,
+    /// Wall time.
+    pub seconds: f64,
+    /// Floating-point operations per spectrum, where known.
+    pub flops_per_spectrum: Option<f64>,
+}
+
+impl Measurement {
+    /// Spectra per second.
+    pub fn rate(&self) -> f64 {
+        self.spectra as f64 / self.seconds.max(1e-12)
+    }
+
+    /// Achieved GFLOP/s, where the work is known.
+    pub fn gflops(&self) -> Option<f64> {
+        self.flops_per_spectrum.map(|f| f * self.rate() / 1e9)
+    }
+}
+
+/// Layers computed once per spectrum (before the dropout masks matter).
+fn mask_independent(layer: &str) -> bool {
+    layer == "conv1" || layer.starts_with("elem_dense1.")
+}
+
+/// Floating-point operations of one spectrum's inference with `samples` MC samples (a
+/// deterministic pass for 0): 2 per multiply-add of every dense and convolution layer, the
+/// mask-independent ones counted once.
+pub fn inference_flops(model: &ModelFile, samples: usize, pixels: usize) -> f64 {
+    let samples = samples.max(1) as f64;
+    model
+        .tensors
+        .iter()
+        .filter_map(|(name, tensor)| {
+            let layer = name.strip_suffix(".weight")?;
+            let per_pass = match tensor.dims() {
+                [out, input] => 2.0 * (out * input) as f64,
+                [out, input, kernel] => 2.0 * (out * input * kernel * pixels) as f64,
+                _ => return None,
+            };
+            Some(if mask_independent(layer) {
+                per_pass
+            } else {
+                per_pass * samples
+            })
+        })
+        .sum()
+}
+
+/// Runs `count` spectra (cycling through `spectra`) through `net` with `mc` samples, spread
+/// over the thread pool as `predict` does.
+pub fn network_throughput(
+    what: &str,
+    net: &dyn BayesianNetwork,
+    spectra: &[Vec<f64>],
+    count: usize,
+    mc: usize,
+    flops_per_spectrum: f64,
+) -> Result<Measurement> {
+    if spectra.is_empty() {
+        return Err(Error::Invalid("no spectra to measure with".into()));
+    }
+    let start = Instant::now();
+    (0..count).into_par_iter().try_for_each(|i| {
+        output_statistics(
+            net,
+            &spectra[i % spectra.len()],
+            mc,
+            MaskStream::new(1, i as u64),
+        )
+        .map(drop)
+    })?;
+    Ok(Measurement {
+        what: what.to_string(),
+        spectra: count,
+        seconds: start.elapsed().as_secs_f64(),
+        flops_per_spectrum: Some(flops_per_spectrum),
+    })
+}
+
+/// Training throughput of the censored network at `batch_size`: the second of two epochs
+/// over `count` spectra (cycled from `spectra`) with synthetic labels.
+pub fn training_throughput(
+    spectra: &[Vec<f64>],
+    count: usize,
+    batch_size: usize,
+) -> Result<Measurement> {
+    if spectra.is_empty() {
+        return Err(Error::Invalid("no spectra to measure with".into()));
+    }
+    let labels = crate::nn::censored::LABELS.len();
+    let mut flux = Vec::with_capacity(count * spectra[0].len());
+    let mut values = Vec::with_capacity(count * labels);
+    for i in 0..count {
+        flux.extend(spectra[i % spectra.len()].iter().map(|&v| v as f32));
+        values.extend((0..labels).map(|j| ((i * 31 + j * 7) % 97) as f64 / 97.0));
+    }
+    let set = TrainingSet::new(flux, values, None)?;
+    let config = TrainConfig {
+        epochs: 2,
+        batch_size,
+        val_fraction: 0.0,
+        ..TrainConfig::default()
+    };
+    let mut trainer = Trainer::new(set, config)?;
+    trainer.run_epoch()?;
+    let metrics = trainer.run_epoch()?;
+    Ok(Measurement {
+        what: format!("training, batch {batch_size}"),
+        spectra: trainer.train_size(),
+        seconds: trainer.train_size() as f64 / metrics.spectra_per_second.max(1e-12),
+        flops_per_spectrum: None,
+    })
+}

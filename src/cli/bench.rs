@@ -1,0 +1,199 @@
+//! `astronn bench`: throughput of the networks alone, of `predict` end to end, and of
+//! training, with the machine they ran on.
+
+use crate::cli::args::BenchArgs;
+use anyhow::{bail, Result};
+use astronn::bench::{inference_flops, network_throughput, training_throughput, Measurement};
+use astronn::io::inputs::expand_inputs;
+use astronn::io::model_file::{ModelFile, ModelKind};
+use astronn::io::table::AstraTableWriter;
+use astronn::nn::censored::CensoredBcnn;
+use astronn::nn::dist::DistBcnn;
+use astronn::nn::network::BayesianNetwork;
+use astronn::pipeline::astronn::{astronn_columns, AstroNNJob, AstroNNPredictor};
+use astronn::pipeline::dist::{dist_columns, DistJob, DistPredictor};
+use astronn::pipeline::predict::{run_predict, Jobs, Observer, PredictOptions};
+use astronn::pipeline::prepare::prepare_file;
+use astronn::pipeline::source::SpectrumSource;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+const NETWORK_PIXELS: usize = astronn::apogee::grid::NETWORK_PIXELS;
+
+/// Progress and warnings are not wanted while timing.
+struct Silent;
+
+impl Observer for Silent {
+    fn warn(&self, _: &str) {}
+    fn advance(&self, _: usize, _: usize) {}
+}
+
+fn machine() -> String {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, name)| name.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let threads = rayon::current_num_threads();
+    format!("{cpu}, {cores} cores, {threads} threads")
+}
+
+fn print(m: &Measurement) {
+    let gflops = m
+        .gflops()
+        .map_or(String::new(), |g| format!(", {g:.1} GFLOP/s"));
+    println!(
+        "{:<40} {:>8.1} spectra/s  ({} spectra in {:.2} s{gflops})",
+        m.what,
+        m.rate(),
+        m.spectra,
+        m.seconds
+    );
+}
+
+/// Runs `astronn bench`.
+pub fn bench(args: BenchArgs) -> Result<ExitCode> {
+    if args.model.is_none() && args.dist_model.is_none() && !args.training {
+        bail!("nothing to measure: give --model, --dist-model and/or --training");
+    }
+    let files = expand_inputs(&args.inputs)?;
+    let spectra: Vec<Vec<f64>> = files
+        .iter()
+        .flat_map(|path| prepare_file(path, true))
+        .filter_map(|p| p.data.ok().map(|n| n.flux))
+        .collect();
+    if spectra.is_empty() {
+        bail!("the inputs hold no usable apStar spectrum");
+    }
+    println!(
+        "astronn {} bench on {}",
+        env!("CARGO_PKG_VERSION"),
+        machine()
+    );
+    println!(
+        "{} spectra from {} files, mc = {}",
+        spectra.len(),
+        files.len(),
+        args.mc
+    );
+
+    let censored = match &args.model {
+        Some(path) => {
+            let model = ModelFile::load(path)?;
+            if model.kind != ModelKind::AstroNN {
+                bail!("{}: not an AstroNN model", path.display());
+            }
+            let net = CensoredBcnn::load(&model.var_builder())?;
+            let flops = inference_flops(&model, args.mc, NETWORK_PIXELS);
+            print(&network_throughput(
+                "AstroNN network alone",
+                &net,
+                &spectra,
+                args.spectra,
+                args.mc,
+                flops,
+            )?);
+            Some(net)
+        }
+        None => None,
+    };
+    let dist = match &args.dist_model {
+        Some(path) => {
+            let model = ModelFile::load(path)?;
+            if model.kind != ModelKind::AstroNNDist {
+                bail!("{}: not an AstroNNDist model", path.display());
+            }
+            let net = DistBcnn::load(&model.var_builder())?;
+            let flops = inference_flops(&model, args.mc, NETWORK_PIXELS);
+            print(&network_throughput(
+                "AstroNNDist network alone",
+                &net,
+                &spectra,
+                args.spectra,
+                args.mc,
+                flops,
+            )?);
+            Some(net)
+        }
+        None => None,
+    };
+    if censored.is_some() || dist.is_some() {
+        print(&end_to_end(&files, args.files, args.mc, censored, dist)?);
+    }
+    if args.training {
+        for batch in [64, 256] {
+            print(&training_throughput(&spectra, 1024, batch)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `predict` (with the given networks) over `count` files cycled from `files`, writing
+/// tables to a temporary directory.
+fn end_to_end(
+    files: &[PathBuf],
+    count: usize,
+    mc: usize,
+    censored: Option<CensoredBcnn>,
+    dist: Option<DistBcnn>,
+) -> Result<Measurement> {
+    let dir = tempfile_dir()?;
+    let inputs: Vec<PathBuf> = files.iter().cycle().take(count).cloned().collect();
+    let mut what = Vec::new();
+    let astronn = match censored {
+        Some(net) => {
+            what.push("AstroNN");
+            let labels = net.label_names();
+            Some(AstroNNJob {
+                predictor: AstroNNPredictor::new(net, None)?,
+                coadds: AstraTableWriter::create(
+                    &dir.join("astronn.fits"),
+                    astronn_columns(&labels, false),
+                    &[],
+                )?,
+                visits: None,
+            })
+        }
+        None => None,
+    };
+    let dist = match dist {
+        Some(net) => {
+            what.push("AstroNNDist");
+            Some(DistJob {
+                predictor: DistPredictor::new(net, None),
+                table: AstraTableWriter::create(&dir.join("dist.fits"), dist_columns(), &[])?,
+            })
+        }
+        None => None,
+    };
+    let mut jobs = Jobs { astronn, dist };
+    let options = PredictOptions {
+        mc,
+        seed: 1,
+        strict: false,
+    };
+    let mut source = SpectrumSource::apstar(inputs, false, 32);
+    let start = Instant::now();
+    let summary = run_predict(&mut source, &mut jobs, &options, &Silent)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(Measurement {
+        what: format!("predict end to end ({})", what.join(" + ")),
+        spectra: summary.spectra,
+        seconds,
+        flops_per_spectrum: None,
+    })
+}
+
+/// A fresh directory for the benchmark's tables.
+fn tempfile_dir() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("astronn-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
