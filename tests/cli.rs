@@ -601,7 +601,16 @@ fn noise_model_recalibrates_errors_but_not_labels() {
 fn help_describes_every_command() {
     let out = succeed(&["--help"]);
     let text = String::from_utf8_lossy(&out.stdout);
-    for command in ["normalize", "predict", "convert", "info"] {
+    for command in [
+        "normalize",
+        "predict",
+        "dist",
+        "train",
+        "calibrate",
+        "convert",
+        "info",
+        "bench",
+    ] {
         assert!(text.contains(command), "{text}");
     }
     let predict = String::from_utf8_lossy(&succeed(&["predict", "--help"]).stdout).into_owned();
