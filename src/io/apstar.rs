@@ -11,7 +11,7 @@
 //!
 //! Failures of the whole file (not FITS, truncated, missing HDUs, wrong pixel count, shapes
 //! that disagree) are errors naming the file; a spectrum that cannot be used (a visit row the
-//! file lacks, a row of zeros or without finite flux, a negative mask value) is reported in
+//! file lacks, a row of zeros or without finite flux) is reported in
 //! its [`SpectrumSlot::pixels`] so that the pipeline can write a NO_RESULT row for it.
 
 use crate::apogee::grid::APSTAR_PIXELS;
@@ -408,12 +408,9 @@ fn read_row(fits: &mut Fits, row: usize) -> Result<std::result::Result<RawPixels
             "row {row} has no finite non-zero flux value: not a spectrum"
         )));
     }
-    if let Some((i, v)) = mask.iter().enumerate().find(|(_, &m)| m < 0) {
-        return Ok(Err(format!(
-            "row {row}: bitmask value {v} at pixel {i} is negative, not a valid bit set"
-        )));
-    }
-    let bitmask = mask.into_iter().map(|m| m.unsigned_abs()).collect();
+    // A negative value (a signed integer mask with its top bit set) is taken as its
+    // two's-complement bit pattern, as NumPy's bitwise tests on the stored value do.
+    let bitmask = mask.into_iter().map(|m| m as u64).collect();
     let e_flux = err.into_iter().map(e_flux_from_error).collect();
     Ok(Ok(RawPixels {
         flux,
