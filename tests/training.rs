@@ -16,7 +16,7 @@ use astronn::nn::censored::CensoredBcnn;
 use astronn::nn::dropout::MaskStream;
 use astronn::nn::mc::{output_statistics, predict_raw};
 use astronn::nn::sampling::Dropout;
-use astronn::train::{TrainConfig, Trainer, TrainingSet};
+use astronn::train::{CensoredTrainer as Trainer, TrainConfig, TrainableNetwork, TrainingSet};
 use candle_core::{DType, Device, Tensor};
 use std::collections::{BTreeMap, HashMap};
 
