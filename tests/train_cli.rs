@@ -327,6 +327,8 @@ fn train_dist_writes_a_model_that_dist_runs() {
     assert_eq!(file.metadata["labels"], "[\"L_fakemag\"]");
     assert_eq!(file.metadata["training_spectra"], "58");
     assert!(file.metadata["command_line"].contains("--kind dist"));
+    assert_eq!(file.metadata["label_columns"], r#"{"parallax":"PLX"}"#);
+    assert_eq!(file.metadata["label_id_column"], "APOGEE_ID");
     assert_eq!(file.tensors["labels_std"].dims(), &[1]);
 
     let table = dir.path().join("dist.fits");

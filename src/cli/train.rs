@@ -61,7 +61,7 @@ pub fn train(args: TrainArgs, command_line: &str, quiet: bool) -> Result<ExitCod
     }
 }
 
-/// The label catalog of network `N` (its label columns decide which).
+/// The label catalog of network `N`: AstroNN labels or AstroNNDist parallaxes, by its kind.
 fn load_labels<N: TrainableNetwork>(
     args: &TrainArgs,
     columns: &LabelColumns,
@@ -163,6 +163,11 @@ fn train_network<N: TrainableNetwork>(
     metadata.insert(
         "label_catalog_sha256".to_string(),
         file_sha256(&args.catalog)?,
+    );
+    metadata.insert("label_id_column".to_string(), columns.id.clone());
+    metadata.insert(
+        "label_columns".to_string(),
+        serde_json::to_string(&columns.overrides)?,
     );
     metadata.insert(
         "spectra_sha256".to_string(),
