@@ -3,7 +3,7 @@
 
 mod common;
 
-use astronn::io::model_file::ModelFile;
+use astronn::io::model_file::{ModelFile, ModelKind};
 use astronn::io::normalized::{NormalizedWriter, SpectrumMeta};
 use common::run::{apogee, astronn, floats, s, stderr, succeed};
 use common::Reference;
@@ -219,6 +219,175 @@ fn train_errors_are_clear() {
         stderr(&failed).contains("empty training set"),
         "{}",
         stderr(&failed)
+    );
+    assert!(!model.exists());
+}
+
+/// A parallax catalog for the spectra of [`write_inputs`]: L_fakemag grows with the line
+/// strength; the parallax column is `PLX` (renamed with `--label parallax=PLX`) and the Ks
+/// column `K_MAG` (found ignoring case). Star 0 is not listed, star 1 has no Ks magnitude,
+/// star 2 a negative parallax, every third star no E(B−V).
+fn write_parallaxes(dir: &Path, n: usize) {
+    let mut csv = "APOGEE_ID,PLX,parallax_err,K_MAG,ebv\n".to_string();
+    for i in 1..n {
+        let strength = 0.6 + 0.8 * uniform(i as u64, 0);
+        let k_mag = 8.0 + 2.0 * uniform(i as u64, 1);
+        let ebv = if i % 3 == 0 {
+            String::new()
+        } else {
+            "0.1".to_string()
+        };
+        let k0 = k_mag - if i % 3 == 0 { 0.0 } else { 0.03517 };
+        let parallax = if i == 2 {
+            -0.05
+        } else {
+            (50.0 + 100.0 * strength) / 10f64.powf(0.2 * k0)
+        };
+        let k_mag = if i == 1 {
+            String::new()
+        } else {
+            format!("{k_mag}")
+        };
+        csv.push_str(&format!("2M{i:08},{parallax},0.05,{k_mag},{ebv}\n"));
+    }
+    std::fs::write(dir.join("parallaxes.csv"), csv).unwrap();
+}
+
+fn dist_args(dir: &Path, output: &Path, catalog: &str) -> Vec<String> {
+    [
+        "--threads",
+        "1",
+        "train",
+        "--kind",
+        "dist",
+        "--normalized",
+        s(&dir.join("spectra.fits")),
+        "--labels",
+        s(&dir.join(catalog)),
+        "--label",
+        "parallax=PLX",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--seed",
+        "3",
+        "-o",
+        s(output),
+    ]
+    .iter()
+    .map(|a| a.to_string())
+    .collect()
+}
+
+#[test]
+fn train_dist_writes_a_model_that_dist_runs() {
+    let Some(reference) = Reference::load() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write_inputs(&reference, dir.path(), 60);
+    write_parallaxes(dir.path(), 60);
+    let model = dir.path().join("dist.safetensors");
+    let out = run(&dist_args(dir.path(), &model, "parallaxes.csv"));
+    let messages = stderr(&out);
+    assert!(
+        messages.contains(
+            "58 spectra with labels (60 read, 1 not in the catalog, 1 without labels, 0 unusable)"
+        ),
+        "{messages}"
+    );
+    assert!(messages.contains("epoch 2/2"), "{messages}");
+
+    let metrics: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("dist.safetensors.metrics.json")).unwrap(),
+    )
+    .unwrap();
+    let epochs = metrics.as_array().unwrap();
+    assert_eq!(epochs.len(), 2);
+    for (k, epoch) in epochs.iter().enumerate() {
+        assert_eq!(epoch["epoch"], k + 1);
+        assert!(epoch["train_loss"].as_f64().unwrap().is_finite());
+        assert!(epoch["val_loss"].as_f64().unwrap().is_finite());
+        let mae = epoch["val_mae"].as_array().unwrap();
+        assert_eq!(mae.len(), 1, "one label, L_fakemag");
+        assert!(mae[0].as_f64().unwrap() > 0.0);
+        assert_eq!(epoch["lr"], 5e-4);
+    }
+    let checkpoint = dir
+        .path()
+        .join("dist.safetensors.checkpoints/epoch-001.safetensors");
+    assert_eq!(
+        ModelFile::load(&checkpoint).unwrap().kind,
+        ModelKind::AstroNNDist
+    );
+
+    let file = ModelFile::load(&model).unwrap();
+    assert_eq!(file.kind, ModelKind::AstroNNDist);
+    assert_eq!(file.metadata["labels"], "[\"L_fakemag\"]");
+    assert_eq!(file.metadata["training_spectra"], "58");
+    assert!(file.metadata["command_line"].contains("--kind dist"));
+    assert_eq!(file.metadata["label_columns"], r#"{"parallax":"PLX"}"#);
+    assert_eq!(file.metadata["label_id_column"], "APOGEE_ID");
+    assert_eq!(file.tensors["labels_std"].dims(), &[1]);
+
+    let table = dir.path().join("dist.fits");
+    succeed(&[
+        "dist",
+        "--model",
+        s(&model),
+        "--mc",
+        "0",
+        "-o",
+        s(&table),
+        "--normalized",
+        s(&dir.path().join("spectra.fits")),
+    ]);
+    let l_fakemag = floats(&apogee(&table), "L_fakemag");
+    assert_eq!(l_fakemag.len(), 60);
+    assert!(l_fakemag.iter().all(|l| l.is_finite() && *l > 0.0));
+
+    // The abundance trainer refuses the distance network's checkpoint.
+    let mut args = train_args(dir.path(), s(&dir.path().join("a.safetensors")), "2");
+    args.extend(["--resume".to_string(), s(&checkpoint).to_string()]);
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let failed = astronn(&refs);
+    assert!(!failed.status.success());
+    assert!(
+        stderr(&failed).contains("astronn_dist network, not astronn"),
+        "{}",
+        stderr(&failed)
+    );
+}
+
+#[test]
+fn train_dist_errors_are_clear() {
+    let Some(reference) = Reference::load() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    write_inputs(&reference, dir.path(), 6);
+    let model = dir.path().join("m.safetensors");
+    let fail = |catalog: &str, text: &str| {
+        std::fs::write(dir.path().join(catalog), text).unwrap();
+        let args = dist_args(dir.path(), &model, catalog);
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let failed = astronn(&refs);
+        assert!(!failed.status.success());
+        stderr(&failed)
+    };
+    let message = fail(
+        "no_k.csv",
+        "APOGEE_ID,PLX,parallax_err,ebv\n2M00000001,1,0.1,0\n",
+    );
+    assert!(message.contains("'k_mag'"), "{message}");
+    let message = fail(
+        "no_labels.csv",
+        "APOGEE_ID,PLX,parallax_err,k_mag,ebv\n2M00000001,1,0.1,99.999,0\n2M00000002,,0.1,9,0\n",
+    );
+    assert!(
+        message.contains("empty training set") && message.contains("valid Ks magnitude"),
+        "{message}"
     );
     assert!(!model.exists());
 }

@@ -1,22 +1,30 @@
-//! Training the censored network end to end on CI-sized sets built from the fixtures' real
-//! normalized spectra: the validation loss falls, the written model loads and predicts as
-//! the training forward does, runs are reproducible and resume exactly.
+//! Training the censored network and AstroNNDist end to end on CI-sized sets built from the
+//! fixtures' real normalized spectra: the validation loss falls, the written model loads and
+//! predicts as the training forward does, runs are reproducible and resume exactly.
 //!
 //! The set: each synthetic spectrum is one of the six real spectra with its absorption
 //! scaled by a depth factor a ∈ [0.6, 1.4] (1 + a·(flux − 1)) plus 0.5 % noise. Every label
 //! is a known smooth function of the spectrum: c_j · a + d_j(base spectrum), so the network
 //! can learn it from the line depths. About 8 % of labels are missing (NaN or −9999) and
-//! half the labels carry errors.
+//! half the labels carry errors. AstroNNDist's set has the same spectra with a luminosity
+//! that depends on the depth and the base spectrum, observed as a noisy parallax (see
+//! [`synthetic_dist_set`]).
 
 mod common;
 
+use astronn::io::labels::fakemag_label;
 use astronn::io::model_file::{ModelFile, ModelKind};
 use astronn::io::npy::NpyArray;
 use astronn::nn::censored::CensoredBcnn;
+use astronn::nn::dist::DistBcnn;
 use astronn::nn::dropout::MaskStream;
 use astronn::nn::mc::{output_statistics, predict_raw};
+use astronn::nn::network::BayesianNetwork;
 use astronn::nn::sampling::Dropout;
-use astronn::train::{TrainConfig, Trainer, TrainingSet};
+use astronn::train::dist_model::DIST_LABELS;
+use astronn::train::{
+    CensoredTrainer as Trainer, DistTrainer, TrainConfig, TrainableNetwork, TrainingSet,
+};
 use candle_core::{DType, Device, Tensor};
 use std::collections::{BTreeMap, HashMap};
 
@@ -43,6 +51,32 @@ fn bases() -> Option<Vec<f64>> {
     Some(data[..BASES * PIXELS].to_vec())
 }
 
+/// A standard normal draw (Box–Muller) from the uniforms `(i, j)` and `(i, j + 1)`.
+fn gaussian(i: u64, j: u64) -> f64 {
+    let u1 = 1.0 - uniform(i, j);
+    (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * uniform(i, j + 1)).cos()
+}
+
+/// Synthetic spectrum `i`: its base (`i % 6`) with the absorption scaled by a depth
+/// a ∈ [0.6, 1.4] plus 0.5 % noise, appended to `flux` and `flux_f64`. Returns (base, a).
+fn synthetic_spectrum(
+    bases: &[f64],
+    i: usize,
+    flux: &mut Vec<f32>,
+    flux_f64: &mut Vec<f64>,
+) -> (usize, f64) {
+    let k = i % BASES;
+    let depth = 0.6 + 0.8 * uniform(i as u64, 0);
+    let base = &bases[k * PIXELS..(k + 1) * PIXELS];
+    for (p, &b) in base.iter().enumerate() {
+        let noise = 0.005 * (uniform(i as u64, 100 + p as u64) - 0.5) * 3.46;
+        let value = (1.0 + depth * (b - 1.0) + noise).max(0.0) as f32;
+        flux.push(value);
+        flux_f64.push(f64::from(value));
+    }
+    (k, depth)
+}
+
 /// `n` synthetic spectra with labels (see the module comment).
 fn synthetic_set(bases: &[f64], n: usize) -> (TrainingSet, Vec<f64>) {
     let mut flux = Vec::with_capacity(n * PIXELS);
@@ -50,15 +84,7 @@ fn synthetic_set(bases: &[f64], n: usize) -> (TrainingSet, Vec<f64>) {
     let mut labels = Vec::with_capacity(n * LABELS);
     let mut errors = Vec::with_capacity(n * LABELS);
     for i in 0..n {
-        let k = i % BASES;
-        let depth = 0.6 + 0.8 * uniform(i as u64, 0);
-        let base = &bases[k * PIXELS..(k + 1) * PIXELS];
-        for (p, &b) in base.iter().enumerate() {
-            let noise = 0.005 * (uniform(i as u64, 100 + p as u64) - 0.5) * 3.46;
-            let value = (1.0 + depth * (b - 1.0) + noise).max(0.0) as f32;
-            flux.push(value);
-            flux_f64.push(f64::from(value));
-        }
+        let (k, depth) = synthetic_spectrum(bases, i, &mut flux, &mut flux_f64);
         for j in 0..LABELS {
             let slope = 1.0 + j as f64 / 10.0;
             let offset = (k as f64 - 2.5) * (0.2 + 0.05 * (j % 5) as f64);
@@ -75,6 +101,62 @@ fn synthetic_set(bases: &[f64], n: usize) -> (TrainingSet, Vec<f64>) {
     }
     let set = TrainingSet::new(flux, labels, Some(errors)).expect("valid training set");
     (set, flux_f64)
+}
+
+/// The true L_fakemag of a synthetic star of base spectrum `base` and line depth `depth`.
+fn true_luminosity(base: usize, depth: f64) -> f64 {
+    40.0 + 150.0 * (depth - 0.6) + 15.0 * base as f64
+}
+
+/// The Pearson correlation of `x` and `y`.
+fn correlation(x: &[f64], y: &[f64]) -> f64 {
+    let n = x.len() as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let cov: f64 = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let vx: f64 = x.iter().map(|a| (a - mx).powi(2)).sum();
+    let vy: f64 = y.iter().map(|b| (b - my).powi(2)).sum();
+    cov / (vx * vy).sqrt()
+}
+
+/// `n` synthetic spectra (as [`synthetic_set`]'s) with AstroNNDist targets: a true
+/// L_fakemag = 40 + 150·(a − 0.6) + 15·base, seen as a parallax
+/// ϖ = L / 10^(0.2·K0) + σ·N(0, 1) through 2MASS photometry: 85 % bright stars (Ks 7–10,
+/// σ 0.02–0.04 mas) and 15 % faint ones (Ks 13–14, σ 0.2 mas), some of whose parallaxes are
+/// negative; E(B−V) in [0, 0.3], a tenth missing. Every 40th star has no valid Ks magnitude,
+/// hence no target. Returns the set ([`fakemag_label`]'s targets), the flux as f64, and the
+/// number of negative parallaxes.
+fn synthetic_dist_set(bases: &[f64], n: usize) -> (TrainingSet, Vec<f64>, usize) {
+    let mut flux = Vec::with_capacity(n * PIXELS);
+    let mut flux_f64 = Vec::with_capacity(n * PIXELS);
+    let (mut labels, mut errors) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut negative = 0;
+    for i in 0..n {
+        let (k, depth) = synthetic_spectrum(bases, i, &mut flux, &mut flux_f64);
+        let luminosity = true_luminosity(k, depth);
+        let faint = uniform(i as u64, 60_000) < 0.15;
+        let (k_mag, sigma) = if faint {
+            (13.0 + uniform(i as u64, 60_001), 0.2)
+        } else {
+            (
+                7.0 + 3.0 * uniform(i as u64, 60_001),
+                0.02 + 0.02 * uniform(i as u64, 60_002),
+            )
+        };
+        let ebv = if uniform(i as u64, 60_003) < 0.1 {
+            f64::NAN
+        } else {
+            0.3 * uniform(i as u64, 60_004)
+        };
+        let k0 = k_mag - 0.3517 * if ebv.is_nan() { 0.0 } else { ebv };
+        let parallax = luminosity / 10f64.powf(0.2 * k0) + sigma * gaussian(i as u64, 60_005);
+        let k_mag = if i % 40 == 39 { 99.999 } else { k_mag };
+        let (value, error) = fakemag_label(parallax, sigma, k_mag, ebv).unwrap_or((f64::NAN, 0.0));
+        negative += usize::from(value < 0.0);
+        labels.push(value);
+        errors.push(error);
+    }
+    let set = TrainingSet::with_labels(&DIST_LABELS, flux, labels, Some(errors));
+    (set.expect("valid training set"), flux_f64, negative)
 }
 
 fn config(epochs: usize, batch_size: usize, seed: u64) -> TrainConfig {
@@ -103,7 +185,9 @@ fn fingerprint(tensors: &HashMap<String, Tensor>) -> BTreeMap<String, Vec<u64>> 
         .collect()
 }
 
-fn model_fingerprint(trainer: &Trainer) -> BTreeMap<String, Vec<u64>> {
+fn model_fingerprint<N: TrainableNetwork>(
+    trainer: &astronn::train::Trainer<N>,
+) -> BTreeMap<String, Vec<u64>> {
     fingerprint(
         &trainer
             .model()
@@ -260,6 +344,142 @@ fn a_resumed_run_ends_with_the_uninterrupted_runs_model() {
     assert!(other.unwrap_err().to_string().contains("other data"));
 }
 
+#[test]
+fn dist_training_lowers_the_validation_loss_and_writes_a_model_that_predicts() {
+    let Some(bases) = bases() else { return };
+    let (set, flux, negative) = synthetic_dist_set(&bases, 320);
+    assert!(negative >= 5, "{negative} negative parallaxes");
+    // labels_std is the population std of the present targets; there is no mean offset.
+    let present: Vec<f64> = (0..set.len())
+        .map(|i| set.labels(i)[0])
+        .filter(|v| !v.is_nan())
+        .collect();
+    assert_eq!(present.len(), 312);
+    let mean = present.iter().sum::<f64>() / present.len() as f64;
+    let std =
+        (present.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / present.len() as f64).sqrt();
+    let mut trainer = DistTrainer::new(set, config(6, 16, 1)).unwrap();
+    assert_eq!(trainer.normalisation().labels_mean, vec![0.0]);
+    assert!((trainer.normalisation().labels_std[0] - std).abs() < 1e-9 * std);
+    let initial = trainer.validate().unwrap().unwrap();
+    let mut epochs = Vec::new();
+    while !trainer.is_finished() {
+        let metrics = trainer.run_epoch().unwrap();
+        eprintln!("{}", serde_json::to_string(&metrics).unwrap());
+        epochs.push(metrics);
+    }
+    let last = &epochs[epochs.len() - 1];
+    let val_losses: Vec<f64> = epochs.iter().map(|m| m.val_loss.unwrap()).collect();
+    assert!(
+        val_losses[0] < initial.loss,
+        "{} → {val_losses:?}",
+        initial.loss
+    );
+    assert!(
+        val_losses[5] < 0.5 * initial.loss,
+        "{} → {val_losses:?}",
+        initial.loss
+    );
+    let (mae0, mae) = (initial.mae[0].unwrap(), last.val_mae[0].unwrap());
+    assert!(mae < 0.6 * mae0, "L_fakemag MAE {mae0} → {mae}");
+    assert_eq!(last.val_mae.len(), 1);
+    assert!(last.train_loss < epochs[0].train_loss);
+
+    // The model file is an AstroNNDist model that the inference network loads.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dist.safetensors");
+    trainer.save_model(&path, BTreeMap::new()).unwrap();
+    let model = ModelFile::load(&path).unwrap();
+    assert_eq!(model.kind, ModelKind::AstroNNDist);
+    assert_eq!(model.metadata["labels"], "[\"L_fakemag\"]");
+    assert_eq!(model.metadata["epochs"], "6");
+    assert_eq!(model.tensors["labels_std"].dtype(), DType::F64);
+    assert_eq!(model.tensors["input_mean"].dtype(), DType::F64);
+    assert!(!model.tensors.contains_key("labels_mean"));
+    let net = DistBcnn::load(&model.var_builder()).unwrap();
+    assert_eq!(net.labels_std(), &trainer.normalisation().labels_std[..]);
+    let raw = predict_raw(&net, &flux[..PIXELS], 20, MaskStream::new(1, 0)).unwrap();
+    assert!(raw.values[0] > 0.0 && raw.errors[0] > 0.0, "{raw:?}");
+
+    // It has learnt how the luminosity depends on the spectrum, not only its mean: the
+    // deterministic L_fakemag follows the true one (correlation ≈ 0.75 after six epochs).
+    let (mut predicted, mut truth) = (Vec::new(), Vec::new());
+    for i in 0..320 {
+        let spectrum = &flux[i * PIXELS..(i + 1) * PIXELS];
+        let raw = predict_raw(&net, spectrum, 0, MaskStream::new(0, 0)).unwrap();
+        predicted.push(raw.values[0]);
+        truth.push(true_luminosity(i % BASES, 0.6 + 0.8 * uniform(i as u64, 0)));
+    }
+    let r = correlation(&predicted, &truth);
+    assert!(r > 0.6, "correlation with the true L_fakemag {r}");
+
+    // Its deterministic output (twice: deterministic) is the training forward's with
+    // dropout off.
+    let norm = trainer.normalisation();
+    for row in [0, 7, 300] {
+        let spectrum = &flux[row * PIXELS..(row + 1) * PIXELS];
+        let stats = output_statistics(&net, spectrum, 0, MaskStream::new(0, 0)).unwrap();
+        let again = output_statistics(&net, spectrum, 0, MaskStream::new(9, 9)).unwrap();
+        assert_eq!(stats.mean[0].to_bits(), again.mean[0].to_bits());
+        let x: Vec<f32> = spectrum
+            .iter()
+            .zip(&norm.input_mean)
+            .map(|(f, m)| (f - m) as f32)
+            .collect();
+        let x = Tensor::from_vec(x, (1, PIXELS), &Device::Cpu).unwrap();
+        let (y, s) = trainer.model().forward(&x, &mut Dropout::Off).unwrap();
+        let y = f64::from(y.flatten_all().unwrap().to_vec1::<f32>().unwrap()[0]);
+        let s = f64::from(s.flatten_all().unwrap().to_vec1::<f32>().unwrap()[0]);
+        assert!(y > 0.0, "softplus output");
+        assert!((stats.mean[0] - y).abs() < 1e-5 * (1.0 + y.abs()), "{row}");
+        assert!((stats.mean_log_variance[0] - s).abs() < 1e-5 * (1.0 + s.abs()));
+    }
+}
+
+#[test]
+fn dist_training_is_reproducible_and_resumes_exactly() {
+    let Some(bases) = bases() else { return };
+    let (set, _, _) = synthetic_dist_set(&bases, 40);
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("epoch1.safetensors");
+    let train = |seed: u64, save: bool| {
+        one_thread(|| {
+            let mut trainer = DistTrainer::new(set.clone(), config(3, 16, seed)).unwrap();
+            while !trainer.is_finished() {
+                trainer.run_epoch().unwrap();
+                if save && trainer.epoch() == 1 {
+                    trainer.checkpoint(&checkpoint).unwrap();
+                }
+            }
+            model_fingerprint(&trainer)
+        })
+    };
+    let first = train(5, true);
+    assert_eq!(first, train(5, false), "same seed, one thread: same model");
+    assert_ne!(first, train(6, false));
+
+    let resumed = one_thread(|| {
+        let mut trainer = DistTrainer::resume(&checkpoint, set.clone(), config(3, 16, 5)).unwrap();
+        assert_eq!(trainer.epoch(), 1);
+        while !trainer.is_finished() {
+            trainer.run_epoch().unwrap();
+        }
+        model_fingerprint(&trainer)
+    });
+    assert_eq!(first, resumed);
+
+    // A checkpoint is a model the inference network loads; the censored trainer refuses it.
+    let model = ModelFile::load(&checkpoint).unwrap();
+    assert_eq!(model.kind, ModelKind::AstroNNDist);
+    assert!(DistBcnn::load(&model.var_builder()).is_ok());
+    let (censored_set, _) = synthetic_set(&bases, 40);
+    let err = Trainer::resume(&checkpoint, censored_set.clone(), config(3, 16, 5)).unwrap_err();
+    assert!(err.to_string().contains("astronn_dist"), "{err}");
+    // A set of the other network's labels is refused.
+    let err = DistTrainer::new(censored_set, config(3, 16, 5)).unwrap_err();
+    assert!(err.to_string().contains("L_fakemag"), "{err}");
+}
+
 /// Training throughput (spectra/s) at batch 64 and 256: the second of two epochs over 1024
 /// synthetic spectra (no validation). For the README:
 /// `RAYON_NUM_THREADS=N cargo test --test training training_throughput -- --ignored --nocapture`.
@@ -274,12 +494,39 @@ fn training_throughput() {
         let mut trainer = Trainer::new(set.clone(), c).unwrap();
         trainer.run_epoch().unwrap();
         let metrics = trainer.run_epoch().unwrap();
-        println!(
-            "batch {batch}: {:.0} spectra/s ({} spectra in {:.2} s), RAYON_NUM_THREADS={}",
-            metrics.spectra_per_second,
-            trainer.train_size(),
-            metrics.seconds,
-            std::env::var("RAYON_NUM_THREADS").unwrap_or_default()
-        );
+        report_throughput("AstroNN", batch, &metrics, trainer.train_size());
+    }
+}
+
+fn report_throughput(
+    network: &str,
+    batch: usize,
+    metrics: &astronn::train::EpochMetrics,
+    spectra: usize,
+) {
+    println!(
+        "{network} batch {batch}: {:.0} spectra/s ({spectra} spectra in {:.2} s), \
+         RAYON_NUM_THREADS={}",
+        metrics.spectra_per_second,
+        metrics.seconds,
+        std::env::var("RAYON_NUM_THREADS").unwrap_or_default()
+    );
+}
+
+/// AstroNNDist's training throughput, measured as [`training_throughput`]'s:
+/// `RAYON_NUM_THREADS=N cargo test --test training dist_training_throughput -- --ignored
+/// --nocapture`.
+#[test]
+#[ignore]
+fn dist_training_throughput() {
+    let Some(bases) = bases() else { return };
+    let (set, _, _) = synthetic_dist_set(&bases, 1024);
+    for batch in [64, 256] {
+        let mut c = config(2, batch, 1);
+        c.val_fraction = 0.0;
+        let mut trainer = DistTrainer::new(set.clone(), c).unwrap();
+        trainer.run_epoch().unwrap();
+        let metrics = trainer.run_epoch().unwrap();
+        report_throughput("AstroNNDist", batch, &metrics, trainer.train_size());
     }
 }

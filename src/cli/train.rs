@@ -1,17 +1,20 @@
-//! `astronn train`: join spectra with labels, train with per-epoch progress, checkpoints and
-//! metrics, and write the model.
+//! `astronn train`: join spectra with labels (AstroNN's, or AstroNNDist's L_fakemag from
+//! parallaxes and photometry), train with per-epoch progress, checkpoints and metrics, and
+//! write the model.
 
 use crate::cli::args::{NetworkKind, TrainArgs};
 use crate::cli::progress::Progress;
 use anyhow::{bail, Context, Result};
 use astronn::io::inputs::expand_inputs;
-use astronn::io::labels::{LabelCatalog, LabelColumns};
+use astronn::io::labels::{FakemagCatalog, LabelCatalog, LabelColumns, TrainingLabels};
+use astronn::io::model_file::ModelKind;
 use astronn::io::temp::TempPath;
 use astronn::nn::censored::LABELS;
 use astronn::pipeline::run_info::utc_timestamp;
 use astronn::pipeline::source::SpectrumSource;
 use astronn::pipeline::training_set::collect_training_set;
 use astronn::train::trainer::{TrainConfig, Trainer};
+use astronn::train::{TrainableCensored, TrainableDist, TrainableNetwork};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -48,14 +51,33 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
     Ok(())
 }
 
-/// Runs `astronn train`.
+/// Runs `astronn train`: `--kind astronn` reads the labels of [`LabelCatalog`], `--kind
+/// dist` the parallaxes and photometry of [`FakemagCatalog`] (its columns renamed with the
+/// same `--label NAME=COLUMN` overrides).
 pub fn train(args: TrainArgs, command_line: &str, quiet: bool) -> Result<ExitCode> {
-    if args.kind == NetworkKind::Dist {
-        bail!(
-            "training AstroNNDist is not available in this version; \
-             --kind astronn trains the abundance network"
-        );
+    match args.kind {
+        NetworkKind::Astronn => train_network::<TrainableCensored>(args, command_line, quiet),
+        NetworkKind::Dist => train_network::<TrainableDist>(args, command_line, quiet),
     }
+}
+
+/// The label catalog of network `N`: AstroNN labels or AstroNNDist parallaxes, by its kind.
+fn load_labels<N: TrainableNetwork>(
+    args: &TrainArgs,
+    columns: &LabelColumns,
+) -> Result<Box<dyn TrainingLabels>> {
+    Ok(match N::KIND {
+        ModelKind::AstroNN => Box::new(LabelCatalog::load(&args.catalog, &LABELS, columns)?),
+        ModelKind::AstroNNDist => Box::new(FakemagCatalog::load(&args.catalog, columns)?),
+    })
+}
+
+/// Trains network `N` as `args` say.
+fn train_network<N: TrainableNetwork>(
+    args: TrainArgs,
+    command_line: &str,
+    quiet: bool,
+) -> Result<ExitCode> {
     if args.epochs == 0 {
         bail!("--epochs must be at least 1");
     }
@@ -76,7 +98,7 @@ pub fn train(args: TrainArgs, command_line: &str, quiet: bool) -> Result<ExitCod
         id: args.id_column.clone(),
         overrides: args.label_columns.iter().cloned().collect(),
     };
-    let catalog = LabelCatalog::load(&args.catalog, &LABELS, &columns)?;
+    let catalog = load_labels::<N>(&args, &columns)?;
     let mut source = match &args.normalized {
         Some(path) => SpectrumSource::normalized(path, SPECTRA_PER_CHUNK)?,
         None => {
@@ -87,7 +109,7 @@ pub fn train(args: TrainArgs, command_line: &str, quiet: bool) -> Result<ExitCod
         }
     };
     let reading = Progress::new(source.total_units(), source.unit_name(), quiet);
-    let (set, join) = collect_training_set(&mut source, &catalog, &reading)?;
+    let (set, join) = collect_training_set(&mut source, catalog.as_ref(), &reading)?;
     reading.finish();
     if !quiet {
         eprintln!(
@@ -106,8 +128,8 @@ pub fn train(args: TrainArgs, command_line: &str, quiet: bool) -> Result<ExitCod
         ..TrainConfig::default()
     };
     let mut trainer = match &args.resume {
-        Some(checkpoint) => Trainer::resume(checkpoint, set, config)?,
-        None => Trainer::new(set, config)?,
+        Some(checkpoint) => Trainer::<N>::resume(checkpoint, set, config)?,
+        None => Trainer::<N>::new(set, config)?,
     };
     while !trainer.is_finished() {
         let epoch = trainer.epoch() + 1;
@@ -141,6 +163,11 @@ pub fn train(args: TrainArgs, command_line: &str, quiet: bool) -> Result<ExitCod
     metadata.insert(
         "label_catalog_sha256".to_string(),
         file_sha256(&args.catalog)?,
+    );
+    metadata.insert("label_id_column".to_string(), columns.id.clone());
+    metadata.insert(
+        "label_columns".to_string(),
+        serde_json::to_string(&columns.overrides)?,
     );
     metadata.insert(
         "spectra_sha256".to_string(),

@@ -1,7 +1,7 @@
 //! Building a training set: the coadds of a run's inputs, joined by APOGEE identifier with
-//! a label catalog.
+//! a label catalog (AstroNN's labels or AstroNNDist's L_fakemag).
 
-use crate::io::labels::LabelCatalog;
+use crate::io::labels::TrainingLabels;
 use crate::pipeline::predict::{describe, Observer};
 use crate::pipeline::source::SpectrumSource;
 use crate::train::data::TrainingSet;
@@ -16,7 +16,8 @@ pub struct JoinSummary {
     pub joined: usize,
     /// Spectra whose star the catalog does not list.
     pub not_in_catalog: usize,
-    /// Spectra whose star the catalog lists without any usable label.
+    /// Spectra whose star the catalog lists without any usable label (for AstroNNDist: no
+    /// parallax, no parallax error or no valid Ks magnitude).
     pub without_labels: usize,
     /// Spectra that could not be read or prepared.
     pub unusable: usize,
@@ -26,7 +27,7 @@ pub struct JoinSummary {
 /// `catalog`. Fails when none does, saying why.
 pub fn collect_training_set(
     source: &mut SpectrumSource,
-    catalog: &LabelCatalog,
+    catalog: &dyn TrainingLabels,
     observer: &dyn Observer,
 ) -> Result<(TrainingSet, JoinSummary)> {
     let mut summary = JoinSummary::default();
@@ -65,8 +66,10 @@ pub fn collect_training_set(
         } else if summary.without_labels > 0 {
             format!(
                 "{} of {} spectra are of stars in the catalog, but none has a usable label \
-                 (all NaN or -9999)",
-                summary.without_labels, summary.spectra
+                 ({})",
+                summary.without_labels,
+                summary.spectra,
+                catalog.label_rule()
             )
         } else {
             format!(
@@ -77,5 +80,6 @@ pub fn collect_training_set(
         };
         return Err(Error::Invalid(format!("empty training set: {why}")));
     }
-    Ok((TrainingSet::new(flux, labels, Some(errors))?, summary))
+    let set = TrainingSet::with_labels(catalog.label_names(), flux, labels, Some(errors))?;
+    Ok((set, summary))
 }

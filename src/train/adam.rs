@@ -8,7 +8,7 @@
 //! lr_t = lr · √(1 − β₂ᵗ) / (1 − β₁ᵗ); m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²;
 //! θ ← θ − lr_t · m / (√v + ε).
 
-use crate::train::model::is_weight;
+use crate::train::network::is_weight;
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Result, Tensor, Var};
 use std::collections::HashMap;

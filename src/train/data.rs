@@ -1,9 +1,10 @@
 //! The training set in memory and its normalisation (SPEC §9).
 //!
 //! Labels are standardised with the set's mean and standard deviation, computed over the
-//! present values only; spectra have the set's mean spectrum subtracted. These constants
-//! become the trained model's `labels_mean`, `labels_std` and `input_mean`, so prediction
-//! undoes exactly what training did.
+//! present values only (AstroNNDist's L_fakemag is only divided by its standard deviation:
+//! its inference has no mean offset); spectra have the set's mean spectrum subtracted.
+//! These constants become the trained model's `labels_mean`, `labels_std` and `input_mean`,
+//! so prediction undoes exactly what training did.
 
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::nn::censored::LABELS;
@@ -27,27 +28,45 @@ fn usable_error(sigma: f64) -> f64 {
     }
 }
 
-/// Spectra and labels for training the censored network.
+/// Spectra and labels for training a network.
 ///
-/// Rows are spectra; the labels are the censored network's 22 outputs in network order
-/// ([`LABELS`]). Flux is held as f32 to halve the memory of large sets (86k spectra are
-/// 2.6 GB); the network computes in f32 anyway.
+/// Rows are spectra; the label columns are a network's outputs in network order (the
+/// censored network's 22 [`LABELS`], or AstroNNDist's L_fakemag). Flux is held as f32 to
+/// halve the memory of large sets (86k spectra are 2.6 GB); the network computes in f32
+/// anyway.
 #[derive(Debug, Clone)]
 pub struct TrainingSet {
+    label_names: &'static [&'static str],
     flux: Vec<f32>,
     labels: Vec<f64>,
     label_errors: Option<Vec<f64>>,
 }
 
 impl TrainingSet {
-    /// A set of `N` spectra: `flux` is `N × 7514` continuum-normalized flux (row-major),
-    /// `labels` is `N × 22` (NaN or −9999 = missing), `label_errors` the labels' 1σ errors in
-    /// the same layout (0, negative, NaN or −9999 = unknown, treated as 0).
+    /// A set of `N` spectra for the censored network: `flux` is `N × 7514`
+    /// continuum-normalized flux (row-major), `labels` is `N × 22` (NaN or −9999 = missing),
+    /// `label_errors` the labels' 1σ errors in the same layout (0, negative, NaN or −9999 =
+    /// unknown, treated as 0).
     ///
     /// Refuses an empty set, mismatched lengths, non-finite flux and a set without a single
     /// present label.
     pub fn new(flux: Vec<f32>, labels: Vec<f64>, label_errors: Option<Vec<f64>>) -> Result<Self> {
-        let l = LABELS.len();
+        TrainingSet::with_labels(&LABELS, flux, labels, label_errors)
+    }
+
+    /// A set as [`TrainingSet::new`] makes, with the label columns `label_names` (a
+    /// network's outputs, e.g. [`crate::train::dist_model::DIST_LABELS`]): `labels` is
+    /// `N × label_names.len()`.
+    pub fn with_labels(
+        label_names: &'static [&'static str],
+        flux: Vec<f32>,
+        labels: Vec<f64>,
+        label_errors: Option<Vec<f64>>,
+    ) -> Result<Self> {
+        let l = label_names.len();
+        if l == 0 {
+            return Err(Error::Invalid("a training set needs a label".into()));
+        }
         if flux.is_empty() || flux.len() % NETWORK_PIXELS != 0 {
             return Err(Error::Invalid(format!(
                 "training flux has {} values, not a positive multiple of {NETWORK_PIXELS}",
@@ -84,6 +103,7 @@ impl TrainingSet {
             ));
         }
         Ok(TrainingSet {
+            label_names,
             flux,
             labels,
             label_errors,
@@ -100,9 +120,9 @@ impl TrainingSet {
         self.flux.is_empty()
     }
 
-    /// Label names, in the order of the label columns (the censored network's outputs).
+    /// Label names, in the order of the label columns (the network's outputs).
     pub fn label_names(&self) -> &'static [&'static str] {
-        &LABELS
+        self.label_names
     }
 
     /// Normalized flux of spectrum `i` (panics if `i >= len()`, as slice indexing does).
@@ -112,14 +132,14 @@ impl TrainingSet {
 
     /// Labels of spectrum `i`, missing values as given (panics if `i >= len()`).
     pub fn labels(&self, i: usize) -> &[f64] {
-        let l = LABELS.len();
+        let l = self.label_names.len();
         &self.labels[i * l..(i + 1) * l]
     }
 
     /// Label errors of spectrum `i` as given, if the set has errors (panics if
     /// `i >= len()`).
     pub fn label_errors(&self, i: usize) -> Option<&[f64]> {
-        let l = LABELS.len();
+        let l = self.label_names.len();
         self.label_errors
             .as_ref()
             .map(|errors| &errors[i * l..(i + 1) * l])
@@ -128,7 +148,7 @@ impl TrainingSet {
     /// Number of spectra with each label present, in label order: a label no spectrum has
     /// is not learnt (its head trains on nothing), which a caller may want to report.
     pub fn label_counts(&self) -> Vec<usize> {
-        let l = LABELS.len();
+        let l = self.label_names.len();
         let mut counts = vec![0; l];
         for row in self.labels.chunks(l) {
             for (count, &v) in counts.iter_mut().zip(row) {
@@ -167,7 +187,8 @@ impl TrainingSet {
 pub struct Normalisation {
     /// Mean normalized spectrum (7514), subtracted from every input.
     pub input_mean: Vec<f64>,
-    /// Per-label mean of the present values (0 for a label with none).
+    /// Per-label mean of the present values (0 for a label with none, and for every label
+    /// of a normalisation without offset).
     pub labels_mean: Vec<f64>,
     /// Per-label population standard deviation of the present values (1 for a label with
     /// fewer than two distinct values, so that it stays finite).
@@ -178,6 +199,13 @@ impl Normalisation {
     /// The normalisation of a whole training set (validation rows included, as astroNN
     /// normalises before it splits).
     pub fn of(set: &TrainingSet) -> Normalisation {
+        Normalisation::with_offset(set, true)
+    }
+
+    /// [`Normalisation::of`], with `labels_mean` set to zero when `offset` is false: labels
+    /// are then only divided by their std (AstroNNDist: `L_fakemag = output · labels_std`).
+    /// The std is the same in both cases (around the mean).
+    pub fn with_offset(set: &TrainingSet, offset: bool) -> Normalisation {
         let n = set.len();
         let mut input_mean = vec![0f64; NETWORK_PIXELS];
         for i in 0..n {
@@ -188,7 +216,7 @@ impl Normalisation {
         for m in &mut input_mean {
             *m /= n as f64;
         }
-        let l = LABELS.len();
+        let l = set.label_names().len();
         let mut labels_mean = vec![0f64; l];
         let mut labels_std = vec![1f64; l];
         for j in 0..l {
@@ -202,7 +230,9 @@ impl Normalisation {
             let mean = present.iter().sum::<f64>() / present.len() as f64;
             let var =
                 present.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / present.len() as f64;
-            labels_mean[j] = mean;
+            if offset {
+                labels_mean[j] = mean;
+            }
             if var.sqrt().is_finite() && var > 0.0 {
                 labels_std[j] = var.sqrt();
             }
@@ -293,6 +323,31 @@ mod tests {
         assert_eq!((v[0], e[0]), (-1.0, 0.5));
         assert_eq!((v[l], e[l]), (1.0, 0.0));
         assert!(v[1].is_nan() && e[1] == 0.0);
+    }
+
+    #[test]
+    fn without_offset_labels_are_only_scaled_by_their_std() {
+        // L_fakemag-like targets, negative ones included: mean 1, std 2 around the mean.
+        const NAMES: [&str; 1] = ["L_fakemag"];
+        let flux = vec![1.0; 3 * NETWORK_PIXELS];
+        let labels = vec![-1.0, 3.0, f64::NAN];
+        let set = TrainingSet::with_labels(&NAMES, flux, labels, Some(vec![0.5, 1.0, 1.0]));
+        let set = set.unwrap();
+        assert_eq!(set.label_names(), &NAMES);
+        assert_eq!(set.label_counts(), vec![2]);
+        let norm = Normalisation::with_offset(&set, false);
+        assert_eq!(
+            (norm.labels_mean.clone(), norm.labels_std.clone()),
+            (vec![0.0], vec![2.0])
+        );
+        assert_eq!(Normalisation::of(&set).labels_mean, vec![1.0]);
+        let (mut v, mut e) = (Vec::new(), Vec::new());
+        for i in 0..3 {
+            norm.standardize_labels(set.labels(i), set.label_errors(i), &mut v, &mut e);
+        }
+        assert_eq!((v[0], v[1], e[0], e[1]), (-0.5, 1.5, 0.25, 0.5));
+        assert!(v[2].is_nan() && e[2] == 0.0);
+        assert!(TrainingSet::with_labels(&[], vec![1.0; NETWORK_PIXELS], vec![], None).is_err());
     }
 
     #[test]

@@ -1,17 +1,20 @@
 //! Gradient checks: autograd against central finite differences, in f64, for every layer
-//! kind the training forward uses (dense, same-padded convolution, relu + max-pool +
-//! flatten, the loss) and for the whole censored network. Also the stop-gradient, and the
-//! training forward against the inference path.
+//! kind the training forwards use (dense, same-padded convolution, relu + max-pool +
+//! flatten, softplus, the loss) and for the whole censored and distance networks. Also the
+//! stop-gradient, and the training forwards against the inference paths.
 
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::nn::censored::{CensoredBcnn, LABELS};
 use crate::nn::conv_grad::{relu_max_pool_flatten, same_conv1d};
+use crate::nn::dist::DistBcnn;
 use crate::nn::dropout::MaskStream;
 use crate::nn::network::BayesianNetwork;
 use crate::nn::sampling::Dropout;
 use crate::train::data::Normalisation;
+use crate::train::dist_model::{softplus_op, TrainableDist};
 use crate::train::loss::{censored_loss, LabelTargets};
 use crate::train::model::TrainableCensored;
+use crate::train::network::TrainableNetwork;
 use crate::train::random::{below, normal, stream};
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Module, Tensor, Var};
@@ -317,4 +320,120 @@ fn training_forward_matches_the_inference_path() {
         assert!(max_diff(&s_train, &s_inf) < 1e-5, "dropout {on}");
         assert!(scalar(&y_train.abs().unwrap().max_all().unwrap()) > 1e-3);
     }
+}
+
+#[test]
+fn softplus() {
+    let mut rng = stream(8, "gradcheck", 0);
+    // Values across the range, 0 exactly (where a relu-based form has the wrong gradient)
+    // and both tails.
+    let mut values = randn(&mut rng, &[12], 3.0).to_vec1::<f64>().unwrap();
+    values.extend([0.0, -25.0, 25.0, 1e-3]);
+    let x = Var::from_tensor(&Tensor::from_vec(values, (4, 4), &Device::Cpu).unwrap()).unwrap();
+    let r = randn(&mut rng, &[4, 4], 1.0);
+    let loss = || {
+        (softplus_op(x.as_tensor()).unwrap() * &r)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+    };
+    check("input", &x, &all(&x), &loss);
+}
+
+/// A dist network of `dtype` with small random biases (zero biases hide bias-gradient
+/// errors behind relu kinks).
+fn dist_network(rng: &mut MaskStream, dtype: DType, seed: u64) -> TrainableDist {
+    let net = TrainableDist::new(dtype, seed).unwrap();
+    for (name, v) in net.vars() {
+        if name.ends_with(".bias") {
+            let b = randn(rng, v.dims(), 0.05).to_dtype(dtype).unwrap();
+            v.set(&b).unwrap();
+        }
+    }
+    net
+}
+
+#[test]
+fn whole_dist_network_with_dropout() {
+    let mut rng = stream(9, "gradcheck", 0);
+    let net = dist_network(&mut rng, DType::F64, 14);
+    let names: Vec<String> = net.vars().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "conv1.bias",
+            "conv1.weight",
+            "conv2.bias",
+            "conv2.weight",
+            "dense_1.bias",
+            "dense_1.weight",
+            "dense_2.bias",
+            "dense_2.weight",
+            "dense_output.bias",
+            "dense_output.weight",
+            "dense_var.bias",
+            "dense_var.weight",
+        ]
+    );
+    // Three spectra: a negative target (a negative parallax), a label error, a missing one.
+    let x = randn(&mut rng, &[3, NETWORK_PIXELS], 0.2);
+    let y = [-0.4, 1.3, f64::NAN];
+    let targets =
+        LabelTargets::new(&y, Some(&[0.0, 0.3, 0.1]), 1, DType::F64, &Device::Cpu).unwrap();
+    let loss = || {
+        let mut masks = MaskStream::new(22, 0);
+        let (y, s) = net.forward(&x, &mut Dropout::On(&mut masks)).unwrap();
+        (censored_loss(&y, &s, &targets).unwrap() + net.l2_penalty(1e-3).unwrap()).unwrap()
+    };
+    let grads = loss().backward().unwrap();
+    for (name, v) in net.vars() {
+        let picks = if name.ends_with(".weight") { 3 } else { 1 };
+        let mut picks: Vec<usize> = (0..picks)
+            .map(|_| below(&mut rng, v.elem_count()))
+            .collect();
+        if v.elem_count() <= 64 {
+            picks = all(&v);
+        }
+        check_with(&name, &v, &picks, &loss, &grads, (1e-6, 1e-4, 1e-9));
+    }
+}
+
+#[test]
+fn dist_training_forward_matches_the_inference_path() {
+    let mut rng = stream(10, "gradcheck", 0);
+    let net = dist_network(&mut rng, DType::F32, 15);
+    let norm = Normalisation {
+        input_mean: vec![0.0; NETWORK_PIXELS],
+        labels_mean: vec![0.0],
+        labels_std: vec![3.0],
+    };
+    let tensors = net.model_tensors(&norm).unwrap();
+    assert!(!tensors.contains_key("labels_mean"));
+    assert_eq!(tensors["labels_std"].dtype(), DType::F64);
+    assert_eq!(tensors["input_mean"].dtype(), DType::F64);
+    let inference = TrainableDist::inference(tensors).unwrap();
+    assert_eq!(inference.labels_std(), &[3.0]);
+    assert_eq!(inference.labels_mean(), vec![0.0]);
+    let x = randn(&mut rng, &[3, NETWORK_PIXELS], 0.2)
+        .to_dtype(DType::F32)
+        .unwrap();
+    let max_diff =
+        |a: &Tensor, b: &Tensor| scalar(&(a - b).unwrap().abs().unwrap().max_all().unwrap());
+    for on in [false, true] {
+        let (mut s1, mut s2) = (MaskStream::new(5, 6), MaskStream::new(5, 6));
+        let (mut d1, mut d2) = if on {
+            (Dropout::On(&mut s1), Dropout::On(&mut s2))
+        } else {
+            (Dropout::Off, Dropout::Off)
+        };
+        let (y_train, s_train) = net.forward(&x, &mut d1).unwrap();
+        let (y_inf, s_inf) = inference.forward(&x, 1, &mut d2).unwrap();
+        assert_eq!(y_train.dims(), &[3, 1]);
+        assert!(max_diff(&y_train, &y_inf) < 1e-5, "dropout {on}");
+        assert!(max_diff(&s_train, &s_inf) < 1e-5, "dropout {on}");
+        assert!(scalar(&s_train.abs().unwrap().max_all().unwrap()) > 1e-3);
+    }
+    // DistBcnn loads the same tensors from a VarBuilder as the CLI does.
+    let vb = VarBuilder::from_tensors(net.model_tensors(&norm).unwrap(), DType::F32, &Device::Cpu);
+    assert!(DistBcnn::load(&vb).is_ok());
 }

@@ -1,5 +1,6 @@
-//! Training the censored AstroNN network (SPEC §9): the training set and its
-//! normalisation, the loss, a differentiable forward pass over trainable parameters, Adam
+//! Training the censored AstroNN network and AstroNNDist (SPEC §9): the training set and
+//! its normalisation, the loss, differentiable forward passes over trainable parameters
+//! ([`TrainableNetwork`]: [`model::TrainableCensored`], [`dist_model::TrainableDist`]), Adam
 //! with Keras's conventions, the plateau learning-rate schedule, and a [`Trainer`] that runs
 //! epochs, validates, checkpoints, resumes exactly and writes the trained model file.
 //!
@@ -18,16 +19,25 @@
 //! - The max-pool gradient goes to the first maximum of a window (PyTorch's rule), and a
 //!   spectrum without any present label contributes 0 to the loss (astroNN: NaN).
 //! - Dropout keeps a unit with probability 45875/65536 (0.699997), as at prediction.
+//! - AstroNNDist's target is L_fakemag = parallax · 10^(0.2·K0) with error
+//!   parallax_err · 10^(0.2·K0) ([`crate::io::labels::fakemag_label`]), negative parallaxes
+//!   kept; it is divided by its std with no mean offset, as its inference multiplies by
+//!   `labels_std` only. The validation MAE is in L_fakemag units.
 
 pub mod adam;
 pub mod data;
+pub mod dist_model;
 #[cfg(test)]
 mod gradcheck;
 pub mod loss;
 pub mod model;
+pub mod network;
 mod random;
 pub mod schedule;
 pub mod trainer;
 
 pub use data::{Normalisation, TrainingSet};
-pub use trainer::{EpochMetrics, TrainConfig, Trainer, Validation};
+pub use dist_model::TrainableDist;
+pub use model::TrainableCensored;
+pub use network::TrainableNetwork;
+pub use trainer::{CensoredTrainer, DistTrainer, EpochMetrics, TrainConfig, Trainer, Validation};

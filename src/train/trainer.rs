@@ -1,6 +1,8 @@
 //! Training runs: epochs of shuffled mini-batches with dropout on, Adam, the plateau
 //! schedule, validation through the inference path, checkpoints that resume exactly, and
-//! the trained model written as our native model file.
+//! the trained model written as our native model file. The [`Trainer`] is generic over the
+//! network ([`TrainableNetwork`]): [`CensoredTrainer`] trains AstroNN, [`DistTrainer`]
+//! AstroNNDist.
 //!
 //! Everything random (initial weights, validation split, each epoch's shuffle, each step's
 //! dropout masks) is drawn from streams keyed by the seed and the epoch or step number, so
@@ -9,19 +11,19 @@
 //! resumed from it continues bit for bit as the uninterrupted run would (with the same
 //! thread count: candle's matrix products may split their sums by thread).
 
-use crate::io::model_file::{ModelFile, ModelFormat, ModelKind};
-use crate::nn::censored::CensoredBcnn;
+use crate::io::model_file::{ModelFile, ModelFormat};
 use crate::nn::network::BayesianNetwork;
 use crate::nn::sampling::Dropout;
-use crate::train::adam::{max_norm, Adam};
+use crate::train::adam::Adam;
 use crate::train::data::{Normalisation, TrainingSet};
+use crate::train::dist_model::TrainableDist;
 use crate::train::loss::{censored_loss, spectrum_losses, LabelTargets};
-use crate::train::model::{TrainableCensored, MAX_NORM_LAYER};
+use crate::train::model::TrainableCensored;
+use crate::train::network::TrainableNetwork;
 use crate::train::random::{shuffle, stream};
 use crate::train::schedule::{PlateauSettings, ReduceLrOnPlateau};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -42,7 +44,8 @@ pub struct TrainConfig {
     pub seed: u64,
     /// L2 factor on the weights (5e-9), added to the loss as factor · Σ w².
     pub l2: f64,
-    /// Max-norm of each output unit's weights in `dense_aux_fullspec` (0.5).
+    /// Max-norm of each output unit's weights in `dense_aux_fullspec` (0.5; the censored
+    /// network only).
     pub max_norm: f64,
     /// The learning-rate schedule.
     pub plateau: PlateauSettings,
@@ -158,18 +161,18 @@ pub struct Validation {
 /// Metadata marking a model file as a training checkpoint (value: the format version).
 const CHECKPOINT_KEY: &str = "checkpoint.format";
 
-/// A training run of the censored network.
+/// A training run of network `N`.
 #[derive(Debug)]
-pub struct Trainer {
+pub struct Trainer<N: TrainableNetwork> {
     set: TrainingSet,
     config: TrainConfig,
     norm: Normalisation,
-    /// Standardised labels (NaN where missing) and errors (0 where unknown), `N × 22`.
+    /// Standardised labels (NaN where missing) and errors (0 where unknown), `N × labels`.
     labels: Vec<f64>,
     errors: Vec<f64>,
     train_rows: Vec<usize>,
     val_rows: Vec<usize>,
-    model: TrainableCensored,
+    model: N,
     adam: Adam,
     schedule: ReduceLrOnPlateau,
     epoch: usize,
@@ -195,18 +198,33 @@ fn split(n: usize, fraction: f64, seed: u64) -> (Vec<usize>, Vec<usize>) {
     (val, train)
 }
 
-impl Trainer {
-    /// A run on `set` from freshly initialised weights. The normalisation is computed from
-    /// the whole set; the validation split is drawn from the seed.
-    pub fn new(set: TrainingSet, config: TrainConfig) -> Result<Trainer> {
+/// A training run of the censored network (AstroNN).
+pub type CensoredTrainer = Trainer<TrainableCensored>;
+
+/// A training run of the distance network (AstroNNDist).
+pub type DistTrainer = Trainer<TrainableDist>;
+
+impl<N: TrainableNetwork> Trainer<N> {
+    /// A run on `set` from freshly initialised weights. The set's label columns must be the
+    /// network's ([`TrainableNetwork::LABELS`]). The normalisation is computed from the
+    /// whole set; the validation split is drawn from the seed.
+    pub fn new(set: TrainingSet, config: TrainConfig) -> Result<Trainer<N>> {
         config.validate()?;
-        let norm = Normalisation::of(&set);
+        if set.label_names() != N::LABELS {
+            return Err(Error::Invalid(format!(
+                "the training set's labels ({}) are not those of the {} network ({})",
+                set.label_names().join(", "),
+                N::KIND.name(),
+                N::LABELS.join(", ")
+            )));
+        }
+        let norm = Normalisation::with_offset(&set, N::LABEL_OFFSET);
         let (mut labels, mut errors) = (Vec::new(), Vec::new());
         for i in 0..set.len() {
             norm.standardize_labels(set.labels(i), set.label_errors(i), &mut labels, &mut errors);
         }
         let (val_rows, train_rows) = split(set.len(), config.val_fraction, config.seed);
-        let model = TrainableCensored::new(DType::F32, config.seed)?;
+        let model = N::new(DType::F32, config.seed)?;
         let adam = Adam::new(&model.vars());
         let schedule = ReduceLrOnPlateau::new(config.lr, config.plateau);
         let data_sha256 = set.sha256();
@@ -232,13 +250,23 @@ impl Trainer {
     /// `set`. `config` must agree with the checkpoint's settings except `epochs` (which may
     /// extend the run) and `eval_batch_size`; the learning rate continues from the
     /// schedule's state.
-    pub fn resume(path: &Path, set: TrainingSet, config: TrainConfig) -> Result<Trainer> {
+    pub fn resume(path: &Path, set: TrainingSet, config: TrainConfig) -> Result<Trainer<N>> {
         let file = ModelFile::load(path)?;
         let meta = &file.metadata;
         if meta.get(CHECKPOINT_KEY).map(String::as_str) != Some("1") {
             return Err(Error::file(
                 path,
                 "not a training checkpoint (a model file without optimiser state?)",
+            ));
+        }
+        if file.kind != N::KIND {
+            return Err(Error::file(
+                path,
+                format!(
+                    "the checkpoint trains a {} network, not {}",
+                    file.kind.name(),
+                    N::KIND.name()
+                ),
             ));
         }
         let get = |key: &str| -> Result<&String> {
@@ -258,7 +286,7 @@ impl Trainer {
                 )));
             }
         }
-        let mut trainer = Trainer::new(set, config)?;
+        let mut trainer = Self::new(set, config)?;
         if *get("data_sha256")? != trainer.data_sha256 {
             return Err(Error::Invalid(format!(
                 "{}: the checkpoint was trained on other data (its data SHA-256 differs)",
@@ -325,7 +353,7 @@ impl Trainer {
     }
 
     /// The network being trained.
-    pub fn model(&self) -> &TrainableCensored {
+    pub fn model(&self) -> &N {
         &self.model
     }
 
@@ -368,8 +396,9 @@ impl Trainer {
 
     /// Trains one epoch: the training spectra in a seeded shuffled order, in batches of
     /// `batch_size`, each an Adam step on loss + L2 with dropout on, followed by the
-    /// max-norm constraint; then validation and the schedule. `progress` is called after
-    /// every batch with the number of training spectra done in this epoch.
+    /// network's weight constraints (the censored network's max-norm); then validation and
+    /// the schedule. `progress` is called after every batch with the number of training
+    /// spectra done in this epoch.
     pub fn run_epoch_with_progress(
         &mut self,
         progress: &mut dyn FnMut(usize),
@@ -384,10 +413,6 @@ impl Trainer {
         let mut loss_sum = 0.0;
         let mut done = 0;
         let vars = self.model.vars();
-        let constrained = self
-            .model
-            .var(&format!("{MAX_NORM_LAYER}.weight"))
-            .ok_or_else(|| Error::Invalid(format!("the network has no {MAX_NORM_LAYER}")))?;
         for batch in order.chunks(self.config.batch_size) {
             let x = self.inputs(batch)?;
             let targets = self.targets(batch)?;
@@ -398,7 +423,7 @@ impl Trainer {
             let grads = loss.backward()?;
             // The L2 term's gradient is added by the optimiser, which returns its value.
             let penalty = self.adam.update(&vars, &grads, lr, self.config.l2)?;
-            max_norm(&constrained, self.config.max_norm)?;
+            self.model.constrain(&self.config)?;
             self.step += 1;
             let batch_loss = f64::from(loss.to_scalar::<f32>()?) + penalty;
             loss_sum += batch_loss * batch.len() as f64;
@@ -429,10 +454,8 @@ impl Trainer {
     }
 
     /// The current network as the inference path builds it from a model file.
-    pub fn inference_network(&self) -> Result<CensoredBcnn> {
-        let tensors = self.model.model_tensors(&self.norm)?;
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
-        Ok(CensoredBcnn::load(&vb)?)
+    pub fn inference_network(&self) -> Result<N::Inference> {
+        Ok(N::inference(self.model.model_tensors(&self.norm)?)?)
     }
 
     /// The current network on the validation spectra (dropout off, through the inference
@@ -530,7 +553,7 @@ impl Trainer {
     pub fn model_file(&self, path: &Path) -> Result<ModelFile> {
         Ok(ModelFile {
             path: path.to_path_buf(),
-            kind: ModelKind::AstroNN,
+            kind: N::KIND,
             format: ModelFormat::Safetensors,
             sha256: String::new(),
             tensors: self.model.model_tensors(&self.norm)?,

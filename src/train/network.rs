@@ -1,0 +1,297 @@
+//! What the [`crate::train::Trainer`] needs from a network, and the pieces both trainable
+//! networks share: the parameter store (Astra's names, sorted, in a candle [`VarMap`]),
+//! the full-spectrum trunk with its differentiable forward pass, dense layers and dropout.
+//!
+//! [`TrainableNetwork`] is implemented by [`crate::train::model::TrainableCensored`]
+//! (AstroNN, SPEC §4) and [`crate::train::dist_model::TrainableDist`] (AstroNNDist,
+//! SPEC §5); the trainer, its checkpoints and its determinism are the same for both.
+
+use crate::io::model_file::ModelKind;
+use crate::nn::conv_grad::{relu_max_pool_flatten, same_conv1d};
+use crate::nn::conv_pool::{C_OUT as CONV2_CHANNELS, POOL};
+use crate::nn::network::BayesianNetwork;
+use crate::nn::sampling::Dropout;
+use crate::nn::trunk::{CONV1_CHANNELS, DENSE_1_WIDTH, FLAT_FEATURES, KERNEL};
+use crate::train::data::Normalisation;
+use crate::train::random::{normal, stream};
+use crate::train::trainer::TrainConfig;
+use candle_core::{DType, Device, Module, Result, Tensor, Var};
+use candle_nn::{Linear, VarBuilder, VarMap};
+use std::collections::HashMap;
+
+/// Standard deviation of the initial weights (astroNN's `RandomNormal(0, 0.05)`).
+pub const INIT_STD: f64 = 0.05;
+
+/// Whether parameter `name` is a weight (regularised and initialised randomly) rather than a
+/// bias: astroNN puts its L2 term on the kernels only.
+pub fn is_weight(name: &str) -> bool {
+    name.ends_with(".weight")
+}
+
+/// A network's trainable parameters: candle [`Var`]s under Astra's names.
+pub struct Parameters {
+    varmap: VarMap,
+    /// Parameter names, sorted: the order of initialisation, L2 sums and optimiser state.
+    names: Vec<String>,
+    dtype: DType,
+}
+
+impl std::fmt::Debug for Parameters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Parameters")
+            .field("names", &self.names)
+            .field("dtype", &self.dtype)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Parameters {
+    /// An empty store of parameters of `dtype`, and a builder that creates them (zeros).
+    pub fn builder(dtype: DType) -> (VarMap, VarBuilder<'static>) {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, dtype, &Device::Cpu);
+        (varmap, vb)
+    }
+
+    /// The store of the parameters a builder from [`Parameters::builder`] created.
+    pub fn new(varmap: VarMap, dtype: DType) -> Result<Parameters> {
+        let mut names: Vec<String> = varmap
+            .data()
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("parameter map lock poisoned".into()))?
+            .keys()
+            .cloned()
+            .collect();
+        names.sort();
+        Ok(Parameters {
+            varmap,
+            names,
+            dtype,
+        })
+    }
+
+    /// astroNN's initialisation: every weight drawn from N(0, 0.05) from the run's seeded
+    /// stream, in sorted-name order; every bias zero (Keras's default bias initialiser).
+    pub fn initialise(&self, seed: u64) -> Result<()> {
+        let mut rng = stream(seed, "init", 0);
+        for (name, var) in self.vars() {
+            if is_weight(&name) {
+                let values: Vec<f64> = (0..var.elem_count())
+                    .map(|_| INIT_STD * normal(&mut rng))
+                    .collect();
+                let init =
+                    Tensor::from_vec(values, var.shape(), &Device::Cpu)?.to_dtype(self.dtype)?;
+                var.set(&init)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The parameters by Astra's names, sorted by name.
+    pub fn vars(&self) -> Vec<(String, Var)> {
+        let Ok(map) = self.varmap.data().lock() else {
+            return Vec::new();
+        };
+        self.names
+            .iter()
+            .filter_map(|name| map.get(name).map(|var| (name.clone(), var.clone())))
+            .collect()
+    }
+
+    /// The parameter called `name`, if there is one.
+    pub fn var(&self, name: &str) -> Option<Var> {
+        self.varmap.data().lock().ok()?.get(name).cloned()
+    }
+
+    /// The parameters' dtype.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// Sets every parameter from `tensors` (Astra's names; other entries are ignored), as
+    /// when resuming from a checkpoint. Every parameter must be present with its shape.
+    pub fn set(&self, tensors: &HashMap<String, Tensor>) -> Result<()> {
+        for (name, var) in self.vars() {
+            let value = tensors
+                .get(&name)
+                .ok_or_else(|| candle_core::Error::Msg(format!("parameter {name} is missing")))?;
+            if value.dims() != var.dims() {
+                candle_core::bail!(
+                    "parameter {name} has shape {:?}, expected {:?}",
+                    value.dims(),
+                    var.dims()
+                );
+            }
+            var.set(&value.to_dtype(self.dtype)?)?;
+        }
+        Ok(())
+    }
+
+    /// The parameters (copied, as f32) and the normalisation (f64: `input_mean`,
+    /// `labels_std`, and `labels_mean` when `with_labels_mean`) under Astra's names.
+    pub fn model_tensors(
+        &self,
+        norm: &Normalisation,
+        with_labels_mean: bool,
+    ) -> Result<HashMap<String, Tensor>> {
+        let cpu = Device::Cpu;
+        let mut tensors = HashMap::new();
+        for (name, var) in self.vars() {
+            tensors.insert(name, var.as_tensor().to_dtype(DType::F32)?.copy()?);
+        }
+        let vector = |v: &[f64]| Tensor::from_vec(v.to_vec(), v.len(), &cpu);
+        tensors.insert("input_mean".into(), vector(&norm.input_mean)?);
+        if with_labels_mean {
+            tensors.insert("labels_mean".into(), vector(&norm.labels_mean)?);
+        }
+        tensors.insert("labels_std".into(), vector(&norm.labels_std)?);
+        Ok(tensors)
+    }
+
+    /// `factor` · Σ w² over the weights (not the biases), on the autograd tape: the L2
+    /// regularisation term astroNN adds to the loss (`kernel_regularizer=l2(factor)`).
+    /// Training adds its gradient in the optimiser instead ([`crate::train::adam::Adam::update`]).
+    pub fn l2_penalty(&self, factor: f64) -> Result<Tensor> {
+        let mut total = Tensor::zeros((), self.dtype, &Device::Cpu)?;
+        for (name, var) in self.vars() {
+            if is_weight(&name) {
+                total = (total + var.as_tensor().sqr()?.sum_all()?)?;
+            }
+        }
+        total.affine(factor, 0.0)
+    }
+}
+
+/// A dense layer `[out, in]` whose parameters (`{name}.weight`, `{name}.bias`) the builder
+/// creates.
+pub(crate) fn dense(vb: &VarBuilder, inputs: usize, outputs: usize, name: &str) -> Result<Linear> {
+    let vb = vb.pp(name);
+    Ok(Linear::new(
+        vb.get((outputs, inputs), "weight")?,
+        Some(vb.get(outputs, "bias")?),
+    ))
+}
+
+/// Inverted dropout on `t` with the next mask of `dropout` (identity when off).
+pub(crate) fn drop(t: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
+    match dropout.mask(t.elem_count()) {
+        None => Ok(t.clone()),
+        Some(mask) => {
+            let mask = Tensor::from_vec(mask, t.shape(), t.device())?.to_dtype(t.dtype())?;
+            t.mul(&mask)
+        }
+    }
+}
+
+/// The full-spectrum branch (`conv1`, `conv2`, `dense_1`) with a differentiable forward
+/// pass: the convolutions and relu + max-pool + flatten are the custom operations of
+/// [`crate::nn::conv_grad`] (candle's `conv1d` backward is wrong on the CPU).
+#[derive(Debug, Clone)]
+pub(crate) struct TrainableTrunk {
+    /// `conv1` and `conv2` (weight, bias).
+    conv1: (Tensor, Tensor),
+    conv2: (Tensor, Tensor),
+    dense_1: Linear,
+}
+
+impl TrainableTrunk {
+    /// Creates the trunk's parameters through `vb` under Astra's names.
+    pub(crate) fn new(vb: &VarBuilder) -> Result<TrainableTrunk> {
+        let conv = |c_in: usize, c_out: usize, name: &str| -> Result<(Tensor, Tensor)> {
+            let vb = vb.pp(name);
+            Ok((
+                vb.get((c_out, c_in, KERNEL), "weight")?,
+                vb.get(c_out, "bias")?,
+            ))
+        };
+        Ok(TrainableTrunk {
+            conv1: conv(1, CONV1_CHANNELS, "conv1")?,
+            conv2: conv(CONV1_CHANNELS, CONV2_CHANNELS, "conv2")?,
+            dense_1: dense(vb, FLAT_FEATURES, DENSE_1_WIDTH, "dense_1")?,
+        })
+    }
+
+    /// l3 `[b, 192]` for inputs `x` `[b, 7514]` (already of the parameters' dtype): conv1 →
+    /// relu → drop → conv2 → relu → max-pool → flatten → drop → dense_1 → relu → drop,
+    /// masks drawn in this order, as [`crate::nn::trunk::SpectrumTrunk`] draws them.
+    pub(crate) fn forward(&self, x: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
+        let (w1, b1) = &self.conv1;
+        let h1 = same_conv1d(&x.unsqueeze(1)?, w1, b1)?.relu()?;
+        let h1 = drop(&h1, dropout)?;
+        let (w2, b2) = &self.conv2;
+        let flat = relu_max_pool_flatten(&same_conv1d(&h1, w2, b2)?, POOL)?;
+        let flat = drop(&flat, dropout)?;
+        drop(&self.dense_1.forward(&flat)?.relu()?, dropout)
+    }
+}
+
+/// A network the [`crate::train::Trainer`] can train: its parameters, its differentiable
+/// forward pass, what it is saved as, and the inference network a saved model loads into.
+pub trait TrainableNetwork: Sized + std::fmt::Debug {
+    /// The inference network a saved model is loaded as (validation runs through it).
+    type Inference: BayesianNetwork;
+
+    /// The model kind written to the model file.
+    const KIND: ModelKind;
+
+    /// Output label names, in output order (the training set's label columns).
+    const LABELS: &'static [&'static str];
+
+    /// Whether labels are standardised with a mean offset (`labels_mean`); without one a
+    /// label is only divided by its std, as AstroNNDist's `L_fakemag = output · labels_std`
+    /// requires.
+    const LABEL_OFFSET: bool;
+
+    /// A freshly initialised network with parameters of `dtype` (f32 for training; f64 for
+    /// the gradient checks), weights drawn from the stream of `seed`
+    /// ([`Parameters::initialise`]).
+    fn new(dtype: DType, seed: u64) -> Result<Self>;
+
+    /// The trainable parameters.
+    fn parameters(&self) -> &Parameters;
+
+    /// Outputs and log-variances (`[b, labels]` each, standardised units) for inputs `x`
+    /// `[b, 7514]` (flux − input_mean), with dropout as given, masks drawn in the inference
+    /// network's order.
+    fn forward(&self, x: &Tensor, dropout: &mut Dropout) -> Result<(Tensor, Tensor)>;
+
+    /// The model's tensors under Astra's names, ready for
+    /// [`crate::io::model_file::ModelFile`]: the parameters (as f32), the normalisation
+    /// (f64) and whatever else the inference network loads.
+    fn model_tensors(&self, norm: &Normalisation) -> Result<HashMap<String, Tensor>> {
+        self.parameters().model_tensors(norm, Self::LABEL_OFFSET)
+    }
+
+    /// The inference network of the model `tensors` ([`TrainableNetwork::model_tensors`]).
+    fn inference(tensors: HashMap<String, Tensor>) -> Result<Self::Inference>;
+
+    /// Weight constraints applied after every optimiser step (none by default).
+    fn constrain(&self, _config: &TrainConfig) -> Result<()> {
+        Ok(())
+    }
+
+    /// The trainable parameters by Astra's names, sorted by name.
+    fn vars(&self) -> Vec<(String, Var)> {
+        self.parameters().vars()
+    }
+
+    /// The parameter called `name`, if the network has one.
+    fn var(&self, name: &str) -> Option<Var> {
+        self.parameters().var(name)
+    }
+
+    /// The parameters' dtype.
+    fn dtype(&self) -> DType {
+        self.parameters().dtype()
+    }
+
+    /// Sets every parameter from `tensors` ([`Parameters::set`]).
+    fn set_parameters(&self, tensors: &HashMap<String, Tensor>) -> Result<()> {
+        self.parameters().set(tensors)
+    }
+
+    /// The L2 term on the tape ([`Parameters::l2_penalty`]).
+    fn l2_penalty(&self, factor: f64) -> Result<Tensor> {
+        self.parameters().l2_penalty(factor)
+    }
+}
