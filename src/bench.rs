@@ -6,7 +6,7 @@ use crate::nn::dropout::MaskStream;
 use crate::nn::mc::output_statistics;
 use crate::nn::network::BayesianNetwork;
 use crate::train::data::TrainingSet;
-use crate::train::trainer::{TrainConfig, Trainer};
+use crate::train::trainer::{CensoredTrainer, TrainConfig};
 use crate::{Error, Result};
 use rayon::prelude::*;
 use std::time::Instant;
@@ -120,7 +120,7 @@ pub fn training_throughput(
         val_fraction: 0.0,
         ..TrainConfig::default()
     };
-    let mut trainer = Trainer::new(set, config)?;
+    let mut trainer = CensoredTrainer::new(set, config)?;
     trainer.run_epoch()?;
     let metrics = trainer.run_epoch()?;
     Ok(Measurement {
