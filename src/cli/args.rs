@@ -180,8 +180,9 @@ pub struct TrainArgs {
     #[arg(long, value_enum, default_value_t = NetworkKind::Astronn)]
     pub kind: NetworkKind,
 
-    /// Label catalog (FITS or CSV), joined on --id-column; the defaults fit an APOGEE
-    /// allStar file (TEFF, LOGG, FE_H, X_H or X_FE + FE_H, errors in <COLUMN>_ERR).
+    /// Label catalog (FITS or CSV), joined on --id-column. astronn: the defaults fit an
+    /// APOGEE allStar file (TEFF, LOGG, FE_H, X_H or X_FE + FE_H, errors in <COLUMN>_ERR).
+    /// dist: columns parallax, parallax_err (mas), k_mag, ebv.
     #[arg(long = "labels", value_name = "CAT")]
     pub catalog: PathBuf,
 
