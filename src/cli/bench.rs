@@ -2,6 +2,7 @@
 //! training, with the machine they ran on.
 
 use crate::cli::args::BenchArgs;
+use crate::cli::commands::{censored_network, dist_network, load_model};
 use anyhow::{bail, Result};
 use astronn::bench::{inference_flops, network_throughput, training_throughput, Measurement};
 use astronn::io::inputs::expand_inputs;
@@ -83,46 +84,26 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         args.mc
     );
 
-    let censored = match &args.model {
-        Some(path) => {
-            let model = ModelFile::load(path)?;
-            if model.kind != ModelKind::AstroNN {
-                bail!("{}: not an AstroNN model", path.display());
-            }
-            let net = CensoredBcnn::load(&model.var_builder())?;
-            let flops = inference_flops(&model, args.mc, NETWORK_PIXELS);
-            print(&network_throughput(
-                "AstroNN network alone",
-                &net,
-                &spectra,
-                args.spectra,
-                args.mc,
-                flops,
-            )?);
-            Some(net)
-        }
-        None => None,
-    };
-    let dist = match &args.dist_model {
-        Some(path) => {
-            let model = ModelFile::load(path)?;
-            if model.kind != ModelKind::AstroNNDist {
-                bail!("{}: not an AstroNNDist model", path.display());
-            }
-            let net = DistBcnn::load(&model.var_builder())?;
-            let flops = inference_flops(&model, args.mc, NETWORK_PIXELS);
-            print(&network_throughput(
-                "AstroNNDist network alone",
-                &net,
-                &spectra,
-                args.spectra,
-                args.mc,
-                flops,
-            )?);
-            Some(net)
-        }
-        None => None,
-    };
+    let censored = args
+        .model
+        .as_deref()
+        .map(|path| -> Result<CensoredBcnn> {
+            let model = load_model(Some(path), ModelKind::AstroNN)?;
+            let net = censored_network(&model)?;
+            measure_alone("AstroNN network alone", &model, &net, &spectra, &args)?;
+            Ok(net)
+        })
+        .transpose()?;
+    let dist = args
+        .dist_model
+        .as_deref()
+        .map(|path| -> Result<DistBcnn> {
+            let model = load_model(Some(path), ModelKind::AstroNNDist)?;
+            let net = dist_network(&model)?;
+            measure_alone("AstroNNDist network alone", &model, &net, &spectra, &args)?;
+            Ok(net)
+        })
+        .transpose()?;
     if censored.is_some() || dist.is_some() {
         print(&end_to_end(&files, args.files, args.mc, censored, dist)?);
     }
@@ -132,6 +113,26 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Measures one network alone on the inputs' spectra and prints the result.
+fn measure_alone(
+    what: &str,
+    model: &ModelFile,
+    net: &dyn BayesianNetwork,
+    spectra: &[Vec<f64>],
+    args: &BenchArgs,
+) -> Result<()> {
+    let flops = inference_flops(model, args.mc, NETWORK_PIXELS);
+    print(&network_throughput(
+        what,
+        net,
+        spectra,
+        args.spectra,
+        args.mc,
+        flops,
+    )?);
+    Ok(())
 }
 
 /// `predict` (with the given networks) over `count` files cycled from `files`, writing

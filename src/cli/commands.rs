@@ -118,7 +118,9 @@ fn normalize(args: NormalizeArgs, quiet: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn load_model(path: Option<&Path>, kind: ModelKind) -> Result<ModelFile> {
+/// Loads a model of the given kind, with a clear message when none is given or it is of
+/// the other kind.
+pub fn load_model(path: Option<&Path>, kind: ModelKind) -> Result<ModelFile> {
     let Some(path) = path else {
         bail!(
             "no model given: pass --model with an Astra {} checkpoint (.pt) or an astronn \
@@ -145,12 +147,14 @@ fn kind_title(kind: ModelKind) -> &'static str {
     }
 }
 
-fn censored_network(model: &ModelFile) -> Result<CensoredBcnn> {
+/// The abundance network of a model.
+pub fn censored_network(model: &ModelFile) -> Result<CensoredBcnn> {
     CensoredBcnn::load(&model.var_builder())
         .with_context(|| format!("{}: not a valid AstroNN model", model.path.display()))
 }
 
-fn dist_network(model: &ModelFile) -> Result<DistBcnn> {
+/// The distance network of a model.
+pub fn dist_network(model: &ModelFile) -> Result<DistBcnn> {
     DistBcnn::load(&model.var_builder())
         .with_context(|| format!("{}: not a valid AstroNNDist model", model.path.display()))
 }
