@@ -89,8 +89,9 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub mc: usize,
 
-    /// Seed of the dropout masks: the same seed gives the same table on any machine, thread
-    /// count or input order. Default: a random seed, recorded in the output header.
+    /// Seed of the dropout masks: the same seed gives the same table whatever the thread
+    /// count, input order or directory. Default: a random seed, recorded in the output
+    /// header.
     #[arg(long, value_name = "S")]
     pub seed: Option<u64>,
 
