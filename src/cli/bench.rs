@@ -2,7 +2,7 @@
 //! training, with the machine they ran on.
 
 use crate::cli::args::BenchArgs;
-use crate::cli::commands::{censored_network, dist_network, load_model};
+use crate::cli::commands::{censored_network, dist_network, load_model, FILES_PER_CHUNK};
 use anyhow::{bail, Result};
 use astronn::bench::{inference_flops, network_throughput, training_throughput, Measurement};
 use astronn::io::inputs::expand_inputs;
@@ -179,7 +179,7 @@ fn end_to_end(
         seed: 1,
         strict: false,
     };
-    let mut source = SpectrumSource::apstar(inputs, false, 32);
+    let mut source = SpectrumSource::apstar(inputs, false, FILES_PER_CHUNK);
     let start = Instant::now();
     let summary = run_predict(&mut source, &mut jobs, &options, &Silent)?;
     let seconds = start.elapsed().as_secs_f64();

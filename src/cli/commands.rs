@@ -29,9 +29,9 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 /// apStar files read and normalized together before their spectra go to the network.
-const FILES_PER_CHUNK: usize = 32;
+pub const FILES_PER_CHUNK: usize = 32;
 /// Normalized spectra read together from a normalized input.
-const SPECTRA_PER_CHUNK: usize = 64;
+pub const SPECTRA_PER_CHUNK: usize = 64;
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {

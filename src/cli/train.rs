@@ -3,6 +3,7 @@
 //! write the model.
 
 use crate::cli::args::{NetworkKind, TrainArgs};
+use crate::cli::commands::{FILES_PER_CHUNK, SPECTRA_PER_CHUNK};
 use crate::cli::progress::Progress;
 use anyhow::{bail, Context, Result};
 use astronn::io::inputs::expand_inputs;
@@ -21,11 +22,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::SystemTime;
-
-/// apStar files read and normalized together.
-const FILES_PER_CHUNK: usize = 32;
-/// Normalized spectra read together.
-const SPECTRA_PER_CHUNK: usize = 256;
 
 /// `OUTPUT` with `suffix` appended to its file name.
 fn beside(output: &Path, suffix: &str) -> PathBuf {
