@@ -88,9 +88,8 @@ fn run_network(
     stream: MaskStream,
 ) -> (std::result::Result<RawLabels, String>, f64) {
     let start = Instant::now();
-    let outcome = data.clone().and_then(|flux| {
-        let raw =
-            predict_raw(net, &flux, mc, stream).map_err(|e| format!("network failed: {e}"))?;
+    let outcome = data.as_ref().map_err(String::clone).and_then(|flux| {
+        let raw = predict_raw(net, flux, mc, stream).map_err(|e| format!("network failed: {e}"))?;
         if raw.values.iter().chain(&raw.errors).any(|v| !v.is_finite()) {
             return Err("the network's output is not finite".to_string());
         }
