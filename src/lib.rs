@@ -4,15 +4,21 @@
 //!   continuum normalization that prepares a spectrum for the networks.
 //! - [`io`]: apStar files, input lists, model files (Astra PyTorch checkpoints and our
 //!   safetensors format), normalized-spectrum files and output tables.
+//! - [`models`]: the embedded default models (trained on simulated spectra).
 //! - [`nn`]: the networks and the Monte Carlo dropout engine.
 //! - [`pipeline`]: prediction runs end to end: flags, noise model, tables.
+//! - [`sim`]: a simulated APOGEE survey with known truth (a test bed, not astrophysics).
+//! - [`train`]: training both networks (astroNN's recipe).
 
 pub mod apogee;
 pub mod bench;
 pub mod error;
 pub mod io;
+pub mod models;
 pub mod nn;
 pub mod pipeline;
+pub(crate) mod random;
+pub mod sim;
 pub mod train;
 
 pub use error::{Error, Result};

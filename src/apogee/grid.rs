@@ -29,6 +29,19 @@ pub fn delete_gaps<T: Copy>(apstar: &[T]) -> Vec<T> {
         .collect()
 }
 
+/// The inverse of [`delete_gaps`]: a network-grid array (7514 values) on the apStar grid,
+/// with `fill` in the gaps.
+pub fn insert_gaps<T: Copy>(network: &[T], fill: T) -> Vec<T> {
+    let mut apstar = vec![fill; APSTAR_PIXELS];
+    let mut values = network.iter();
+    for chip in CHIPS {
+        for (slot, value) in apstar[chip].iter_mut().zip(&mut values) {
+            *slot = *value;
+        }
+    }
+    apstar
+}
+
 /// Ranges of each chip within a gap-deleted (7514-pixel) array.
 pub fn chip_ranges_without_gaps() -> [std::ops::Range<usize>; 3] {
     let blue = CHIPS[0].len();
@@ -44,6 +57,16 @@ pub fn chip_ranges_without_gaps() -> [std::ops::Range<usize>; 3] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inserting_gaps_undoes_deleting_them() {
+        let network: Vec<usize> = (0..NETWORK_PIXELS).collect();
+        let apstar = insert_gaps(&network, usize::MAX);
+        assert_eq!(apstar.len(), APSTAR_PIXELS);
+        assert_eq!(delete_gaps(&apstar), network);
+        assert_eq!(apstar[0], usize::MAX);
+        assert_eq!(apstar[CHIPS[1].start], CHIPS[0].len());
+    }
 
     #[test]
     fn chips_hold_7514_pixels() {

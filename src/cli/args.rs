@@ -40,6 +40,47 @@ pub enum Command {
     Convert(ConvertArgs),
     /// Describe a model file.
     Info(InfoArgs),
+    /// Simulate an APOGEE survey with known truth (apStar files, truth and label catalogs):
+    /// a test bed for the networks, not astrophysics.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Number of stars to draw from the survey's label distribution.
+    #[arg(long, value_name = "N", required_unless_present = "labels")]
+    pub n: Option<usize>,
+
+    /// Seed of the run: the same seed gives the same survey, bit for bit.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+
+    /// Output directory: apStar-<id>.fits files (or normalized.fits), truth.fits (true
+    /// labels, Cramér–Rao bounds, distances) and labels.fits (an allStar-like catalog with
+    /// errors and missing values, for `astronn train`).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+
+    /// Render these stars instead of drawing them: a FITS or CSV catalog with
+    /// sdss4_apogee_id and the 22 label columns (teff, logg, c_h, …, ni_h); optional snr
+    /// (default 100), nvisits (default 1), mass, dist (pc), ebv.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["n", "restrict"])]
+    pub labels: Option<PathBuf>,
+
+    /// Add no noise and no flagged pixels (the error arrays still give the noise level).
+    #[arg(long)]
+    pub noise_free: bool,
+
+    /// Write only normalized.fits (the coadds, normalized exactly as `astronn normalize`
+    /// would normalize the apStar files) instead of one apStar file per star: for large
+    /// training sets.
+    #[arg(long)]
+    pub normalized_only: bool,
+
+    /// Keep only stars whose true LABEL lies in [MIN, MAX] (repeatable), e.g.
+    /// `--restrict fe_h=-2:0.5`: for training sets that leave part of the label space out.
+    #[arg(long, value_name = "LABEL=MIN:MAX")]
+    pub restrict: Vec<String>,
 }
 
 /// Where the spectra come from.
@@ -82,6 +123,8 @@ pub struct RunArgs {
     pub output: PathBuf,
 
     /// Model: an Astra PyTorch checkpoint (.pt) or an astronn model (.safetensors).
+    /// Default: the embedded model trained on simulated spectra (for trying the tool, not
+    /// for science).
     #[arg(long, short, value_name = "MODEL")]
     pub model: Option<PathBuf>,
 
@@ -137,12 +180,14 @@ pub struct PredictArgs {
     #[arg(long, value_name = "V.fits")]
     pub visits_output: Option<PathBuf>,
 
-    /// Also run AstroNNDist with this model in the same pass (needs --dist-output).
+    /// AstroNNDist model for --dist-output (default: the embedded model trained on
+    /// simulated spectra).
     #[arg(long, value_name = "MODEL", requires = "dist_output")]
     pub dist_model: Option<PathBuf>,
 
-    /// Table for the distances of --dist-model (astraAllStarAstroNNDist layout).
-    #[arg(long, value_name = "D.fits", requires = "dist_model")]
+    /// Also run AstroNNDist in the same pass and write its distances to this table
+    /// (astraAllStarAstroNNDist layout).
+    #[arg(long, value_name = "D.fits")]
     pub dist_output: Option<PathBuf>,
 
     #[command(flatten)]

@@ -88,7 +88,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         .model
         .as_deref()
         .map(|path| -> Result<CensoredBcnn> {
-            let model = load_model(Some(path), ModelKind::AstroNN)?;
+            let model = load_model(Some(path), ModelKind::AstroNN, true)?;
             let net = censored_network(&model)?;
             measure_alone("AstroNN network alone", &model, &net, &spectra, &args)?;
             Ok(net)
@@ -98,7 +98,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         .dist_model
         .as_deref()
         .map(|path| -> Result<DistBcnn> {
-            let model = load_model(Some(path), ModelKind::AstroNNDist)?;
+            let model = load_model(Some(path), ModelKind::AstroNNDist, true)?;
             let net = dist_network(&model)?;
             measure_alone("AstroNNDist network alone", &model, &net, &spectra, &args)?;
             Ok(net)

@@ -12,6 +12,7 @@ use astronn::io::normalized::NormalizedWriter;
 use astronn::io::photometry::{PhotometryCatalog, PhotometryColumns};
 use astronn::io::table::read_table;
 use astronn::io::table::{AstraTableWriter, CardValue, HeaderCard};
+use astronn::models::{default_model, DEFAULT_MODEL_NOTICE};
 use astronn::nn::censored::CensoredBcnn;
 use astronn::nn::dist::DistBcnn;
 use astronn::nn::network::BayesianNetwork;
@@ -26,6 +27,7 @@ use astronn::pipeline::source::SpectrumSource;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 /// apStar files read and normalized together before their spectra go to the network.
@@ -45,6 +47,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Calibrate(args) => calibrate(args, cli.quiet),
         Command::Convert(args) => convert(args),
         Command::Info(args) => info(args),
+        Command::Simulate(args) => crate::cli::simulate::simulate(args, &command_line(), cli.quiet),
     }
 }
 
@@ -118,15 +121,15 @@ fn normalize(args: NormalizeArgs, quiet: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Loads a model of the given kind, with a clear message when none is given or it is of
-/// the other kind.
-pub fn load_model(path: Option<&Path>, kind: ModelKind) -> Result<ModelFile> {
+/// Loads a model of the given kind, with a clear message when it is of the other kind;
+/// without a path, the embedded default model (saying once what it is).
+pub fn load_model(path: Option<&Path>, kind: ModelKind, quiet: bool) -> Result<ModelFile> {
     let Some(path) = path else {
-        bail!(
-            "no model given: pass --model with an Astra {} checkpoint (.pt) or an astronn \
-             model (.safetensors); astronn does not ship a default model yet",
-            kind_title(kind)
-        );
+        static NOTED: AtomicBool = AtomicBool::new(false);
+        if !quiet && !NOTED.swap(true, Ordering::Relaxed) {
+            eprintln!("note: {DEFAULT_MODEL_NOTICE}");
+        }
+        return Ok(default_model(kind)?);
     };
     let model = ModelFile::load(path)?;
     if model.kind != kind {
@@ -302,12 +305,12 @@ fn execute(
 
 fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
     let options = run_options(&args.run)?;
-    let model = load_model(args.run.model.as_deref(), ModelKind::AstroNN)?;
+    let model = load_model(args.run.model.as_deref(), ModelKind::AstroNN, quiet)?;
     let net = censored_network(&model)?;
     let dist_model = args
-        .dist_model
-        .as_deref()
-        .map(|path| load_model(Some(path), ModelKind::AstroNNDist))
+        .dist_output
+        .as_ref()
+        .map(|_| load_model(args.dist_model.as_deref(), ModelKind::AstroNNDist, quiet))
         .transpose()?;
     let noise_model = args
         .noise_model
@@ -354,7 +357,7 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
 
 fn dist(args: DistArgs, quiet: bool) -> Result<ExitCode> {
     let options = run_options(&args.run)?;
-    let model = load_model(args.run.model.as_deref(), ModelKind::AstroNNDist)?;
+    let model = load_model(args.run.model.as_deref(), ModelKind::AstroNNDist, quiet)?;
     let source = open_source(&args.run, false)?;
     let jobs = Jobs {
         astronn: None,

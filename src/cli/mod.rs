@@ -4,4 +4,5 @@ pub mod args;
 pub mod bench;
 pub mod commands;
 pub mod progress;
+pub mod simulate;
 pub mod train;

@@ -1,6 +1,7 @@
 //! Reading and writing files: inputs, models, normalized spectra and result tables.
 
 pub mod apstar;
+pub mod apstar_write;
 pub mod catalog;
 pub mod fits;
 pub mod inputs;

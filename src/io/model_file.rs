@@ -84,16 +84,36 @@ impl ModelFile {
     /// Reads a model file, recognising the format by its content.
     pub fn load(path: &Path) -> Result<ModelFile> {
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let sha256 = hex(&Sha256::digest(&bytes));
-        let (format, tensors, metadata) = if bytes.starts_with(b"PK\x03\x04") {
+        if bytes.starts_with(b"PK\x03\x04") {
             let tensors: HashMap<String, Tensor> = crate::io::torch::read_state_dict(path)?
                 .into_iter()
                 .collect();
-            (ModelFormat::TorchCheckpoint, tensors, BTreeMap::new())
+            Self::assemble(
+                path,
+                &bytes,
+                ModelFormat::TorchCheckpoint,
+                tensors,
+                BTreeMap::new(),
+            )
         } else {
-            let (tensors, metadata) = read_safetensors(path, &bytes)?;
-            (ModelFormat::Safetensors, tensors, metadata)
-        };
+            Self::from_safetensors(path, &bytes)
+        }
+    }
+
+    /// A model in our safetensors format held in memory (an embedded model); `path` names
+    /// it in messages and in [`ModelFile::identity`].
+    pub fn from_safetensors(path: &Path, bytes: &[u8]) -> Result<ModelFile> {
+        let (tensors, metadata) = read_safetensors(path, bytes)?;
+        Self::assemble(path, bytes, ModelFormat::Safetensors, tensors, metadata)
+    }
+
+    fn assemble(
+        path: &Path,
+        bytes: &[u8],
+        format: ModelFormat,
+        tensors: HashMap<String, Tensor>,
+        metadata: BTreeMap<String, String>,
+    ) -> Result<ModelFile> {
         let kind = match metadata.get(KIND_KEY) {
             Some(name) => ModelKind::from_name(name).ok_or_else(|| {
                 Error::file(path, format!("unknown model kind '{name}' in metadata"))
@@ -110,7 +130,7 @@ impl ModelFile {
             path: path.to_path_buf(),
             kind,
             format,
-            sha256,
+            sha256: hex(&Sha256::digest(bytes)),
             tensors,
             metadata,
         })

@@ -145,6 +145,22 @@ impl TrainingSet {
             .map(|errors| &errors[i * l..(i + 1) * l])
     }
 
+    /// The smallest and largest present value of each label, in label order (NaN for a
+    /// label no spectrum has): the label range a model trained on the set has seen.
+    pub fn label_ranges(&self) -> Vec<(f64, f64)> {
+        let l = self.label_names.len();
+        let mut ranges = vec![(f64::NAN, f64::NAN); l];
+        for row in self.labels.chunks(l) {
+            for (range, &v) in ranges.iter_mut().zip(row) {
+                if !is_missing(v) {
+                    range.0 = range.0.min(v);
+                    range.1 = range.1.max(v);
+                }
+            }
+        }
+        ranges
+    }
+
     /// Number of spectra with each label present, in label order: a label no spectrum has
     /// is not learnt (its head trains on nothing), which a caller may want to report.
     pub fn label_counts(&self) -> Vec<usize> {

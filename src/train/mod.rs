@@ -32,7 +32,6 @@ mod gradcheck;
 pub mod loss;
 pub mod model;
 pub mod network;
-mod random;
 pub mod schedule;
 pub mod trainer;
 

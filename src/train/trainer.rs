@@ -14,13 +14,13 @@
 use crate::io::model_file::{ModelFile, ModelFormat};
 use crate::nn::network::BayesianNetwork;
 use crate::nn::sampling::Dropout;
+use crate::random::{shuffle, stream};
 use crate::train::adam::Adam;
 use crate::train::data::{Normalisation, TrainingSet};
 use crate::train::dist_model::TrainableDist;
 use crate::train::loss::{censored_loss, spectrum_losses, LabelTargets};
 use crate::train::model::TrainableCensored;
 use crate::train::network::TrainableNetwork;
-use crate::train::random::{shuffle, stream};
 use crate::train::schedule::{PlateauSettings, ReduceLrOnPlateau};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
@@ -180,6 +180,10 @@ pub struct Trainer<N: TrainableNetwork> {
     history: Vec<EpochMetrics>,
     data_sha256: String,
 }
+
+/// Metadata key of the label range a model was trained on: a JSON object mapping each label
+/// to `[min, max]` of its training values.
+pub const LABEL_RANGE_KEY: &str = "label_range";
 
 /// The validation rows (sorted) and training rows (sorted) of `n` spectra: a seeded
 /// shuffle, its first ⌈fraction · n⌉ (at most n − 1) rows held out.

@@ -1,5 +1,5 @@
-//! Seeded random draws for training: initial weights, the validation split, the shuffles and
-//! the dropout masks all come from [`MaskStream`]s keyed by the run's seed and a purpose, so
+//! Seeded random draws: training's initial weights, validation split, shuffles and dropout
+//! masks, and the simulated survey, all come from [`MaskStream`]s keyed by the run's seed and a purpose, so
 //! a run is reproducible and can be resumed from any epoch without saving generator state.
 
 use crate::nn::dropout::{spectrum_key, MaskStream};
@@ -20,6 +20,11 @@ pub(crate) fn shuffle<T>(stream: &mut MaskStream, items: &mut [T]) {
     for i in (1..items.len()).rev() {
         items.swap(i, below(stream, i + 1));
     }
+}
+
+/// A uniform draw in `[0, 1)` with 53 random bits.
+pub(crate) fn uniform(stream: &mut MaskStream) -> f64 {
+    (stream.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// A standard normal draw (Box–Muller, cosine branch).
