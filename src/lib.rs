@@ -13,6 +13,7 @@ pub mod error;
 pub mod io;
 pub mod nn;
 pub mod pipeline;
+pub mod report;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -32,7 +32,7 @@ mod gradcheck;
 pub mod loss;
 pub mod model;
 pub mod network;
-mod random;
+pub(crate) mod random;
 pub mod schedule;
 pub mod trainer;
 
