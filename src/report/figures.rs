@@ -102,6 +102,28 @@ fn axis_range(values: impl IntoIterator<Item = f64>, lo: f64, hi: f64) -> Option
     Some((a - pad, b + pad))
 }
 
+/// A tick label: at most three decimals, trailing zeros and a negative zero dropped.
+fn tick(value: &f64) -> String {
+    let text = format!("{value:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    match text {
+        "-0" => "0".into(),
+        t => t.into(),
+    }
+}
+
+/// A positive range for a logarithmic axis: the extremes of the positive values, widened
+/// by a factor 1.2.
+fn log_range(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
+    let (lo, hi) = values
+        .into_iter()
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    (lo <= hi).then(|| (lo / 1.2, hi * 1.2))
+}
+
 fn inside(value: f64, (lo, hi): (f64, f64)) -> bool {
     value >= lo && value <= hi
 }
@@ -168,6 +190,8 @@ pub fn one_to_one(dir: &Path, labels: &[Quantity]) -> Result<PathBuf> {
                 .disable_mesh()
                 .x_labels(5)
                 .y_labels(5)
+                .x_label_formatter(&tick)
+                .y_label_formatter(&tick)
                 .label_style((FONT, 11))
                 .axis_desc_style((FONT, 12))
                 .x_desc(format!("true {}", with_unit(&q.name)))
@@ -196,8 +220,7 @@ pub fn residual_vs_snr(dir: &Path, labels: &[Quantity], snr: &[f64]) -> Result<P
         let shape = grid(labels.len());
         let root = BitMapBackend::new(path, grid_size(shape)).into_drawing_area();
         root.fill(&WHITE)?;
-        let snr_range = axis_range(snr.iter().copied().filter(|&s| s > 0.0), 0.0, 1.0)
-            .map(|(lo, hi)| (lo.max(1.0), hi.max(lo.max(1.0) * 2.0)));
+        let snr_range = log_range(snr.iter().copied());
         let areas = root.split_evenly(shape);
         for (area, q) in areas.iter().zip(labels) {
             let points: Vec<(f64, f64)> = q
@@ -224,6 +247,8 @@ pub fn residual_vs_snr(dir: &Path, labels: &[Quantity], snr: &[f64]) -> Result<P
                 .disable_mesh()
                 .x_labels(5)
                 .y_labels(5)
+                .x_label_formatter(&tick)
+                .y_label_formatter(&tick)
                 .label_style((FONT, 11))
                 .axis_desc_style((FONT, 12))
                 .x_desc("SNR")
@@ -282,6 +307,8 @@ pub fn zscore_hist(dir: &Path, labels: &[Quantity]) -> Result<PathBuf> {
                 .disable_mesh()
                 .x_labels(6)
                 .y_labels(4)
+                .x_label_formatter(&tick)
+                .y_label_formatter(&tick)
                 .label_style((FONT, 11))
                 .axis_desc_style((FONT, 12))
                 .x_desc("(pred − true) / error")
@@ -327,16 +354,17 @@ pub fn distance_error(dir: &Path, dist: &Quantity) -> Result<PathBuf> {
             .zip(fractional_errors(&usable))
             .collect();
         let (Some(x), Some(y)) = (
-            axis_range(points.iter().map(|p| p.0), 0.0, 1.0),
+            log_range(points.iter().map(|p| p.0)),
             axis_range(points.iter().map(|p| p.1).chain([0.0]), 0.01, 0.99),
         ) else {
             return Ok(root.present()?);
         };
-        let x = (x.0.max(x.1 * 1e-3).max(1e-3), x.1);
         let mut chart = panel_chart(&root, "distance", (x.0..x.1).log_scale(), y.0..y.1)?;
         chart
             .configure_mesh()
             .disable_mesh()
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .label_style((FONT, 12))
             .axis_desc_style((FONT, 13))
             .x_desc("true distance [pc]")
@@ -397,7 +425,7 @@ pub fn kiel(dir: &Path, panels: &[KielPanel]) -> Result<PathBuf> {
         for (area, panel) in areas.iter().zip(panels) {
             // Negated coordinates draw the axes inverted; the labels undo the sign.
             let mut chart = panel_chart(area, panel.title, -teff.1..-teff.0, -logg.1..-logg.0)?;
-            let negate = |v: &f64| format!("{}", -v);
+            let negate = |v: &f64| tick(&-v);
             chart
                 .configure_mesh()
                 .disable_mesh()
@@ -435,6 +463,7 @@ fn colour_bar(area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> 
         .configure_mesh()
         .disable_mesh()
         .disable_x_axis()
+        .y_label_formatter(&tick)
         .label_style((FONT, 12))
         .axis_desc_style((FONT, 13))
         .y_desc("[Fe/H] [dex]")
