@@ -394,3 +394,83 @@ fn kiel_panels(c: &Comparison) -> Vec<figures::KielPanel<'static>> {
     ];
     panels.into_iter().filter(|p| !p.stars.is_empty()).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn quantity(name: &str, truth: &[f64], error: &[f64]) -> Quantity {
+        Quantity {
+            name: name.into(),
+            samples: truth
+                .iter()
+                .zip(error)
+                .map(|(&truth, &error)| Sample {
+                    pred: truth,
+                    truth,
+                    error,
+                    crb: f64::NAN,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn out_of_range_section_from_true_labels() {
+        // Rows 0–2 at SNR 40, rows 3–4 at SNR 300. Row 2 is too hot, row 4 too metal-poor,
+        // row 3 has no truth for any range label and is not judged.
+        let nan = f64::NAN;
+        let c = Comparison {
+            snr: vec![40.0, 40.0, 40.0, 300.0, 300.0],
+            snr_source: Some("result"),
+            labels: vec![
+                quantity(
+                    "teff",
+                    &[4500.0, 4600.0, 7000.0, nan, 4800.0],
+                    &[10.0, 30.0, 60.0, 5.0, 9.0],
+                ),
+                quantity("fe_h", &[0.0, 0.0, 0.0, -9999.0, -3.0], &[0.01; 5]),
+            ],
+            fractional: vec![],
+        };
+        let ranges = LabelRanges(BTreeMap::from([
+            ("teff".to_string(), [4000.0, 5500.0]),
+            ("fe_h".to_string(), [-2.0, 0.5]),
+        ]));
+        let section = range_section(&c, "m.safetensors", &ranges);
+        assert_eq!((section.judged, section.out_of_range), (4, 2));
+        // Only e_teff: the comparison has no logg.
+        assert_eq!(section.comparisons.len(), 1);
+        let teff = &section.comparisons[0];
+        assert_eq!(teff.column, "e_teff");
+        // SNR 30–50: in-range median 20, out-of-range 60 → ratio 3; SNR 200–500: no
+        // in-range star, so row 4 gives no ratio.
+        assert_eq!((teff.n_ratios, teff.median_ratio), (1, 3.0));
+        assert_eq!((teff.bins[0].n_in, teff.bins[0].n_out), (2, 1));
+        assert_eq!((teff.bins[3].n_in, teff.bins[3].n_out), (0, 1));
+
+        let report = Report {
+            result: "r.fits".into(),
+            truth: "t.csv".into(),
+            counts: Counts {
+                result_rows: 5,
+                no_result: 0,
+                unmatched: 0,
+                matched: 5,
+                truth_stars: 5,
+            },
+            snr_source: c.snr_source,
+            sets: [StarSet::All, StarSet::SnrAtLeast(100.0)],
+            labels: vec![],
+            fractional: vec![],
+            range: Some(section),
+        };
+        let text = summary::markdown(&report);
+        assert!(text.contains("## Out of the training range"), "{text}");
+        assert!(text.contains("2 of 4 stars judged"), "{text}");
+        assert!(text.contains("= **3.000** (n = 1)"), "{text}");
+        assert!(text.contains("| 30–50 | 2 | 1 | 20.00 | 60.00 |"), "{text}");
+        assert!(text.contains("| ≥ 500 | 0 | 0 | – | – |"), "{text}");
+    }
+}

@@ -181,7 +181,7 @@ fn range(out: &mut String, r: &Report) {
         let _ = write!(
             out,
             "**{}**: SNR-matched error ratio (median over out-of-range stars of error / \
-             in-range median error of the same SNR bin) = **{}** ({} stars)\n\n\
+             in-range median error of the same SNR bin) = **{}** (n = {})\n\n\
              | SNR | n in | n out | median error in | median error out |\n|---|---:|---:|---:|---:|\n",
             c.column,
             cell(c.median_ratio),
