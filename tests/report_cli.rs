@@ -380,4 +380,18 @@ fn calibrate_against_the_truth_recovers_the_error_model() {
     let c = model.correction("fe_h").unwrap();
     assert!((c.scale / 1.7 - 1.0).abs() < 0.05, "{c:?}");
     assert!((c.offset / 0.01 - 1.0).abs() < 0.25, "{c:?}");
+
+    // A reference without any of the results' labels.
+    let other = dir.path().join("other.csv");
+    std::fs::write(&other, format!("sdss4_apogee_id,logg\n{},2.0\n", id(0))).unwrap();
+    let run = astronn(&[
+        "calibrate",
+        "--truth",
+        s(&other),
+        s(&result),
+        "-o",
+        s(&noise),
+    ]);
+    assert!(!run.status.success());
+    assert!(stderr(&run).contains("other.csv"), "{}", stderr(&run));
 }

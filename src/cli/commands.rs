@@ -472,7 +472,7 @@ fn calibrate_against_truth(args: &CalibrateArgs, truth: &Path) -> Result<Vec<Lab
     } else {
         args.labels.clone()
     };
-    let mut fits = Vec::new();
+    let (mut fits, mut compared) = (Vec::new(), 0);
     for label in &labels {
         let measurements: Vec<_> = joined
             .iter()
@@ -489,6 +489,7 @@ fn calibrate_against_truth(args: &CalibrateArgs, truth: &Path) -> Result<Vec<Lab
             }
             continue;
         }
+        compared += 1;
         match calibrate_label_against_truth(label, &measurements) {
             Some(fit) => fits.push(fit),
             None => eprintln!(
@@ -496,6 +497,12 @@ fn calibrate_against_truth(args: &CalibrateArgs, truth: &Path) -> Result<Vec<Lab
                  a known truth; left out (keeps its raw error)"
             ),
         }
+    }
+    if compared == 0 {
+        bail!(
+            "no label is both in the results (raw_<label> and raw_e_<label>) and in {}",
+            truth.display()
+        );
     }
     Ok(fits)
 }
