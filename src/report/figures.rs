@@ -124,6 +124,16 @@ fn log_range(values: impl IntoIterator<Item = f64>) -> Option<(f64, f64)> {
     (lo <= hi).then(|| (lo / 1.2, hi * 1.2))
 }
 
+/// Tick positions for a logarithmic axis over `(lo, hi)`: 1, 2 and 5 times powers of ten.
+fn log_ticks((lo, hi): (f64, f64)) -> Vec<f64> {
+    let first = lo.log10().floor() as i32;
+    let last = hi.log10().ceil() as i32;
+    (first..=last)
+        .flat_map(|k| [1.0, 2.0, 5.0].map(|m| m * 10f64.powi(k)))
+        .filter(|&t| t >= lo && t <= hi)
+        .collect()
+}
+
 fn inside(value: f64, (lo, hi): (f64, f64)) -> bool {
     value >= lo && value <= hi
 }
@@ -239,7 +249,7 @@ pub fn residual_vs_snr(dir: &Path, labels: &[Quantity], snr: &[f64]) -> Result<P
             let mut chart = panel_chart(
                 area,
                 &display_name(&q.name),
-                (x.0..x.1).log_scale(),
+                (x.0..x.1).log_scale().with_key_points(log_ticks(x)),
                 y.0..y.1,
             )?;
             chart
@@ -359,7 +369,12 @@ pub fn distance_error(dir: &Path, dist: &Quantity) -> Result<PathBuf> {
         ) else {
             return Ok(root.present()?);
         };
-        let mut chart = panel_chart(&root, "distance", (x.0..x.1).log_scale(), y.0..y.1)?;
+        let mut chart = panel_chart(
+            &root,
+            "distance",
+            (x.0..x.1).log_scale().with_key_points(log_ticks(x)),
+            y.0..y.1,
+        )?;
         chart
             .configure_mesh()
             .disable_mesh()
@@ -479,4 +494,25 @@ fn colour_bar(area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> 
         )
     }))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_ticks_and_ranges() {
+        assert_eq!(display_name("teff"), "Teff");
+        assert_eq!(display_name("c_1_h"), "[C I/H]");
+        assert_eq!(display_name("ti_2_h"), "[Ti II/H]");
+        assert_eq!(with_unit("mg_h"), "[Mg/H] [dex]");
+        assert_eq!(with_unit("logg"), "log g [dex]");
+        assert_eq!(tick(&4000.0), "4000");
+        assert_eq!(tick(&-0.0001), "0");
+        assert_eq!(tick(&0.25), "0.25");
+        assert_eq!(log_ticks((15.0, 600.0)), [20.0, 50.0, 100.0, 200.0, 500.0]);
+        assert_eq!(axis_range([1.0, f64::NAN, 3.0], 0.0, 1.0), Some((0.9, 3.1)));
+        assert_eq!(grid(22), (5, 5));
+        assert_eq!(grid(3), (1, 3));
+    }
 }
