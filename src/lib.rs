@@ -18,6 +18,7 @@ pub mod models;
 pub mod nn;
 pub mod pipeline;
 pub(crate) mod random;
+pub mod report;
 pub mod sim;
 pub mod train;
 

@@ -36,6 +36,10 @@ pub enum Command {
     /// Fit the noise model (error scale and offset per label) from stars with several
     /// visits, and write it as JSON for --noise-model.
     Calibrate(CalibrateArgs),
+    /// Compare a result table with a reference catalog of true labels: Markdown and CSV
+    /// summaries (bias, scatter, scatter over the Cramér–Rao bound, error calibration,
+    /// distances, out-of-training-range errors) and PNG figures.
+    Report(ReportArgs),
     /// Convert an Astra PyTorch checkpoint (.pt) into an astronn model file (.safetensors).
     Convert(ConvertArgs),
     /// Describe a model file.
@@ -318,11 +322,33 @@ pub struct BenchArgs {
     pub training: bool,
 }
 
+/// How result rows find their star in a reference catalog.
+#[derive(Debug, Args)]
+pub struct ReferenceArgs {
+    /// Catalog column holding the APOGEE id (allStar: APOGEE_ID).
+    #[arg(long, default_value = "sdss4_apogee_id", value_name = "NAME")]
+    pub id_column: String,
+
+    /// Result-table column holding the APOGEE id.
+    #[arg(long, default_value = "sdss4_apogee_id", value_name = "NAME")]
+    pub result_id_column: String,
+}
+
 #[derive(Debug, Args)]
 pub struct CalibrateArgs {
-    /// Visit tables written by `predict --visits-output` (astraAllVisitAstroNN layout).
+    /// Visit tables written by `predict --visits-output` (astraAllVisitAstroNN layout); with
+    /// --truth, any `predict` tables (coadds or visits).
     #[arg(value_name = "VISITS.fits", required = true)]
     pub inputs: Vec<PathBuf>,
+
+    /// Fit against true labels instead of repeat visits: a catalog (FITS or CSV) with the
+    /// label columns (teff, logg, fe_h, ...), joined on --id-column. Each label's
+    /// raw − truth is fitted as N(0, (scale · raw_e + offset)²), at least 20 stars per label.
+    #[arg(long, value_name = "CATALOG")]
+    pub truth: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub reference: ReferenceArgs,
 
     /// Noise model to write (JSON).
     #[arg(short, long, value_name = "NOISE.json")]
@@ -331,6 +357,53 @@ pub struct CalibrateArgs {
     /// Labels to calibrate (default: every label in the table).
     #[arg(long, value_delimiter = ',', value_name = "LABEL,...")]
     pub labels: Vec<String>,
+}
+
+/// `astronn report`.
+#[derive(Debug, Args)]
+#[command(after_long_help = "\
+Writes into DIR: summary.md (inputs, counts, per-label tables for all matched rows and for \
+SNR >= --snr-min, distances, out-of-range check, definitions), summary.csv (one row per \
+label and star set) and the figures the inputs allow: one_to_one.png, residual_vs_snr.png, \
+kiel.png, zscore_hist.png, distance_error.png.
+
+Metrics per label (residual = predicted - true; robust std = 1.4826 * MAD):
+  bias             median residual
+  scatter          robust std of the residuals
+  scatter_over_crb robust std of residual / crb_<label> (reference column)
+  z_width          robust std of residual / e_<label> (1: calibrated errors)
+Distances (dist, L_fakemag in both files): fractional error (pred - true) / true: bias \
+(median), median_abs, scatter (robust std), z_width with dist_err / L_fakemag_err.
+
+Rows flagged NO_RESULT are skipped; so, per label, are non-finite predictions and \
+truths that are NaN or -9999. Labels missing from either file are skipped.")]
+pub struct ReportArgs {
+    /// Result table written by `predict` or `dist` (HDU APOGEE; coadds or visits: every row
+    /// is compared).
+    #[arg(value_name = "RESULT.fits")]
+    pub result: PathBuf,
+
+    /// Reference catalog (FITS: first table HDU with rows; or CSV) with any of the label
+    /// columns, crb_<label> (Cramér–Rao bounds), snr, dist [pc], L_fakemag.
+    #[arg(value_name = "TRUTH")]
+    pub truth: PathBuf,
+
+    /// Output directory (created if needed).
+    #[arg(short, long, value_name = "DIR")]
+    pub output: PathBuf,
+
+    #[command(flatten)]
+    pub reference: ReferenceArgs,
+
+    /// SNR threshold of the second star set (SNR from the result's snr column, else the
+    /// reference's).
+    #[arg(long, default_value_t = 100.0, value_name = "SNR")]
+    pub snr_min: f64,
+
+    /// Model whose training range (metadata 'label_range') decides which stars are out of
+    /// range; adds the out-of-range error comparison for e_teff and e_logg.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -2,7 +2,7 @@
 
 use crate::cli::args::{
     CalibrateArgs, Cli, Command, ConvertArgs, DistArgs, InfoArgs, NormalizeArgs, PhotometryArgs,
-    PredictArgs, RunArgs,
+    PredictArgs, ReferenceArgs, ReportArgs, RunArgs,
 };
 use crate::cli::progress::Progress;
 use anyhow::{bail, Context, Result};
@@ -14,16 +14,23 @@ use astronn::io::table::read_table;
 use astronn::io::table::{AstraTableWriter, CardValue, HeaderCard};
 use astronn::models::{default_model, DEFAULT_MODEL_NOTICE};
 use astronn::nn::censored::CensoredBcnn;
+use astronn::nn::censored::LABELS;
 use astronn::nn::dist::DistBcnn;
 use astronn::nn::network::BayesianNetwork;
 use astronn::pipeline::astronn::{astronn_columns, AstroNNJob, AstroNNPredictor};
-use astronn::pipeline::calibrate::{calibrate_label, table_labels, table_measurements, MIN_PAIRS};
+use astronn::pipeline::calibrate::{
+    calibrate_label, calibrate_label_against_truth, table_labels, table_measurements,
+    truth_measurements, LabelCalibration, MIN_PAIRS, MIN_TRUTH_STARS,
+};
 use astronn::pipeline::dist::{dist_columns, DistJob, DistPredictor};
 use astronn::pipeline::noise::NoiseModel;
 use astronn::pipeline::normalize::run_normalize;
 use astronn::pipeline::predict::{run_predict, Jobs, PredictOptions, RunSummary};
 use astronn::pipeline::run_info::{card, run_cards};
 use astronn::pipeline::source::SpectrumSource;
+use astronn::report::join::{join, JoinSpec, Joined};
+use astronn::report::range::LabelRanges;
+use astronn::report::{run_report, ReportOptions};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -45,6 +52,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Train(args) => crate::cli::train::train(args, &command_line(), cli.quiet),
         Command::Bench(args) => crate::cli::bench::bench(args),
         Command::Calibrate(args) => calibrate(args, cli.quiet),
+        Command::Report(args) => report_command(args, cli.quiet),
         Command::Convert(args) => convert(args),
         Command::Info(args) => info(args),
         Command::Simulate(args) => crate::cli::simulate::simulate(args, &command_line(), cli.quiet),
@@ -384,6 +392,42 @@ fn random_seed() -> u64 {
 }
 
 fn calibrate(args: CalibrateArgs, quiet: bool) -> Result<ExitCode> {
+    let (fits, unit) = match &args.truth {
+        Some(truth) => (calibrate_against_truth(&args, truth)?, "stars"),
+        None => (calibrate_from_visits(&args)?, "pairs"),
+    };
+    if fits.is_empty() {
+        bail!("no label could be calibrated: too few usable {unit} (see the warnings)");
+    }
+    let model = NoiseModel::new(fits.iter().map(|f| (f.label.clone(), f.correction)))?;
+    let temp = astronn::io::temp::TempPath::beside(&args.output, "json")?;
+    std::fs::write(temp.path(), model.to_json())
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    temp.persist(&args.output)?;
+    if !quiet {
+        eprintln!("label        {unit:>6}      scale     offset   z width before -> after");
+        for f in &fits {
+            eprintln!(
+                "{:<12} {:>6} {:>10.4} {:>10.4}   {:>6.3} -> {:.3}",
+                f.label,
+                f.samples,
+                f.correction.scale,
+                f.correction.offset,
+                f.width_before,
+                f.width_after
+            );
+        }
+        eprintln!(
+            "calibrate: {} labels -> {}",
+            fits.len(),
+            args.output.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Fits each label from the repeat visits of the visit tables.
+fn calibrate_from_visits(args: &CalibrateArgs) -> Result<Vec<LabelCalibration>> {
     let tables = args
         .inputs
         .iter()
@@ -416,31 +460,112 @@ fn calibrate(args: CalibrateArgs, quiet: bool) -> Result<ExitCode> {
             ),
         }
     }
-    if fits.is_empty() {
-        bail!("no label could be calibrated: the tables hold too few stars with 2+ visits");
-    }
-    let model = NoiseModel::new(fits.iter().map(|f| (f.label.clone(), f.correction)))?;
-    let temp = astronn::io::temp::TempPath::beside(&args.output, "json")?;
-    std::fs::write(temp.path(), model.to_json())
-        .with_context(|| format!("cannot write {}", args.output.display()))?;
-    temp.persist(&args.output)?;
-    if !quiet {
-        eprintln!("label         pairs      scale     offset   z width before -> after");
-        for f in &fits {
-            eprintln!(
-                "{:<12} {:>6} {:>10.4} {:>10.4}   {:>6.3} -> {:.3}",
-                f.label,
-                f.pairs,
-                f.correction.scale,
-                f.correction.offset,
-                f.width_before,
-                f.width_after
-            );
+    Ok(fits)
+}
+
+/// Fits each label from the results' raw labels and errors against the reference catalog.
+fn calibrate_against_truth(args: &CalibrateArgs, truth: &Path) -> Result<Vec<LabelCalibration>> {
+    let joined = args
+        .inputs
+        .iter()
+        .map(|result| join(&join_spec(result, truth, &args.reference)))
+        .collect::<astronn::Result<Vec<Joined>>>()?;
+    let labels: Vec<String> = if args.labels.is_empty() {
+        LABELS.iter().map(|l| l.to_string()).collect()
+    } else {
+        args.labels.clone()
+    };
+    let (mut fits, mut compared) = (Vec::new(), 0);
+    for label in &labels {
+        let measurements: Vec<_> = joined
+            .iter()
+            .filter_map(|j| truth_measurements(j, label))
+            .flatten()
+            .collect();
+        if measurements.is_empty() {
+            if !args.labels.is_empty() {
+                eprintln!(
+                    "warning: {label}: not in both the results (raw_{label}, raw_e_{label}) \
+                     and {}; left out",
+                    truth.display()
+                );
+            }
+            continue;
         }
+        compared += 1;
+        match calibrate_label_against_truth(label, &measurements) {
+            Some(fit) => fits.push(fit),
+            None => eprintln!(
+                "warning: {label}: fewer than {MIN_TRUTH_STARS} stars with a finite result and \
+                 a known truth; left out (keeps its raw error)"
+            ),
+        }
+    }
+    if compared == 0 {
+        bail!(
+            "no label is both in the results (raw_<label> and raw_e_<label>) and in {}",
+            truth.display()
+        );
+    }
+    Ok(fits)
+}
+
+fn join_spec<'a>(result: &'a Path, truth: &'a Path, reference: &'a ReferenceArgs) -> JoinSpec<'a> {
+    JoinSpec {
+        result,
+        truth,
+        result_id: &reference.result_id_column,
+        truth_id: &reference.id_column,
+    }
+}
+
+/// The metadata of the model named by `report --model`. `spec` is taken as a model file
+/// path; named models (such as `default`) are to be resolved here once the crate ships one.
+fn load_model_metadata(spec: &str) -> Result<BTreeMap<String, String>> {
+    Ok(ModelFile::load(Path::new(spec))?.metadata)
+}
+
+fn report_command(args: ReportArgs, quiet: bool) -> Result<ExitCode> {
+    let ranges = args
+        .model
+        .as_deref()
+        .map(|spec| -> Result<(String, LabelRanges)> {
+            let metadata = load_model_metadata(spec)?;
+            Ok((
+                spec.to_string(),
+                LabelRanges::from_metadata(&metadata, spec)?,
+            ))
+        })
+        .transpose()?;
+    if !args.snr_min.is_finite() {
+        bail!("--snr-min must be a finite number");
+    }
+    let options = ReportOptions {
+        join: join_spec(&args.result, &args.truth, &args.reference),
+        snr_min: args.snr_min,
+        ranges,
+        output_dir: &args.output,
+    };
+    let (report, written) = run_report(&options)?;
+    if !quiet {
+        let c = report.counts;
         eprintln!(
-            "calibrate: {} labels -> {}",
-            fits.len(),
-            args.output.display()
+            "report: {} rows matched ({} NO_RESULT, {} without a reference star), {} labels{} \
+             -> {}",
+            c.matched,
+            c.no_result,
+            c.unmatched,
+            report.labels.len() / 2,
+            if report.fractional.is_empty() {
+                ""
+            } else {
+                ", distances"
+            },
+            written
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -1,13 +1,21 @@
-//! Calibrating the noise model (SPEC §7) from stars observed several times.
+//! Calibrating the noise model (SPEC §7): per label, the `scale` and `offset` of
+//! e = scale · raw_e + offset that make the reported errors match the observed scatter.
 //!
-//! Two visits of one star measure the same truth, so their difference has variance
-//! e₁² + e₂², where e = scale · raw_e + offset is the error the noise model should report.
-//! For each label, (scale, offset) maximise the likelihood of the observed visit-to-visit
-//! differences. Visits of a star are paired consecutively and disjointly ((1,2), (3,4), …)
-//! so that the differences are independent.
+//! Two sources of residuals with a known variance are supported, and one maximum-likelihood
+//! fit serves both:
+//!
+//! - repeat visits: two visits of one star measure the same truth, so their difference has
+//!   variance e₁² + e₂². Visits of a star are paired consecutively and disjointly ((1,2),
+//!   (3,4), …) so that the differences are independent;
+//! - a reference catalog of true labels (a simulation, say): prediction − truth has variance
+//!   e².
+//!
+//! The fit keeps scale > 0 and offset ≥ 0.
 
 use crate::io::table::{ColumnData, Table};
 use crate::pipeline::noise::Correction;
+use crate::pipeline::stats::robust_std;
+use crate::report::join::Joined;
 use crate::{Error, Result};
 
 /// One visit's raw label and error for a star.
@@ -21,141 +29,198 @@ pub struct VisitMeasurement {
     pub raw_error: f64,
 }
 
+/// A raw label and error, with the star's true value of the label.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TruthMeasurement {
+    /// Raw (network) label.
+    pub value: f64,
+    /// Raw error.
+    pub raw_error: f64,
+    /// True value (NaN or −9999 when unknown: the measurement is then left out).
+    pub truth: f64,
+}
+
 /// The fit for one label.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LabelCalibration {
     /// Label name.
     pub label: String,
-    /// Visit pairs used.
-    pub pairs: usize,
+    /// Residuals used: visit pairs, or stars compared with their truth.
+    pub samples: usize,
     /// Fitted correction.
     pub correction: Correction,
-    /// Robust width (1.4826 · MAD) of the pair differences over their raw errors: 1 for
+    /// Robust width (1.4826 · MAD) of the residuals over their raw errors: 1 for
     /// well-calibrated errors.
     pub width_before: f64,
     /// The same width with the corrected errors.
     pub width_after: f64,
 }
 
-/// Fewest pairs for which a label is calibrated.
+/// Fewest visit pairs for which a label is calibrated.
 pub const MIN_PAIRS: usize = 10;
 
-/// A visit pair: difference of the values and the two raw errors.
+/// Fewest stars with a truth for which a label is calibrated.
+pub const MIN_TRUTH_STARS: usize = 20;
+
+/// A difference whose variance is the sum of the squared corrected errors of its terms: a
+/// visit pair (two raw errors) or a prediction minus its truth (one raw error).
 #[derive(Debug, Clone, Copy)]
-struct Pair {
+struct Residual {
     difference: f64,
     errors: [f64; 2],
+    terms: usize,
+}
+
+impl Residual {
+    fn errors(&self) -> &[f64] {
+        &self.errors[..self.terms]
+    }
 }
 
 /// Pairs consecutive visits of each star, disjointly, in the order given; visits with a
 /// non-finite value or a non-positive or non-finite error are left out.
-fn visit_pairs(measurements: &[VisitMeasurement]) -> Vec<Pair> {
+fn visit_pairs(measurements: &[VisitMeasurement]) -> Vec<Residual> {
     let mut by_star: std::collections::BTreeMap<&str, Vec<&VisitMeasurement>> = Default::default();
     for m in measurements {
-        if m.value.is_finite() && m.raw_error.is_finite() && m.raw_error > 0.0 {
+        if m.value.is_finite() && usable_error(m.raw_error) {
             by_star.entry(&m.star).or_default().push(m);
         }
     }
     by_star
         .values()
         .flat_map(|visits| {
-            visits.chunks_exact(2).map(|pair| Pair {
+            visits.chunks_exact(2).map(|pair| Residual {
                 difference: pair[0].value - pair[1].value,
                 errors: [pair[0].raw_error, pair[1].raw_error],
+                terms: 2,
             })
         })
         .collect()
 }
 
-/// The variance of a pair's difference under a correction, or `None` where the corrected
-/// error of either visit is not positive.
-fn pair_variance(pair: &Pair, c: Correction) -> Option<f64> {
-    let [a, b] = pair.errors.map(|e| c.apply(e));
-    (a > 0.0 && b > 0.0).then_some(a * a + b * b)
+/// Prediction − truth for the measurements with a finite value, a known truth (finite, not
+/// −9999) and a positive finite error.
+fn truth_residuals(measurements: &[TruthMeasurement]) -> Vec<Residual> {
+    measurements
+        .iter()
+        .filter(|m| {
+            m.value.is_finite()
+                && m.truth.is_finite()
+                && m.truth != -9999.0
+                && usable_error(m.raw_error)
+        })
+        .map(|m| Residual {
+            difference: m.value - m.truth,
+            errors: [m.raw_error, 0.0],
+            terms: 1,
+        })
+        .collect()
 }
 
-fn negative_log_likelihood(pairs: &[Pair], c: Correction) -> f64 {
-    pairs
+fn usable_error(error: f64) -> bool {
+    error.is_finite() && error > 0.0
+}
+
+/// The variance of a residual under a correction, or `None` where a corrected error is not
+/// positive.
+fn residual_variance(r: &Residual, c: Correction) -> Option<f64> {
+    r.errors().iter().try_fold(0.0, |sum, &e| {
+        let corrected = c.apply(e);
+        (corrected > 0.0).then_some(sum + corrected * corrected)
+    })
+}
+
+fn negative_log_likelihood(residuals: &[Residual], c: Correction) -> f64 {
+    residuals
         .iter()
-        .map(|p| match pair_variance(p, c) {
-            Some(v) => 0.5 * (v.ln() + p.difference * p.difference / v),
+        .map(|r| match residual_variance(r, c) {
+            Some(v) => 0.5 * (v.ln() + r.difference * r.difference / v),
             None => f64::INFINITY,
         })
         .sum()
 }
 
-/// Robust width of the normalised differences under a correction.
-fn z_width(pairs: &[Pair], c: Correction) -> f64 {
-    let z: Vec<f64> = pairs
+/// Robust width of the normalised residuals under a correction.
+fn z_width(residuals: &[Residual], c: Correction) -> f64 {
+    let z: Vec<f64> = residuals
         .iter()
-        .filter_map(|p| pair_variance(p, c).map(|v| p.difference / v.sqrt()))
+        .filter_map(|r| residual_variance(r, c).map(|v| r.difference / v.sqrt()))
         .collect();
     robust_std(&z)
 }
 
-/// 1.4826 × the median absolute deviation: the standard deviation for Gaussian data,
-/// insensitive to outliers.
-pub fn robust_std(values: &[f64]) -> f64 {
-    fn median(v: &mut [f64]) -> f64 {
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        match n {
-            0 => f64::NAN,
-            _ if n % 2 == 1 => v[n / 2],
-            _ => 0.5 * (v[n / 2 - 1] + v[n / 2]),
-        }
-    }
-    let mut sorted = values.to_vec();
-    let center = median(&mut sorted);
-    let mut deviations: Vec<f64> = values.iter().map(|v| (v - center).abs()).collect();
-    1.4826 * median(&mut deviations)
-}
-
-/// Calibrates one label; `None` with fewer than [`MIN_PAIRS`] usable pairs.
+/// Calibrates one label from repeat visits; `None` with fewer than [`MIN_PAIRS`] usable
+/// pairs.
 pub fn calibrate_label(label: &str, measurements: &[VisitMeasurement]) -> Option<LabelCalibration> {
     let pairs = visit_pairs(measurements);
-    if pairs.len() < MIN_PAIRS {
-        return None;
-    }
+    (pairs.len() >= MIN_PAIRS).then(|| fit_correction(label, &pairs))
+}
+
+/// Calibrates one label against true values; `None` with fewer than [`MIN_TRUTH_STARS`]
+/// usable stars.
+pub fn calibrate_label_against_truth(
+    label: &str,
+    measurements: &[TruthMeasurement],
+) -> Option<LabelCalibration> {
+    let residuals = truth_residuals(measurements);
+    (residuals.len() >= MIN_TRUTH_STARS).then(|| fit_correction(label, &residuals))
+}
+
+/// The maximum-likelihood correction for non-empty residuals, with scale > 0 and
+/// offset ≥ 0 (the simplex searches |scale| and |offset|, so every point it tries is
+/// allowed).
+fn fit_correction(label: &str, residuals: &[Residual]) -> LabelCalibration {
     let identity = Correction {
         offset: 0.0,
         scale: 1.0,
     };
     // Start from the scale that matches the raw errors' overall variance, no offset.
     let start_scale = {
-        let ratio: f64 = pairs
+        let ratio: f64 = residuals
             .iter()
-            .map(|p| p.difference.powi(2) / (p.errors[0].powi(2) + p.errors[1].powi(2)))
+            .map(|r| r.difference.powi(2) / r.errors().iter().map(|e| e * e).sum::<f64>())
             .sum::<f64>()
-            / pairs.len() as f64;
+            / residuals.len() as f64;
         ratio.sqrt()
     };
     let typical_error = {
-        let mut errors: Vec<f64> = pairs.iter().flat_map(|p| p.errors).collect();
+        let mut errors: Vec<f64> = residuals.iter().flat_map(|r| r.errors().to_vec()).collect();
         errors.sort_by(f64::total_cmp);
         errors[errors.len() / 2]
     };
-    let objective = |x: [f64; 2]| {
-        negative_log_likelihood(
-            &pairs,
-            Correction {
-                scale: x[0],
-                offset: x[1] * typical_error,
-            },
-        )
+    let correction = |x: [f64; 2]| Correction {
+        scale: x[0].abs(),
+        offset: x[1].abs() * typical_error,
     };
-    let best = nelder_mead(objective, [start_scale, 0.0], [0.2, 0.2], 2000);
-    let correction = Correction {
-        scale: best[0],
-        offset: best[1] * typical_error,
-    };
-    Some(LabelCalibration {
+    let objective = |x: [f64; 2]| negative_log_likelihood(residuals, correction(x));
+    let best = correction(nelder_mead(objective, [start_scale, 0.0], [0.2, 0.2], 2000));
+    LabelCalibration {
         label: label.to_string(),
-        pairs: pairs.len(),
-        correction,
-        width_before: z_width(&pairs, identity),
-        width_after: z_width(&pairs, correction),
-    })
+        samples: residuals.len(),
+        correction: best,
+        width_before: z_width(residuals, identity),
+        width_after: z_width(residuals, best),
+    }
+}
+
+/// The truth measurements of `label` in a joined result and reference (`raw_<label>`,
+/// `raw_e_<label>` and the reference's `<label>`); `None` when either side lacks them.
+pub fn truth_measurements(joined: &Joined, label: &str) -> Option<Vec<TruthMeasurement>> {
+    let values = joined.result_column(&format!("raw_{label}"))?;
+    let errors = joined.result_column(&format!("raw_e_{label}"))?;
+    let truths = joined.truth_column(label)?;
+    Some(
+        values
+            .into_iter()
+            .zip(errors)
+            .zip(truths)
+            .map(|((value, raw_error), truth)| TruthMeasurement {
+                value,
+                raw_error,
+                truth,
+            })
+            .collect(),
+    )
 }
 
 /// The labels of a visit table: every `raw_X` with a `raw_e_X` column.
@@ -318,6 +383,57 @@ mod tests {
     }
 
     #[test]
+    fn recovers_scale_and_offset_against_the_truth() {
+        use crate::random::{normal, stream};
+        let mut rng = stream(11, "calibrate-test", 0);
+        // [Fe/H]-like errors: raw errors 0.01–0.1 dex, true errors 1.7·raw + 0.01.
+        let measurements: Vec<TruthMeasurement> = (0..20_000)
+            .map(|i| {
+                let raw_error = 0.01 + 0.09 * (i % 1000) as f64 / 1000.0;
+                let truth = -0.5 + (i % 7) as f64 * 0.1;
+                TruthMeasurement {
+                    value: truth + (1.7 * raw_error + 0.01) * normal(&mut rng),
+                    raw_error,
+                    truth,
+                }
+            })
+            .collect();
+        let fit = calibrate_label_against_truth("fe_h", &measurements).unwrap();
+        assert_eq!(fit.samples, 20_000);
+        assert!((fit.correction.scale / 1.7 - 1.0).abs() < 0.03, "{fit:?}");
+        assert!((fit.correction.offset / 0.01 - 1.0).abs() < 0.1, "{fit:?}");
+        assert!((fit.width_after - 1.0).abs() < 0.03, "{fit:?}");
+    }
+
+    #[test]
+    fn truth_fit_keeps_offset_non_negative_and_needs_enough_stars() {
+        use crate::random::{normal, stream};
+        let mut rng = stream(5, "calibrate-test", 1);
+        // Errors too large as reported: the best fit wants a negative offset, which is
+        // clamped to 0 (scale then absorbs it).
+        let measurements: Vec<TruthMeasurement> = (0..2000)
+            .map(|i| {
+                let raw_error = 1.0 + (i % 10) as f64;
+                TruthMeasurement {
+                    value: 0.5 * raw_error * normal(&mut rng),
+                    raw_error,
+                    truth: 0.0,
+                }
+            })
+            .collect();
+        let fit = calibrate_label_against_truth("x", &measurements).unwrap();
+        assert!(fit.correction.offset >= 0.0, "{fit:?}");
+        assert!(fit.correction.scale > 0.0, "{fit:?}");
+        let unusable = TruthMeasurement {
+            value: 1.0,
+            raw_error: 0.1,
+            truth: -9999.0,
+        };
+        assert!(calibrate_label_against_truth("x", &measurements[..19]).is_none());
+        assert!(calibrate_label_against_truth("x", &[unusable; 30]).is_none());
+    }
+
+    #[test]
     fn pairs_are_disjoint_and_skip_unusable_visits() {
         let visit = |star: &str, value: f64, raw_error: f64| VisitMeasurement {
             star: star.into(),
@@ -337,11 +453,5 @@ mod tests {
         assert_eq!(pairs.len(), 1);
         assert_eq!(pairs[0].difference, -1.0);
         assert!(calibrate_label("x", &visits).is_none());
-    }
-
-    #[test]
-    fn robust_std_of_gaussian_like_values() {
-        assert!((robust_std(&[-1.0, 0.0, 1.0]) - 1.4826).abs() < 1e-12);
-        assert!(robust_std(&[]).is_nan());
     }
 }

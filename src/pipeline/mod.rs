@@ -17,4 +17,5 @@ pub mod predict;
 pub mod prepare;
 pub mod run_info;
 pub mod source;
+pub mod stats;
 pub mod training_set;
