@@ -7,6 +7,7 @@
 //! - [`models`]: the embedded default models (trained on simulated spectra).
 //! - [`nn`]: the networks and the Monte Carlo dropout engine.
 //! - [`pipeline`]: prediction runs end to end: flags, noise model, tables.
+//! - [`report`]: validation reports: results against a reference catalog.
 //! - [`sim`]: a simulated APOGEE survey with known truth (a test bed, not astrophysics).
 //! - [`train`]: training both networks (astroNN's recipe).
 

@@ -194,17 +194,20 @@ fn cramer_rao_bounds_agree_with_a_finite_difference_jacobian() {
                 .collect()
         })
         .collect();
-    let sigma = 1.0 / snr;
+    // Per-pixel noise: photon noise 1/S/N plus the line-strength scatter η = 0.45 (in ln τ),
+    // which moves the flux by η·f·ln f (docs/simulation.md).
+    let base_flux = flux("base");
+    let variance: Vec<f64> = base_flux
+        .iter()
+        .map(|f| (1.0 / snr).powi(2) + (0.45 * f * f.ln()).powi(2))
+        .collect();
     let fisher: Vec<Vec<f64>> = (0..LABELS.len())
         .map(|a| {
             (0..LABELS.len())
                 .map(|b| {
-                    jacobian[a]
-                        .iter()
-                        .zip(&jacobian[b])
-                        .map(|(x, y)| x * y)
+                    (0..variance.len())
+                        .map(|p| jacobian[a][p] * jacobian[b][p] / variance[p])
                         .sum::<f64>()
-                        / (sigma * sigma)
                 })
                 .collect()
         })

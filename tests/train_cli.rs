@@ -137,6 +137,10 @@ fn train_writes_metrics_checkpoints_and_a_model_that_predicts() {
     ] {
         assert!(file.metadata.contains_key(key), "metadata lacks {key}");
     }
+    let ranges: serde_json::Value = serde_json::from_str(&file.metadata["label_range"]).unwrap();
+    let teff = ranges["teff"].as_array().unwrap();
+    let (low, high) = (teff[0].as_f64().unwrap(), teff[1].as_f64().unwrap());
+    assert!(low.is_finite() && low < high, "teff range {low} {high}");
     let table = dir.path().join("predicted.fits");
     succeed(&[
         "predict",

@@ -145,6 +145,32 @@ fn point_style(n: usize, color: RGBColor) -> (u32, ShapeStyle) {
     (size, color.mix(alpha).filled())
 }
 
+/// Residual points within the axes `x` and `y`, and the zero line.
+fn draw_residuals<DB, X>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
+    points: &[(f64, f64)],
+    x: (f64, f64),
+    y: (f64, f64),
+) -> DrawResult
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    X: Ranged<ValueType = f64>,
+{
+    let (size, style) = point_style(points.len(), BLUE);
+    chart.draw_series(
+        points
+            .iter()
+            .filter(|p| inside(p.0, x) && inside(p.1, y))
+            .map(|&p| Circle::new(p, size, style)),
+    )?;
+    chart.draw_series(std::iter::once(PathElement::new(
+        vec![(x.0, 0.0), (x.1, 0.0)],
+        RED.stroke_width(1),
+    )))?;
+    Ok(())
+}
+
 /// The grid shape for `n` panels.
 fn grid(n: usize) -> (usize, usize) {
     let columns = n.clamp(1, COLUMNS);
@@ -264,17 +290,7 @@ pub fn residual_vs_snr(dir: &Path, labels: &[Quantity], snr: &[f64]) -> Result<P
                 .x_desc("SNR")
                 .y_desc(format!("pred − true {}", bracket_unit(&q.name)))
                 .draw()?;
-            let (size, style) = point_style(points.len(), BLUE);
-            chart.draw_series(
-                points
-                    .iter()
-                    .filter(|p| inside(p.0, x) && inside(p.1, y))
-                    .map(|&p| Circle::new(p, size, style)),
-            )?;
-            chart.draw_series(std::iter::once(PathElement::new(
-                vec![(x.0, 0.0), (x.1, 0.0)],
-                RED.stroke_width(1),
-            )))?;
+            draw_residuals(&mut chart, &points, x, y)?;
         }
         root.present()?;
         Ok(())
@@ -385,17 +401,7 @@ pub fn distance_error(dir: &Path, dist: &Quantity) -> Result<PathBuf> {
             .x_desc("true distance [pc]")
             .y_desc("(pred − true) / true")
             .draw()?;
-        let (size, style) = point_style(points.len(), BLUE);
-        chart.draw_series(
-            points
-                .iter()
-                .filter(|p| inside(p.0, x) && inside(p.1, y))
-                .map(|&p| Circle::new(p, size, style)),
-        )?;
-        chart.draw_series(std::iter::once(PathElement::new(
-            vec![(x.0, 0.0), (x.1, 0.0)],
-            RED.stroke_width(1),
-        )))?;
+        draw_residuals(&mut chart, &points, x, y)?;
         root.present()?;
         Ok(())
     })

@@ -76,23 +76,12 @@ fn given_star(catalog: &Catalog, row: usize, rng: &mut MaskStream) -> Result<Giv
     } else {
         dwarf_mass(labels[TEFF])
     });
-    let abs_k_mag = absolute_k_mag(labels[TEFF], labels[LOGG], mass);
-    let (drawn_distance, drawn_ebv, _) = place(rng, abs_k_mag);
+    let (drawn_distance, drawn_ebv) = place(rng, absolute_k_mag(labels[TEFF], labels[LOGG], mass));
     let distance_pc = optional("dist").unwrap_or(drawn_distance);
     let ebv = optional("ebv").unwrap_or(drawn_ebv);
-    let k_mag = abs_k_mag + 5.0 * (distance_pc / 10.0).log10() + 0.3517 * ebv;
     Ok(GivenStar {
         id,
-        star: Star {
-            labels,
-            population: Population::Given,
-            giant,
-            mass,
-            abs_k_mag,
-            distance_pc,
-            ebv,
-            k_mag,
-        },
+        star: Star::new(labels, Population::Given, giant, mass, distance_pc, ebv),
         snr,
         visits,
     })

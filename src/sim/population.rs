@@ -63,6 +63,29 @@ pub struct Star {
 }
 
 impl Star {
+    /// A star of given labels, mass, distance and reddening: its absolute and apparent Ks
+    /// follow from them.
+    pub fn new(
+        labels: [f64; N_LABELS],
+        population: Population,
+        giant: bool,
+        mass: f64,
+        distance_pc: f64,
+        ebv: f64,
+    ) -> Star {
+        let abs_k_mag = absolute_k_mag(labels[TEFF], labels[LOGG], mass);
+        Star {
+            labels,
+            population,
+            giant,
+            mass,
+            abs_k_mag,
+            distance_pc,
+            ebv,
+            k_mag: apparent_k_mag(abs_k_mag, distance_pc, ebv),
+        }
+    }
+
     /// Ks-band pseudo-luminosity, L_fakemag = 10^(0.2·M_Ks + 2) (SPEC §5).
     pub fn l_fakemag(&self) -> f64 {
         10f64.powf(0.2 * self.abs_k_mag + 2.0)
@@ -118,18 +141,8 @@ pub fn draw_star(rng: &mut MaskStream) -> Star {
     }
     let giant_mass = (1.25 - 1.2 * alpha + 0.08 * normal(rng)).clamp(0.75, 2.5);
     let mass = if giant { giant_mass } else { dwarf_mass(teff) };
-    let abs_k_mag = absolute_k_mag(teff, logg, mass);
-    let (distance_pc, ebv, k_mag) = place(rng, abs_k_mag);
-    Star {
-        labels,
-        population,
-        giant,
-        mass,
-        abs_k_mag,
-        distance_pc,
-        ebv,
-        k_mag,
-    }
+    let (distance_pc, ebv) = place(rng, absolute_k_mag(teff, logg, mass));
+    Star::new(labels, population, giant, mass, distance_pc, ebv)
 }
 
 /// [Fe/H] and [α/Fe] of a population.
@@ -227,16 +240,21 @@ pub fn absolute_k_mag(teff: f64, logg: f64, mass: f64) -> f64 {
     bolometric - bc_k
 }
 
-/// Distance, E(B−V) and apparent Ks of a star of absolute magnitude `abs_k_mag`, drawn
-/// log-uniformly in distance until the star is bright enough to be a target.
-pub(crate) fn place(rng: &mut MaskStream, abs_k_mag: f64) -> (f64, f64, f64) {
-    let mut last = (0.0, 0.0, 0.0);
+/// Apparent Ks of a star of absolute magnitude `abs_k_mag` at `distance_pc` behind
+/// E(B−V) = `ebv`.
+fn apparent_k_mag(abs_k_mag: f64, distance_pc: f64, ebv: f64) -> f64 {
+    abs_k_mag + 5.0 * (distance_pc / 10.0).log10() + 0.3517 * ebv
+}
+
+/// Distance and E(B−V) of a star of absolute magnitude `abs_k_mag`, drawn log-uniformly in
+/// distance until the star is bright enough to be a target.
+pub(crate) fn place(rng: &mut MaskStream, abs_k_mag: f64) -> (f64, f64) {
+    let mut last = (0.0, 0.0);
     for _ in 0..200 {
         let distance = 10f64.powf(1.7 + (4.3 - 1.7) * uniform(rng));
         let ebv = (0.12 * (distance / 1000.0).powf(0.8) * (0.3 + 1.4 * uniform(rng))).min(3.0);
-        let k_mag = abs_k_mag + 5.0 * (distance / 10.0).log10() + 0.3517 * ebv;
-        last = (distance, ebv, k_mag);
-        if (K_MAG_RANGE.0..=K_MAG_RANGE.1).contains(&k_mag) {
+        last = (distance, ebv);
+        if (K_MAG_RANGE.0..=K_MAG_RANGE.1).contains(&apparent_k_mag(abs_k_mag, distance, ebv)) {
             break;
         }
     }

@@ -1,15 +1,17 @@
 //! The simulation's spectral model: a normalized APOGEE spectrum as a function of the 22
 //! AstroNN labels, with its exact Jacobian (`docs/simulation.md` gives the equations).
 //!
-//! Every pixel is an absorption line of optical depth τ (normalized flux `exp(−τ)`, so a
-//! line's response is smooth, monotonic and saturates as the line goes black). τ starts from
-//! a real normalized APOGEE spectrum (the template) and changes with the labels through
-//! `ln τ = ln τ_ref + Σ_k D_k(pixel) · Δθ_k`:
+//! Every pixel is absorption of optical depth τ (normalized flux `exp(−τ)`, so a line's
+//! response is smooth, monotonic and saturates as the line goes black). τ starts from a real
+//! normalized APOGEE spectrum (the template) and changes with the labels through
+//! `ln τ = ln τ_ref + Σ_k D_k(pixel) · Δθ_k + ε(line)`:
 //! - a common line strength: every line weakens with Teff and strengthens with [Fe/H];
-//! - per-pixel patterns for Teff, log g and [Fe/H] over the whole spectrum;
-//! - each element only inside its ASPCAP windows, through [X/Fe].
+//! - per-line patterns for Teff, log g and [Fe/H] over the whole spectrum;
+//! - each element only inside its ASPCAP windows, through [X/Fe];
+//! - ε: each star's own scatter of line strengths (what a real star has and no model
+//!   captures), independent per pixel, the same in every visit.
 //!
-//! The pixel patterns come from a fixed seed: they are part of the model, not of a survey.
+//! The patterns come from a fixed seed: they are part of the model, not of a survey.
 
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::apogee::masks::aspcap_window_bits;
@@ -44,15 +46,29 @@ const MODEL_SEED: u64 = 0x0A57_0A57_2019;
 /// Line strength: e-folds per 1000 K (lines weaken towards hot stars).
 const LAMBDA_TEFF: f64 = 0.4;
 /// Line strength: dex of τ per dex of [Fe/H] (lines weaken towards metal-poor stars).
-const LAMBDA_FE: f64 = 0.5;
-/// Amplitude of the per-pixel Teff pattern (e-folds of τ per 1000 K).
-const GAIN_TEFF: f64 = 0.012;
-/// Amplitude of the per-pixel log g pattern (e-folds of τ per dex).
-const GAIN_LOGG: f64 = 0.015;
-/// Amplitude of the per-pixel [Fe/H] pattern (e-folds of τ per dex).
-const GAIN_FE: f64 = 0.005;
+const LAMBDA_FE: f64 = 0.8;
+/// Amplitude of the per-line Teff pattern (e-folds of τ per 1000 K).
+const GAIN_TEFF: f64 = 0.08;
+/// Amplitude of the per-line log g pattern (e-folds of τ per dex).
+const GAIN_LOGG: f64 = 0.12;
+/// Amplitude of the per-line [Fe/H] pattern (e-folds of τ per dex).
+const GAIN_FE: f64 = 0.1;
 /// Strength of an element's lines in its windows: dex of τ per dex of [X/Fe].
-const GAIN_ELEMENT: f64 = 0.04;
+const GAIN_ELEMENT: f64 = 0.15;
+
+/// Pixels per line: the label patterns are shared by consecutive groups of this many
+/// network pixels.
+pub const LINE_WIDTH: usize = 4;
+/// Standard deviation of a star's own line strengths (e-folds of τ, per pixel).
+pub const LINE_STRENGTH_SCATTER: f64 = 0.45;
+
+/// Number of lines of the network grid.
+const N_LINES: usize = NETWORK_PIXELS.div_ceil(LINE_WIDTH);
+
+/// The line a network pixel belongs to.
+pub fn line_of(pixel: usize) -> usize {
+    pixel / LINE_WIDTH
+}
 
 /// Template flux range kept when the optical depth is derived from it.
 const TEMPLATE_FLUX_RANGE: (f64, f64) = (0.02, 0.995);
@@ -115,23 +131,31 @@ impl SpectralModel {
         let bits = aspcap_window_bits();
         let mut patterns = stream(MODEL_SEED, "sim-patterns", 0);
         let mut weights = stream(MODEL_SEED, "sim-element-weights", 0);
+        let lines: Vec<[f64; 3]> = (0..N_LINES)
+            .map(|_| std::array::from_fn(|_| normal(&mut patterns)))
+            .collect();
+        let line_weights: Vec<[f64; N_LABELS]> = (0..N_LINES)
+            .map(|_| std::array::from_fn(|_| 0.5 + 0.5 * uniform(&mut weights)))
+            .collect();
         let response = bits
             .iter()
-            .map(|&pixel_bits| {
+            .enumerate()
+            .map(|(pixel, &pixel_bits)| {
+                let [a, b, c] = lines[line_of(pixel)];
+                let weight = &line_weights[line_of(pixel)];
                 let mut d = [0.0; N_LABELS];
                 let fe_window = if pixel_bits >> FE_BIT & 1 == 1 {
                     1.5
                 } else {
                     1.0
                 };
-                d[TEFF] = (-LAMBDA_TEFF + GAIN_TEFF * normal(&mut patterns)) / 1000.0;
-                d[LOGG] = GAIN_LOGG * normal(&mut patterns);
-                d[FE_H] = LAMBDA_FE * LN_10 + GAIN_FE * fe_window * normal(&mut patterns);
+                d[TEFF] = (-LAMBDA_TEFF + GAIN_TEFF * a) / 1000.0;
+                d[LOGG] = GAIN_LOGG * b;
+                d[FE_H] = LAMBDA_FE * LN_10 + GAIN_FE * fe_window * c;
                 for (label, slot) in d.iter_mut().enumerate() {
-                    let weight = 0.5 + 0.5 * uniform(&mut weights);
                     if let Some(bit) = element_bit(label) {
                         if pixel_bits >> bit & 1 == 1 {
-                            *slot = GAIN_ELEMENT * LN_10 * weight;
+                            *slot = GAIN_ELEMENT * LN_10 * weight[label];
                         }
                     }
                 }
@@ -150,31 +174,48 @@ impl SpectralModel {
         }
     }
 
-    /// Optical depth of every pixel for `labels` (AstroNN order and units).
-    fn optical_depth(&self, labels: &[f64; N_LABELS]) -> impl Iterator<Item = f64> + '_ {
+    /// Optical depth of every pixel for `labels` (AstroNN order and units), with the star's
+    /// line-strength offsets `scatter` (one per pixel, e-folds; empty for none).
+    fn optical_depth<'a>(
+        &'a self,
+        labels: &[f64; N_LABELS],
+        scatter: &'a [f64],
+    ) -> impl Iterator<Item = f64> + 'a {
         let delta = offsets(labels);
         self.ln_tau_ref
             .iter()
             .zip(&self.response)
-            .map(move |(ln_tau, d)| {
+            .enumerate()
+            .map(move |(pixel, (ln_tau, d))| {
                 let shift: f64 = d.iter().zip(&delta).map(|(a, b)| a * b).sum();
-                (ln_tau + shift).exp()
+                let own = scatter.get(pixel).copied().unwrap_or(0.0);
+                (ln_tau + shift + own).exp()
             })
     }
 
-    /// The normalized spectrum (7514 pixels) of a star with `labels`.
+    /// The normalized spectrum (7514 pixels) of a star with `labels` and no line-strength
+    /// scatter of its own.
     pub fn render(&self, labels: &[f64; N_LABELS]) -> Vec<f64> {
-        self.optical_depth(labels).map(|tau| (-tau).exp()).collect()
+        self.render_star(labels, &[])
     }
 
-    /// The spectrum and its Jacobian: `jacobian[pixel][k]` = ∂flux/∂θ_k.
+    /// The normalized spectrum of a star with `labels` and its own line strengths
+    /// `scatter` (one offset of ln τ per pixel; see [`draw_line_scatter`]).
+    pub fn render_star(&self, labels: &[f64; N_LABELS], scatter: &[f64]) -> Vec<f64> {
+        self.optical_depth(labels, scatter)
+            .map(|tau| (-tau).exp())
+            .collect()
+    }
+
+    /// The spectrum (without line-strength scatter) and its Jacobian:
+    /// `jacobian[pixel][k]` = ∂flux/∂θ_k.
     pub fn render_with_jacobian(
         &self,
         labels: &[f64; N_LABELS],
     ) -> (Vec<f64>, Vec<[f64; N_LABELS]>) {
         let mut flux = Vec::with_capacity(NETWORK_PIXELS);
         let jacobian = self
-            .optical_depth(labels)
+            .optical_depth(labels, &[])
             .zip(&self.response)
             .map(|(tau, d)| {
                 let f = (-tau).exp();
@@ -184,6 +225,13 @@ impl SpectralModel {
             .collect();
         (flux, jacobian)
     }
+}
+
+/// A star's own line strengths: one offset of ln τ per pixel, N(0, [`LINE_STRENGTH_SCATTER`]²).
+pub fn draw_line_scatter(rng: &mut crate::nn::dropout::MaskStream) -> Vec<f64> {
+    (0..NETWORK_PIXELS)
+        .map(|_| LINE_STRENGTH_SCATTER * normal(rng))
+        .collect()
 }
 
 /// Label offsets from the template's labels.
@@ -222,12 +270,9 @@ mod tests {
             .join("tests/data/apStar-dr17-2M17335483-2753043.fits");
         let star = crate::io::apstar::read_apstar(&path, false).expect("test data readable");
         let pixels = star.spectra[0].pixels.as_ref().expect("a usable coadd");
-        let normalized = crate::apogee::continuum::normalize(
-            &pixels.flux,
-            &pixels.e_flux,
-            &pixels.bitmask,
-        )
-        .expect("normalizable");
+        let normalized =
+            crate::apogee::continuum::normalize(&pixels.flux, &pixels.e_flux, &pixels.bitmask)
+                .expect("normalizable");
         assert_eq!(normalized.flux, template_flux());
     }
 

@@ -18,7 +18,7 @@ use crate::sim::catalogs::{
 use crate::sim::crb::cramer_rao_bounds;
 use crate::sim::observe::{coadd_noise, observe, ApStarArrays, Observation};
 use crate::sim::population::{draw_star_within, LabelBound, Star};
-use crate::sim::spectrum::SpectralModel;
+use crate::sim::spectrum::{draw_line_scatter, SpectralModel, LINE_STRENGTH_SCATTER};
 use crate::{Error, Result};
 use rayon::prelude::*;
 use std::path::Path;
@@ -93,7 +93,7 @@ pub struct Survey {
     pub seed: u64,
     /// The stars.
     pub stars: StarSource,
-    /// Render without noise or flagged pixels.
+    /// Render without noise, line-strength scatter or flagged pixels.
     pub noise_free: bool,
     /// apStar files or normalized spectra.
     pub output: SurveyOutput,
@@ -198,14 +198,24 @@ fn simulate_star(survey: &Survey, index: usize) -> Result<Simulated> {
         }
     };
     let model = SpectralModel::get();
-    let (spectrum, jacobian) = model.render_with_jacobian(&star.labels);
+    let (expected, jacobian) = model.render_with_jacobian(&star.labels);
+    let spectrum = if survey.noise_free {
+        expected.clone()
+    } else {
+        model.render_star(&star.labels, &draw_line_scatter(&mut rng))
+    };
     let arrays = observe(
         &mut rng,
         &insert_gaps(&spectrum, 1.0),
         &observation,
         survey.noise_free,
     );
-    let crb = cramer_rao_bounds(&jacobian, &coadd_noise(&observation, arrays.row(0).2));
+    let crb = cramer_rao_bounds(
+        &expected,
+        &jacobian,
+        &coadd_noise(&observation, arrays.row(0).2),
+        LINE_STRENGTH_SCATTER,
+    );
     let observed = observe_catalog(&mut rng, &star);
     let file = apstar_name(&id);
     let header = apstar_header(&mut rng, &id, &star, &observation, &observed.k_mag, survey);

@@ -322,6 +322,23 @@ mod tests {
     }
 
     #[test]
+    fn label_ranges_skip_missing_values() {
+        let l = LABELS.len();
+        let mut labels = vec![f64::NAN; 3 * l];
+        labels[0] = 4.0;
+        labels[l] = -2.5;
+        labels[2 * l] = MISSING_LABEL;
+        labels[1] = 1.5;
+        let ranges = set(labels, None).label_ranges();
+        assert_eq!(ranges[0], (-2.5, 4.0));
+        assert_eq!(ranges[1], (1.5, 1.5));
+        assert!(
+            ranges[2].0.is_nan() && ranges[2].1.is_nan(),
+            "no value: no range"
+        );
+    }
+
+    #[test]
     fn errors_are_scaled_by_the_label_std() {
         let l = LABELS.len();
         let mut labels = vec![f64::NAN; 2 * l];

@@ -531,6 +531,16 @@ impl<N: TrainableNetwork> Trainer<N> {
             "labels".into(),
             serde_json::to_string(&labels).unwrap_or_default(),
         );
+        let ranges: BTreeMap<&str, [f64; 2]> = labels
+            .iter()
+            .zip(self.set.label_ranges())
+            .filter(|(_, (min, max))| min.is_finite() && max.is_finite())
+            .map(|(name, (min, max))| (*name, [min, max]))
+            .collect();
+        meta.insert(
+            LABEL_RANGE_KEY.into(),
+            serde_json::to_string(&ranges).unwrap_or_default(),
+        );
         meta.insert(
             "trained_by".into(),
             format!("astronn {}", env!("CARGO_PKG_VERSION")),
