@@ -175,7 +175,8 @@ pub struct PredictArgs {
     #[command(flatten)]
     pub run: RunArgs,
 
-    /// Error recalibration: JSON {label: {"offset", "scale"}} or Astra's pickle.
+    /// Error recalibration: JSON {label: {"offset", "scale"}} or Astra's pickle (an
+    /// `L_fakemag` entry recalibrates the distances of --dist-output).
     #[arg(long, value_name = "FILE")]
     pub noise_model: Option<PathBuf>,
 
@@ -202,6 +203,11 @@ pub struct PredictArgs {
 pub struct DistArgs {
     #[command(flatten)]
     pub run: RunArgs,
+
+    /// Error recalibration: its `L_fakemag` entry {"offset", "scale"} recalibrates
+    /// L_fakemag_err (and with it dist_err and parallax_err).
+    #[arg(long, value_name = "FILE")]
+    pub noise_model: Option<PathBuf>,
 
     #[command(flatten)]
     pub photometry: PhotometryArgs,
@@ -400,7 +406,8 @@ pub struct ReportArgs {
     #[arg(long, default_value_t = 100.0, value_name = "SNR")]
     pub snr_min: f64,
 
-    /// Model whose training range (metadata 'label_range') decides which stars are out of
+    /// Model (a file, or `default` for the embedded one) whose training range (metadata
+    /// 'label_range') decides which stars are out of
     /// range; adds the out-of-range error comparison for e_teff and e_logg.
     #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,

@@ -167,7 +167,7 @@ fn end_to_end(
         Some(net) => {
             what.push("AstroNNDist");
             Some(DistJob {
-                predictor: DistPredictor::new(net, None),
+                predictor: DistPredictor::new(net, None, None),
                 table: AstraTableWriter::create(&dir.join("dist.fits"), dist_columns(), &[])?,
             })
         }

@@ -22,7 +22,7 @@ use astronn::pipeline::calibrate::{
     calibrate_label, calibrate_label_against_truth, table_labels, table_measurements,
     truth_measurements, LabelCalibration, MIN_PAIRS, MIN_TRUTH_STARS,
 };
-use astronn::pipeline::dist::{dist_columns, DistJob, DistPredictor};
+use astronn::pipeline::dist::{dist_columns, DistJob, DistPredictor, DIST_NOISE_LABEL};
 use astronn::pipeline::noise::NoiseModel;
 use astronn::pipeline::normalize::run_normalize;
 use astronn::pipeline::predict::{run_predict, Jobs, PredictOptions, RunSummary};
@@ -247,17 +247,32 @@ fn photometry_card(args: &PhotometryArgs) -> HeaderCard {
     )
 }
 
+/// The header card naming the noise model of a run.
+fn noise_model_card(path: Option<&Path>) -> HeaderCard {
+    card(
+        "NOISEMOD",
+        CardValue::Str(path.map_or("none".into(), |p| p.display().to_string())),
+        "Noise model",
+    )
+}
+
 fn dist_job(
     model: &ModelFile,
     args: &PhotometryArgs,
     output: &Path,
     options: &PredictOptions,
+    noise_model: (Option<&NoiseModel>, &HeaderCard),
 ) -> Result<DistJob> {
     let net = dist_network(model)?;
     let photometry = load_photometry(args)?;
-    let cards = model_cards("AstroNNDist", model, options, vec![photometry_card(args)]);
+    let cards = model_cards(
+        "AstroNNDist",
+        model,
+        options,
+        vec![photometry_card(args), noise_model.1.clone()],
+    );
     Ok(DistJob {
-        predictor: DistPredictor::new(net, photometry),
+        predictor: DistPredictor::new(net, photometry, noise_model.0),
         table: AstraTableWriter::create(output, dist_columns(), &cards)?,
     })
 }
@@ -327,16 +342,8 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
         .transpose()?;
     let source = open_source(&args.run, args.visits_output.is_some())?;
 
-    let noise_card = card(
-        "NOISEMOD",
-        CardValue::Str(
-            args.noise_model
-                .as_ref()
-                .map_or("none".into(), |p| p.display().to_string()),
-        ),
-        "Noise model",
-    );
-    let cards = model_cards("AstroNN", &model, &options, vec![noise_card]);
+    let noise_card = noise_model_card(args.noise_model.as_deref());
+    let cards = model_cards("AstroNN", &model, &options, vec![noise_card.clone()]);
     let labels = net.label_names();
     let coadds =
         AstraTableWriter::create(&args.run.output, astronn_columns(&labels, false), &cards)?;
@@ -346,7 +353,13 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
         .map(|path| AstraTableWriter::create(path, astronn_columns(&labels, true), &cards))
         .transpose()?;
     let dist = match (&dist_model, &args.dist_output) {
-        (Some(model), Some(output)) => Some(dist_job(model, &args.photometry, output, &options)?),
+        (Some(model), Some(output)) => Some(dist_job(
+            model,
+            &args.photometry,
+            output,
+            &options,
+            (noise_model.as_ref(), &noise_card),
+        )?),
         _ => None,
     };
     let jobs = Jobs {
@@ -366,6 +379,11 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
 fn dist(args: DistArgs, quiet: bool) -> Result<ExitCode> {
     let options = run_options(&args.run)?;
     let model = load_model(args.run.model.as_deref(), ModelKind::AstroNNDist, quiet)?;
+    let noise_model = args
+        .noise_model
+        .as_deref()
+        .map(NoiseModel::load)
+        .transpose()?;
     let source = open_source(&args.run, false)?;
     let jobs = Jobs {
         astronn: None,
@@ -374,6 +392,10 @@ fn dist(args: DistArgs, quiet: bool) -> Result<ExitCode> {
             &args.photometry,
             &args.run.output,
             &options,
+            (
+                noise_model.as_ref(),
+                &noise_model_card(args.noise_model.as_deref()),
+            ),
         )?),
     };
     execute(source, jobs, &options, quiet, "dist", &[&args.run.output])
@@ -471,7 +493,11 @@ fn calibrate_against_truth(args: &CalibrateArgs, truth: &Path) -> Result<Vec<Lab
         .map(|result| join(&join_spec(result, truth, &args.reference)))
         .collect::<astronn::Result<Vec<Joined>>>()?;
     let labels: Vec<String> = if args.labels.is_empty() {
-        LABELS.iter().map(|l| l.to_string()).collect()
+        LABELS
+            .iter()
+            .chain(&[DIST_NOISE_LABEL])
+            .map(|l| l.to_string())
+            .collect()
     } else {
         args.labels.clone()
     };
@@ -519,10 +545,15 @@ fn join_spec<'a>(result: &'a Path, truth: &'a Path, reference: &'a ReferenceArgs
     }
 }
 
-/// The metadata of the model named by `report --model`. `spec` is taken as a model file
-/// path; named models (such as `default`) are to be resolved here once the crate ships one.
+/// The metadata of the model named by `report --model`: `default` is the embedded default
+/// AstroNN model, anything else a model file.
 fn load_model_metadata(spec: &str) -> Result<BTreeMap<String, String>> {
-    Ok(ModelFile::load(Path::new(spec))?.metadata)
+    let model = if spec == "default" {
+        default_model(ModelKind::AstroNN)?
+    } else {
+        ModelFile::load(Path::new(spec))?
+    };
+    Ok(model.metadata)
 }
 
 fn report_command(args: ReportArgs, quiet: bool) -> Result<ExitCode> {

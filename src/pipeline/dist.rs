@@ -8,13 +8,19 @@ use crate::nn::dist::DistBcnn;
 use crate::nn::mc::RawLabels;
 use crate::pipeline::columns::{flag_columns, identity_columns, identity_data};
 use crate::pipeline::distance::DistanceResult;
+use crate::pipeline::noise::{Correction, NoiseModel};
 use crate::Result;
 
-/// The distance network of a run with its photometry: turns network output into rows.
+/// The distance network of a run with its photometry and error recalibration: turns
+/// network output into rows.
 pub struct DistPredictor {
     net: DistBcnn,
     photometry: Option<PhotometryCatalog>,
+    correction: Option<Correction>,
 }
+
+/// The noise-model label of AstroNNDist's output.
+pub const DIST_NOISE_LABEL: &str = "L_fakemag";
 
 /// The AstroNNDist part of a run: the predictor and its table.
 pub struct DistJob {
@@ -34,9 +40,18 @@ pub struct DistRow {
 
 impl DistPredictor {
     /// A predictor for `net`; photometry comes from `photometry` where the star is in it,
-    /// else from the apStar header.
-    pub fn new(net: DistBcnn, photometry: Option<PhotometryCatalog>) -> Self {
-        DistPredictor { net, photometry }
+    /// else from the apStar header; the noise model's `L_fakemag` entry, if any,
+    /// recalibrates L_fakemag_err (and so dist_err and parallax_err).
+    pub fn new(
+        net: DistBcnn,
+        photometry: Option<PhotometryCatalog>,
+        noise_model: Option<&NoiseModel>,
+    ) -> Self {
+        DistPredictor {
+            net,
+            photometry,
+            correction: noise_model.and_then(|model| model.correction(DIST_NOISE_LABEL)),
+        }
     }
 
     /// The network.
@@ -59,8 +74,12 @@ impl DistPredictor {
     /// A row from the network's raw L_fakemag and error.
     pub fn row(&self, meta: SpectrumMeta, raw: &RawLabels, t_elapsed: f64) -> DistRow {
         let p = self.photometry(&meta);
+        let result = DistanceResult::new(raw.values[0], raw.errors[0], p.k_mag, p.ebv);
         DistRow {
-            result: DistanceResult::new(raw.values[0], raw.errors[0], p.k_mag, p.ebv),
+            result: match &self.correction {
+                Some(correction) => result.with_error(correction.apply(raw.errors[0])),
+                None => result,
+            },
             meta,
             t_elapsed,
         }
@@ -85,7 +104,7 @@ impl DistJob {
 }
 
 /// Result columns after the identity: name, unit, description.
-const RESULT_COLUMNS: [(&str, &str, &str); 9] = [
+const RESULT_COLUMNS: [(&str, &str, &str); 11] = [
     ("k_mag", "mag", "2MASS Ks magnitude used"),
     ("ebv", "mag", "E(B-V) used"),
     ("a_k_mag", "mag", "Ks-band extinction applied"),
@@ -94,7 +113,21 @@ const RESULT_COLUMNS: [(&str, &str, &str); 9] = [
         "",
         "Ks-band pseudo-luminosity 10^(0.2 M_Ks + 2)",
     ),
-    ("L_fakemag_err", "", "Uncertainty of L_fakemag"),
+    (
+        "L_fakemag_err",
+        "",
+        "Uncertainty of L_fakemag (after the noise model)",
+    ),
+    (
+        "raw_L_fakemag",
+        "",
+        "L_fakemag from the network (the same value)",
+    ),
+    (
+        "raw_e_L_fakemag",
+        "",
+        "Uncertainty of L_fakemag from the network",
+    ),
     ("dist", "pc", "Distance"),
     ("dist_err", "pc", "Distance uncertainty"),
     ("parallax", "mas", "Spectrophotometric parallax"),
@@ -120,12 +153,14 @@ pub fn dist_columns() -> Vec<ColumnSpec> {
 /// Column data of AstroNNDist rows, matching [`dist_columns`].
 fn dist_data(rows: &[DistRow]) -> Vec<ColumnData> {
     let mut data = identity_data(rows.iter().map(|r| &r.meta), false);
-    let values: [fn(&DistanceResult) -> f64; 9] = [
+    let values: [fn(&DistanceResult) -> f64; 11] = [
         |r| r.k_mag,
         |r| r.ebv,
         |r| r.a_k_mag,
         |r| r.l_fakemag,
         |r| r.l_fakemag_err,
+        |r| r.l_fakemag,
+        |r| r.raw_l_fakemag_err,
         |r| r.dist,
         |r| r.dist_err,
         |r| r.parallax,

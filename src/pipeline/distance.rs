@@ -53,8 +53,10 @@ pub struct DistanceResult {
     pub a_k_mag: f64,
     /// Ks-band pseudo-luminosity predicted by the network.
     pub l_fakemag: f64,
-    /// Its uncertainty.
+    /// Its uncertainty (after the noise model, if any).
     pub l_fakemag_err: f64,
+    /// The network's own uncertainty of L_fakemag (before any noise model).
+    pub raw_l_fakemag_err: f64,
     /// Distance in pc; NaN without a valid Ks magnitude, with a non-positive (or
     /// non-finite) L_fakemag, or above [`MAX_DISTANCE_PC`].
     pub dist: f64,
@@ -116,11 +118,23 @@ impl DistanceResult {
             a_k_mag,
             l_fakemag,
             l_fakemag_err,
+            raw_l_fakemag_err: l_fakemag_err,
             dist,
             dist_err,
             parallax: l_fakemag / flux_scale,
             parallax_err: l_fakemag_err / flux_scale,
             flags,
+        }
+    }
+
+    /// The same result with the L_fakemag error recalibrated (by the noise model): the
+    /// distance and parallax errors follow it; the flags and `raw_l_fakemag_err` stay those
+    /// of the network's own error, as AstroNN's flags come from its raw errors.
+    pub fn with_error(&self, l_fakemag_err: f64) -> Self {
+        DistanceResult {
+            flags: self.flags,
+            raw_l_fakemag_err: self.raw_l_fakemag_err,
+            ..DistanceResult::new(self.l_fakemag, l_fakemag_err, self.k_mag, self.ebv)
         }
     }
 
@@ -280,6 +294,24 @@ mod tests {
         let wide = star(1e-3, 1e3);
         assert!(close(wide.dist, 1e8, 1e-12));
         assert!(wide.dist_err.is_nan());
+    }
+
+    #[test]
+    fn a_recalibrated_error_moves_the_distance_errors_not_the_flags() {
+        // Raw error 25 % of L_fakemag: unreliable; recalibrated to 10 %.
+        let raw = DistanceResult::new(100.0, 25.0, 10.0, 0.1);
+        let calibrated = raw.with_error(10.0);
+        assert_eq!(calibrated.flags, raw.flags);
+        assert!(calibrated.flags & DIST_FAKEMAG_UNRELIABLE != 0);
+        assert_eq!(calibrated.raw_l_fakemag_err, 25.0);
+        assert_eq!(calibrated.l_fakemag_err, 10.0);
+        assert_eq!(calibrated.dist, raw.dist);
+        assert!(close(calibrated.dist_err, 0.1 * raw.dist, 1e-12));
+        assert!(close(
+            calibrated.parallax_err,
+            raw.parallax_err * 0.4,
+            1e-12
+        ));
     }
 
     #[test]
