@@ -6,7 +6,7 @@
 # astrophysics): they make the tool work out of the box and are checked against the
 # simulation's truth; science runs need a model trained on real spectra (--model).
 #
-# Usage: scripts/train_default_models.sh [WORK_DIR]   (about 30 minutes on 2 cores)
+# Usage: scripts/train_default_models.sh [WORK_DIR]   (about 35 minutes on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work="${1:-target/default-models}"
@@ -14,24 +14,24 @@ mkdir -p "$work" models
 cargo build --release
 astronn=target/release/astronn
 
-# The training survey: 20,000 stars, seed 1001 (evaluation surveys use other seeds).
+# The training survey: 40,000 stars, seed 1001 (evaluation surveys use other seeds).
 # Stars below [Fe/H] = -1.8 are left out, so that held-out surveys test the networks
 # outside their training range.
 rm -rf "$work/train"
-"$astronn" simulate --n 20000 --seed 1001 --restrict fe_h=-1.8:0.5 --normalized-only \
+"$astronn" simulate --n 40000 --seed 1001 --restrict fe_h=-1.8:0.5 --normalized-only \
     -o "$work/train"
 
 "$astronn" train --kind astronn --normalized "$work/train/normalized.fits" \
-    --labels "$work/train/labels.fits" --epochs 25 --batch-size 64 --seed 11 \
+    --labels "$work/train/labels.fits" --epochs 14 --batch-size 64 --seed 11 \
     -o "$work/astronn.safetensors"
 "$astronn" train --kind dist --normalized "$work/train/normalized.fits" \
-    --labels "$work/train/labels.fits" --epochs 20 --batch-size 64 --seed 12 \
+    --labels "$work/train/labels.fits" --epochs 16 --batch-size 64 --seed 12 \
     -o "$work/astronn_dist.safetensors"
 
 # Record the whole recipe in the models' metadata (`astronn info` shows it).
-recipe="test bed, not for science: trained on simulated spectra from 'astronn simulate --n 20000 --seed 1001 --restrict fe_h=-1.8:0.5 --normalized-only' by scripts/train_default_models.sh"
+recipe="test bed, not for science: trained on simulated spectra from 'astronn simulate --n 40000 --seed 1001 --restrict fe_h=-1.8:0.5 --normalized-only' by scripts/train_default_models.sh"
 "$astronn" convert "$work/astronn.safetensors" -o models/astronn_default.safetensors \
-    --description "Default AstroNN model ($recipe; astronn train seed 11, 25 epochs, batch 64)"
+    --description "Default AstroNN model ($recipe; astronn train seed 11, 14 epochs, batch 64)"
 "$astronn" convert "$work/astronn_dist.safetensors" -o models/astronn_dist_default.safetensors \
-    --description "Default AstroNNDist model ($recipe; astronn train seed 12, 20 epochs, batch 64)"
+    --description "Default AstroNNDist model ($recipe; astronn train seed 12, 16 epochs, batch 64)"
 sha256sum models/*.safetensors

@@ -495,17 +495,44 @@ fn normalize_writes_broken_spectra_as_nan_rows_and_warns() {
 }
 
 #[test]
+fn without_a_model_the_default_models_run_and_say_so_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (stars, dists) = (dir.path().join("stars.fits"), dir.path().join("dist.fits"));
+    let data = test_data("");
+    let run = succeed(&[
+        "predict",
+        "--mc",
+        "4",
+        "-o",
+        s(&stars),
+        "--dist-output",
+        s(&dists),
+        s(&data),
+    ]);
+    let messages = stderr(&run);
+    assert_eq!(
+        messages.matches("trained on simulated spectra").count(),
+        1,
+        "{messages}"
+    );
+    for table in [&stars, &dists] {
+        let cards = read_primary_cards(table).unwrap();
+        let model = cards.iter().find(|(k, _)| k == "MODEL").unwrap();
+        assert!(model.1.starts_with("default:"), "{}", model.1);
+    }
+    let teff = floats(&apogee(&stars), "teff");
+    assert_eq!(teff.len(), 2);
+    assert!(
+        teff.iter().all(|t| (3000.0..8000.0).contains(t)),
+        "{teff:?}"
+    );
+}
+
+#[test]
 fn missing_model_and_unwritable_output_fail_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("stars.fits");
     let data = test_data("");
-    let no_model = astronn(&["predict", "-o", s(&out), s(&data)]);
-    assert_eq!(no_model.status.code(), Some(2));
-    assert!(
-        stderr(&no_model).contains("--model"),
-        "{}",
-        stderr(&no_model)
-    );
     let missing = dir.path().join("nowhere.pt");
     let bad_model = astronn(&["predict", "--model", s(&missing), "-o", s(&out), s(&data)]);
     assert!(!bad_model.status.success());
