@@ -145,6 +145,33 @@ fn point_style(n: usize, color: RGBColor) -> (u32, ShapeStyle) {
     (size, color.mix(alpha).filled())
 }
 
+/// The axes of a grid panel: five ticks per axis, no mesh, the descriptions.
+fn draw_grid_axes<DB, X, Y>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<X, Y>>,
+    x_desc: &str,
+    y_desc: &str,
+) -> DrawResult
+where
+    DB: DrawingBackend,
+    DB::ErrorType: 'static,
+    X: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+    Y: Ranged<ValueType = f64> + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_labels(5)
+        .y_labels(5)
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .label_style((FONT, 11))
+        .axis_desc_style((FONT, 12))
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .draw()?;
+    Ok(())
+}
+
 /// Residual points within the axes `x` and `y`, and the zero line.
 fn draw_residuals<DB, X>(
     chart: &mut ChartContext<'_, DB, Cartesian2d<X, plotters::coord::types::RangedCoordf64>>,
@@ -221,18 +248,11 @@ pub fn one_to_one(dir: &Path, labels: &[Quantity]) -> Result<PathBuf> {
                 range.0..range.1,
                 range.0..range.1,
             )?;
-            chart
-                .configure_mesh()
-                .disable_mesh()
-                .x_labels(5)
-                .y_labels(5)
-                .x_label_formatter(&tick)
-                .y_label_formatter(&tick)
-                .label_style((FONT, 11))
-                .axis_desc_style((FONT, 12))
-                .x_desc(format!("true {}", with_unit(&q.name)))
-                .y_desc(format!("predicted {}", with_unit(&q.name)))
-                .draw()?;
+            draw_grid_axes(
+                &mut chart,
+                &format!("true {}", with_unit(&q.name)),
+                &format!("predicted {}", with_unit(&q.name)),
+            )?;
             let (size, style) = point_style(usable.len(), BLUE);
             chart.draw_series(
                 usable
@@ -278,18 +298,11 @@ pub fn residual_vs_snr(dir: &Path, labels: &[Quantity], snr: &[f64]) -> Result<P
                 (x.0..x.1).log_scale().with_key_points(log_ticks(x)),
                 y.0..y.1,
             )?;
-            chart
-                .configure_mesh()
-                .disable_mesh()
-                .x_labels(5)
-                .y_labels(5)
-                .x_label_formatter(&tick)
-                .y_label_formatter(&tick)
-                .label_style((FONT, 11))
-                .axis_desc_style((FONT, 12))
-                .x_desc("SNR")
-                .y_desc(format!("pred − true {}", bracket_unit(&q.name)))
-                .draw()?;
+            draw_grid_axes(
+                &mut chart,
+                "SNR",
+                &format!("pred − true {}", bracket_unit(&q.name)),
+            )?;
             draw_residuals(&mut chart, &points, x, y)?;
         }
         root.present()?;
