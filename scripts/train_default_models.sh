@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the default models embedded in astronn (models/*.safetensors) exactly:
-# a simulated training survey, then AstroNN and AstroNNDist trained on it.
+# Regenerates the default models embedded in astronn (models/*.safetensors) and their
+# noise model (models/noise_model_default.json): a simulated training survey, AstroNN and
+# AstroNNDist trained on it, and the noise model calibrated on a separate survey.
 #
 # The models are trained on SIMULATED spectra (`astronn simulate`, a test bed, not
 # astrophysics): they make the tool work out of the box and are checked against the
@@ -34,4 +35,14 @@ recipe="test bed, not for science: trained on simulated spectra from 'astronn si
     --description "Default AstroNN model ($recipe; astronn train seed 11, 14 epochs, batch 64)"
 "$astronn" convert "$work/astronn_dist.safetensors" -o models/astronn_dist_default.safetensors \
     --description "Default AstroNNDist model ($recipe; astronn train seed 12, 16 epochs, batch 64)"
-sha256sum models/*.safetensors
+# Their noise model, calibrated against the truth of a separate survey (seed 3003).
+rm -rf "$work/calibration"
+"$astronn" simulate --n 2000 --seed 3003 --normalized-only -o "$work/calibration"
+"$astronn" predict --seed 1 --model models/astronn_default.safetensors \
+    --dist-model models/astronn_dist_default.safetensors \
+    --normalized "$work/calibration/normalized.fits" \
+    -o "$work/calibration/astronn.fits" --dist-output "$work/calibration/dist.fits"
+"$astronn" calibrate --truth "$work/calibration/truth.fits" \
+    "$work/calibration/astronn.fits" "$work/calibration/dist.fits" \
+    -o models/noise_model_default.json
+sha256sum models/*.safetensors models/noise_model_default.json

@@ -4,13 +4,22 @@
 //!
 //! They were trained on simulated spectra (`astronn simulate`), a test bed, not
 //! astrophysics: science runs need a model trained on real spectra.
+//!
+//! With them comes their noise model, calibrated against the truth of a separate simulated
+//! survey (`calibrate --truth`; the same script), so that their errors are calibrated out of
+//! the box.
 
 use crate::io::model_file::{ModelFile, ModelKind};
-use crate::Result;
+use crate::pipeline::noise::NoiseModel;
+use crate::{Error, Result};
 use std::path::Path;
 
 const ASTRONN: &[u8] = include_bytes!("../models/astronn_default.safetensors");
 const ASTRONN_DIST: &[u8] = include_bytes!("../models/astronn_dist_default.safetensors");
+const NOISE_MODEL: &str = include_str!("../models/noise_model_default.json");
+
+/// The name under which the default noise model appears in messages and table headers.
+pub const DEFAULT_NOISE_MODEL_NAME: &str = "default:noise_model_default.json";
 
 /// What a run using a default model tells its user, once.
 pub const DEFAULT_MODEL_NOTICE: &str = "no --model given: using the default model, trained \
@@ -34,9 +43,25 @@ pub fn default_model(kind: ModelKind) -> Result<ModelFile> {
     ModelFile::from_safetensors(Path::new(default_model_name(kind)), bytes)
 }
 
+/// The noise model of the default models (AstroNN labels and AstroNNDist's L_fakemag).
+pub fn default_noise_model() -> Result<NoiseModel> {
+    NoiseModel::from_json(NOISE_MODEL)
+        .map_err(|msg| Error::Invalid(format!("{DEFAULT_NOISE_MODEL_NAME}: {msg}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::censored::LABELS;
+
+    #[test]
+    fn default_noise_model_covers_both_networks() {
+        let model = default_noise_model().expect("embedded noise model parses");
+        for label in LABELS.iter().chain(&["L_fakemag"]) {
+            let c = model.correction(label).expect("every label calibrated");
+            assert!(c.scale > 0.0 && c.offset >= 0.0, "{label}");
+        }
+    }
 
     #[test]
     fn default_models_load_with_their_kind_and_provenance() {

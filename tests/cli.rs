@@ -517,9 +517,14 @@ fn without_a_model_the_default_models_run_and_say_so_once() {
     );
     for table in [&stars, &dists] {
         let cards = read_primary_cards(table).unwrap();
-        let model = cards.iter().find(|(k, _)| k == "MODEL").unwrap();
-        assert!(model.1.starts_with("default:"), "{}", model.1);
+        let card = |key: &str| cards.iter().find(|(k, _)| k == key).unwrap().1.clone();
+        assert!(card("MODEL").starts_with("default:"), "{}", card("MODEL"));
+        assert_eq!(card("NOISEMOD"), "default:noise_model_default.json");
     }
+    // The default noise model recalibrates the errors, not the labels.
+    let table = apogee(&stars);
+    assert_eq!(floats(&table, "teff"), floats(&table, "raw_teff"));
+    assert_ne!(floats(&table, "e_teff"), floats(&table, "raw_e_teff"));
     let teff = floats(&apogee(&stars), "teff");
     assert_eq!(teff.len(), 2);
     assert!(

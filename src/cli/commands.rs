@@ -12,7 +12,9 @@ use astronn::io::normalized::NormalizedWriter;
 use astronn::io::photometry::{PhotometryCatalog, PhotometryColumns};
 use astronn::io::table::read_table;
 use astronn::io::table::{AstraTableWriter, CardValue, HeaderCard};
-use astronn::models::{default_model, DEFAULT_MODEL_NOTICE};
+use astronn::models::{
+    default_model, default_noise_model, DEFAULT_MODEL_NOTICE, DEFAULT_NOISE_MODEL_NAME,
+};
 use astronn::nn::censored::CensoredBcnn;
 use astronn::nn::censored::LABELS;
 use astronn::nn::dist::DistBcnn;
@@ -247,13 +249,21 @@ fn photometry_card(args: &PhotometryArgs) -> HeaderCard {
     )
 }
 
-/// The header card naming the noise model of a run.
-fn noise_model_card(path: Option<&Path>) -> HeaderCard {
-    card(
-        "NOISEMOD",
-        CardValue::Str(path.map_or("none".into(), |p| p.display().to_string())),
-        "Noise model",
-    )
+/// The noise model of a run and the header card naming it: the file given, else the
+/// default models' own when the run uses a default model, else none.
+fn run_noise_model(
+    path: Option<&Path>,
+    default_model: bool,
+) -> Result<(Option<NoiseModel>, HeaderCard)> {
+    let (model, name) = match path {
+        Some(path) => (Some(NoiseModel::load(path)?), path.display().to_string()),
+        None if default_model => (
+            Some(default_noise_model()?),
+            DEFAULT_NOISE_MODEL_NAME.to_string(),
+        ),
+        None => (None, "none".to_string()),
+    };
+    Ok((model, card("NOISEMOD", CardValue::Str(name), "Noise model")))
 }
 
 fn dist_job(
@@ -335,15 +345,16 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
         .as_ref()
         .map(|_| load_model(args.dist_model.as_deref(), ModelKind::AstroNNDist, quiet))
         .transpose()?;
-    let noise_model = args
-        .noise_model
-        .as_deref()
-        .map(NoiseModel::load)
-        .transpose()?;
+    let (noise_model, noise_card) =
+        run_noise_model(args.noise_model.as_deref(), args.run.model.is_none())?;
+    // The default noise model is calibrated for the default networks only.
+    let dist_noise = match args.noise_model {
+        None if args.dist_model.is_some() => run_noise_model(None, false)?,
+        _ => (noise_model.clone(), noise_card.clone()),
+    };
     let source = open_source(&args.run, args.visits_output.is_some())?;
 
-    let noise_card = noise_model_card(args.noise_model.as_deref());
-    let cards = model_cards("AstroNN", &model, &options, vec![noise_card.clone()]);
+    let cards = model_cards("AstroNN", &model, &options, vec![noise_card]);
     let labels = net.label_names();
     let coadds =
         AstraTableWriter::create(&args.run.output, astronn_columns(&labels, false), &cards)?;
@@ -358,7 +369,7 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
             &args.photometry,
             output,
             &options,
-            (noise_model.as_ref(), &noise_card),
+            (dist_noise.0.as_ref(), &dist_noise.1),
         )?),
         _ => None,
     };
@@ -379,11 +390,8 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
 fn dist(args: DistArgs, quiet: bool) -> Result<ExitCode> {
     let options = run_options(&args.run)?;
     let model = load_model(args.run.model.as_deref(), ModelKind::AstroNNDist, quiet)?;
-    let noise_model = args
-        .noise_model
-        .as_deref()
-        .map(NoiseModel::load)
-        .transpose()?;
+    let (noise_model, noise_card) =
+        run_noise_model(args.noise_model.as_deref(), args.run.model.is_none())?;
     let source = open_source(&args.run, false)?;
     let jobs = Jobs {
         astronn: None,
@@ -392,10 +400,7 @@ fn dist(args: DistArgs, quiet: bool) -> Result<ExitCode> {
             &args.photometry,
             &args.run.output,
             &options,
-            (
-                noise_model.as_ref(),
-                &noise_model_card(args.noise_model.as_deref()),
-            ),
+            (noise_model.as_ref(), &noise_card),
         )?),
     };
     execute(source, jobs, &options, quiet, "dist", &[&args.run.output])
