@@ -347,10 +347,11 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
         .transpose()?;
     let (noise_model, noise_card) =
         run_noise_model(args.noise_model.as_deref(), args.run.model.is_none())?;
-    // The default noise model is calibrated for the default networks only.
+    // Without a file, each network gets the default noise model only when it is the
+    // default network (the model is calibrated for those).
     let dist_noise = match args.noise_model {
-        None if args.dist_model.is_some() => run_noise_model(None, false)?,
-        _ => (noise_model.clone(), noise_card.clone()),
+        Some(_) => (noise_model.clone(), noise_card.clone()),
+        None => run_noise_model(None, args.dist_model.is_none())?,
     };
     let source = open_source(&args.run, args.visits_output.is_some())?;
 

@@ -17,7 +17,7 @@ pub fn simulate(args: SimulateArgs, command_line: &str, quiet: bool) -> Result<E
     let started = SystemTime::now();
     let stars = match &args.labels {
         Some(path) => {
-            let mut rng = astronn::sim::survey::given_stream(args.seed);
+            let mut rng = survey::given_stream(args.seed);
             StarSource::Given(load_given_stars(path, &mut rng)?)
         }
         None => StarSource::Drawn {

@@ -16,6 +16,18 @@ pub const LABELS: [&str; 22] = [
     "k_h", "ca_h", "ti_h", "ti_2_h", "v_h", "cr_h", "mn_h", "fe_h", "co_h", "ni_h",
 ];
 
+/// Output index of [Fe/H]: after Teff, log g and the first 17 element branches.
+pub const FE_H_OUTPUT: usize = 19;
+
+/// Output index of element branch `branch` (see [`assemble`]).
+pub const fn branch_output(branch: usize) -> usize {
+    if branch + 2 < FE_H_OUTPUT {
+        branch + 2
+    } else {
+        branch + 3
+    }
+}
+
 /// Widths of each element branch's two dense layers (d1, d2), in branch order: C and N are
 /// wide, the others narrow.
 pub(crate) const BRANCH_WIDTHS: [(usize, usize); 19] = {
@@ -141,10 +153,11 @@ pub(crate) fn assemble(teff_logg_feh: &Tensor, branches: &[Tensor]) -> Result<Te
     let teff_logg = teff_logg_feh.narrow(1, 0, 2)?;
     let feh = teff_logg_feh.narrow(1, 2, 1)?;
     let mut parts: Vec<&Tensor> = Vec::with_capacity(LABELS.len());
+    let before_feh = FE_H_OUTPUT - 2;
     parts.push(&teff_logg);
-    parts.extend(&branches[..17]);
+    parts.extend(&branches[..before_feh]);
     parts.push(&feh);
-    parts.extend(&branches[17..]);
+    parts.extend(&branches[before_feh..]);
     Tensor::cat(&parts, 1)
 }
 

@@ -16,6 +16,7 @@ use crate::io::table::{ColumnData, Table};
 use crate::pipeline::noise::Correction;
 use crate::pipeline::stats::robust_std;
 use crate::report::join::Joined;
+use crate::train::data::is_missing;
 use crate::{Error, Result};
 
 /// One visit's raw label and error for a star.
@@ -103,12 +104,7 @@ fn visit_pairs(measurements: &[VisitMeasurement]) -> Vec<Residual> {
 fn truth_residuals(measurements: &[TruthMeasurement]) -> Vec<Residual> {
     measurements
         .iter()
-        .filter(|m| {
-            m.value.is_finite()
-                && m.truth.is_finite()
-                && m.truth != -9999.0
-                && usable_error(m.raw_error)
-        })
+        .filter(|m| m.value.is_finite() && !is_missing(m.truth) && usable_error(m.raw_error))
         .map(|m| Residual {
             difference: m.value - m.truth,
             errors: [m.raw_error, 0.0],

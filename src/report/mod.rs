@@ -385,7 +385,7 @@ fn kiel_panels(c: &Comparison) -> Vec<figures::KielPanel<'static>> {
     let panels = [
         side("predicted", |s| s.pred),
         side("true", |s| {
-            if stats::known(s.truth) {
+            if !crate::train::data::is_missing(s.truth) {
                 s.truth
             } else {
                 f64::NAN

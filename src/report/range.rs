@@ -62,7 +62,7 @@ impl LabelRanges {
     pub fn out_of_range(&self, values: &[(&str, f64)]) -> Option<bool> {
         let judged: Vec<bool> = values
             .iter()
-            .filter(|(_, v)| crate::report::stats::known(*v))
+            .filter(|(_, v)| !crate::train::data::is_missing(*v))
             .filter_map(|(label, v)| self.0.get(*label).map(|[lo, hi]| v < lo || v > hi))
             .collect();
         (!judged.is_empty()).then(|| judged.iter().any(|&out| out))

@@ -2,11 +2,7 @@
 //! the reported errors describe that distance.
 
 use crate::pipeline::stats::{median, robust_std};
-
-/// A truth value is known when finite and not the −9999 sentinel.
-pub fn known(value: f64) -> bool {
-    value.is_finite() && value != -9999.0
-}
+use crate::train::data::is_missing;
 
 /// One star's prediction, truth, reported error and Cramér–Rao bound (NaN when unknown).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -24,7 +20,7 @@ pub struct Sample {
 impl Sample {
     /// Whether the prediction is finite and the truth known.
     pub fn usable(&self) -> bool {
-        self.pred.is_finite() && known(self.truth)
+        self.pred.is_finite() && !is_missing(self.truth)
     }
 
     fn residual(&self) -> f64 {

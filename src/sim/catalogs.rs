@@ -11,9 +11,7 @@ use crate::nn::dropout::MaskStream;
 use crate::random::{normal, uniform};
 use crate::sim::population::Star;
 use crate::sim::spectrum::{FE_H, LOGG, N_LABELS, TEFF};
-
-/// Missing-value marker of allStar catalogs (astroNN's magic number).
-const MISSING: f64 = -9999.0;
+use crate::train::data::MISSING_LABEL;
 
 /// Everything the catalogs say about one simulated star.
 #[derive(Debug, Clone)]
@@ -270,7 +268,7 @@ fn element_labels() -> impl Iterator<Item = (usize, &'static str)> {
 /// The label-catalog rows of `records`, in [`label_catalog_columns`] order.
 pub fn label_catalog_rows(records: &[StarRecord]) -> Vec<ColumnData> {
     let f64s = |f: &dyn Fn(&StarRecord) -> f64| ColumnData::F64(records.iter().map(f).collect());
-    let or_missing = |v: f64| if v.is_nan() { MISSING } else { v };
+    let or_missing = |v: f64| if v.is_nan() { MISSING_LABEL } else { v };
     let mut data = vec![ColumnData::Str(
         records.iter().map(|r| r.id.clone()).collect(),
     )];
@@ -286,7 +284,7 @@ pub fn label_catalog_rows(records: &[StarRecord]) -> Vec<ColumnData> {
         data.push(f64s(&|r| {
             let o = &r.observed;
             if (o.labels[k] - o.labels[FE_H]).is_nan() {
-                MISSING
+                MISSING_LABEL
             } else {
                 o.errors[k]
             }
@@ -307,7 +305,7 @@ pub fn label_catalog_rows(records: &[StarRecord]) -> Vec<ColumnData> {
 
 fn or_missing_error(record: &StarRecord, label: usize) -> f64 {
     if record.observed.labels[label].is_nan() {
-        MISSING
+        MISSING_LABEL
     } else {
         record.observed.errors[label]
     }

@@ -58,12 +58,11 @@ fn given_star(catalog: &Catalog, row: usize, rng: &mut MaskStream) -> Result<Giv
             ));
         }
     }
-    let optional = |name: &str| {
-        let column = N_LABELS + OPTIONAL.iter().position(|o| *o == name).unwrap_or(0);
-        Some(value(column)).filter(|v| v.is_finite())
-    };
-    let snr = optional("snr").unwrap_or(DEFAULT_SNR);
-    let visits = optional("nvisits").map_or(1, |v| v.round().max(1.0) as usize);
+    // In the order of OPTIONAL; None where the catalog has no finite value.
+    let [snr, nvisits, mass, dist, ebv]: [Option<f64>; OPTIONAL.len()] =
+        std::array::from_fn(|i| Some(value(N_LABELS + i)).filter(|v| v.is_finite()));
+    let snr = snr.unwrap_or(DEFAULT_SNR);
+    let visits = nvisits.map_or(1, |v| v.round().max(1.0) as usize);
     if snr <= 0.0 {
         return Err(Error::file(
             catalog.path(),
@@ -71,14 +70,14 @@ fn given_star(catalog: &Catalog, row: usize, rng: &mut MaskStream) -> Result<Giv
         ));
     }
     let giant = labels[LOGG] < GIANT_LOGG;
-    let mass = optional("mass").unwrap_or(if giant {
+    let mass = mass.unwrap_or(if giant {
         DEFAULT_GIANT_MASS
     } else {
         dwarf_mass(labels[TEFF])
     });
     let (drawn_distance, drawn_ebv) = place(rng, absolute_k_mag(labels[TEFF], labels[LOGG], mass));
-    let distance_pc = optional("dist").unwrap_or(drawn_distance);
-    let ebv = optional("ebv").unwrap_or(drawn_ebv);
+    let distance_pc = dist.unwrap_or(drawn_distance);
+    let ebv = ebv.unwrap_or(drawn_ebv);
     Ok(GivenStar {
         id,
         star: Star::new(labels, Population::Given, giant, mass, distance_pc, ebv),

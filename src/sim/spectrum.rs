@@ -14,9 +14,9 @@
 //! The patterns come from a fixed seed: they are part of the model, not of a survey.
 
 use crate::apogee::grid::NETWORK_PIXELS;
-use crate::apogee::masks::aspcap_window_bits;
+use crate::apogee::masks::{aspcap_window_bits, BRANCH_ELEMENTS};
 use crate::io::npy::NpyArray;
-use crate::nn::censored::LABELS;
+use crate::nn::censored::{branch_output, FE_H_OUTPUT, LABELS};
 use crate::random::{normal, stream, uniform};
 use std::f64::consts::LN_10;
 use std::sync::OnceLock;
@@ -29,7 +29,7 @@ pub const TEFF: usize = 0;
 /// Index of log g.
 pub const LOGG: usize = 1;
 /// Index of [Fe/H].
-pub const FE_H: usize = 19;
+pub const FE_H: usize = FE_H_OUTPUT;
 
 /// The template: astroNN's normalization of the coadd of the real DR17 spectrum
 /// `apStar-dr17-2M17335483-2753043.fits` (in `tests/data`), a metal-rich red giant.
@@ -58,7 +58,7 @@ const GAIN_ELEMENT: f64 = 0.15;
 
 /// Pixels per line: the label patterns are shared by consecutive groups of this many
 /// network pixels.
-pub const LINE_WIDTH: usize = 4;
+const LINE_WIDTH: usize = 4;
 /// Standard deviation of a star's own line strengths (e-folds of τ, per pixel).
 pub const LINE_STRENGTH_SCATTER: f64 = 0.45;
 
@@ -66,38 +66,21 @@ pub const LINE_STRENGTH_SCATTER: f64 = 0.45;
 const N_LINES: usize = NETWORK_PIXELS.div_ceil(LINE_WIDTH);
 
 /// The line a network pixel belongs to.
-pub fn line_of(pixel: usize) -> usize {
+fn line_of(pixel: usize) -> usize {
     pixel / LINE_WIDTH
 }
 
 /// Template flux range kept when the optical depth is derived from it.
 const TEMPLATE_FLUX_RANGE: (f64, f64) = (0.02, 0.995);
 
-/// The ASPCAP window bit of each label, for the labels with an element window of their own
-/// (Fe's window carries the [Fe/H] pattern instead).
-fn element_bit(label: usize) -> Option<u32> {
-    const BITS: [(usize, u32); 19] = [
-        (2, 0),   // c_h: C
-        (3, 1),   // c_1_h: C I
-        (4, 2),   // n_h: N
-        (5, 3),   // o_h: O
-        (6, 4),   // na_h: Na
-        (7, 5),   // mg_h: Mg
-        (8, 6),   // al_h: Al
-        (9, 7),   // si_h: Si
-        (10, 8),  // p_h: P
-        (11, 9),  // s_h: S
-        (12, 10), // k_h: K
-        (13, 11), // ca_h: Ca
-        (14, 12), // ti_h: Ti
-        (15, 13), // ti_2_h: Ti II
-        (16, 14), // v_h: V
-        (17, 15), // cr_h: Cr
-        (18, 16), // mn_h: Mn
-        (20, 18), // co_h: Co
-        (21, 19), // ni_h: Ni
-    ];
-    BITS.iter().find(|(l, _)| *l == label).map(|(_, b)| *b)
+/// The element labels, as (label index, ASPCAP window bit): the censored network's element
+/// branches, at their place in its output ([Fe/H]'s window carries the [Fe/H] pattern
+/// instead).
+fn element_labels() -> impl Iterator<Item = (usize, u32)> {
+    BRANCH_ELEMENTS
+        .iter()
+        .enumerate()
+        .map(|(branch, &(_, bit))| (branch_output(branch), bit))
 }
 
 /// Bit of Fe in the ASPCAP window mask.
@@ -152,18 +135,14 @@ impl SpectralModel {
                 d[TEFF] = (-LAMBDA_TEFF + GAIN_TEFF * a) / 1000.0;
                 d[LOGG] = GAIN_LOGG * b;
                 d[FE_H] = LAMBDA_FE * LN_10 + GAIN_FE * fe_window * c;
-                for (label, slot) in d.iter_mut().enumerate() {
-                    if let Some(bit) = element_bit(label) {
-                        if pixel_bits >> bit & 1 == 1 {
-                            *slot = GAIN_ELEMENT * LN_10 * weight[label];
-                        }
+                let mut elements = 0.0;
+                for (label, bit) in element_labels() {
+                    if pixel_bits >> bit & 1 == 1 {
+                        d[label] = GAIN_ELEMENT * LN_10 * weight[label];
+                        elements += d[label];
                     }
                 }
                 // Elements act through [X/Fe] = [X/H] − [Fe/H].
-                let elements: f64 = (0..N_LABELS)
-                    .filter(|&l| element_bit(l).is_some())
-                    .map(|l| d[l])
-                    .sum();
                 d[FE_H] -= elements;
                 d
             })

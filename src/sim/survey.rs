@@ -2,7 +2,7 @@
 //! not depend on threads), written as apStar files or directly as normalized spectra, with
 //! the truth and label catalogs.
 
-use crate::apogee::continuum::normalize;
+use crate::apogee::continuum::{normalize, NormalizedSpectrum};
 use crate::apogee::grid::insert_gaps;
 use crate::io::apstar::e_flux_from_error;
 use crate::io::apstar_write::write_apstar;
@@ -106,11 +106,22 @@ pub const LABELS_FILE: &str = "labels.fits";
 /// Normalized spectra (`--normalized-only`).
 pub const NORMALIZED_FILE: &str = "normalized.fits";
 
-/// One simulated star: its catalog record and its apStar arrays.
+/// One simulated star: its catalog record and what is written of its spectra.
 struct Simulated {
     record: StarRecord,
-    arrays: ApStarArrays,
-    header: Vec<HeaderCard>,
+    spectra: Spectra,
+}
+
+/// A star's spectra as written: its apStar file, or its normalized coadd.
+enum Spectra {
+    ApStar {
+        arrays: ApStarArrays,
+        header: Vec<HeaderCard>,
+    },
+    Normalized {
+        meta: Box<SpectrumMeta>,
+        spectrum: NormalizedSpectrum,
+    },
 }
 
 /// Simulates `survey` into `dir` (created if needed); `header` describes the run in the
@@ -139,11 +150,18 @@ pub fn simulate(
             .into_par_iter()
             .map(|index| simulate_star(survey, index))
             .collect::<Result<_>>()?;
-        match normalized.as_mut() {
-            Some(writer) => write_normalized(writer, &chunk)?,
-            None => chunk
-                .par_iter()
-                .try_for_each(|s| write_apstar(&dir.join(&s.record.file), &s.header, &s.arrays))?,
+        chunk.par_iter().try_for_each(|s| match &s.spectra {
+            Spectra::ApStar { arrays, header } => {
+                write_apstar(&dir.join(&s.record.file), header, arrays)
+            }
+            Spectra::Normalized { .. } => Ok(()),
+        })?;
+        if let Some(writer) = normalized.as_mut() {
+            for s in &chunk {
+                if let Spectra::Normalized { meta, spectrum } = &s.spectra {
+                    writer.append(meta, &spectrum.flux, &spectrum.e_flux)?;
+                }
+            }
         }
         let records: Vec<StarRecord> = chunk.into_iter().map(|s| s.record).collect();
         truth.append(&truth_rows(&records))?;
@@ -217,42 +235,60 @@ fn simulate_star(survey: &Survey, index: usize) -> Result<Simulated> {
         LINE_STRENGTH_SCATTER,
     );
     let observed = observe_catalog(&mut rng, &star);
-    let file = apstar_name(&id);
-    let header = apstar_header(&mut rng, &id, &star, &observation, &observed.k_mag, survey);
-    Ok(Simulated {
-        record: StarRecord {
-            id,
-            file,
-            star,
-            snr: observation.coadd_snr,
-            nvisits: observation.visit_snr.len(),
-            crb,
-            observed,
+    let position = Position::draw(&mut rng);
+    let record = StarRecord {
+        file: apstar_name(&id),
+        id,
+        star,
+        snr: observation.coadd_snr,
+        nvisits: observation.visit_snr.len(),
+        crb,
+        observed,
+    };
+    let spectra = match survey.output {
+        SurveyOutput::ApStar => Spectra::ApStar {
+            header: apstar_header(&record, position, &observation, survey.seed),
+            arrays,
         },
-        arrays,
-        header,
-    })
+        SurveyOutput::NormalizedOnly => Spectra::Normalized {
+            spectrum: normalize_coadd(&arrays, &record.id)?,
+            meta: Box::new(coadd_meta(&record, position)),
+        },
+    };
+    Ok(Simulated { record, spectra })
+}
+
+/// Where a star is on the sky (degrees), drawn uniformly over the sphere.
+#[derive(Debug, Clone, Copy)]
+struct Position {
+    ra: f64,
+    dec: f64,
+}
+
+impl Position {
+    fn draw(rng: &mut MaskStream) -> Position {
+        let ra = 360.0 * uniform(rng);
+        let dec = (2.0 * uniform(rng) - 1.0).asin().to_degrees();
+        Position { ra, dec }
+    }
 }
 
 /// HDU 0 of a simulated apStar file.
 fn apstar_header(
-    rng: &mut MaskStream,
-    id: &str,
-    star: &Star,
+    record: &StarRecord,
+    position: Position,
     observation: &Observation,
-    k_mag: &f64,
-    survey: &Survey,
+    seed: u64,
 ) -> Vec<HeaderCard> {
-    let ra = 360.0 * uniform(rng);
-    let dec = (2.0 * uniform(rng) - 1.0).asin().to_degrees();
+    let id = &record.id;
     let str_card = |k: &str, v: &str, c: &str| HeaderCard::new(k, CardValue::Str(v.into()), c);
     let f64_card = |k: &str, v: f64, c: &str| HeaderCard::new(k, CardValue::F64(v), c);
     let mut cards = vec![
         str_card("OBJID", id, "simulated star"),
         str_card("TELESCOP", "apo25m", "telescope"),
         str_card("FIELD", "SIM", "field"),
-        f64_card("RA", ra, "right ascension (deg)"),
-        f64_card("DEC", dec, "declination (deg)"),
+        f64_card("RA", position.ra, "right ascension (deg)"),
+        f64_card("DEC", position.dec, "declination (deg)"),
         f64_card(
             "SNR",
             observation.coadd_snr,
@@ -272,11 +308,11 @@ fn apstar_header(
         ));
     }
     cards.extend([
-        f64_card("K", *k_mag, "2MASS Ks (simulated)"),
-        f64_card("SFD_EBV", star.ebv, "E(B-V) (simulated)"),
+        f64_card("K", record.observed.k_mag, "2MASS Ks (simulated)"),
+        f64_card("SFD_EBV", record.star.ebv, "E(B-V) (simulated)"),
         HeaderCard::new(
             "SIMSEED",
-            CardValue::I64(survey.seed as i64),
+            CardValue::I64(seed as i64),
             "astronn simulate seed",
         ),
         HeaderCard::new(
@@ -288,39 +324,22 @@ fn apstar_header(
     cards
 }
 
-/// Normalizes each star's coadd as `astronn normalize` would read it from the apStar file
-/// (float32 flux and error, integer mask) and appends it to `writer`.
-fn write_normalized(writer: &mut NormalizedWriter, chunk: &[Simulated]) -> Result<()> {
-    for simulated in chunk {
-        let (flux, error, mask) = simulated.arrays.row(0);
-        let flux: Vec<f64> = flux.iter().map(|&v| f64::from(v)).collect();
-        let e_flux: Vec<f64> = error
-            .iter()
-            .map(|&v| e_flux_from_error(f64::from(v)))
-            .collect();
-        let mask: Vec<u64> = mask.iter().map(|&v| u64::from(v)).collect();
-        let record = &simulated.record;
-        let spectrum = normalize(&flux, &e_flux, &mask)
-            .map_err(|reason| Error::Invalid(format!("simulated star {}: {reason}", record.id)))?;
-        writer.append(&coadd_meta(simulated), &spectrum.flux, &spectrum.e_flux)?;
-    }
-    Ok(())
+/// Normalizes a star's coadd as `astronn normalize` would read it from the apStar file
+/// (float32 flux and error, integer mask).
+fn normalize_coadd(arrays: &ApStarArrays, id: &str) -> Result<NormalizedSpectrum> {
+    let (flux, error, mask) = arrays.row(0);
+    let flux: Vec<f64> = flux.iter().map(|&v| f64::from(v)).collect();
+    let e_flux: Vec<f64> = error
+        .iter()
+        .map(|&v| e_flux_from_error(f64::from(v)))
+        .collect();
+    let mask: Vec<u64> = mask.iter().map(|&v| u64::from(v)).collect();
+    normalize(&flux, &e_flux, &mask)
+        .map_err(|reason| Error::Invalid(format!("simulated star {id}: {reason}")))
 }
 
 /// The description `normalize` would give the coadd of a simulated apStar file.
-fn coadd_meta(simulated: &Simulated) -> SpectrumMeta {
-    let record = &simulated.record;
-    let header_f64 = |key: &str| {
-        simulated
-            .header
-            .iter()
-            .find(|c| c.key == key)
-            .and_then(|c| match c.value {
-                CardValue::F64(v) => Some(v),
-                _ => None,
-            })
-            .unwrap_or(f64::NAN)
-    };
+fn coadd_meta(record: &StarRecord, position: Position) -> SpectrumMeta {
     SpectrumMeta {
         source_file: record.file.clone(),
         row: 0,
@@ -330,8 +349,8 @@ fn coadd_meta(simulated: &Simulated) -> SpectrumMeta {
         visit_file: String::new(),
         telescope: "apo25m".into(),
         field: "SIM".into(),
-        ra: header_f64("RA"),
-        dec: header_f64("DEC"),
+        ra: position.ra,
+        dec: position.dec,
         snr: record.snr,
         k_mag: record.observed.k_mag,
         sfd_ebv: record.star.ebv,
