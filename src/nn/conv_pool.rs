@@ -1,8 +1,11 @@
 //! conv2 of the full-spectrum branch fused with its input dropout, relu, max-pooling,
 //! flattening and output dropout: the hot loop of MC inference. The convolution has too few
 //! channels (2 → 4, kernel 8) for a matrix product to pay, so it runs as a register-blocked
-//! direct kernel over each MC sample, reading the sample's dropped-out input on the fly.
+//! direct kernel over each MC sample. Each sample draws its own two dropout masks from a
+//! [`WideMaskStream`] into a per-thread buffer that stays in cache, so no mask ever goes
+//! through memory.
 
+use crate::nn::dropout::WideMaskStream;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
@@ -14,8 +17,8 @@ const KERNEL: usize = 8;
 pub(crate) const POOL: usize = 4;
 /// Zeros before the input ("same" padding for an even kernel puts the extra one after).
 const PAD_LEFT: usize = (KERNEL - 1) / 2;
-/// Positions computed together: two pooling windows, eight lanes per output channel.
-const BLOCK: usize = 2 * POOL;
+/// The widest block of positions a kernel computes at once (eight pooling windows).
+const MAX_BLOCK: usize = 32;
 
 /// `Conv1d(2, 4, 8, padding="same")` → relu → `MaxPool1d(4)` → flatten with feature index
 /// `pool_position · 4 + channel` (PyTorch's permute-then-flatten).
@@ -26,13 +29,37 @@ pub struct ConvReluPool {
     bias: [f32; C_OUT],
 }
 
-/// Dropout multipliers for one forward pass of [`ConvReluPool`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ConvMasks<'a> {
-    /// One multiplier per input value of every output row (`rows × c_in × n`).
-    pub input: Option<&'a [f32]>,
-    /// One multiplier per output feature of every row.
-    pub output: Option<&'a [f32]>,
+/// Per-thread buffers of one row: the zero-padded, dropped-out input and the two masks.
+#[derive(Default)]
+struct RowScratch {
+    padded: Vec<f32>,
+    input_mask: Vec<f32>,
+    output_mask: Vec<f32>,
+}
+
+/// The dropout masks of one MC sample (input, then output multipliers) drawn from `seed`,
+/// in the order the fused kernel draws them.
+#[inline(always)]
+fn draw_row_masks(seed: u64, input_mask: &mut [f32], output_mask: &mut [f32]) {
+    let mut stream = WideMaskStream::new(seed);
+    stream.fill_multipliers(input_mask);
+    stream.fill_multipliers(output_mask);
+}
+
+/// The dropout multipliers the fused kernel draws for rows with `seeds` and inputs of `n`
+/// positions: input masks (`rows × 2 × n`) and output masks (`rows × features`). Training
+/// applies them as tensors, so that its masks are inference's.
+pub(crate) fn dropout_masks(seeds: &[u64], n: usize) -> (Vec<f32>, Vec<f32>) {
+    let features = ConvReluPool::features(n);
+    let mut input_masks = vec![0f32; seeds.len() * C_IN * n];
+    let mut output_masks = vec![0f32; seeds.len() * features];
+    let rows = input_masks
+        .chunks_mut((C_IN * n).max(1))
+        .zip(output_masks.chunks_mut(features.max(1)));
+    for (&seed, (input_mask, output_mask)) in seeds.iter().zip(rows) {
+        draw_row_masks(seed, input_mask, output_mask);
+    }
+    (input_masks, output_masks)
 }
 
 impl ConvReluPool {
@@ -57,138 +84,184 @@ impl ConvReluPool {
         n / POOL * C_OUT
     }
 
-    /// Runs every input row of `x` (`[b, 2, n]`) `samples` times, each time with its own
-    /// rows of `masks`: `[b · samples, (n / 4) · 4]`, rows of one input adjacent.
-    pub fn forward(&self, x: &Tensor, samples: usize, masks: ConvMasks) -> Result<Tensor> {
+    /// Runs every input row of `x` (`[b, 2, n]`) `samples` times: `[b · samples, (n / 4) · 4]`,
+    /// rows of one input adjacent. With `row_seeds` (one per output row), output row r
+    /// applies inverted dropout to its input and its output with masks drawn from
+    /// `row_seeds[r]`; without, there is no dropout.
+    pub fn forward(&self, x: &Tensor, samples: usize, row_seeds: Option<&[u64]>) -> Result<Tensor> {
         let (b, c_in, n) = x.dims3()?;
         if c_in != C_IN {
             candle_core::bail!("conv2 expects {C_IN} input channels, got {c_in}");
         }
-        let inputs = x.flatten_all()?.to_vec1::<f32>()?;
         let rows = b * samples;
+        if row_seeds.is_some_and(|seeds| seeds.len() != rows) {
+            candle_core::bail!("conv2 needs one dropout seed per row");
+        }
+        let inputs = x.flatten_all()?.to_vec1::<f32>()?;
         let features = Self::features(n);
         let input_len = C_IN * n;
-        for (mask, len) in [
-            (masks.input, rows * input_len),
-            (masks.output, rows * features),
-        ] {
-            if mask.is_some_and(|m| m.len() != len) {
-                candle_core::bail!("conv2 dropout mask has the wrong length");
-            }
-        }
         let mut output = vec![0f32; rows * features];
         output
             .par_chunks_mut(features.max(1))
             .enumerate()
             .for_each(|(row, out)| {
                 let input = &inputs[row / samples * input_len..][..input_len];
-                let input_mask = masks.input.map(|m| &m[row * input_len..][..input_len]);
-                self.forward_row(input, input_mask, n, out);
-                if let Some(mask) = masks.output {
-                    for (value, m) in out.iter_mut().zip(&mask[row * features..]) {
-                        *value *= m;
-                    }
-                }
+                self.forward_row(input, row_seeds.map(|seeds| seeds[row]), n, out);
             });
         Tensor::from_vec(output, (rows, features), x.device())
     }
 
-    /// One row, in a reused per-thread buffer, with the widest vector instructions the CPU
-    /// has. The arithmetic is the same on every path (no fused multiply-add), so results do
-    /// not depend on the CPU.
-    fn forward_row(&self, input: &[f32], mask: Option<&[f32]>, n: usize, out: &mut [f32]) {
+    /// One row, in reused per-thread buffers, with the widest vector instructions the CPU
+    /// has: AVX-512 or AVX2 with fused multiply-adds, else a portable path without them
+    /// (whose results differ from the vector paths' in the last bits only).
+    fn forward_row(&self, input: &[f32], seed: Option<u64>, n: usize, out: &mut [f32]) {
         thread_local! {
-            static PADDED: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+            static SCRATCH: std::cell::RefCell<RowScratch> = std::cell::RefCell::default();
         }
-        PADDED.with(|buffer| {
-            let mut padded = buffer.borrow_mut();
-            padded.resize(C_IN * (n + KERNEL - 1 + BLOCK), 0.0);
+        SCRATCH.with(|scratch| {
+            let scratch = &mut *scratch.borrow_mut();
             #[cfg(target_arch = "x86_64")]
-            if std::arch::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU supports AVX2, checked just above.
-                unsafe { self.forward_row_avx2(input, mask, n, out, &mut padded) };
-                return;
+            {
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU supports AVX-512F, checked just above.
+                    unsafe { self.forward_row_avx512(input, seed, n, out, scratch) };
+                    return;
+                }
+                if std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+                {
+                    // SAFETY: the CPU supports AVX2 and FMA, checked just above.
+                    unsafe { self.forward_row_avx2(input, seed, n, out, scratch) };
+                    return;
+                }
             }
-            self.forward_row_body(input, mask, n, out, &mut padded);
+            self.forward_row_body::<8, false>(input, seed, n, out, scratch);
         });
     }
 
-    /// [`Self::forward_row_body`] compiled for AVX2.
+    /// [`Self::forward_row_body`] compiled for AVX-512: 32 positions per block.
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma")]
+    unsafe fn forward_row_avx512(
+        &self,
+        input: &[f32],
+        seed: Option<u64>,
+        n: usize,
+        out: &mut [f32],
+        scratch: &mut RowScratch,
+    ) {
+        self.forward_row_body::<32, true>(input, seed, n, out, scratch)
+    }
+
+    /// [`Self::forward_row_body`] compiled for AVX2 with FMA: 16 positions per block.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
     unsafe fn forward_row_avx2(
         &self,
         input: &[f32],
-        mask: Option<&[f32]>,
+        seed: Option<u64>,
         n: usize,
         out: &mut [f32],
-        padded: &mut [f32],
+        scratch: &mut RowScratch,
     ) {
-        self.forward_row_body(input, mask, n, out, padded)
+        self.forward_row_body::<16, true>(input, seed, n, out, scratch)
     }
 
-    /// Pads (and drops out) the input into `padded`, then convolves blocks of 8 positions
-    /// with all 4 output channels in registers, and pools.
+    /// Draws the row's masks (with a seed), pads and drops out the input, then convolves
+    /// blocks of `BLOCK` positions with all 4 output channels in registers (with fused
+    /// multiply-adds when `FUSED`), pools, and drops out the output.
     #[inline(always)]
-    fn forward_row_body(
+    fn forward_row_body<const BLOCK: usize, const FUSED: bool>(
         &self,
         input: &[f32],
-        mask: Option<&[f32]>,
+        seed: Option<u64>,
         n: usize,
         out: &mut [f32],
-        padded: &mut [f32],
+        scratch: &mut RowScratch,
     ) {
-        let padded_len = n + KERNEL - 1 + BLOCK;
+        let features = Self::features(n);
+        let padded_len = n + KERNEL - 1 + MAX_BLOCK;
+        scratch.padded.resize(C_IN * padded_len, 0.0);
+        let masks = seed.map(|seed| {
+            scratch.input_mask.resize(C_IN * n, 0.0);
+            scratch.output_mask.resize(features, 0.0);
+            draw_row_masks(seed, &mut scratch.input_mask, &mut scratch.output_mask);
+            (&scratch.input_mask[..], &scratch.output_mask[..])
+        });
         for ci in 0..C_IN {
-            let row = &mut padded[ci * padded_len..(ci + 1) * padded_len];
+            let row = &mut scratch.padded[ci * padded_len..(ci + 1) * padded_len];
             row[..PAD_LEFT].fill(0.0);
             row[PAD_LEFT + n..].fill(0.0);
             let channel = &input[ci * n..(ci + 1) * n];
             let target = &mut row[PAD_LEFT..PAD_LEFT + n];
-            match mask {
-                Some(mask) => {
-                    for ((t, &v), &m) in target.iter_mut().zip(channel).zip(&mask[ci * n..]) {
+            match masks {
+                Some((input_mask, _)) => {
+                    for ((t, &v), &m) in target.iter_mut().zip(channel).zip(&input_mask[ci * n..]) {
                         *t = v * m;
                     }
                 }
                 None => target.copy_from_slice(channel),
             }
         }
-        let (first, second) = padded.split_at(padded_len);
+        let (first, second) = scratch.padded.split_at(padded_len);
         let channels = [first, second];
         let windows = n / POOL;
-        for block in 0..windows.div_ceil(2) {
-            let start = block * BLOCK;
-            let mut acc = [[0f32; BLOCK]; C_OUT];
-            for (c, lanes) in acc.iter_mut().enumerate() {
-                *lanes = [self.bias[c]; BLOCK];
+        for block in 0..windows.div_ceil(BLOCK / POOL) {
+            let first_window = block * BLOCK / POOL;
+            let pooled =
+                Self::relu_pool(&self.convolve_block::<BLOCK, FUSED>(&channels, block * BLOCK));
+            let valid = (windows - first_window).min(BLOCK / POOL) * C_OUT;
+            out[first_window * C_OUT..][..valid].copy_from_slice(&pooled[..valid]);
+        }
+        if let Some((_, output_mask)) = masks {
+            for (value, m) in out.iter_mut().zip(output_mask) {
+                *value *= m;
             }
-            for (ci, channel) in channels.iter().enumerate() {
-                for k in 0..KERNEL {
-                    // The padding after the input makes every block's window exist.
-                    let v = <[f32; BLOCK]>::try_from(&channel[start + k..start + k + BLOCK])
-                        .unwrap_or([0f32; BLOCK]);
-                    for (c, lanes) in acc.iter_mut().enumerate() {
-                        let w = self.weight[c][ci][k];
-                        for (a, x) in lanes.iter_mut().zip(&v) {
-                            *a += w * x;
-                        }
+        }
+    }
+
+    /// relu and max-pooling of a block's convolution, flattened window-major
+    /// (`window · 4 + channel`). Written as lane-wise maxima with partners one and two
+    /// lanes away (so every lane of a window holds its maximum) and a per-lane channel
+    /// choice, which compile to register shuffles rather than gathers.
+    #[inline(always)]
+    fn relu_pool<const BLOCK: usize>(acc: &[[f32; BLOCK]; C_OUT]) -> [f32; BLOCK] {
+        let window_max = |lanes: &[f32; BLOCK]| -> [f32; BLOCK] {
+            let relu: [f32; BLOCK] = std::array::from_fn(|l| lanes[l].max(0.0));
+            let pairs: [f32; BLOCK] = std::array::from_fn(|l| relu[l].max(relu[l ^ 1]));
+            std::array::from_fn(|l| pairs[l].max(pairs[l ^ 2]))
+        };
+        let maxima: [[f32; BLOCK]; C_OUT] = std::array::from_fn(|c| window_max(&acc[c]));
+        // Lane 4·window + c of the output is channel c's maximum over that window.
+        std::array::from_fn(|l| maxima[l % C_OUT][l])
+    }
+
+    /// The convolution (with bias, before relu) at positions `start .. start + BLOCK` for
+    /// every output channel: bias + Σ_ci Σ_k w·x, in that order.
+    #[inline(always)]
+    fn convolve_block<const BLOCK: usize, const FUSED: bool>(
+        &self,
+        channels: &[&[f32]; C_IN],
+        start: usize,
+    ) -> [[f32; BLOCK]; C_OUT] {
+        let mut acc = [[0f32; BLOCK]; C_OUT];
+        for (c, lanes) in acc.iter_mut().enumerate() {
+            *lanes = [self.bias[c]; BLOCK];
+        }
+        for (ci, channel) in channels.iter().enumerate() {
+            for k in 0..KERNEL {
+                // The padding after the input makes every block's window exist.
+                let v = <[f32; BLOCK]>::try_from(&channel[start + k..start + k + BLOCK])
+                    .unwrap_or([0f32; BLOCK]);
+                for (c, lanes) in acc.iter_mut().enumerate() {
+                    let w = self.weight[c][ci][k];
+                    for (a, &x) in lanes.iter_mut().zip(&v) {
+                        *a = if FUSED { w.mul_add(x, *a) } else { *a + w * x };
                     }
                 }
             }
-            for half in 0..2 {
-                let window = 2 * block + half;
-                if window >= windows {
-                    break;
-                }
-                for (c, lanes) in acc.iter().enumerate() {
-                    let pooled = lanes[half * POOL..(half + 1) * POOL]
-                        .iter()
-                        .fold(0f32, |m, &v| m.max(v));
-                    out[window * C_OUT + c] = pooled;
-                }
-            }
         }
+        acc
     }
 }
 
@@ -267,28 +340,35 @@ mod tests {
                 .unwrap()
                 .flatten_from(1)
                 .unwrap();
-            let got = fused.forward(&x, 1, ConvMasks::default()).unwrap();
+            let got = fused.forward(&x, 1, None).unwrap();
             assert_eq!(got.dims(), &[3, n / 4 * 4]);
             assert!(max_difference(&got, &expected) < 1e-5);
         }
     }
 
     #[test]
-    fn vector_paths_give_bitwise_identical_results() {
+    fn vector_paths_agree_with_the_portable_path() {
         let (fused, _) = layers();
         let n = 7514;
         let input: Vec<f32> = Tensor::randn(0f32, 1.0, 2 * n, &Device::Cpu)
             .unwrap()
             .to_vec1()
             .unwrap();
-        let mask: Vec<f32> = (0..2 * n).map(|i| (i % 3) as f32 * 0.7).collect();
-        let mut dispatched = vec![0f32; n / 4 * 4];
-        fused.forward_row(&input, Some(&mask), n, &mut dispatched);
-        let mut portable = vec![0f32; n / 4 * 4];
-        let mut padded = vec![f32::NAN; 2 * (n + KERNEL - 1 + BLOCK)];
-        fused.forward_row_body(&input, Some(&mask), n, &mut portable, &mut padded);
-        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&dispatched), bits(&portable));
+        for seed in [None, Some(7)] {
+            let mut dispatched = vec![0f32; n / 4 * 4];
+            fused.forward_row(&input, seed, n, &mut dispatched);
+            let mut portable = vec![0f32; n / 4 * 4];
+            let mut scratch = RowScratch {
+                padded: vec![f32::NAN; 2 * (n + KERNEL - 1 + MAX_BLOCK)],
+                ..RowScratch::default()
+            };
+            fused.forward_row_body::<8, false>(&input, seed, n, &mut portable, &mut scratch);
+            // Fused multiply-adds change the last bits only; the masks are the same.
+            for (d, p) in dispatched.iter().zip(&portable) {
+                assert_eq!(*d == 0.0, *p == 0.0);
+                assert!((d - p).abs() <= 1e-5 * p.abs().max(1.0), "{d} vs {p}");
+            }
+        }
     }
 
     #[test]
@@ -296,9 +376,11 @@ mod tests {
         let (fused, conv) = layers();
         let dev = Device::Cpu;
         let n = 64;
+        let seeds = [11u64, 12, 13];
         let x = Tensor::randn(0f32, 1.0, (1, 2, n), &dev).unwrap();
-        let input_mask = Tensor::randn(0f32, 1.0, (3, 2, n), &dev).unwrap();
-        let output_mask = Tensor::randn(0f32, 1.0, (3, n), &dev).unwrap();
+        let (input_masks, output_masks) = dropout_masks(&seeds, n);
+        let input_mask = Tensor::from_vec(input_masks, (3, 2, n), &dev).unwrap();
+        let output_mask = Tensor::from_vec(output_masks, (3, n), &dev).unwrap();
         let repeated = x.broadcast_as((3, 2, n)).unwrap().contiguous().unwrap();
         let expected = max_pool1d(
             &conv
@@ -314,13 +396,19 @@ mod tests {
         .unwrap()
         .mul(&output_mask)
         .unwrap();
-        let input_values: Vec<f32> = input_mask.flatten_all().unwrap().to_vec1().unwrap();
-        let output_values: Vec<f32> = output_mask.flatten_all().unwrap().to_vec1().unwrap();
-        let masks = ConvMasks {
-            input: Some(&input_values),
-            output: Some(&output_values),
-        };
-        let got = fused.forward(&x, 3, masks).unwrap();
+        let got = fused.forward(&x, 3, Some(&seeds)).unwrap();
         assert!(max_difference(&got, &expected) < 1e-5);
+        // The samples differ, and about 30 % of each output is dropped.
+        let rows: Vec<Vec<f32>> = got.to_vec2().unwrap();
+        assert_ne!(rows[0], rows[1]);
+        let dropped = output_mask
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+            .iter()
+            .filter(|&&m| m == 0.0)
+            .count();
+        assert!((30..=85).contains(&dropped), "{dropped} of 192 dropped");
     }
 }

@@ -21,6 +21,15 @@ impl Dropout<'_> {
         }
     }
 
+    /// One seed per MC sample row (`None` when dropout is off), for layers that draw their
+    /// masks with a [`WideMaskStream`](crate::nn::dropout::WideMaskStream) per row.
+    pub fn row_seeds(&mut self, rows: usize) -> Option<Vec<u64>> {
+        match self {
+            Dropout::Off => None,
+            Dropout::On(stream) => Some((0..rows).map(|_| stream.next_u64()).collect()),
+        }
+    }
+
     /// Applies dropout to `t` (every element gets its own draw).
     pub fn apply(&mut self, t: &Tensor) -> Result<Tensor> {
         match self {

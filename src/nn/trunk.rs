@@ -3,7 +3,7 @@
 
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::nn::conv::Conv1dSame;
-use crate::nn::conv_pool::{ConvMasks, ConvReluPool};
+use crate::nn::conv_pool::ConvReluPool;
 use crate::nn::sampling::Dropout;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{linear, Linear, VarBuilder};
@@ -53,14 +53,8 @@ impl SpectrumTrunk {
         samples: usize,
         dropout: &mut Dropout,
     ) -> Result<Tensor> {
-        let rows = conv1.dim(0)? * samples;
-        let input_mask = dropout.mask(rows * conv1.dim(1)? * conv1.dim(2)?);
-        let output_mask = dropout.mask(rows * FLAT_FEATURES);
-        let masks = ConvMasks {
-            input: input_mask.as_deref(),
-            output: output_mask.as_deref(),
-        };
-        let flat = self.conv2.forward(conv1, samples, masks)?;
+        let seeds = dropout.row_seeds(conv1.dim(0)? * samples);
+        let flat = self.conv2.forward(conv1, samples, seeds.as_deref())?;
         let l3 = self.dense_1.forward(&flat)?.relu()?;
         dropout.apply(&l3)
     }

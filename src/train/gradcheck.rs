@@ -234,7 +234,7 @@ fn whole_network_with_dropout() {
     }
     let (x, targets) = network_batch(&mut rng, 2);
     let loss = || {
-        let mut masks = MaskStream::new(21, 0);
+        let mut masks = MaskStream::new(22, 0);
         let (y, s) = net.forward(&x, &mut Dropout::On(&mut masks)).unwrap();
         (censored_loss(&y, &s, &targets).unwrap() + net.l2_penalty(1e-3).unwrap()).unwrap()
     };
@@ -394,7 +394,9 @@ fn whole_dist_network_with_dropout() {
         if v.elem_count() <= 64 {
             picks = all(&v);
         }
-        check_with(&name, &v, &picks, &loss, &grads, (1e-6, 1e-4, 1e-9));
+        // A small step: thousands of relu and max-pool kinks make the loss piecewise
+        // smooth, and a wider step straddles one for some masks (seeds 22 and 24 at 1e-6).
+        check_with(&name, &v, &picks, &loss, &grads, (1e-7, 1e-4, 1e-9));
     }
 }
 

@@ -8,7 +8,7 @@
 
 use crate::io::model_file::ModelKind;
 use crate::nn::conv_grad::{relu_max_pool_flatten, same_conv1d};
-use crate::nn::conv_pool::{C_OUT as CONV2_CHANNELS, POOL};
+use crate::nn::conv_pool::{self, C_OUT as CONV2_CHANNELS, POOL};
 use crate::nn::network::BayesianNetwork;
 use crate::nn::sampling::Dropout;
 use crate::nn::trunk::{CONV1_CHANNELS, DENSE_1_WIDTH, FLAT_FEATURES, KERNEL};
@@ -174,7 +174,12 @@ pub(crate) fn dense(vb: &VarBuilder, inputs: usize, outputs: usize, name: &str) 
 
 /// Inverted dropout on `t` with the next mask of `dropout` (identity when off).
 pub(crate) fn drop(t: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
-    match dropout.mask(t.elem_count()) {
+    multiply_by_mask(t, dropout.mask(t.elem_count()))
+}
+
+/// `t` times a dropout mask of its shape (identity for `None`).
+fn multiply_by_mask(t: &Tensor, mask: Option<Vec<f32>>) -> Result<Tensor> {
+    match mask {
         None => Ok(t.clone()),
         Some(mask) => {
             let mask = Tensor::from_vec(mask, t.shape(), t.device())?.to_dtype(t.dtype())?;
@@ -217,10 +222,15 @@ impl TrainableTrunk {
     pub(crate) fn forward(&self, x: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
         let (w1, b1) = &self.conv1;
         let h1 = same_conv1d(&x.unsqueeze(1)?, w1, b1)?.relu()?;
-        let h1 = drop(&h1, dropout)?;
+        let (rows, _, n) = h1.dims3()?;
+        let (input_masks, output_masks) = dropout
+            .row_seeds(rows)
+            .map(|seeds| conv_pool::dropout_masks(&seeds, n))
+            .unzip();
+        let h1 = multiply_by_mask(&h1, input_masks)?;
         let (w2, b2) = &self.conv2;
         let flat = relu_max_pool_flatten(&same_conv1d(&h1, w2, b2)?, POOL)?;
-        let flat = drop(&flat, dropout)?;
+        let flat = multiply_by_mask(&flat, output_masks)?;
         drop(&self.dense_1.forward(&flat)?.relu()?, dropout)
     }
 }
