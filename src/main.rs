@@ -6,6 +6,7 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    cli::allocator::keep_large_blocks();
     let args = cli::args::Cli::parse();
     match cli::commands::run(args) {
         Ok(code) => code,

@@ -657,3 +657,41 @@ fn help_describes_every_command() {
         assert!(predict.contains(flag), "{predict}");
     }
 }
+
+#[test]
+fn bench_measures_both_networks_end_to_end_and_training() {
+    let out = succeed(&[
+        "bench",
+        "--mc",
+        "4",
+        "--spectra",
+        "6",
+        "--files",
+        "3",
+        "--training",
+        "--training-spectra",
+        "64",
+        test_data("").to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "AstroNN network alone",
+        "AstroNNDist network alone",
+        "predict end to end (AstroNN) ",
+        "predict end to end (AstroNN + AstroNNDist)",
+        "training, batch 64",
+        "training, batch 256",
+    ] {
+        let row = text
+            .lines()
+            .find(|l| l.starts_with(line))
+            .unwrap_or_else(|| panic!("no `{line}` in {text}"));
+        let rate: f64 = row[44..]
+            .split_whitespace()
+            .next()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no rate in `{row}`"));
+        assert!(rate > 0.0 && rate.is_finite(), "{row}");
+    }
+    assert!(text.contains("GFLOP/s"), "{text}");
+}

@@ -303,11 +303,11 @@ pub struct BenchArgs {
     #[arg(value_name = "INPUT", required = true)]
     pub inputs: Vec<String>,
 
-    /// AstroNN model to measure.
+    /// AstroNN model to measure (default: the embedded default model).
     #[arg(long, short, value_name = "MODEL")]
     pub model: Option<PathBuf>,
 
-    /// AstroNNDist model to measure.
+    /// AstroNNDist model to measure (default: the embedded default model).
     #[arg(long, value_name = "MODEL")]
     pub dist_model: Option<PathBuf>,
 
@@ -316,16 +316,20 @@ pub struct BenchArgs {
     pub mc: usize,
 
     /// Spectra per network-alone measurement.
-    #[arg(long, default_value_t = 400, value_name = "N")]
+    #[arg(long, default_value_t = 2000, value_name = "N")]
     pub spectra: usize,
 
-    /// apStar files read end to end (the inputs, cycled).
-    #[arg(long, default_value_t = 400, value_name = "N")]
+    /// apStar files read per end-to-end measurement (the inputs, cycled).
+    #[arg(long, default_value_t = 2000, value_name = "N")]
     pub files: usize,
 
-    /// Also measure training at batch 64 and 256 (1024 spectra, two epochs each).
+    /// Also measure AstroNN training at batch 64 and 256 (the second of two epochs).
     #[arg(long)]
     pub training: bool,
+
+    /// Spectra per training epoch (the inputs' spectra, cycled, with synthetic labels).
+    #[arg(long, default_value_t = 4096, value_name = "N")]
+    pub training_spectra: usize,
 }
 
 /// How result rows find their star in a reference catalog.

@@ -50,7 +50,7 @@ fn print(m: &Measurement) {
         .gflops()
         .map_or(String::new(), |g| format!(", {g:.1} GFLOP/s"));
     println!(
-        "{:<40} {:>8.1} spectra/s  ({} spectra in {:.2} s{gflops})",
+        "{:<44} {:>8.1} spectra/s  ({} spectra in {:.2} s{gflops})",
         m.what,
         m.rate(),
         m.spectra,
@@ -60,9 +60,6 @@ fn print(m: &Measurement) {
 
 /// Runs `astronn bench`.
 pub fn bench(args: BenchArgs) -> Result<ExitCode> {
-    if args.model.is_none() && args.dist_model.is_none() && !args.training {
-        bail!("nothing to measure: give --model, --dist-model and/or --training");
-    }
     let files = expand_inputs(&args.inputs)?;
     let spectra: Vec<Vec<f64>> = files
         .iter()
@@ -84,32 +81,27 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         args.mc
     );
 
-    let censored = args
-        .model
-        .as_deref()
-        .map(|path| -> Result<CensoredBcnn> {
-            let model = load_model(Some(path), ModelKind::AstroNN, true)?;
-            let net = censored_network(&model)?;
-            measure_alone("AstroNN network alone", &model, &net, &spectra, &args)?;
-            Ok(net)
-        })
-        .transpose()?;
-    let dist = args
-        .dist_model
-        .as_deref()
-        .map(|path| -> Result<DistBcnn> {
-            let model = load_model(Some(path), ModelKind::AstroNNDist, true)?;
-            let net = dist_network(&model)?;
-            measure_alone("AstroNNDist network alone", &model, &net, &spectra, &args)?;
-            Ok(net)
-        })
-        .transpose()?;
-    if censored.is_some() || dist.is_some() {
-        print(&end_to_end(&files, args.files, args.mc, censored, dist)?);
-    }
+    let model = load_model(args.model.as_deref(), ModelKind::AstroNN, true)?;
+    let censored = censored_network(&model)?;
+    measure_alone("AstroNN network alone", &model, &censored, &spectra, &args)?;
+    let dist_model = load_model(args.dist_model.as_deref(), ModelKind::AstroNNDist, true)?;
+    let dist = dist_network(&dist_model)?;
+    measure_alone(
+        "AstroNNDist network alone",
+        &dist_model,
+        &dist,
+        &spectra,
+        &args,
+    )?;
+    print(&end_to_end(&files, &args, Some(censored.clone()), None)?);
+    print(&end_to_end(&files, &args, Some(censored), Some(dist))?);
     if args.training {
         for batch in [64, 256] {
-            print(&training_throughput(&spectra, 1024, batch)?);
+            print(&training_throughput(
+                &spectra,
+                args.training_spectra,
+                batch,
+            )?);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -135,17 +127,16 @@ fn measure_alone(
     Ok(())
 }
 
-/// `predict` (with the given networks) over `count` files cycled from `files`, writing
+/// `predict` (with the given networks) over `--files` files cycled from `files`, writing
 /// tables to a temporary directory.
 fn end_to_end(
     files: &[PathBuf],
-    count: usize,
-    mc: usize,
+    args: &BenchArgs,
     censored: Option<CensoredBcnn>,
     dist: Option<DistBcnn>,
 ) -> Result<Measurement> {
     let dir = tempfile_dir()?;
-    let inputs: Vec<PathBuf> = files.iter().cycle().take(count).cloned().collect();
+    let inputs: Vec<PathBuf> = files.iter().cycle().take(args.files).cloned().collect();
     let mut what = Vec::new();
     let astronn = match censored {
         Some(net) => {
@@ -175,7 +166,7 @@ fn end_to_end(
     };
     let mut jobs = Jobs { astronn, dist };
     let options = PredictOptions {
-        mc,
+        mc: args.mc,
         seed: 1,
         strict: false,
     };

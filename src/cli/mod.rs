@@ -1,5 +1,6 @@
 //! The command-line interface: arguments, commands and progress display.
 
+pub mod allocator;
 pub mod args;
 pub mod bench;
 pub mod commands;

@@ -4,9 +4,10 @@
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::nn::conv::Conv1dSame;
 use crate::nn::conv_pool::ConvReluPool;
+use crate::nn::dense::TransposedLinear;
 use crate::nn::sampling::Dropout;
 use candle_core::{Module, Result, Tensor};
-use candle_nn::{linear, Linear, VarBuilder};
+use candle_nn::VarBuilder;
 
 /// Kernel width of both convolutions.
 pub(crate) const KERNEL: usize = 8;
@@ -24,7 +25,7 @@ pub const DENSE_1_WIDTH: usize = 192;
 pub struct SpectrumTrunk {
     conv1: Conv1dSame,
     conv2: ConvReluPool,
-    dense_1: Linear,
+    dense_1: TransposedLinear,
 }
 
 impl SpectrumTrunk {
@@ -33,7 +34,7 @@ impl SpectrumTrunk {
         Ok(SpectrumTrunk {
             conv1: Conv1dSame::load(1, CONV1_CHANNELS, KERNEL, vb.pp("conv1"))?,
             conv2: ConvReluPool::load(vb.pp("conv2"))?,
-            dense_1: linear(FLAT_FEATURES, DENSE_1_WIDTH, vb.pp("dense_1"))?,
+            dense_1: TransposedLinear::load(FLAT_FEATURES, DENSE_1_WIDTH, vb.pp("dense_1"))?,
         })
     }
 
