@@ -139,14 +139,14 @@ fn relu_max_pool_and_flatten() {
     let x = var(&mut rng, &[2, 3, 18], 1.0);
     let r = randn(&mut rng, &[2, 12], 1.0);
     let loss = || {
-        (relu_max_pool_flatten(x.as_tensor(), 4).unwrap() * &r)
+        (relu_max_pool_flatten(x.as_tensor(), 4, None).unwrap() * &r)
             .unwrap()
             .sum_all()
             .unwrap()
     };
     check("input", &x, &all(&x), &loss);
     // Flattening is position-major: feature 4·j + c… here 3 channels: 3·j + c.
-    let y = relu_max_pool_flatten(x.as_tensor(), 4).unwrap();
+    let y = relu_max_pool_flatten(x.as_tensor(), 4, None).unwrap();
     let values = x.as_tensor().to_vec3::<f64>().unwrap();
     for (b, row) in values.iter().enumerate() {
         for j in 0..4 {
@@ -174,7 +174,7 @@ fn pooling_gradient_goes_to_the_first_maximum_only() {
         .unwrap(),
     )
     .unwrap();
-    let y = relu_max_pool_flatten(x.as_tensor(), 4).unwrap();
+    let y = relu_max_pool_flatten(x.as_tensor(), 4, None).unwrap();
     assert_eq!(
         y.flatten_all().unwrap().to_vec1::<f64>().unwrap(),
         [2.0, 0.0, 0.0, 3.0]

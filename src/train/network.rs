@@ -7,7 +7,7 @@
 //! SPEC §5); the trainer, its checkpoints and its determinism are the same for both.
 
 use crate::io::model_file::ModelKind;
-use crate::nn::conv_grad::{relu_max_pool_flatten, same_conv1d};
+use crate::nn::conv_grad::{relu_dropout, relu_max_pool_flatten, same_conv1d};
 use crate::nn::conv_pool::{self, C_OUT as CONV2_CHANNELS, POOL};
 use crate::nn::network::BayesianNetwork;
 use crate::nn::sampling::Dropout;
@@ -174,12 +174,7 @@ pub(crate) fn dense(vb: &VarBuilder, inputs: usize, outputs: usize, name: &str) 
 
 /// Inverted dropout on `t` with the next mask of `dropout` (identity when off).
 pub(crate) fn drop(t: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
-    multiply_by_mask(t, dropout.mask(t.elem_count()))
-}
-
-/// `t` times a dropout mask of its shape (identity for `None`).
-fn multiply_by_mask(t: &Tensor, mask: Option<Vec<f32>>) -> Result<Tensor> {
-    match mask {
+    match dropout.mask(t.elem_count()) {
         None => Ok(t.clone()),
         Some(mask) => {
             let mask = Tensor::from_vec(mask, t.shape(), t.device())?.to_dtype(t.dtype())?;
@@ -221,16 +216,18 @@ impl TrainableTrunk {
     /// masks drawn in this order, as [`crate::nn::trunk::SpectrumTrunk`] draws them.
     pub(crate) fn forward(&self, x: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
         let (w1, b1) = &self.conv1;
-        let h1 = same_conv1d(&x.unsqueeze(1)?, w1, b1)?.relu()?;
-        let (rows, _, n) = h1.dims3()?;
+        let conv1 = same_conv1d(&x.unsqueeze(1)?, w1, b1)?;
+        let (rows, _, n) = conv1.dims3()?;
         let (input_masks, output_masks) = dropout
             .row_seeds(rows)
             .map(|seeds| conv_pool::dropout_masks(&seeds, n))
             .unzip();
-        let h1 = multiply_by_mask(&h1, input_masks)?;
+        let h1 = match input_masks {
+            Some(mask) => relu_dropout(&conv1, mask)?,
+            None => conv1.relu()?,
+        };
         let (w2, b2) = &self.conv2;
-        let flat = relu_max_pool_flatten(&same_conv1d(&h1, w2, b2)?, POOL)?;
-        let flat = multiply_by_mask(&flat, output_masks)?;
+        let flat = relu_max_pool_flatten(&same_conv1d(&h1, w2, b2)?, POOL, output_masks)?;
         drop(&self.dense_1.forward(&flat)?.relu()?, dropout)
     }
 }
