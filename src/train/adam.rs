@@ -11,6 +11,7 @@
 use crate::train::network::is_weight;
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Result, Tensor, Var};
+use rayon::prelude::*;
 use std::collections::HashMap;
 
 /// Keras's Adam defaults (astroNN uses them).
@@ -77,29 +78,34 @@ impl Adam {
             let Some(state) = self.moments.get_mut(name) else {
                 candle_core::bail!("no optimiser state for parameter {name}");
             };
-            let mut g = grad.flatten_all()?.to_vec1::<f32>()?;
+            let g = grad.flatten_all()?.to_vec1::<f32>()?;
             let mut theta = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
             if g.len() != theta.len() || g.len() != state.m.len() {
                 candle_core::bail!("optimiser state of {name} does not match its shape");
             }
-            if is_weight(name) && l2 != 0.0 {
-                let factor = (2.0 * l2) as f32;
-                let mut squares = 0f64;
-                for (g, &p) in g.iter_mut().zip(&theta) {
-                    *g += factor * p;
-                    squares += f64::from(p) * f64::from(p);
-                }
-                penalty += l2 * squares;
-            }
-            for (((p, &g), m), v) in theta
-                .iter_mut()
-                .zip(&g)
-                .zip(state.m.iter_mut())
-                .zip(state.v.iter_mut())
-            {
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
-                *p -= lr_t * *m / (v.sqrt() + eps);
+            let factor = if is_weight(name) {
+                (2.0 * l2) as f32
+            } else {
+                0.0
+            };
+            let step = AdamStep {
+                lr_t,
+                b1,
+                b2,
+                eps,
+                factor,
+            };
+            // Chunks in parallel; each element's update is independent, and the chunks'
+            // sums of squares are added in chunk order, so threads do not change results.
+            let squares: Vec<f64> = theta
+                .par_chunks_mut(CHUNK)
+                .zip(g.par_chunks(CHUNK))
+                .zip(state.m.par_chunks_mut(CHUNK))
+                .zip(state.v.par_chunks_mut(CHUNK))
+                .map(|(((p, g), m), v)| step.apply(p, g, m, v))
+                .collect();
+            if factor != 0.0 {
+                penalty += l2 * squares.iter().sum::<f64>();
             }
             var.set(&Tensor::from_vec(theta, var.shape(), &Device::Cpu)?)?;
         }
@@ -167,6 +173,48 @@ pub fn max_norm(weight: &Var, max_value: f64) -> Result<()> {
         }
     }
     weight.set(&Tensor::from_vec(values, (rows, cols), &Device::Cpu)?)
+}
+
+/// Parameters processed per parallel task of an update.
+const CHUNK: usize = 1 << 15;
+
+/// The constants of one Adam step.
+#[derive(Debug, Clone, Copy)]
+struct AdamStep {
+    lr_t: f32,
+    b1: f32,
+    b2: f32,
+    eps: f32,
+    /// 2 · l2 for weights (the L2 term's gradient factor), 0 for biases.
+    factor: f32,
+}
+
+impl AdamStep {
+    /// Updates parameters `p` with gradients `g` and moments `m`, `v`; returns Σ p² before
+    /// the update (for the L2 penalty).
+    fn apply(&self, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) -> f64 {
+        let squares = sum_of_squares(p);
+        for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
+            let g = g + self.factor * *p;
+            *m = self.b1 * *m + (1.0 - self.b1) * g;
+            *v = self.b2 * *v + (1.0 - self.b2) * g * g;
+            *p -= self.lr_t * *m / (v.sqrt() + self.eps);
+        }
+        squares
+    }
+}
+
+/// Σ x², in f64 with eight partial sums (so that it vectorises) added in a fixed order.
+fn sum_of_squares(x: &[f32]) -> f64 {
+    let square = |x: f32| f64::from(x) * f64::from(x);
+    let mut lanes = [0f64; 8];
+    let mut chunks = x.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane += square(x);
+        }
+    }
+    lanes.iter().sum::<f64>() + chunks.remainder().iter().map(|&x| square(x)).sum::<f64>()
 }
 
 #[cfg(test)]
