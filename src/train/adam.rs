@@ -191,9 +191,13 @@ struct AdamStep {
 
 impl AdamStep {
     /// Updates parameters `p` with gradients `g` and moments `m`, `v`; returns Σ p² before
-    /// the update (for the L2 penalty).
+    /// the update (for the L2 penalty; 0 when there is none).
     fn apply(&self, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]) -> f64 {
-        let squares = sum_of_squares(p);
+        let squares = if self.factor != 0.0 {
+            sum_of_squares(p)
+        } else {
+            0.0
+        };
         for (((p, &g), m), v) in p.iter_mut().zip(g).zip(m).zip(v) {
             let g = g + self.factor * *p;
             *m = self.b1 * *m + (1.0 - self.b1) * g;
