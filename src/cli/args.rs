@@ -323,9 +323,13 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 2000, value_name = "N")]
     pub files: usize,
 
-    /// Also measure AstroNN training at batch 64 and 256 (the second of two epochs).
+    /// Also measure AstroNN training (the second of two epochs) at each `--training-batch`.
     #[arg(long)]
     pub training: bool,
+
+    /// Training batch sizes to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [64, 256], value_name = "N")]
+    pub training_batch: Vec<usize>,
 
     /// Spectra per training epoch (the inputs' spectra, cycled, with synthetic labels).
     #[arg(long, default_value_t = 4096, value_name = "N")]

@@ -96,7 +96,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
     print(&end_to_end(&files, &args, Some(censored.clone()), None)?);
     print(&end_to_end(&files, &args, Some(censored), Some(dist))?);
     if args.training {
-        for batch in [64, 256] {
+        for &batch in &args.training_batch {
             print(&training_throughput(
                 &spectra,
                 args.training_spectra,

@@ -1,29 +1,29 @@
-//! The full-spectrum branch's convolution and pooling as candle custom operations with
-//! exact backward passes, for training (inference uses [`crate::nn::conv`] and the fused
-//! kernel of [`crate::nn::conv_pool`]).
+//! The full-spectrum branch's convolutions, relu, dropout and pooling as one candle custom
+//! operation with an exact backward pass, for training (inference uses
+//! [`crate::nn::conv`] and the fused kernel of [`crate::nn::conv_pool`]).
 //!
 //! - candle 0.11's own `conv1d` backward is wrong on the CPU: the kernel gradient is
 //!   computed as a `conv1d` whose kernel is a transposed (non-contiguous) view, and the CPU
 //!   im2col path copies such a kernel to a contiguous buffer but then multiplies with the
-//!   original storage (huggingface/candle#3836, open). [`same_conv1d`] computes
-//!   `Conv1d(padding="same")` with direct loops instead (the layers have 1–4 channels, too
-//!   few for a matrix product to pay).
+//!   original storage (huggingface/candle#3836, open). The convolutions here are direct
+//!   loops instead (the layers have 1–4 channels, too few for a matrix product to pay).
 //! - candle's `max` backward sends the gradient to every element equal to the maximum, so a
 //!   pooling window with tied values (a conv2 window over all-zero, dropped-out inputs
-//!   outputs its bias four times) passes it on four times. [`relu_max_pool_flatten`] routes
-//!   it to the first maximum only, as PyTorch's `MaxPool1d` does.
-//! - Dropout after relu is fused into [`relu_dropout`] and [`relu_max_pool_flatten`]: one
-//!   graph node and one pass instead of three, which matters on tensors this large.
+//!   outputs its bias four times) passes it on four times. The pooling here routes it to
+//!   the first maximum only, as PyTorch's `MaxPool1d` does.
+//! - [`conv_trunk`] is one graph node from the spectra to the flattened features: the
+//!   intermediate activations (`[b, 2, n]` and `[b, 4, n]`) never become tensors of the
+//!   tape, and the backward pass runs spectrum by spectrum with its gradients in cache. As a
+//!   chain of separate operations, candle's bookkeeping (a zeroed gradient per node, then a
+//!   sum) cost more than the arithmetic.
 //!
 //! The loops run parallel over the batch with every sum in a fixed order, so results do not
 //! depend on the thread count. Gradients are checked against finite differences in the
 //! tests of `crate::train`.
 
-use candle_core::{
-    CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor, WithDType,
-};
+use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Storage, Tensor, WithDType};
 use rayon::prelude::*;
-use std::sync::Arc;
+use std::sync::Mutex;
 
 /// Defines `$name`, which runs `$body` compiled for AVX-512 or AVX2 when the CPU has them
 /// (else as compiled for the baseline). The arithmetic is the same on every path (no fused
@@ -65,11 +65,6 @@ fn slice<'a, T: WithDType>(storage: &'a CpuStorage, layout: &Layout) -> Result<&
         .contiguous_offsets()
         .ok_or_else(|| candle_core::Error::Msg("same-conv1d needs contiguous inputs".into()))?;
     Ok(&storage.as_slice::<T>()?[start..end])
-}
-
-/// Dimensions of a `[a, b, c]` layout.
-fn dims3(layout: &Layout) -> Result<(usize, usize, usize)> {
-    layout.shape().dims3()
 }
 
 /// For tap `k` of a kernel of width `width`: the offset `k − pad_left` at which output
@@ -119,30 +114,9 @@ fn total<T: WithDType>(a: &[T]) -> T {
         + tail
 }
 
-/// y[b, c, t] = bias[c] + Σ_{ci, k} w[c, ci, k] · x[b, ci, t + k − pad_left].
-fn forward<T: WithDType>(
-    x: &[T],
-    (b, c_in, n): (usize, usize, usize),
-    w: &[T],
-    bias: &[T],
-    width: usize,
-) -> Vec<T> {
-    let c_out = bias.len();
-    let mut y = vec![T::from_f64(0.0); b * c_out * n];
-    if n == 0 {
-        return y;
-    }
-    y.par_chunks_mut(c_out * n)
-        .enumerate()
-        .for_each(|(row, out)| {
-            let input = &x[row * c_in * n..(row + 1) * c_in * n];
-            forward_row(input, out, n, w, bias, width);
-        });
-    y
-}
-
 vectorized! {
-    /// [`forward`] of one row: `input` `[c_in, n]` → `out` `[c_out, n]`.
+    /// `Conv1d(padding="same")` of one row: `input` `[c_in, n]` → `out` `[c_out, n]`,
+    /// out[c, t] = bias[c] + Σ_{ci, k} w[c, ci, k] · input[ci, t + k − pad_left].
     fn forward_row<T>(input: &[T], out: &mut [T], n: usize, w: &[T], bias: &[T], width: usize)
         = forward_row_body;
 }
@@ -174,29 +148,9 @@ fn forward_row_body<T: WithDType>(
     }
 }
 
-/// ∂L/∂x[b, ci, s] = Σ_{c, k} w[c, ci, k] · g[b, c, s − (k − pad_left)].
-fn grad_input<T: WithDType>(
-    g: &[T],
-    (b, c_out, n): (usize, usize, usize),
-    w: &[T],
-    c_in: usize,
-    width: usize,
-) -> Vec<T> {
-    let mut gx = vec![T::from_f64(0.0); b * c_in * n];
-    if n == 0 {
-        return gx;
-    }
-    gx.par_chunks_mut(c_in * n)
-        .enumerate()
-        .for_each(|(row, out)| {
-            let grad = &g[row * c_out * n..(row + 1) * c_out * n];
-            grad_input_row(grad, out, n, w, width);
-        });
-    gx
-}
-
 vectorized! {
-    /// [`grad_input`] of one row: `grad` `[c_out, n]` → `out` `[c_in, n]` (zeroed).
+    /// The input gradient of one row's convolution: `grad` `[c_out, n]` → `out` `[c_in, n]`
+    /// (zeroed), out[ci, s] = Σ_{c, k} w[c, ci, k] · grad[c, s − (k − pad_left)].
     fn grad_input_row<T>(grad: &[T], out: &mut [T], n: usize, w: &[T], width: usize)
         = grad_input_row_body;
 }
@@ -221,41 +175,10 @@ fn grad_input_row_body<T: WithDType>(grad: &[T], out: &mut [T], n: usize, w: &[T
     }
 }
 
-/// The parameter gradients, packed `[c_out, c_in · k + 1]`: ∂L/∂w[c, ci, k] =
-/// Σ_b Σ_t g[b, c, t] · x[b, ci, t + k − pad_left], then ∂L/∂bias[c] = Σ_b Σ_t g[b, c, t].
-/// Per-row partial sums in parallel, added in row order.
-fn grad_parameters<T: WithDType>(
-    x: &[T],
-    (b, c_in, n): (usize, usize, usize),
-    g: &[T],
-    c_out: usize,
-    width: usize,
-) -> Vec<T> {
-    let stride = c_in * width + 1;
-    let size = c_out * stride;
-    let partials: Vec<Vec<T>> = (0..b)
-        .into_par_iter()
-        .map(|row| {
-            let mut partial = vec![T::from_f64(0.0); size];
-            if n > 0 {
-                let input = &x[row * c_in * n..(row + 1) * c_in * n];
-                let grad = &g[row * c_out * n..(row + 1) * c_out * n];
-                grad_parameters_row(input, grad, &mut partial, n, width);
-            }
-            partial
-        })
-        .collect();
-    let mut sums = vec![T::from_f64(0.0); size];
-    for partial in partials {
-        for (s, p) in sums.iter_mut().zip(partial) {
-            *s += p;
-        }
-    }
-    sums
-}
-
 vectorized! {
-    /// [`grad_parameters`] of one row, into `packed` `[c_out, c_in · k + 1]`.
+    /// The parameter gradients of one row's convolution, packed `[c_out, c_in · k + 1]`:
+    /// ∂L/∂w[c, ci, k] = Σ_t grad[c, t] · input[ci, t + k − pad_left], then
+    /// ∂L/∂bias[c] = Σ_t grad[c, t].
     fn grad_parameters_row<T>(input: &[T], grad: &[T], packed: &mut [T], n: usize, width: usize)
         = grad_parameters_row_body;
 }
@@ -281,166 +204,6 @@ fn grad_parameters_row_body<T: WithDType>(
             }
         }
         packed[stride - 1] = total(grad_channel);
-    }
-}
-
-/// `Conv1d(c_in, c_out, k, padding="same")`: inputs `[b, c_in, n]`, weight
-/// `[c_out, c_in, k]` and bias `[c_out]`, output `[b, c_out, n]`.
-struct SameConv1d;
-
-impl CustomOp3 for SameConv1d {
-    fn name(&self) -> &'static str {
-        "same-conv1d"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (b, c_in, n) = dims3(l1)?;
-        let (c_out, w_in, width) = dims3(l2)?;
-        if w_in != c_in || width == 0 || l3.shape().dims() != [c_out] {
-            candle_core::bail!(
-                "same-conv1d: weight [{c_out}, {w_in}, {width}], bias {:?} for {c_in} input channels",
-                l3.shape().dims()
-            );
-        }
-        let storage = match (s1, s2, s3) {
-            (CpuStorage::F32(_), CpuStorage::F32(_), CpuStorage::F32(_)) => {
-                f32::to_cpu_storage_owned(forward(
-                    slice::<f32>(s1, l1)?,
-                    (b, c_in, n),
-                    slice(s2, l2)?,
-                    slice(s3, l3)?,
-                    width,
-                ))
-            }
-            (CpuStorage::F64(_), CpuStorage::F64(_), CpuStorage::F64(_)) => {
-                f64::to_cpu_storage_owned(forward(
-                    slice::<f64>(s1, l1)?,
-                    (b, c_in, n),
-                    slice(s2, l2)?,
-                    slice(s3, l3)?,
-                    width,
-                ))
-            }
-            _ => candle_core::bail!("same-conv1d needs f32 or f64 inputs of one dtype"),
-        };
-        Ok((storage, Shape::from((b, c_out, n))))
-    }
-
-    fn bwd(
-        &self,
-        x: &Tensor,
-        w: &Tensor,
-        _bias: &Tensor,
-        _res: &Tensor,
-        grad: &Tensor,
-    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let grad = grad.contiguous()?;
-        let (c_out, c_in, width) = w.dims3()?;
-        let grad_x = grad.apply_op2_no_bwd(w, &SameConv1dGradInput)?;
-        let packed = x.apply_op2_no_bwd(&grad, &SameConv1dGradParameters { width })?;
-        let grad_w = packed
-            .narrow(1, 0, c_in * width)?
-            .contiguous()?
-            .reshape((c_out, c_in, width))?;
-        let grad_b = packed
-            .narrow(1, c_in * width, 1)?
-            .contiguous()?
-            .reshape(c_out)?;
-        Ok((Some(grad_x), Some(grad_w), Some(grad_b)))
-    }
-}
-
-/// The input gradient of [`SameConv1d`]: (output gradient, weight) → `[b, c_in, n]`.
-struct SameConv1dGradInput;
-
-impl CustomOp2 for SameConv1dGradInput {
-    fn name(&self) -> &'static str {
-        "same-conv1d-grad-input"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (b, c_out, n) = dims3(l1)?;
-        let (w_out, c_in, width) = dims3(l2)?;
-        if w_out != c_out {
-            candle_core::bail!("same-conv1d: gradient of {c_out} channels, weight of {w_out}");
-        }
-        let storage = match (s1, s2) {
-            (CpuStorage::F32(_), CpuStorage::F32(_)) => f32::to_cpu_storage_owned(grad_input(
-                slice::<f32>(s1, l1)?,
-                (b, c_out, n),
-                slice(s2, l2)?,
-                c_in,
-                width,
-            )),
-            (CpuStorage::F64(_), CpuStorage::F64(_)) => f64::to_cpu_storage_owned(grad_input(
-                slice::<f64>(s1, l1)?,
-                (b, c_out, n),
-                slice(s2, l2)?,
-                c_in,
-                width,
-            )),
-            _ => candle_core::bail!("same-conv1d needs f32 or f64 inputs of one dtype"),
-        };
-        Ok((storage, Shape::from((b, c_in, n))))
-    }
-}
-
-/// The parameter gradients of [`SameConv1d`]: (input, output gradient) →
-/// `[c_out, c_in · k + 1]` (weight gradient, then bias gradient, per output channel).
-struct SameConv1dGradParameters {
-    width: usize,
-}
-
-impl CustomOp2 for SameConv1dGradParameters {
-    fn name(&self) -> &'static str {
-        "same-conv1d-grad-parameters"
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let (b, c_in, n) = dims3(l1)?;
-        let (g_b, c_out, g_n) = dims3(l2)?;
-        if (g_b, g_n) != (b, n) {
-            candle_core::bail!("same-conv1d: gradient and input shapes differ");
-        }
-        let width = self.width;
-        let storage = match (s1, s2) {
-            (CpuStorage::F32(_), CpuStorage::F32(_)) => f32::to_cpu_storage_owned(grad_parameters(
-                slice::<f32>(s1, l1)?,
-                (b, c_in, n),
-                slice(s2, l2)?,
-                c_out,
-                width,
-            )),
-            (CpuStorage::F64(_), CpuStorage::F64(_)) => f64::to_cpu_storage_owned(grad_parameters(
-                slice::<f64>(s1, l1)?,
-                (b, c_in, n),
-                slice(s2, l2)?,
-                c_out,
-                width,
-            )),
-            _ => candle_core::bail!("same-conv1d needs f32 or f64 inputs of one dtype"),
-        };
-        Ok((storage, Shape::from((c_out, c_in * width + 1))))
     }
 }
 
@@ -501,211 +264,287 @@ fn pool_backward<T: WithDType>(
     }
 }
 
-/// relu → `MaxPool1d(pool)` → flatten → dropout, on `[b, c, n]`.
-struct ReluMaxPoolFlatten {
+/// The dropout multipliers of [`conv_trunk`]: one per conv1 output (`[b, c1, n]`) and one
+/// per output feature (`[b, features]`).
+#[derive(Debug, Clone)]
+pub struct TrunkMasks {
+    pub conv1: Vec<f32>,
+    pub features: Vec<f32>,
+}
+
+/// conv1 → relu → dropout → conv2 → relu → `MaxPool1d(pool)` (the incomplete last window
+/// dropped) → flatten → dropout, for spectra `x` `[b, n]` (one input channel):
+/// `[b, (n / pool) · c2]` with feature index `pool_position · c2 + channel`, what
+/// [`crate::nn::conv_pool::ConvReluPool`] fuses for inference. Convolutions are
+/// `Conv1d(padding="same")` with `(weight [c_out, c_in, k], bias [c_out])`; dropout
+/// multiplies by `masks` (not differentiated) when given.
+///
+/// Differentiable w.r.t. the four parameters; the spectra are data (a tracked `x` is an
+/// error in the backward pass). The gradient of a pooling window goes to its first maximum.
+pub fn conv_trunk(
+    x: &Tensor,
+    conv1: (&Tensor, &Tensor),
+    conv2: (&Tensor, &Tensor),
     pool: usize,
-    /// Dropout multipliers of the output features (`b × features`), if any.
-    mask: Option<Arc<[f32]>>,
-}
-
-impl ReluMaxPoolFlatten {
-    /// Row `row`'s multipliers.
-    fn row_mask(&self, row: usize, features: usize) -> Option<&[f32]> {
-        self.mask
-            .as_deref()
-            .map(|m| &m[row * features..(row + 1) * features])
+    masks: Option<TrunkMasks>,
+) -> Result<Tensor> {
+    let (c1, c_in, width) = conv1.0.dims3()?;
+    let (c2, c2_in, width2) = conv2.0.dims3()?;
+    if c_in != 1 || c2_in != c1 || width2 != width || width == 0 || pool == 0 {
+        candle_core::bail!(
+            "conv trunk: conv1 weight {:?}, conv2 weight {:?}, pool {pool}",
+            conv1.0.dims(),
+            conv2.0.dims()
+        );
     }
-}
-
-impl ReluMaxPoolFlatten {
-    fn run<T: WithDType>(&self, x: &[T], (b, c, n): (usize, usize, usize)) -> Vec<T> {
-        let features = n / self.pool * c;
-        let mut y = vec![T::from_f64(0.0); b * features];
-        if features == 0 {
-            return y;
+    let (b, n) = x.dims2()?;
+    let features = n / pool * c2;
+    if let Some(m) = &masks {
+        if m.conv1.len() != b * c1 * n || m.features.len() != b * features {
+            candle_core::bail!("conv trunk: dropout masks of the wrong size");
         }
-        y.par_chunks_mut(features)
-            .enumerate()
-            .for_each(|(row, out)| {
-                let input = &x[row * c * n..(row + 1) * c * n];
-                pool_forward(input, c, n, self.pool, self.row_mask(row, features), out);
-            });
-        y
     }
+    let op = ConvTrunk {
+        shape: TrunkShape {
+            c1,
+            c2,
+            width,
+            pool,
+        },
+        masks,
+        saved: Mutex::new(None),
+    };
+    x.contiguous()?
+        .apply_op3(&packed(conv1)?, &packed(conv2)?, op)
 }
 
-impl CustomOp1 for ReluMaxPoolFlatten {
-    fn name(&self) -> &'static str {
-        "relu-max-pool-flatten"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (b, c, n) = dims3(layout)?;
-        let storage = match storage {
-            CpuStorage::F32(_) => {
-                f32::to_cpu_storage_owned(self.run(slice::<f32>(storage, layout)?, (b, c, n)))
-            }
-            CpuStorage::F64(_) => {
-                f64::to_cpu_storage_owned(self.run(slice::<f64>(storage, layout)?, (b, c, n)))
-            }
-            _ => candle_core::bail!("relu-max-pool-flatten needs f32 or f64 input"),
-        };
-        Ok((storage, Shape::from((b, n / self.pool * c))))
-    }
-
-    fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let grad = grad.contiguous()?;
-        let pool = ReluMaxPoolFlatten {
-            pool: self.pool,
-            mask: self.mask.clone(),
-        };
-        Ok(Some(x.apply_op2_no_bwd(&grad, &PoolGrad(pool))?))
-    }
+/// A convolution's weight and bias as one `[c_out, c_in · k + 1]` tensor (on the tape, so
+/// that the packed gradient is split back to the two).
+fn packed((weight, bias): (&Tensor, &Tensor)) -> Result<Tensor> {
+    let (c_out, c_in, width) = weight.dims3()?;
+    Tensor::cat(
+        &[
+            &weight.reshape((c_out, c_in * width))?,
+            &bias.reshape((c_out, 1))?,
+        ],
+        1,
+    )
 }
 
-/// The input gradient of [`ReluMaxPoolFlatten`]: (input, output gradient) → `[b, c, n]`.
-struct PoolGrad(ReluMaxPoolFlatten);
+/// Weight `[c_out, c_in, k]` (flat) and bias `[c_out]` from packed parameters.
+fn unpack<T: WithDType>(packed: &[T], c_out: usize) -> (Vec<T>, Vec<T>) {
+    let stride = packed.len() / c_out;
+    let mut weight = Vec::with_capacity(c_out * (stride - 1));
+    let mut bias = Vec::with_capacity(c_out);
+    for row in packed.chunks(stride) {
+        weight.extend_from_slice(&row[..stride - 1]);
+        bias.push(row[stride - 1]);
+    }
+    (weight, bias)
+}
 
-impl PoolGrad {
-    fn run<T: WithDType>(&self, x: &[T], grad: &[T], (b, c, n): (usize, usize, usize)) -> Vec<T> {
-        let pool = &self.0;
-        let features = n / pool.pool * c;
-        let mut gx = vec![T::from_f64(0.0); b * c * n];
-        if c * n == 0 {
-            return gx;
+#[derive(Debug, Clone, Copy)]
+struct TrunkShape {
+    c1: usize,
+    c2: usize,
+    width: usize,
+    pool: usize,
+}
+
+/// The operation behind [`conv_trunk`]; it keeps the activations its backward pass needs.
+struct ConvTrunk {
+    shape: TrunkShape,
+    masks: Option<TrunkMasks>,
+    /// conv1's output after relu and dropout (`[b, c1, n]`) and conv2's output (`[b, c2, n]`).
+    saved: Mutex<Option<(CpuStorage, CpuStorage)>>,
+}
+
+/// Row `row` of `mask` (`len` multipliers per row), if there is a mask.
+fn mask_row(mask: Option<&Vec<f32>>, row: usize, len: usize) -> Option<&[f32]> {
+    mask.map(|m| &m[row * len..(row + 1) * len])
+}
+
+/// relu(v) times its dropout multiplier, in place.
+fn relu_dropout<T: WithDType>(values: &mut [T], mask: Option<&[f32]>) {
+    let zero = T::from_f64(0.0);
+    match mask {
+        Some(mask) => {
+            for (v, &m) in values.iter_mut().zip(mask) {
+                *v = if *v > zero {
+                    *v * T::from_f64(f64::from(m))
+                } else {
+                    zero
+                };
+            }
         }
-        gx.par_chunks_mut(c * n).enumerate().for_each(|(row, out)| {
-            let input = &x[row * c * n..(row + 1) * c * n];
-            let g = &grad[row * features..(row + 1) * features];
-            let mask = pool.row_mask(row, features);
-            pool_backward(input, g, c, n, pool.pool, mask, out);
-        });
-        gx
+        None => {
+            for v in values.iter_mut() {
+                *v = if *v > zero { *v } else { zero };
+            }
+        }
     }
 }
 
-impl CustomOp2 for PoolGrad {
-    fn name(&self) -> &'static str {
-        "relu-max-pool-flatten-grad"
+/// The gradient through [`relu_dropout`], in place: `grad` times the multiplier where the
+/// activation `h` (its output) is positive, else 0.
+fn relu_dropout_backward<T: WithDType>(grad: &mut [T], h: &[T], mask: Option<&[f32]>) {
+    let zero = T::from_f64(0.0);
+    match mask {
+        Some(mask) => {
+            for ((g, &h), &m) in grad.iter_mut().zip(h).zip(mask) {
+                *g = if h > zero {
+                    *g * T::from_f64(f64::from(m))
+                } else {
+                    zero
+                };
+            }
+        }
+        None => {
+            for (g, &h) in grad.iter_mut().zip(h) {
+                *g = if h > zero { *g } else { zero };
+            }
+        }
     }
+}
 
-    fn cpu_fwd(
+/// Forward outputs: the features and the two saved activations.
+struct TrunkForward<T> {
+    features: Vec<T>,
+    h1: Vec<T>,
+    a2: Vec<T>,
+}
+
+impl ConvTrunk {
+    fn forward<T: WithDType>(
         &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let dims = dims3(l1)?;
-        let (b, c, n) = dims;
-        if l2.shape().elem_count() != b * (n / self.0.pool) * c {
-            candle_core::bail!("relu-max-pool-flatten: gradient of the wrong size");
-        }
-        let storage = match (s1, s2) {
-            (CpuStorage::F32(_), CpuStorage::F32(_)) => {
-                f32::to_cpu_storage_owned(self.run(slice::<f32>(s1, l1)?, slice(s2, l2)?, dims))
-            }
-            (CpuStorage::F64(_), CpuStorage::F64(_)) => {
-                f64::to_cpu_storage_owned(self.run(slice::<f64>(s1, l1)?, slice(s2, l2)?, dims))
-            }
-            _ => candle_core::bail!("relu-max-pool-flatten needs f32 or f64 inputs of one dtype"),
-        };
-        Ok((storage, Shape::from(dims)))
-    }
-}
-
-/// relu → `MaxPool1d(pool)` (the incomplete last window dropped) → flatten position-major,
-/// channel-minor: `[b, c, n]` → `[b, (n / pool) · c]` with feature index
-/// `pool_position · c + channel`, what [`crate::nn::conv_pool::ConvReluPool`] fuses for
-/// inference, then times the dropout multipliers `mask` (`[b, features]`, not
-/// differentiated) if given. Differentiable; the gradient of a window goes to its first
-/// maximum.
-pub fn relu_max_pool_flatten(x: &Tensor, pool: usize, mask: Option<Vec<f32>>) -> Result<Tensor> {
-    if pool == 0 {
-        candle_core::bail!("pooling window of 0");
-    }
-    let (b, c, n) = x.dims3()?;
-    if mask.as_ref().is_some_and(|m| m.len() != b * (n / pool) * c) {
-        candle_core::bail!("relu-max-pool-flatten: dropout mask of the wrong size");
-    }
-    x.contiguous()?.apply_op1(ReluMaxPoolFlatten {
-        pool,
-        mask: mask.map(Arc::from),
-    })
-}
-
-/// relu(x) times the dropout multipliers `mask` (one per element, not differentiated):
-/// one pass forward and backward where relu then a product would take several.
-pub fn relu_dropout(x: &Tensor, mask: Vec<f32>) -> Result<Tensor> {
-    if mask.len() != x.elem_count() {
-        candle_core::bail!("relu-dropout: mask of the wrong size");
-    }
-    x.contiguous()?.apply_op1(ReluDropout(Arc::from(mask)))
-}
-
-/// relu → dropout with the given multipliers.
-struct ReluDropout(Arc<[f32]>);
-
-impl ReluDropout {
-    /// relu(x)·m forward; for the gradient, g·m where x > 0 (`grad` given).
-    fn run<T: WithDType>(&self, x: &[T], grad: Option<&[T]>) -> Vec<T> {
+        x: &[T],
+        (b, n): (usize, usize),
+        p1: &[T],
+        p2: &[T],
+    ) -> TrunkForward<T> {
+        let TrunkShape {
+            c1,
+            c2,
+            width,
+            pool,
+        } = self.shape;
+        let features = n / pool * c2;
         let zero = T::from_f64(0.0);
-        let mut out = vec![zero; x.len()];
-        out.par_chunks_mut(PARALLEL_CHUNK)
+        let mut out = TrunkForward {
+            features: vec![zero; b * features],
+            h1: vec![zero; b * c1 * n],
+            a2: vec![zero; b * c2 * n],
+        };
+        if n == 0 {
+            return out;
+        }
+        let (w1, b1) = unpack(p1, c1);
+        let (w2, b2) = unpack(p2, c2);
+        let masks = self.masks.as_ref();
+        out.features
+            .par_chunks_mut(features.max(1))
+            .zip(out.h1.par_chunks_mut(c1 * n))
+            .zip(out.a2.par_chunks_mut(c2 * n))
             .enumerate()
-            .for_each(|(chunk, out)| {
-                let start = chunk * PARALLEL_CHUNK;
-                let x = &x[start..start + out.len()];
-                let mask = &self.0[start..start + out.len()];
-                let source = grad.map_or(x, |g| &g[start..start + out.len()]);
-                for (((o, &v), &s), &m) in out.iter_mut().zip(x).zip(source).zip(mask) {
-                    *o = if v > zero {
-                        s * T::from_f64(f64::from(m))
-                    } else {
-                        zero
-                    };
-                }
+            .for_each(|(row, ((flat, h1), a2))| {
+                forward_row(&x[row * n..(row + 1) * n], h1, n, &w1, &b1, width);
+                relu_dropout(h1, mask_row(masks.map(|m| &m.conv1), row, c1 * n));
+                forward_row(h1, a2, n, &w2, &b2, width);
+                let mask = mask_row(masks.map(|m| &m.features), row, features);
+                pool_forward(a2, c2, n, pool, mask, &mut flat[..features]);
             });
         out
     }
+
+    /// The packed parameter gradients of conv1 and conv2 for the output gradient `grad`:
+    /// per-spectrum partial sums in parallel, added in spectrum order.
+    #[allow(clippy::too_many_arguments)]
+    fn backward<T: WithDType>(
+        &self,
+        x: &[T],
+        (b, n): (usize, usize),
+        p2: &[T],
+        h1: &[T],
+        a2: &[T],
+        grad: &[T],
+    ) -> (Vec<T>, Vec<T>) {
+        let TrunkShape {
+            c1,
+            c2,
+            width,
+            pool,
+        } = self.shape;
+        let features = n / pool * c2;
+        let zero = T::from_f64(0.0);
+        let sizes = (c1 * (width + 1), c2 * (c1 * width + 1));
+        let (w2, _) = unpack(p2, c2);
+        let masks = self.masks.as_ref();
+        let partials: Vec<(Vec<T>, Vec<T>)> = (0..b)
+            .into_par_iter()
+            .map_init(
+                || (vec![zero; c2 * n], vec![zero; c1 * n]),
+                |(grad_a2, grad_h1), row| {
+                    let mut partial = (vec![zero; sizes.0], vec![zero; sizes.1]);
+                    if n == 0 {
+                        return partial;
+                    }
+                    let h1 = &h1[row * c1 * n..(row + 1) * c1 * n];
+                    grad_a2.fill(zero);
+                    let mask = mask_row(masks.map(|m| &m.features), row, features);
+                    let g = &grad[row * features..(row + 1) * features];
+                    pool_backward(
+                        &a2[row * c2 * n..(row + 1) * c2 * n],
+                        g,
+                        c2,
+                        n,
+                        pool,
+                        mask,
+                        grad_a2,
+                    );
+                    grad_parameters_row(h1, grad_a2, &mut partial.1, n, width);
+                    grad_h1.fill(zero);
+                    grad_input_row(grad_a2, grad_h1, n, &w2, width);
+                    relu_dropout_backward(
+                        grad_h1,
+                        h1,
+                        mask_row(masks.map(|m| &m.conv1), row, c1 * n),
+                    );
+                    grad_parameters_row(
+                        &x[row * n..(row + 1) * n],
+                        grad_h1,
+                        &mut partial.0,
+                        n,
+                        width,
+                    );
+                    partial
+                },
+            )
+            .collect();
+        let mut sums = (vec![zero; sizes.0], vec![zero; sizes.1]);
+        for (p1, p2) in partials {
+            for (s, p) in sums.0.iter_mut().zip(p1) {
+                *s += p;
+            }
+            for (s, p) in sums.1.iter_mut().zip(p2) {
+                *s += p;
+            }
+        }
+        sums
+    }
 }
 
-/// Elements per parallel task of elementwise operations.
-const PARALLEL_CHUNK: usize = 1 << 16;
-
-impl CustomOp1 for ReluDropout {
-    fn name(&self) -> &'static str {
-        "relu-dropout"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let storage = match storage {
-            CpuStorage::F32(_) => {
-                f32::to_cpu_storage_owned(self.run(slice(storage, layout)?, None))
-            }
-            CpuStorage::F64(_) => {
-                f64::to_cpu_storage_owned(self.run(slice(storage, layout)?, None))
-            }
-            _ => candle_core::bail!("relu-dropout needs f32 or f64 input"),
-        };
-        Ok((storage, layout.shape().clone()))
-    }
-
-    fn bwd(&self, x: &Tensor, _res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let grad = grad.contiguous()?;
-        Ok(Some(x.apply_op2_no_bwd(
-            &grad,
-            &ReluDropoutGrad(self.0.clone()),
-        )?))
+/// The CPU data of a contiguous tensor, with `f` applied to it.
+fn with_data<R>(t: &Tensor, f: impl FnOnce(&CpuStorage, &Layout) -> Result<R>) -> Result<R> {
+    let (storage, layout) = t.storage_and_layout();
+    match &*storage {
+        Storage::Cpu(cpu) => f(cpu, layout),
+        _ => candle_core::bail!("conv trunk runs on the CPU only"),
     }
 }
 
-/// The input gradient of [`ReluDropout`]: (input, output gradient) → input's shape.
-struct ReluDropoutGrad(Arc<[f32]>);
-
-impl CustomOp2 for ReluDropoutGrad {
+impl CustomOp3 for ConvTrunk {
     fn name(&self) -> &'static str {
-        "relu-dropout-grad"
+        "conv-trunk"
     }
 
     fn cpu_fwd(
@@ -714,56 +553,238 @@ impl CustomOp2 for ReluDropoutGrad {
         l1: &Layout,
         s2: &CpuStorage,
         l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        if l1.shape() != l2.shape() {
-            candle_core::bail!("relu-dropout: gradient and input shapes differ");
+        let (b, n) = l1.shape().dims2()?;
+        let TrunkShape {
+            c1,
+            c2,
+            width,
+            pool,
+        } = self.shape;
+        if l2.shape().dims() != [c1, width + 1] || l3.shape().dims() != [c2, c1 * width + 1] {
+            candle_core::bail!("conv trunk: packed parameters of the wrong shape");
         }
-        let op = ReluDropout(self.0.clone());
-        let storage = match (s1, s2) {
-            (CpuStorage::F32(_), CpuStorage::F32(_)) => {
-                f32::to_cpu_storage_owned(op.run(slice(s1, l1)?, Some(slice(s2, l2)?)))
+        let (features, saved) = match (s1, s2, s3) {
+            (CpuStorage::F32(_), CpuStorage::F32(_), CpuStorage::F32(_)) => {
+                let out = self.forward(
+                    slice::<f32>(s1, l1)?,
+                    (b, n),
+                    slice(s2, l2)?,
+                    slice(s3, l3)?,
+                );
+                (
+                    f32::to_cpu_storage_owned(out.features),
+                    (
+                        f32::to_cpu_storage_owned(out.h1),
+                        f32::to_cpu_storage_owned(out.a2),
+                    ),
+                )
             }
-            (CpuStorage::F64(_), CpuStorage::F64(_)) => {
-                f64::to_cpu_storage_owned(op.run(slice(s1, l1)?, Some(slice(s2, l2)?)))
+            (CpuStorage::F64(_), CpuStorage::F64(_), CpuStorage::F64(_)) => {
+                let out = self.forward(
+                    slice::<f64>(s1, l1)?,
+                    (b, n),
+                    slice(s2, l2)?,
+                    slice(s3, l3)?,
+                );
+                (
+                    f64::to_cpu_storage_owned(out.features),
+                    (
+                        f64::to_cpu_storage_owned(out.h1),
+                        f64::to_cpu_storage_owned(out.a2),
+                    ),
+                )
             }
-            _ => candle_core::bail!("relu-dropout needs f32 or f64 inputs of one dtype"),
+            _ => candle_core::bail!("conv trunk needs f32 or f64 inputs of one dtype"),
         };
-        Ok((storage, l1.shape().clone()))
+        *self
+            .saved
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("conv trunk: lock poisoned".into()))? =
+            Some(saved);
+        Ok((features, Shape::from((b, n / pool * c2))))
     }
-}
 
-/// `Conv1d(padding="same")` of `x` `[b, c_in, n]` with `weight` `[c_out, c_in, k]` and
-/// `bias` `[c_out]`, differentiable w.r.t. all three.
-pub fn same_conv1d(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
-    x.contiguous()?
-        .apply_op3(&weight.contiguous()?, &bias.contiguous()?, SameConv1d)
+    fn bwd(
+        &self,
+        x: &Tensor,
+        p1: &Tensor,
+        p2: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        if x.track_op() {
+            candle_core::bail!("conv trunk: the spectra must be data, not a result of parameters");
+        }
+        let dims = x.dims2()?;
+        let grad = grad.contiguous()?;
+        let saved = self
+            .saved
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("conv trunk: lock poisoned".into()))?;
+        let Some((h1, a2)) = saved.as_ref() else {
+            candle_core::bail!("conv trunk: backward pass before the forward pass");
+        };
+        let (g1, g2) = with_data(x, |sx, lx| {
+            with_data(p2, |sp2, lp2| {
+                with_data(&grad, |sg, lg| match (sx, h1) {
+                    (CpuStorage::F32(_), CpuStorage::F32(h1)) => {
+                        let a2 = a2.as_slice::<f32>()?;
+                        let (g1, g2) = self.backward(
+                            slice::<f32>(sx, lx)?,
+                            dims,
+                            slice(sp2, lp2)?,
+                            h1,
+                            a2,
+                            slice(sg, lg)?,
+                        );
+                        Ok((f32::to_cpu_storage_owned(g1), f32::to_cpu_storage_owned(g2)))
+                    }
+                    (CpuStorage::F64(_), CpuStorage::F64(h1)) => {
+                        let a2 = a2.as_slice::<f64>()?;
+                        let (g1, g2) = self.backward(
+                            slice::<f64>(sx, lx)?,
+                            dims,
+                            slice(sp2, lp2)?,
+                            h1,
+                            a2,
+                            slice(sg, lg)?,
+                        );
+                        Ok((f64::to_cpu_storage_owned(g1), f64::to_cpu_storage_owned(g2)))
+                    }
+                    _ => candle_core::bail!("conv trunk needs f32 or f64 inputs of one dtype"),
+                })
+            })
+        })?;
+        let device = x.device();
+        let tensor = |storage: CpuStorage, shape: &[usize]| -> Result<Tensor> {
+            let values = match storage {
+                CpuStorage::F32(v) => Tensor::from_vec(v, shape, device)?,
+                CpuStorage::F64(v) => Tensor::from_vec(v, shape, device)?,
+                _ => candle_core::bail!("conv trunk needs f32 or f64 inputs"),
+            };
+            Ok(values)
+        };
+        Ok((
+            None,
+            Some(tensor(g1, p1.dims())?),
+            Some(tensor(g2, p2.dims())?),
+        ))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::nn::conv::Conv1dSame;
-    use candle_core::{DType, Device, Module};
+    use candle_core::{DType, Device, Module, D};
     use candle_nn::VarBuilder;
     use std::collections::HashMap;
 
-    #[test]
-    fn forward_matches_candles_convolution() {
-        let dev = Device::Cpu;
-        let weight = Tensor::randn(0f32, 1.0, (4, 2, 8), &dev).unwrap();
-        let bias = Tensor::randn(0f32, 1.0, 4, &dev).unwrap();
+    /// candle's `Conv1d(padding="same")` with the given parameters.
+    fn reference_conv(weight: &Tensor, bias: &Tensor) -> Conv1dSame {
+        let (c_out, c_in, width) = weight.dims3().unwrap();
         let map = HashMap::from([
             ("weight".to_string(), weight.clone()),
             ("bias".to_string(), bias.clone()),
         ]);
-        let reference =
-            Conv1dSame::load(2, 4, 8, VarBuilder::from_tensors(map, DType::F32, &dev)).unwrap();
-        for n in [1, 5, 300] {
-            let x = Tensor::randn(0f32, 1.0, (3, 2, n), &dev).unwrap();
-            let expected = reference.forward(&x).unwrap();
-            let got = same_conv1d(&x, &weight, &bias).unwrap();
+        let vb = VarBuilder::from_tensors(map, DType::F32, &Device::Cpu);
+        Conv1dSame::load(c_in, c_out, width, vb).unwrap()
+    }
+
+    #[test]
+    fn forward_matches_candles_layers() {
+        let dev = Device::Cpu;
+        let randn = |shape: &[usize]| Tensor::randn(0f32, 1.0, shape, &dev).unwrap();
+        let (w1, b1, w2, b2) = (
+            randn(&[2, 1, 8]),
+            randn(&[2]),
+            randn(&[4, 2, 8]),
+            randn(&[4]),
+        );
+        let (conv1, conv2) = (reference_conv(&w1, &b1), reference_conv(&w2, &b2));
+        for n in [1, 5, 301] {
+            let x = randn(&[3, n]);
+            let a2 = conv2
+                .forward(
+                    &conv1
+                        .forward(&x.unsqueeze(1).unwrap())
+                        .unwrap()
+                        .relu()
+                        .unwrap(),
+                )
+                .unwrap()
+                .relu()
+                .unwrap();
+            let got = conv_trunk(&x, (&w1, &b1), (&w2, &b2), 2, None).unwrap();
+            // Max over windows of 2, the incomplete one dropped, flattened position-major.
+            let windows = n / 2;
+            assert_eq!(got.dims(), [3, windows * 4]);
+            if windows == 0 {
+                continue;
+            }
+            let expected = a2
+                .narrow(2, 0, windows * 2)
+                .unwrap()
+                .reshape((3, 4, windows, 2))
+                .unwrap()
+                .max(D::Minus1)
+                .unwrap()
+                .transpose(1, 2)
+                .unwrap()
+                .flatten_from(1)
+                .unwrap();
             let diff = (got - expected).unwrap().abs().unwrap().max_all().unwrap();
             assert!(diff.to_scalar::<f32>().unwrap() < 1e-5, "n = {n}");
         }
+    }
+
+    #[test]
+    fn pooling_gradient_goes_to_the_first_positive_maximum_only() {
+        // Windows: a tie of positive values, all negative, all zero, a single maximum.
+        let x = [
+            2.0, 2.0, 1.0, 0.0, -1.0, -2.0, -1.0, -3.0, 0.0, 0.0, 0.0, 0.0, 0.5, 3.0, 3.0, 1.0,
+        ];
+        let mut features = [0.0; 4];
+        pool_forward(&x, 1, 16, 4, None, &mut features);
+        assert_eq!(features, [2.0, 0.0, 0.0, 3.0]);
+        let mut grad = [0.0; 16];
+        pool_backward(&x, &[1.0, 1.0, 1.0, 1.0], 1, 16, 4, None, &mut grad);
+        let mut expected = [0.0; 16];
+        expected[0] = 1.0;
+        expected[13] = 1.0;
+        assert_eq!(grad, expected);
+        // With dropout, the gradient is scaled by the feature's multiplier.
+        let mut grad = [0.0; 16];
+        pool_backward(
+            &x,
+            &[1.0; 4],
+            1,
+            16,
+            4,
+            Some(&[0.0, 1.0, 1.0, 2.5]),
+            &mut grad,
+        );
+        expected[0] = 0.0;
+        expected[13] = 2.5;
+        assert_eq!(grad, expected);
+    }
+
+    #[test]
+    fn spectra_with_a_gradient_are_refused() {
+        let dev = Device::Cpu;
+        let x = candle_core::Var::randn(0f32, 1.0, (1, 16), &dev).unwrap();
+        let (w1, b1) = (
+            Tensor::ones((2, 1, 8), DType::F32, &dev).unwrap(),
+            Tensor::zeros(2, DType::F32, &dev).unwrap(),
+        );
+        let (w2, b2) = (
+            candle_core::Var::ones((4, 2, 8), DType::F32, &dev).unwrap(),
+            Tensor::zeros(4, DType::F32, &dev).unwrap(),
+        );
+        let y = conv_trunk(x.as_tensor(), (&w1, &b1), (w2.as_tensor(), &b2), 2, None).unwrap();
+        assert!(y.sum_all().unwrap().backward().is_err());
     }
 }

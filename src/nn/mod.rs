@@ -2,12 +2,14 @@
 //!
 //! Layers (`conv`, `conv_pool`, `dense`, `trunk`) are loaded from a model's parameters through candle's
 //! `VarBuilder`; `censored` is AstroNN's abundance network; `mc` runs MC dropout.
+//! `conv_grad` and `dense_grad` are the differentiable operations training adds.
 
 pub mod censored;
 pub mod conv;
 pub mod conv_grad;
 pub mod conv_pool;
 pub mod dense;
+pub mod dense_grad;
 pub mod dist;
 pub mod dropout;
 pub mod mc;

@@ -19,9 +19,9 @@ use crate::io::model_file::ModelKind;
 use crate::nn::dist::{softplus, DistBcnn};
 use crate::nn::sampling::Dropout;
 use crate::nn::trunk::DENSE_1_WIDTH;
-use crate::train::network::{dense, Parameters, TrainableNetwork, TrainableTrunk};
+use crate::train::network::{dense, Dense, Parameters, TrainableNetwork, TrainableTrunk};
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Module, Result, Shape, Tensor};
-use candle_nn::{Linear, VarBuilder};
+use candle_nn::VarBuilder;
 use std::collections::HashMap;
 
 /// The label AstroNNDist is trained on: the Ks-band pseudo-luminosity, as Astra's column
@@ -35,9 +35,9 @@ const DENSE_2_WIDTH: usize = 64;
 pub struct TrainableDist {
     parameters: Parameters,
     trunk: TrainableTrunk,
-    dense_2: Linear,
-    output: Linear,
-    log_variance: Linear,
+    dense_2: Dense,
+    output: Dense,
+    log_variance: Dense,
 }
 
 impl std::fmt::Debug for TrainableDist {

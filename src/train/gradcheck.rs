@@ -5,7 +5,8 @@
 
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::nn::censored::{CensoredBcnn, LABELS};
-use crate::nn::conv_grad::{relu_max_pool_flatten, same_conv1d};
+use crate::nn::conv_grad::{conv_trunk, TrunkMasks};
+use crate::nn::dense_grad::linear;
 use crate::nn::dist::DistBcnn;
 use crate::nn::dropout::MaskStream;
 use crate::nn::network::BayesianNetwork;
@@ -17,8 +18,8 @@ use crate::train::loss::{censored_loss, LabelTargets};
 use crate::train::model::TrainableCensored;
 use crate::train::network::TrainableNetwork;
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Device, Module, Tensor, Var};
-use candle_nn::{Linear, VarBuilder};
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::VarBuilder;
 
 fn randn(rng: &mut MaskStream, shape: &[usize], scale: f64) -> Tensor {
     let n: usize = shape.iter().product();
@@ -102,9 +103,8 @@ fn dense_layer() {
         var(&mut rng, &[3, 5], 1.0),
     );
     let r = randn(&mut rng, &[3, 4], 1.0);
-    let layer = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
     let loss = || {
-        (layer.forward(x.as_tensor()).unwrap() * &r)
+        (linear(x.as_tensor(), w.as_tensor(), b.as_tensor()).unwrap() * &r)
             .unwrap()
             .sum_all()
             .unwrap()
@@ -114,77 +114,33 @@ fn dense_layer() {
     check("input", &x, &all(&x), &loss);
 }
 
+/// The conv trunk's parameter gradients (through conv2, pooling, relu, dropout and conv1,
+/// edges included: padding and an incomplete last pooling window), with and without masks.
 #[test]
-fn same_padded_convolution() {
+fn convolution_trunk() {
     let mut rng = stream(2, "gradcheck", 0);
-    let (w, b) = (var(&mut rng, &[3, 2, 8], 0.5), var(&mut rng, &[3], 0.5));
-    let x = var(&mut rng, &[2, 2, 13], 1.0);
-    let r = randn(&mut rng, &[2, 3, 13], 1.0);
-    let loss = || {
-        (same_conv1d(x.as_tensor(), w.as_tensor(), b.as_tensor()).unwrap() * &r)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-    };
-    check("weight", &w, &all(&w), &loss);
-    check("bias", &b, &all(&b), &loss);
-    // The input gradient reaches conv1 through conv2 (edges included: padding).
-    check("input", &x, &all(&x), &loss);
-}
-
-#[test]
-fn relu_max_pool_and_flatten() {
-    let mut rng = stream(3, "gradcheck", 0);
-    // 18 positions: 4 full windows and an incomplete one that must get no gradient.
-    let x = var(&mut rng, &[2, 3, 18], 1.0);
+    let (w1, b1) = (var(&mut rng, &[2, 1, 8], 0.5), var(&mut rng, &[2], 0.5));
+    let (w2, b2) = (var(&mut rng, &[3, 2, 8], 0.5), var(&mut rng, &[3], 0.5));
+    // 18 positions: 4 full windows of 4 and an incomplete one that must get no gradient.
+    let x = randn(&mut rng, &[2, 18], 1.0);
     let r = randn(&mut rng, &[2, 12], 1.0);
-    let loss = || {
-        (relu_max_pool_flatten(x.as_tensor(), 4, None).unwrap() * &r)
-            .unwrap()
-            .sum_all()
-            .unwrap()
+    let masks = TrunkMasks {
+        conv1: rng.mask(2 * 2 * 18),
+        features: rng.mask(2 * 12),
     };
-    check("input", &x, &all(&x), &loss);
-    // Flattening is position-major: feature 4·j + c… here 3 channels: 3·j + c.
-    let y = relu_max_pool_flatten(x.as_tensor(), 4, None).unwrap();
-    let values = x.as_tensor().to_vec3::<f64>().unwrap();
-    for (b, row) in values.iter().enumerate() {
-        for j in 0..4 {
-            for (c, channel) in row.iter().enumerate() {
-                let expected = channel[4 * j..4 * j + 4]
-                    .iter()
-                    .fold(0f64, |m, &v| m.max(v));
-                assert_eq!(element(&y, b * 12 + 3 * j + c), expected);
-            }
+    for masks in [None, Some(masks)] {
+        let loss = || {
+            let conv1 = (w1.as_tensor(), b1.as_tensor());
+            let conv2 = (w2.as_tensor(), b2.as_tensor());
+            (conv_trunk(&x, conv1, conv2, 4, masks.clone()).unwrap() * &r)
+                .unwrap()
+                .sum_all()
+                .unwrap()
+        };
+        for (name, v) in [("w1", &w1), ("b1", &b1), ("w2", &w2), ("b2", &b2)] {
+            check(name, v, &all(v), &loss);
         }
     }
-}
-
-#[test]
-fn pooling_gradient_goes_to_the_first_maximum_only() {
-    // Windows: a tie of positive values, all negative, all zero, a single maximum.
-    let x = Var::from_tensor(
-        &Tensor::from_vec(
-            vec![
-                2.0, 2.0, 1.0, 0.0, -1.0, -2.0, -1.0, -3.0, 0.0, 0.0, 0.0, 0.0, 0.5, 3.0, 3.0, 1.0,
-            ],
-            (1, 1, 16),
-            &Device::Cpu,
-        )
-        .unwrap(),
-    )
-    .unwrap();
-    let y = relu_max_pool_flatten(x.as_tensor(), 4, None).unwrap();
-    assert_eq!(
-        y.flatten_all().unwrap().to_vec1::<f64>().unwrap(),
-        [2.0, 0.0, 0.0, 3.0]
-    );
-    let grads = y.sum_all().unwrap().backward().unwrap();
-    let g = grads.get(x.as_tensor()).unwrap().flatten_all().unwrap();
-    let mut expected = vec![0.0; 16];
-    expected[0] = 1.0;
-    expected[13] = 1.0;
-    assert_eq!(g.to_vec1::<f64>().unwrap(), expected);
 }
 
 #[test]

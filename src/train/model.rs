@@ -23,10 +23,10 @@ use crate::nn::sampling::Dropout;
 use crate::nn::trunk::DENSE_1_WIDTH;
 use crate::train::adam::max_norm;
 use crate::train::data::Normalisation;
-use crate::train::network::{dense, drop, Parameters, TrainableNetwork, TrainableTrunk};
+use crate::train::network::{dense, drop, Dense, Parameters, TrainableNetwork, TrainableTrunk};
 use crate::train::trainer::TrainConfig;
 use candle_core::{DType, Device, Module, Result, Tensor};
-use candle_nn::{Linear, VarBuilder};
+use candle_nn::VarBuilder;
 use std::collections::HashMap;
 
 /// Name of the layer whose weights have the max-norm constraint.
@@ -36,20 +36,20 @@ pub const MAX_NORM_LAYER: &str = "dense_aux_fullspec";
 #[derive(Debug, Clone)]
 struct Branch {
     window: Tensor,
-    dense1: Linear,
-    dense2: Linear,
-    out: Linear,
-    log_variance: Linear,
+    dense1: Dense,
+    dense2: Dense,
+    out: Dense,
+    log_variance: Dense,
 }
 
 /// The censored network's trainable parameters and its differentiable forward pass.
 pub struct TrainableCensored {
     parameters: Parameters,
     trunk: TrainableTrunk,
-    dense_2: Linear,
-    teff_logg_feh: Linear,
-    teff_logg_feh_log_variance: Linear,
-    aux: Linear,
+    dense_2: Dense,
+    teff_logg_feh: Dense,
+    teff_logg_feh_log_variance: Dense,
+    aux: Dense,
     branches: Vec<Branch>,
     /// Whether teff/logg/fe_h enter the element heads through a stop-gradient (always, except
     /// in the gradient checks, which compare autograd with finite differences of the full

@@ -7,8 +7,9 @@
 //! SPEC §5); the trainer, its checkpoints and its determinism are the same for both.
 
 use crate::io::model_file::ModelKind;
-use crate::nn::conv_grad::{relu_dropout, relu_max_pool_flatten, same_conv1d};
+use crate::nn::conv_grad::{conv_trunk, TrunkMasks};
 use crate::nn::conv_pool::{self, C_OUT as CONV2_CHANNELS, POOL};
+use crate::nn::dense_grad::linear;
 use crate::nn::network::BayesianNetwork;
 use crate::nn::sampling::Dropout;
 use crate::nn::trunk::{CONV1_CHANNELS, DENSE_1_WIDTH, FLAT_FEATURES, KERNEL};
@@ -16,7 +17,7 @@ use crate::random::{normal, stream};
 use crate::train::data::Normalisation;
 use crate::train::trainer::TrainConfig;
 use candle_core::{DType, Device, Module, Result, Tensor, Var};
-use candle_nn::{Linear, VarBuilder, VarMap};
+use candle_nn::{VarBuilder, VarMap};
 use std::collections::HashMap;
 
 /// Standard deviation of the initial weights (astroNN's `RandomNormal(0, 0.05)`).
@@ -162,14 +163,28 @@ impl Parameters {
     }
 }
 
+/// A dense layer `y = x Wᵀ + b` (`W` `[out, in]`, as PyTorch stores it) whose backward
+/// pass is [`linear`]'s.
+#[derive(Debug, Clone)]
+pub(crate) struct Dense {
+    weight: Tensor,
+    bias: Tensor,
+}
+
+impl Module for Dense {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        linear(x, &self.weight, &self.bias)
+    }
+}
+
 /// A dense layer `[out, in]` whose parameters (`{name}.weight`, `{name}.bias`) the builder
 /// creates.
-pub(crate) fn dense(vb: &VarBuilder, inputs: usize, outputs: usize, name: &str) -> Result<Linear> {
+pub(crate) fn dense(vb: &VarBuilder, inputs: usize, outputs: usize, name: &str) -> Result<Dense> {
     let vb = vb.pp(name);
-    Ok(Linear::new(
-        vb.get((outputs, inputs), "weight")?,
-        Some(vb.get(outputs, "bias")?),
-    ))
+    Ok(Dense {
+        weight: vb.get((outputs, inputs), "weight")?,
+        bias: vb.get(outputs, "bias")?,
+    })
 }
 
 /// Inverted dropout on `t` with the next mask of `dropout` (identity when off).
@@ -184,14 +199,14 @@ pub(crate) fn drop(t: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
 }
 
 /// The full-spectrum branch (`conv1`, `conv2`, `dense_1`) with a differentiable forward
-/// pass: the convolutions and relu + max-pool + flatten are the custom operations of
+/// pass: the convolutions, relu, dropout and max-pool are the one custom operation of
 /// [`crate::nn::conv_grad`] (candle's `conv1d` backward is wrong on the CPU).
 #[derive(Debug, Clone)]
 pub(crate) struct TrainableTrunk {
     /// `conv1` and `conv2` (weight, bias).
     conv1: (Tensor, Tensor),
     conv2: (Tensor, Tensor),
-    dense_1: Linear,
+    dense_1: Dense,
 }
 
 impl TrainableTrunk {
@@ -215,19 +230,14 @@ impl TrainableTrunk {
     /// relu → drop → conv2 → relu → max-pool → flatten → drop → dense_1 → relu → drop,
     /// masks drawn in this order, as [`crate::nn::trunk::SpectrumTrunk`] draws them.
     pub(crate) fn forward(&self, x: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
-        let (w1, b1) = &self.conv1;
-        let conv1 = same_conv1d(&x.unsqueeze(1)?, w1, b1)?;
-        let (rows, _, n) = conv1.dims3()?;
-        let (input_masks, output_masks) = dropout
-            .row_seeds(rows)
-            .map(|seeds| conv_pool::dropout_masks(&seeds, n))
-            .unzip();
-        let h1 = match input_masks {
-            Some(mask) => relu_dropout(&conv1, mask)?,
-            None => conv1.relu()?,
-        };
-        let (w2, b2) = &self.conv2;
-        let flat = relu_max_pool_flatten(&same_conv1d(&h1, w2, b2)?, POOL, output_masks)?;
+        let (rows, n) = x.dims2()?;
+        let masks = dropout.row_seeds(rows).map(|seeds| {
+            let (conv1, features) = conv_pool::dropout_masks(&seeds, n);
+            TrunkMasks { conv1, features }
+        });
+        let conv1 = (&self.conv1.0, &self.conv1.1);
+        let conv2 = (&self.conv2.0, &self.conv2.1);
+        let flat = conv_trunk(x, conv1, conv2, POOL, masks)?;
         drop(&self.dense_1.forward(&flat)?.relu()?, dropout)
     }
 }
