@@ -77,41 +77,44 @@ fn tap_range(k: usize, width: usize, n: usize) -> Option<(isize, usize, usize)> 
     (t0 < t1).then_some((shift, t0, t1))
 }
 
-/// Σ a·b with eight partial sums (so that it vectorises) combined in a fixed order.
+/// Partial sums of [`dot`] and [`total`]: enough independent chains to keep the adders
+/// busy. (They are added in lane order at the end: LLVM keeps the lanes in vector
+/// registers only if the combination is that simple.)
+const LANES: usize = 32;
+
+/// Σ a·b with [`LANES`] partial sums combined in a fixed order.
 #[inline(always)]
 fn dot<T: WithDType>(a: &[T], b: &[T]) -> T {
     let zero = T::from_f64(0.0);
-    let mut lanes = [zero; 8];
-    let (mut ca, mut cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        for i in 0..8 {
-            lanes[i] += x[i] * y[i];
+    let mut lanes = [zero; LANES];
+    let len = a.len().min(b.len());
+    let (chunks_a, tail_a) = a[..len].as_chunks::<LANES>();
+    let (chunks_b, tail_b) = b[..len].as_chunks::<LANES>();
+    for (x, y) in chunks_a.iter().zip(chunks_b) {
+        for ((lane, &x), &y) in lanes.iter_mut().zip(x).zip(y) {
+            *lane += x * y;
         }
     }
-    let mut tail = zero;
-    for (&x, &y) in ca.remainder().iter().zip(cb.remainder()) {
-        tail += x * y;
-    }
-    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
-        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
-        + tail
+    let tail = tail_a
+        .iter()
+        .zip(tail_b)
+        .fold(zero, |sum, (&x, &y)| sum + x * y);
+    lanes.iter().fold(zero, |sum, &lane| sum + lane) + tail
 }
 
-/// Σ a with eight partial sums combined in a fixed order.
+/// Σ a with [`LANES`] partial sums combined in a fixed order.
 #[inline(always)]
 fn total<T: WithDType>(a: &[T]) -> T {
     let zero = T::from_f64(0.0);
-    let mut lanes = [zero; 8];
-    let mut chunks = a.chunks_exact(8);
-    for x in &mut chunks {
-        for i in 0..8 {
-            lanes[i] += x[i];
+    let mut lanes = [zero; LANES];
+    let (chunks, tail) = a.as_chunks::<LANES>();
+    for x in chunks {
+        for (lane, &x) in lanes.iter_mut().zip(x) {
+            *lane += x;
         }
     }
-    let tail = chunks.remainder().iter().fold(zero, |s, &x| s + x);
-    ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5]))
-        + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]))
-        + tail
+    let tail = tail.iter().fold(zero, |sum, &x| sum + x);
+    lanes.iter().fold(zero, |sum, &lane| sum + lane) + tail
 }
 
 vectorized! {

@@ -10,8 +10,10 @@
 
 use crate::train::network::is_weight;
 use candle_core::backprop::GradStore;
+use candle_core::{CpuStorage, InplaceOp2, Layout};
 use candle_core::{DType, Device, Result, Tensor, Var};
 use rayon::prelude::*;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 /// Keras's Adam defaults (astroNN uses them).
@@ -78,9 +80,7 @@ impl Adam {
             let Some(state) = self.moments.get_mut(name) else {
                 candle_core::bail!("no optimiser state for parameter {name}");
             };
-            let g = grad.flatten_all()?.to_vec1::<f32>()?;
-            let mut theta = var.as_tensor().flatten_all()?.to_vec1::<f32>()?;
-            if g.len() != theta.len() || g.len() != state.m.len() {
+            if grad.elem_count() != var.elem_count() || var.elem_count() != state.m.len() {
                 candle_core::bail!("optimiser state of {name} does not match its shape");
             }
             let factor = if is_weight(name) {
@@ -88,26 +88,21 @@ impl Adam {
             } else {
                 0.0
             };
-            let step = AdamStep {
-                lr_t,
-                b1,
-                b2,
-                eps,
-                factor,
+            let update = InPlaceUpdate {
+                step: AdamStep {
+                    lr_t,
+                    b1,
+                    b2,
+                    eps,
+                    factor,
+                },
+                moments: RefCell::new(state),
+                squares: Cell::new(0.0),
             };
-            // Chunks in parallel; each element's update is independent, and the chunks'
-            // sums of squares are added in chunk order, so threads do not change results.
-            let squares: Vec<f64> = theta
-                .par_chunks_mut(CHUNK)
-                .zip(g.par_chunks(CHUNK))
-                .zip(state.m.par_chunks_mut(CHUNK))
-                .zip(state.v.par_chunks_mut(CHUNK))
-                .map(|(((p, g), m), v)| step.apply(p, g, m, v))
-                .collect();
+            var.as_tensor().inplace_op2(&grad.contiguous()?, &update)?;
             if factor != 0.0 {
-                penalty += l2 * squares.iter().sum::<f64>();
+                penalty += l2 * update.squares.get();
             }
-            var.set(&Tensor::from_vec(theta, var.shape(), &Device::Cpu)?)?;
         }
         Ok(penalty)
     }
@@ -205,6 +200,56 @@ impl AdamStep {
             *p -= self.lr_t * *m / (v.sqrt() + self.eps);
         }
         squares
+    }
+}
+
+/// One parameter's Adam step as an in-place candle operation (parameter ← update, with the
+/// gradient as the second operand), so that neither the parameter nor its gradient is
+/// copied out and back: for 3.5 million weights those copies cost as much as the update.
+struct InPlaceUpdate<'a> {
+    step: AdamStep,
+    moments: RefCell<&'a mut Moments>,
+    /// Σ p² before the update (when there is an L2 term).
+    squares: Cell<f64>,
+}
+
+impl InplaceOp2 for InPlaceUpdate<'_> {
+    fn name(&self) -> &'static str {
+        "adam-update"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<()> {
+        let (Some((p0, p1)), Some((g0, g1))) = (l1.contiguous_offsets(), l2.contiguous_offsets())
+        else {
+            candle_core::bail!("adam-update needs contiguous parameters and gradients");
+        };
+        let (CpuStorage::F32(theta), CpuStorage::F32(grad)) = (s1, s2) else {
+            candle_core::bail!("adam-update needs f32 parameters and gradients");
+        };
+        let (theta, grad) = (&mut theta[p0..p1], &grad[g0..g1]);
+        let mut moments = self.moments.borrow_mut();
+        let Moments { m, v } = &mut **moments;
+        if grad.len() != theta.len() || m.len() != theta.len() {
+            candle_core::bail!("adam-update: parameter, gradient and moments differ in size");
+        }
+        // Chunks in parallel; each element's update is independent, and the chunks' sums of
+        // squares are added in chunk order, so threads do not change results.
+        let step = self.step;
+        let squares: Vec<f64> = theta
+            .par_chunks_mut(CHUNK)
+            .zip(grad.par_chunks(CHUNK))
+            .zip(m.par_chunks_mut(CHUNK))
+            .zip(v.par_chunks_mut(CHUNK))
+            .map(|(((p, g), m), v)| step.apply(p, g, m, v))
+            .collect();
+        self.squares.set(squares.iter().sum());
+        Ok(())
     }
 }
 
