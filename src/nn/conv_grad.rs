@@ -88,9 +88,9 @@ fn dot<T: WithDType>(a: &[T], b: &[T]) -> T {
     let zero = T::from_f64(0.0);
     let mut lanes = [zero; LANES];
     let len = a.len().min(b.len());
-    let (chunks_a, tail_a) = a[..len].as_chunks::<LANES>();
-    let (chunks_b, tail_b) = b[..len].as_chunks::<LANES>();
-    for (x, y) in chunks_a.iter().zip(chunks_b) {
+    let (chunks_a, chunks_b) = (a[..len].chunks_exact(LANES), b[..len].chunks_exact(LANES));
+    let (tail_a, tail_b) = (chunks_a.remainder(), chunks_b.remainder());
+    for (x, y) in chunks_a.zip(chunks_b) {
         for ((lane, &x), &y) in lanes.iter_mut().zip(x).zip(y) {
             *lane += x * y;
         }
@@ -107,7 +107,8 @@ fn dot<T: WithDType>(a: &[T], b: &[T]) -> T {
 fn total<T: WithDType>(a: &[T]) -> T {
     let zero = T::from_f64(0.0);
     let mut lanes = [zero; LANES];
-    let (chunks, tail) = a.as_chunks::<LANES>();
+    let chunks = a.chunks_exact(LANES);
+    let tail = chunks.remainder();
     for x in chunks {
         for (lane, &x) in lanes.iter_mut().zip(x) {
             *lane += x;
