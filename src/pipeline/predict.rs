@@ -8,9 +8,10 @@ use crate::nn::network::BayesianNetwork;
 use crate::pipeline::astronn::{AstroNNJob, AstroNNPredictor, AstroNNRow};
 use crate::pipeline::dist::{DistJob, DistPredictor, DistRow};
 use crate::pipeline::prepare::Prepared;
-use crate::pipeline::source::SpectrumSource;
+use crate::pipeline::source::{Chunk, SpectrumSource};
 use crate::{Error, Result};
 use rayon::prelude::*;
+use std::sync::mpsc::{sync_channel, SyncSender};
 use std::time::Instant;
 
 /// Settings shared by the networks of a run.
@@ -142,50 +143,86 @@ fn process(spectrum: Prepared<Vec<f64>>, jobs: &Predictors, options: &PredictOpt
 
 /// Runs the jobs on every spectrum of `source`, appending rows in input order. Visits are
 /// processed only when the AstroNN job has a visit table (AstroNNDist is for coadds).
+/// Reading and normalization of the next chunk overlap the networks' work on the current
+/// one (on another thread, sharing the worker pool); at most three chunks are in memory.
 pub fn run_predict(
     source: &mut SpectrumSource,
     jobs: &mut Jobs,
     options: &PredictOptions,
     observer: &dyn Observer,
 ) -> Result<RunSummary> {
-    let wants_visits = jobs.astronn.as_ref().is_some_and(|j| j.visits.is_some());
-    let mut summary = RunSummary::default();
-    while let Some(chunk) = source.next_chunk()? {
-        let (wanted, skipped): (Vec<_>, Vec<_>) = chunk
-            .spectra
-            .into_iter()
-            .partition(|s| s.meta.kind != "visit" || wants_visits);
-        summary.skipped_visits += skipped.len();
-        let spectra = wanted.len();
-        let shared = Predictors {
-            astronn: jobs.astronn.as_ref().map(|j| &j.predictor),
-            dist: jobs.dist.as_ref().map(|j| &j.predictor),
+    std::thread::scope(|scope| {
+        // One chunk is read and normalized while the networks run on the one before.
+        let (sender, chunks) = sync_channel(1);
+        scope.spawn(move || read_ahead(source, sender));
+        let mut summary = RunSummary::default();
+        for chunk in chunks {
+            predict_chunk(chunk?, jobs, options, observer, &mut summary)?;
+        }
+        Ok(summary)
+    })
+}
+
+/// Sends `source`'s chunks in order until the end, the first error (sent too), or until
+/// nobody receives them any more.
+fn read_ahead(source: &mut SpectrumSource, sender: SyncSender<Result<Chunk>>) {
+    loop {
+        let next = source.next_chunk();
+        let last = !matches!(next, Ok(Some(_)));
+        let sent = match next {
+            Ok(Some(chunk)) => sender.send(Ok(chunk)),
+            Ok(None) => return,
+            Err(error) => sender.send(Err(error)),
         };
-        let outcomes: Vec<Outcome> = wanted
-            .into_par_iter()
-            .map(|s| process(s, &shared, options))
-            .collect();
-        let mut astronn_rows = Vec::new();
-        let mut dist_rows = Vec::new();
-        for outcome in outcomes {
-            if let Some((spectrum, reason)) = outcome.failure {
-                if options.strict {
-                    return Err(Error::Invalid(format!("{spectrum}: {reason} (--strict)")));
-                }
-                observer.warn(&format!("{spectrum}: {reason}; written as NO_RESULT"));
-                summary.no_result += 1;
-            }
-            astronn_rows.extend(outcome.astronn);
-            dist_rows.extend(outcome.dist);
+        if last || sent.is_err() {
+            return;
         }
-        if let Some(job) = jobs.astronn.as_mut() {
-            job.write(astronn_rows)?;
-        }
-        if let Some(job) = jobs.dist.as_mut() {
-            job.write(&dist_rows)?;
-        }
-        summary.spectra += spectra;
-        observer.advance(chunk.units, spectra);
     }
-    Ok(summary)
+}
+
+/// Runs the jobs on one chunk and appends its rows to the tables.
+fn predict_chunk(
+    chunk: Chunk,
+    jobs: &mut Jobs,
+    options: &PredictOptions,
+    observer: &dyn Observer,
+    summary: &mut RunSummary,
+) -> Result<()> {
+    let wants_visits = jobs.astronn.as_ref().is_some_and(|j| j.visits.is_some());
+    let (wanted, skipped): (Vec<_>, Vec<_>) = chunk
+        .spectra
+        .into_iter()
+        .partition(|s| s.meta.kind != "visit" || wants_visits);
+    summary.skipped_visits += skipped.len();
+    let spectra = wanted.len();
+    let shared = Predictors {
+        astronn: jobs.astronn.as_ref().map(|j| &j.predictor),
+        dist: jobs.dist.as_ref().map(|j| &j.predictor),
+    };
+    let outcomes: Vec<Outcome> = wanted
+        .into_par_iter()
+        .map(|s| process(s, &shared, options))
+        .collect();
+    let mut astronn_rows = Vec::new();
+    let mut dist_rows = Vec::new();
+    for outcome in outcomes {
+        if let Some((spectrum, reason)) = outcome.failure {
+            if options.strict {
+                return Err(Error::Invalid(format!("{spectrum}: {reason} (--strict)")));
+            }
+            observer.warn(&format!("{spectrum}: {reason}; written as NO_RESULT"));
+            summary.no_result += 1;
+        }
+        astronn_rows.extend(outcome.astronn);
+        dist_rows.extend(outcome.dist);
+    }
+    if let Some(job) = jobs.astronn.as_mut() {
+        job.write(astronn_rows)?;
+    }
+    if let Some(job) = jobs.dist.as_mut() {
+        job.write(&dist_rows)?;
+    }
+    summary.spectra += spectra;
+    observer.advance(chunk.units, spectra);
+    Ok(())
 }
