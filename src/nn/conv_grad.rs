@@ -21,7 +21,11 @@
 //! depend on the thread count. Gradients are checked against finite differences in the
 //! tests of `crate::train`.
 
-use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Storage, Tensor, WithDType};
+use crate::nn::cpu_data::{slice, Data};
+use candle_core::backend::BackendStorage;
+use candle_core::{
+    CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Storage, Tensor, WithDType,
+};
 use rayon::prelude::*;
 use std::sync::Mutex;
 
@@ -57,14 +61,6 @@ macro_rules! vectorized {
             $body($($arg),*)
         }
     };
-}
-
-/// Contiguous data of a storage, or an error.
-fn slice<'a, T: WithDType>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [T]> {
-    let (start, end) = layout
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg("same-conv1d needs contiguous inputs".into()))?;
-    Ok(&storage.as_slice::<T>()?[start..end])
 }
 
 /// For tap `k` of a kernel of width `width`: the offset `k − pad_left` at which output
@@ -537,12 +533,41 @@ impl ConvTrunk {
     }
 }
 
-/// The CPU data of a contiguous tensor, with `f` applied to it.
-fn with_data<R>(t: &Tensor, f: impl FnOnce(&CpuStorage, &Layout) -> Result<R>) -> Result<R> {
-    let (storage, layout) = t.storage_and_layout();
-    match &*storage {
-        Storage::Cpu(cpu) => f(cpu, layout),
-        _ => candle_core::bail!("conv trunk runs on the CPU only"),
+impl ConvTrunk {
+    /// [`ConvTrunk::forward`] on storages of `T`: the features, and the activations to save.
+    fn forward_storage<T: WithDType>(
+        &self,
+        x: Data,
+        p1: Data,
+        p2: Data,
+        dims: (usize, usize),
+    ) -> Result<(CpuStorage, (CpuStorage, CpuStorage))> {
+        let out = self.forward(slice::<T>(x)?, dims, slice(p1)?, slice(p2)?);
+        Ok((
+            T::to_cpu_storage_owned(out.features),
+            (
+                T::to_cpu_storage_owned(out.h1),
+                T::to_cpu_storage_owned(out.a2),
+            ),
+        ))
+    }
+
+    /// [`ConvTrunk::backward`] on storages of `T` (spectra, packed conv2 parameters, output
+    /// gradient; the saved activations): the packed gradients of conv1 and conv2.
+    fn parameter_gradients<T: WithDType>(
+        &self,
+        [x, p2, grad]: [Data; 3],
+        (h1, a2): (&CpuStorage, &CpuStorage),
+        dims: (usize, usize),
+        device: &Device,
+    ) -> Result<(Tensor, Tensor)> {
+        let (h1, a2) = (h1.as_slice::<T>()?, a2.as_slice::<T>()?);
+        let (g1, g2) = self.backward(slice::<T>(x)?, dims, slice(p2)?, h1, a2, slice(grad)?);
+        let TrunkShape { c1, c2, width, .. } = self.shape;
+        Ok((
+            Tensor::from_vec(g1, (c1, width + 1), device)?,
+            Tensor::from_vec(g2, (c2, c1 * width + 1), device)?,
+        ))
     }
 }
 
@@ -570,38 +595,10 @@ impl CustomOp3 for ConvTrunk {
         if l2.shape().dims() != [c1, width + 1] || l3.shape().dims() != [c2, c1 * width + 1] {
             candle_core::bail!("conv trunk: packed parameters of the wrong shape");
         }
-        let (features, saved) = match (s1, s2, s3) {
-            (CpuStorage::F32(_), CpuStorage::F32(_), CpuStorage::F32(_)) => {
-                let out = self.forward(
-                    slice::<f32>(s1, l1)?,
-                    (b, n),
-                    slice(s2, l2)?,
-                    slice(s3, l3)?,
-                );
-                (
-                    f32::to_cpu_storage_owned(out.features),
-                    (
-                        f32::to_cpu_storage_owned(out.h1),
-                        f32::to_cpu_storage_owned(out.a2),
-                    ),
-                )
-            }
-            (CpuStorage::F64(_), CpuStorage::F64(_), CpuStorage::F64(_)) => {
-                let out = self.forward(
-                    slice::<f64>(s1, l1)?,
-                    (b, n),
-                    slice(s2, l2)?,
-                    slice(s3, l3)?,
-                );
-                (
-                    f64::to_cpu_storage_owned(out.features),
-                    (
-                        f64::to_cpu_storage_owned(out.h1),
-                        f64::to_cpu_storage_owned(out.a2),
-                    ),
-                )
-            }
-            _ => candle_core::bail!("conv trunk needs f32 or f64 inputs of one dtype"),
+        let (features, saved) = match s1.dtype() {
+            DType::F32 => self.forward_storage::<f32>((s1, l1), (s2, l2), (s3, l3), (b, n))?,
+            DType::F64 => self.forward_storage::<f64>((s1, l1), (s2, l2), (s3, l3), (b, n))?,
+            dtype => candle_core::bail!("conv trunk needs f32 or f64 inputs, not {dtype:?}"),
         };
         *self
             .saved
@@ -614,7 +611,7 @@ impl CustomOp3 for ConvTrunk {
     fn bwd(
         &self,
         x: &Tensor,
-        p1: &Tensor,
+        _p1: &Tensor,
         p2: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
@@ -631,51 +628,25 @@ impl CustomOp3 for ConvTrunk {
         let Some((h1, a2)) = saved.as_ref() else {
             candle_core::bail!("conv trunk: backward pass before the forward pass");
         };
-        let (g1, g2) = with_data(x, |sx, lx| {
-            with_data(p2, |sp2, lp2| {
-                with_data(&grad, |sg, lg| match (sx, h1) {
-                    (CpuStorage::F32(_), CpuStorage::F32(h1)) => {
-                        let a2 = a2.as_slice::<f32>()?;
-                        let (g1, g2) = self.backward(
-                            slice::<f32>(sx, lx)?,
-                            dims,
-                            slice(sp2, lp2)?,
-                            h1,
-                            a2,
-                            slice(sg, lg)?,
-                        );
-                        Ok((f32::to_cpu_storage_owned(g1), f32::to_cpu_storage_owned(g2)))
-                    }
-                    (CpuStorage::F64(_), CpuStorage::F64(h1)) => {
-                        let a2 = a2.as_slice::<f64>()?;
-                        let (g1, g2) = self.backward(
-                            slice::<f64>(sx, lx)?,
-                            dims,
-                            slice(sp2, lp2)?,
-                            h1,
-                            a2,
-                            slice(sg, lg)?,
-                        );
-                        Ok((f64::to_cpu_storage_owned(g1), f64::to_cpu_storage_owned(g2)))
-                    }
-                    _ => candle_core::bail!("conv trunk needs f32 or f64 inputs of one dtype"),
-                })
-            })
-        })?;
-        let device = x.device();
-        let tensor = |storage: CpuStorage, shape: &[usize]| -> Result<Tensor> {
-            let values = match storage {
-                CpuStorage::F32(v) => Tensor::from_vec(v, shape, device)?,
-                CpuStorage::F64(v) => Tensor::from_vec(v, shape, device)?,
-                _ => candle_core::bail!("conv trunk needs f32 or f64 inputs"),
-            };
-            Ok(values)
+        let (x_data, x_layout) = x.storage_and_layout();
+        let (p2_data, p2_layout) = p2.storage_and_layout();
+        let (grad_data, grad_layout) = grad.storage_and_layout();
+        let (Storage::Cpu(x_data), Storage::Cpu(p2_data), Storage::Cpu(grad_data)) =
+            (&*x_data, &*p2_data, &*grad_data)
+        else {
+            candle_core::bail!("conv trunk runs on the CPU only");
         };
-        Ok((
-            None,
-            Some(tensor(g1, p1.dims())?),
-            Some(tensor(g2, p2.dims())?),
-        ))
+        let inputs = [
+            (x_data, x_layout),
+            (p2_data, p2_layout),
+            (grad_data, grad_layout),
+        ];
+        let (g1, g2) = match x_data.dtype() {
+            DType::F32 => self.parameter_gradients::<f32>(inputs, (h1, a2), dims, x.device())?,
+            DType::F64 => self.parameter_gradients::<f64>(inputs, (h1, a2), dims, x.device())?,
+            dtype => candle_core::bail!("conv trunk needs f32 or f64 inputs, not {dtype:?}"),
+        };
+        Ok((None, Some(g1), Some(g2)))
     }
 }
 

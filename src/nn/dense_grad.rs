@@ -7,7 +7,9 @@
 //! layout, and skips the input gradient when the input is data rather than a result of
 //! parameters (the element branches read windows of the spectra).
 
-use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, WithDType};
+use crate::nn::cpu_data::{slice, Data};
+use candle_core::backend::BackendStorage;
+use candle_core::{CpuStorage, CustomOp3, DType, Layout, Result, Shape, Tensor, WithDType};
 
 /// `x Wᵀ + b` for `x` `[rows, in]`, `weight` `[out, in]` and `bias` `[out]`: `[rows, out]`,
 /// differentiable w.r.t. all three. Computed as candle's `Linear` computes it (the same
@@ -20,16 +22,15 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
 /// The operation behind [`linear`].
 struct Linear;
 
-/// Contiguous data of a storage, or an error.
-fn slice<'a, T: WithDType>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [T]> {
-    let (start, end) = layout
-        .contiguous_offsets()
-        .ok_or_else(|| candle_core::Error::Msg("linear needs contiguous inputs".into()))?;
-    Ok(&storage.as_slice::<T>()?[start..end])
-}
-
 /// `x Wᵀ + b`: `x` `[rows, inputs]`, `w` `[outputs, inputs]`, `bias` `[outputs]`.
-fn forward<T: WithDType>(x: &[T], w: &[T], bias: &[T], rows: usize, inputs: usize) -> Vec<T> {
+fn forward<T: WithDType>(
+    x: Data,
+    w: Data,
+    bias: Data,
+    rows: usize,
+    inputs: usize,
+) -> Result<CpuStorage> {
+    let (x, w, bias) = (slice::<T>(x)?, slice::<T>(w)?, slice::<T>(bias)?);
     let outputs = bias.len();
     let mut y = vec![T::from_f64(0.0); rows * outputs];
     if rows * outputs * inputs > 0 {
@@ -71,7 +72,7 @@ fn forward<T: WithDType>(x: &[T], w: &[T], bias: &[T], rows: usize, inputs: usiz
             *v += b;
         }
     }
-    y
+    Ok(T::to_cpu_storage_owned(y))
 }
 
 impl CustomOp3 for Linear {
@@ -96,26 +97,11 @@ impl CustomOp3 for Linear {
                 l3.shape().dims()
             );
         }
-        let storage = match (s1, s2, s3) {
-            (CpuStorage::F32(_), CpuStorage::F32(_), CpuStorage::F32(_)) => {
-                f32::to_cpu_storage_owned(forward(
-                    slice::<f32>(s1, l1)?,
-                    slice(s2, l2)?,
-                    slice(s3, l3)?,
-                    rows,
-                    inputs,
-                ))
-            }
-            (CpuStorage::F64(_), CpuStorage::F64(_), CpuStorage::F64(_)) => {
-                f64::to_cpu_storage_owned(forward(
-                    slice::<f64>(s1, l1)?,
-                    slice(s2, l2)?,
-                    slice(s3, l3)?,
-                    rows,
-                    inputs,
-                ))
-            }
-            _ => candle_core::bail!("linear needs f32 or f64 inputs of one dtype"),
+        let (x, w, bias) = ((s1, l1), (s2, l2), (s3, l3));
+        let storage = match s1.dtype() {
+            DType::F32 => forward::<f32>(x, w, bias, rows, inputs)?,
+            DType::F64 => forward::<f64>(x, w, bias, rows, inputs)?,
+            dtype => candle_core::bail!("linear needs f32 or f64 inputs, not {dtype:?}"),
         };
         Ok((storage, Shape::from((rows, outputs))))
     }

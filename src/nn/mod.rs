@@ -8,6 +8,7 @@ pub mod censored;
 pub mod conv;
 pub mod conv_grad;
 pub mod conv_pool;
+mod cpu_data;
 pub mod dense;
 pub mod dense_grad;
 pub mod dist;

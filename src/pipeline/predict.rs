@@ -167,14 +167,12 @@ pub fn run_predict(
 /// nobody receives them any more.
 fn read_ahead(source: &mut SpectrumSource, sender: SyncSender<Result<Chunk>>) {
     loop {
-        let next = source.next_chunk();
-        let last = !matches!(next, Ok(Some(_)));
-        let sent = match next {
-            Ok(Some(chunk)) => sender.send(Ok(chunk)),
+        let (next, more) = match source.next_chunk() {
+            Ok(Some(chunk)) => (Ok(chunk), true),
             Ok(None) => return,
-            Err(error) => sender.send(Err(error)),
+            Err(error) => (Err(error), false),
         };
-        if last || sent.is_err() {
+        if sender.send(next).is_err() || !more {
             return;
         }
     }

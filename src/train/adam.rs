@@ -10,8 +10,7 @@
 
 use crate::train::network::is_weight;
 use candle_core::backprop::GradStore;
-use candle_core::{CpuStorage, InplaceOp2, Layout};
-use candle_core::{DType, Device, Result, Tensor, Var};
+use candle_core::{CpuStorage, DType, Device, InplaceOp2, Layout, Result, Tensor, Var};
 use rayon::prelude::*;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -235,9 +234,6 @@ impl InplaceOp2 for InPlaceUpdate<'_> {
         let (theta, grad) = (&mut theta[p0..p1], &grad[g0..g1]);
         let mut moments = self.moments.borrow_mut();
         let Moments { m, v } = &mut **moments;
-        if grad.len() != theta.len() || m.len() != theta.len() {
-            candle_core::bail!("adam-update: parameter, gradient and moments differ in size");
-        }
         // Chunks in parallel; each element's update is independent, and the chunks' sums of
         // squares are added in chunk order, so threads do not change results.
         let step = self.step;
