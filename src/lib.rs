@@ -7,6 +7,8 @@
 //! - [`models`]: the embedded default models (trained on simulated spectra).
 //! - [`nn`]: the networks and the Monte Carlo dropout engine.
 //! - [`pipeline`]: prediction runs end to end: flags, noise model, tables.
+//! - [`products`]: SDSS DR19's summary products column for column (layouts as data,
+//!   header mappings, the writer).
 //! - [`report`]: validation reports: results against a reference catalog.
 //! - [`sim`]: a simulated APOGEE survey with known truth (a test bed, not astrophysics).
 //! - [`train`]: training both networks (astroNN's recipe).
@@ -18,9 +20,11 @@ pub mod io;
 pub mod models;
 pub mod nn;
 pub mod pipeline;
+pub mod products;
 pub(crate) mod random;
 pub mod report;
 pub mod sim;
+pub mod timestamp;
 pub mod train;
 
 pub use error::{Error, Result};

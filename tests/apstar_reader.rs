@@ -67,14 +67,20 @@ fn assert_same_slots(a: &ApStar, b: &ApStar) {
 fn three_visit_file_slots_and_identity() {
     let star = read(FILE1, true);
     let id = &star.identity;
-    assert_eq!(id.apogee_id, "2M17335483-2753043");
-    assert_eq!(id.field, "000+02");
-    assert_eq!(id.telescope, "");
-    assert_eq!(id.ra, 263.478474);
-    assert_eq!(id.dec, -27.884539);
-    assert!((id.snr - 154.1551207216066).abs() < 1e-9);
-    assert!((id.k_mag - 9.811).abs() < 1e-6);
-    assert!(id.sfd_ebv.is_nan(), "SFD_EBV = -9999.99 is missing");
+    assert_eq!(id.apogee_id(), "2M17335483-2753043");
+    assert_eq!(id.fields.text("field"), "000+02");
+    assert!(id.fields.get("telescope").is_none());
+    assert_eq!(id.fields.f64("ra"), 263.478474);
+    assert_eq!(id.fields.f64("dec"), -27.884539);
+    assert!((id.fields.f64("snr") - 154.1551207216066).abs() < 1e-9);
+    assert!((id.fields.f64("k_mag") - 9.811).abs() < 1e-6);
+    assert!(
+        id.fields.get("ebv").is_none(),
+        "SFD_EBV = -9999.99 is missing"
+    );
+    assert_eq!(id.visit_fields.len(), 3);
+    assert_eq!(id.visit_fields[1].i64("fiber"), Some(221));
+    assert_eq!(id.visit_fields[2].i64("mjd"), Some(56434));
     assert_eq!(id.nvisits, 3);
     assert_eq!(
         id.visit_files,
@@ -122,13 +128,13 @@ fn three_visit_file_slots_and_identity() {
 fn one_visit_file_slots_and_identity() {
     let star = read(FILE2, true);
     let id = &star.identity;
-    assert_eq!(id.apogee_id, "2M19485057+5005279");
-    assert_eq!(id.field, "K04_083+13");
-    assert_eq!(id.ra, 297.210723);
-    assert_eq!(id.dec, 50.091099);
-    assert!((id.snr - 137.4889561519403).abs() < 1e-9);
-    assert!((id.k_mag - 10.522).abs() < 1e-6);
-    assert!((id.sfd_ebv - 0.192664697766304).abs() < 1e-12);
+    assert_eq!(id.apogee_id(), "2M19485057+5005279");
+    assert_eq!(id.fields.text("field"), "K04_083+13");
+    assert_eq!(id.fields.f64("ra"), 297.210723);
+    assert_eq!(id.fields.f64("dec"), 50.091099);
+    assert!((id.fields.f64("snr") - 137.4889561519403).abs() < 1e-9);
+    assert!((id.fields.f64("k_mag") - 10.522).abs() < 1e-6);
+    assert!((id.fields.f64("ebv") - 0.192664697766304).abs() < 1e-12);
     assert_eq!(id.nvisits, 1);
     assert_eq!(id.visit_files, ["apVisit-dr17-7496-56804-171.fits"]);
 
@@ -160,7 +166,7 @@ fn telescope_comes_from_the_sas_directory_when_the_header_lacks_it() {
     let copy = sub.join(FILE1);
     std::fs::copy(test_data(FILE1), &copy).unwrap();
     let star = read_apstar(&copy, false).unwrap();
-    assert_eq!(star.identity.telescope, "apo25m");
+    assert_eq!(star.identity.fields.text("telescope"), "apo25m");
 }
 
 fn fixture_pixels(dir: &Path, stem: &str, row: usize) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
@@ -557,7 +563,7 @@ fn file_names_are_taken_literally() {
     let odd = dir.path().join("apStar[1]+x.fits");
     std::fs::copy(test_data(FILE2), &odd).unwrap();
     let star = read_apstar(&odd, true).unwrap();
-    assert_eq!(star.identity.apogee_id, "2M19485057+5005279");
+    assert_eq!(star.identity.apogee_id(), "2M19485057+5005279");
     assert_eq!(star.spectra.len(), 2);
 }
 

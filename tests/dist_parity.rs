@@ -203,6 +203,7 @@ fn distances_match_astronn_fakemag_to_pc() {
         let r = DistanceResult::new(
             get("L_fakemag"),
             get("L_fakemag_err"),
+            0.5 * get("L_fakemag_err"),
             get("k_mag"),
             get("ebv"),
         );

@@ -75,9 +75,9 @@ fn apstar_files_match_the_truth_catalog() {
     for (row, id) in ids.iter().enumerate() {
         let file = dir.path().join(format!("apStar-{id}.fits"));
         let star = read_apstar(&file, true).unwrap();
-        assert_eq!(&star.identity.apogee_id, id);
+        assert_eq!(&star.identity.apogee_id(), id);
         assert_eq!(star.identity.nvisits as i64, nvisits[row]);
-        assert!((star.identity.snr - snr[row]).abs() < 1e-9 * snr[row]);
+        assert!((star.identity.fields.f64("snr") - snr[row]).abs() < 1e-9 * snr[row]);
         // The coadd, then every visit (a single visit is row 0 again).
         assert_eq!(star.spectra.len(), 1 + nvisits[row] as usize, "{id}");
         assert!(star.spectra.iter().all(|slot| slot.pixels.is_ok()));
@@ -99,9 +99,8 @@ fn normalized_only_equals_normalizing_the_apstar_files() {
     let mut from_files = NormalizedReader::open(&normalized).unwrap();
     let mut written = NormalizedReader::open(&direct.join("normalized.fits")).unwrap();
     assert_eq!(written.len(), 5);
-    let ids = |r: &NormalizedReader| -> Vec<String> {
-        r.meta().iter().map(|m| m.apogee_id.clone()).collect()
-    };
+    let ids =
+        |r: &NormalizedReader| -> Vec<String> { r.meta().iter().map(|m| m.apogee_id()).collect() };
     assert_eq!(ids(&from_files), ids(&written));
     assert_eq!(
         from_files.read_flux(0, 5).unwrap(),

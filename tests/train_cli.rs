@@ -38,10 +38,8 @@ fn write_inputs(reference: &Reference, dir: &Path, n: usize) {
             .map(|(p, f)| 1.0 - strength * (1.0 - f) + 0.002 * (uniform(i as u64, p as u64) - 0.5))
             .collect();
         let id = format!("2M{i:08}");
-        let meta = SpectrumMeta {
-            apogee_id: id.clone(),
-            ..SpectrumMeta::anonymous("synthetic", i)
-        };
+        let mut meta = SpectrumMeta::anonymous("synthetic", i);
+        meta.fields.set_text("sdss4_apogee_id", id.clone());
         writer.append(&meta, &flux, &vec![0.01; PIXELS]).unwrap();
         if i == 0 {
             continue; // a star the catalog does not list

@@ -148,24 +148,47 @@ pub struct RunArgs {
     pub strict: bool,
 }
 
-/// Where distances take Ks magnitudes and extinctions from.
+/// Catalogs whose values replace the apStar header's for the stars they list (applied in
+/// this order: --sources, --gaia, --photometry).
 #[derive(Debug, Args)]
-pub struct PhotometryArgs {
+pub struct CatalogArgs {
+    /// Source catalog (FITS or CSV) with DR19 Source column names, e.g. DR19's mwmAllStar:
+    /// every Source column it holds (sdss_id, catalogid, gaia_dr3_source_id, plx, k_mag,
+    /// ebv, ...) is copied into the tables, and AstroNNdist takes k_mag, ebv, plx and e_plx
+    /// from it. Stars it does not list keep their apStar header's values.
+    #[arg(long, value_name = "CAT")]
+    pub sources: Option<PathBuf>,
+
+    /// --sources column matched against the spectra's column of the same name
+    /// (sdss_id works when both have it).
+    #[arg(long, default_value = "sdss4_apogee_id", value_name = "NAME")]
+    pub sources_id_column: String,
+
+    /// Gaia DR3 catalog (FITS or CSV) with Gaia's own column names: parallax,
+    /// parallax_error, and the parallax zero-point inputs phot_g_mean_mag,
+    /// nu_eff_used_in_astrometry, pseudocolour, ecl_lat, astrometric_params_solved.
+    #[arg(long, value_name = "CAT")]
+    pub gaia: Option<PathBuf>,
+
+    /// --gaia column holding the star's id: source_id is matched against the spectra's
+    /// gaia_dr3_source_id (from --sources), another name against the column of that name.
+    #[arg(long, default_value = "source_id", value_name = "NAME")]
+    pub gaia_id_column: String,
+
     /// Catalog (CSV or FITS) with Ks magnitude and E(B-V) per star, joined on the APOGEE
-    /// id; its values take precedence over the apStar header's K and SFD_EBV, which are
-    /// used for stars it does not list.
+    /// id; its values replace k_mag and ebv for the stars it lists.
     #[arg(long, value_name = "CAT")]
     pub photometry: Option<PathBuf>,
 
-    /// Catalog column holding the APOGEE id (allStar: APOGEE_ID).
+    /// --photometry column holding the APOGEE id (allStar: APOGEE_ID).
     #[arg(long, default_value = "sdss4_apogee_id", value_name = "NAME")]
     pub id_column: String,
 
-    /// Catalog column holding the 2MASS Ks magnitude (allStar: K).
+    /// --photometry column holding the 2MASS Ks magnitude (allStar: K).
     #[arg(long, default_value = "k_mag", value_name = "NAME")]
     pub k_mag_column: String,
 
-    /// Catalog column holding E(B-V) (allStar: SFD_EBV).
+    /// --photometry column holding E(B-V) (allStar: SFD_EBV).
     #[arg(long, default_value = "ebv", value_name = "NAME")]
     pub ebv_column: String,
 }
@@ -196,7 +219,7 @@ pub struct PredictArgs {
     pub dist_output: Option<PathBuf>,
 
     #[command(flatten)]
-    pub photometry: PhotometryArgs,
+    pub catalogs: CatalogArgs,
 }
 
 #[derive(Debug, Args)]
@@ -205,12 +228,12 @@ pub struct DistArgs {
     pub run: RunArgs,
 
     /// Error recalibration: its `L_fakemag` entry {"offset", "scale"} recalibrates
-    /// L_fakemag_err (and with it dist_err and parallax_err).
+    /// L_fakemag_err (and with it nn_dist_err and nn_parallax_err).
     #[arg(long, value_name = "FILE")]
     pub noise_model: Option<PathBuf>,
 
     #[command(flatten)]
-    pub photometry: PhotometryArgs,
+    pub catalogs: CatalogArgs,
 }
 
 /// Which network to train.
@@ -387,7 +410,7 @@ Metrics per label (residual = predicted - true; robust std = 1.4826 * MAD):
   scatter_over_crb robust std of residual / crb_<label> (reference column)
   z_width          robust std of residual / e_<label> (1: calibrated errors)
 Distances (dist, L_fakemag in both files): fractional error (pred - true) / true: bias \
-(median), median_abs, scatter (robust std), z_width with dist_err / L_fakemag_err.
+(median), median_abs, scatter (robust std), z_width with nn_dist_err / L_fakemag_err.
 
 Rows flagged NO_RESULT are skipped; so, per label, are non-finite predictions and \
 truths that are NaN or -9999. Labels missing from either file are skipped.")]

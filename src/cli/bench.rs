@@ -7,18 +7,20 @@ use anyhow::{bail, Result};
 use astronn::bench::{inference_flops, network_throughput, training_throughput, Measurement};
 use astronn::io::inputs::expand_inputs;
 use astronn::io::model_file::{ModelFile, ModelKind};
-use astronn::io::table::AstraTableWriter;
 use astronn::nn::censored::CensoredBcnn;
 use astronn::nn::dist::DistBcnn;
 use astronn::nn::network::BayesianNetwork;
-use astronn::pipeline::astronn::{astronn_columns, AstroNNJob, AstroNNPredictor};
-use astronn::pipeline::dist::{dist_columns, DistJob, DistPredictor};
+use astronn::pipeline::astronn::{AstroNNJob, AstroNNPredictor};
+use astronn::pipeline::catalogs::StarCatalogs;
+use astronn::pipeline::dist::{DistJob, DistPredictor};
 use astronn::pipeline::predict::{run_predict, Jobs, Observer, PredictOptions};
 use astronn::pipeline::prepare::prepare_file;
 use astronn::pipeline::source::SpectrumSource;
+use astronn::products::writer::ProductWriter;
+use astronn::products::Product;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 const NETWORK_PIXELS: usize = astronn::apogee::grid::NETWORK_PIXELS;
 
@@ -141,13 +143,13 @@ fn end_to_end(
     let astronn = match censored {
         Some(net) => {
             what.push("AstroNN");
-            let labels = net.label_names();
             Some(AstroNNJob {
                 predictor: AstroNNPredictor::new(net, None)?,
-                coadds: AstraTableWriter::create(
+                coadds: ProductWriter::create(
                     &dir.join("astronn.fits"),
-                    astronn_columns(&labels, false),
-                    &[],
+                    Product::AllStarAstroNN,
+                    Vec::new(),
+                    SystemTime::now(),
                 )?,
                 visits: None,
             })
@@ -158,13 +160,22 @@ fn end_to_end(
         Some(net) => {
             what.push("AstroNNDist");
             Some(DistJob {
-                predictor: DistPredictor::new(net, None, None),
-                table: AstraTableWriter::create(&dir.join("dist.fits"), dist_columns(), &[])?,
+                predictor: DistPredictor::new(net, None),
+                table: ProductWriter::create(
+                    &dir.join("dist.fits"),
+                    Product::AllStarAstroNNdist,
+                    Vec::new(),
+                    SystemTime::now(),
+                )?,
             })
         }
         None => None,
     };
-    let mut jobs = Jobs { astronn, dist };
+    let mut jobs = Jobs {
+        astronn,
+        dist,
+        catalogs: StarCatalogs::default(),
+    };
     let options = PredictOptions {
         mc: args.mc,
         seed: 1,

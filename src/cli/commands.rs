@@ -1,7 +1,7 @@
 //! The subcommands: check arguments, load what is needed before any work, run, report.
 
 use crate::cli::args::{
-    CalibrateArgs, Cli, Command, ConvertArgs, DistArgs, InfoArgs, NormalizeArgs, PhotometryArgs,
+    CalibrateArgs, CatalogArgs, Cli, Command, ConvertArgs, DistArgs, InfoArgs, NormalizeArgs,
     PredictArgs, ReferenceArgs, ReportArgs, RunArgs,
 };
 use crate::cli::progress::Progress;
@@ -11,7 +11,7 @@ use astronn::io::model_file::{ModelFile, ModelKind};
 use astronn::io::normalized::NormalizedWriter;
 use astronn::io::photometry::{PhotometryCatalog, PhotometryColumns};
 use astronn::io::table::read_table;
-use astronn::io::table::{AstraTableWriter, CardValue, HeaderCard};
+use astronn::io::table::{CardValue, HeaderCard};
 use astronn::models::{
     default_model, default_noise_model, DEFAULT_MODEL_NOTICE, DEFAULT_NOISE_MODEL_NAME,
 };
@@ -19,17 +19,20 @@ use astronn::nn::censored::CensoredBcnn;
 use astronn::nn::censored::LABELS;
 use astronn::nn::dist::DistBcnn;
 use astronn::nn::network::BayesianNetwork;
-use astronn::pipeline::astronn::{astronn_columns, AstroNNJob, AstroNNPredictor};
+use astronn::pipeline::astronn::{AstroNNJob, AstroNNPredictor};
 use astronn::pipeline::calibrate::{
     calibrate_label, calibrate_label_against_truth, table_labels, table_measurements,
     truth_measurements, LabelCalibration, MIN_PAIRS, MIN_TRUTH_STARS,
 };
-use astronn::pipeline::dist::{dist_columns, DistJob, DistPredictor, DIST_NOISE_LABEL};
+use astronn::pipeline::catalogs::StarCatalogs;
+use astronn::pipeline::dist::{DistJob, DistPredictor, DIST_NOISE_LABEL};
 use astronn::pipeline::noise::NoiseModel;
 use astronn::pipeline::normalize::run_normalize;
 use astronn::pipeline::predict::{run_predict, Jobs, PredictOptions, RunSummary};
 use astronn::pipeline::run_info::{card, run_cards};
 use astronn::pipeline::source::SpectrumSource;
+use astronn::products::writer::ProductWriter;
+use astronn::products::Product;
 use astronn::report::join::{join, JoinSpec, Joined};
 use astronn::report::range::LabelRanges;
 use astronn::report::{run_report, ReportOptions};
@@ -105,12 +108,17 @@ fn report(quiet: bool, what: &str, summary: &RunSummary, progress: &Progress, ou
     let seconds = progress.elapsed();
     let written: Vec<String> = outputs.iter().map(|p| p.display().to_string()).collect();
     eprintln!(
-        "{what}: {} spectra, {} NO_RESULT, {seconds:.1} s ({:.1} spectra/s) -> {}",
-        summary.spectra,
+        "{what}: {}, {} NO_RESULT, {seconds:.1} s ({:.1} spectra/s) -> {}",
+        count(summary.spectra, "spectrum", "spectra"),
         summary.no_result,
         summary.spectra as f64 / seconds.max(1e-9),
         written.join(", ")
     );
+}
+
+/// `n` and the noun in the right number ("1 spectrum", "6 spectra").
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 fn normalize(args: NormalizeArgs, quiet: bool) -> Result<ExitCode> {
@@ -191,29 +199,65 @@ fn open_source(run: &RunArgs, visits: bool) -> Result<SpectrumSource> {
     })
 }
 
-fn load_photometry(args: &PhotometryArgs) -> Result<Option<PhotometryCatalog>> {
+/// The run's catalogs (`--sources`, `--gaia`, `--photometry`), read before any work.
+fn load_catalogs(args: &CatalogArgs) -> Result<StarCatalogs> {
     let columns = PhotometryColumns {
         id: args.id_column.clone(),
         k_mag: args.k_mag_column.clone(),
         ebv: args.ebv_column.clone(),
     };
-    Ok(args
-        .photometry
-        .as_deref()
-        .map(|path| PhotometryCatalog::load(path, &columns))
-        .transpose()?)
+    Ok(StarCatalogs {
+        sources: args
+            .sources
+            .as_deref()
+            .map(|path| StarCatalogs::load_sources(path, &args.sources_id_column))
+            .transpose()?,
+        gaia: args
+            .gaia
+            .as_deref()
+            .map(|path| StarCatalogs::load_gaia(path, &args.gaia_id_column))
+            .transpose()?,
+        photometry: args
+            .photometry
+            .as_deref()
+            .map(|path| PhotometryCatalog::load(path, &columns))
+            .transpose()?,
+    })
+}
+
+/// Header cards naming the run's catalogs.
+fn catalog_cards(args: &CatalogArgs) -> Vec<HeaderCard> {
+    let name = |path: &Option<PathBuf>, default: &str| {
+        path.as_ref()
+            .map_or(default.to_string(), |p| p.display().to_string())
+    };
+    vec![
+        card(
+            "SOURCES",
+            CardValue::Str(name(&args.sources, "apStar header")),
+            "Source columns from",
+        ),
+        card(
+            "GAIA",
+            CardValue::Str(name(&args.gaia, "none")),
+            "Gaia DR3 zero-point inputs from",
+        ),
+        card(
+            "PHOTOMET",
+            CardValue::Str(name(&args.photometry, "Source columns k_mag, ebv")),
+            "Source of Ks and E(B-V)",
+        ),
+    ]
 }
 
 /// Header cards describing a network's part of a run.
 fn model_cards(
-    pipeline: &str,
     model: &ModelFile,
     options: &PredictOptions,
     extra: Vec<HeaderCard>,
 ) -> Vec<HeaderCard> {
     let mut cards = run_cards(&command_line(), SystemTime::now());
     cards.extend([
-        card("PIPELINE", CardValue::Str(pipeline.into()), "Network"),
         card("MODEL", CardValue::Str(model.identity()), "Model file"),
         card(
             "MODELSHA",
@@ -235,20 +279,6 @@ fn model_cards(
     cards
 }
 
-fn photometry_card(args: &PhotometryArgs) -> HeaderCard {
-    let source = args
-        .photometry
-        .as_ref()
-        .map_or("apStar header (K, SFD_EBV)".into(), |p| {
-            p.display().to_string()
-        });
-    card(
-        "PHOTOMET",
-        CardValue::Str(source),
-        "Source of Ks and E(B-V)",
-    )
-}
-
 /// The noise model of a run and the header card naming it: the file given, else the
 /// default models' own when the run uses a default model, else none.
 fn run_noise_model(
@@ -268,22 +298,23 @@ fn run_noise_model(
 
 fn dist_job(
     model: &ModelFile,
-    args: &PhotometryArgs,
     output: &Path,
     options: &PredictOptions,
     noise_model: (Option<&NoiseModel>, &HeaderCard),
+    catalog_cards: &[HeaderCard],
 ) -> Result<DistJob> {
     let net = dist_network(model)?;
-    let photometry = load_photometry(args)?;
-    let cards = model_cards(
-        "AstroNNDist",
-        model,
-        options,
-        vec![photometry_card(args), noise_model.1.clone()],
-    );
+    let mut extra = catalog_cards.to_vec();
+    extra.push(noise_model.1.clone());
+    let cards = model_cards(model, options, extra);
     Ok(DistJob {
-        predictor: DistPredictor::new(net, photometry, noise_model.0),
-        table: AstraTableWriter::create(output, dist_columns(), &cards)?,
+        predictor: DistPredictor::new(net, noise_model.0),
+        table: ProductWriter::create(
+            output,
+            Product::AllStarAstroNNdist,
+            cards,
+            SystemTime::now(),
+        )?,
     })
 }
 
@@ -323,20 +354,37 @@ fn execute(
             "Spectra without result",
         ),
     ];
+    let mut tables = Vec::new();
     if let Some(job) = jobs.astronn {
-        job.coadds.finish(&late)?;
-        if let Some(visits) = job.visits {
-            visits.finish(&late)?;
+        tables.push(job.coadds);
+        tables.extend(job.visits);
+    }
+    tables.extend(jobs.dist.map(|job| job.table));
+    for table in tables {
+        for note in table.finish(&late)? {
+            eprintln!("warning: {note}");
         }
     }
-    if let Some(job) = jobs.dist {
-        job.table.finish(&late)?;
+    if summary.missing_sources > 0 {
+        if let Some(sources) = &jobs.catalogs.sources {
+            eprintln!(
+                "note: {} not in {}: {} the apStar header's values",
+                count(summary.missing_sources, "star", "stars"),
+                sources.catalog.path().display(),
+                if summary.missing_sources == 1 {
+                    "it keeps"
+                } else {
+                    "they keep"
+                }
+            );
+        }
     }
     report(quiet, what, &summary, &progress, outputs);
     Ok(ExitCode::SUCCESS)
 }
 
 fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
+    let started = SystemTime::now();
     let options = run_options(&args.run)?;
     let model = load_model(args.run.model.as_deref(), ModelKind::AstroNN, quiet)?;
     let net = censored_network(&model)?;
@@ -353,24 +401,30 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
         Some(_) => (noise_model.clone(), noise_card.clone()),
         None => run_noise_model(None, args.dist_model.is_none())?,
     };
+    let catalogs = load_catalogs(&args.catalogs)?;
     let source = open_source(&args.run, args.visits_output.is_some())?;
 
-    let cards = model_cards("AstroNN", &model, &options, vec![noise_card]);
-    let labels = net.label_names();
-    let coadds =
-        AstraTableWriter::create(&args.run.output, astronn_columns(&labels, false), &cards)?;
+    let mut extra = catalog_cards(&args.catalogs);
+    extra.push(noise_card);
+    let cards = model_cards(&model, &options, extra);
+    let coadds = ProductWriter::create(
+        &args.run.output,
+        Product::AllStarAstroNN,
+        cards.clone(),
+        started,
+    )?;
     let visits = args
         .visits_output
         .as_deref()
-        .map(|path| AstraTableWriter::create(path, astronn_columns(&labels, true), &cards))
+        .map(|path| ProductWriter::create(path, Product::AllVisitAstroNN, cards.clone(), started))
         .transpose()?;
     let dist = match (&dist_model, &args.dist_output) {
         (Some(model), Some(output)) => Some(dist_job(
             model,
-            &args.photometry,
             output,
             &options,
             (dist_noise.0.as_ref(), &dist_noise.1),
+            &catalog_cards(&args.catalogs),
         )?),
         _ => None,
     };
@@ -381,6 +435,7 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
             visits,
         }),
         dist,
+        catalogs,
     };
     let mut outputs = vec![args.run.output.as_path()];
     outputs.extend(args.visits_output.as_deref());
@@ -393,16 +448,18 @@ fn dist(args: DistArgs, quiet: bool) -> Result<ExitCode> {
     let model = load_model(args.run.model.as_deref(), ModelKind::AstroNNDist, quiet)?;
     let (noise_model, noise_card) =
         run_noise_model(args.noise_model.as_deref(), args.run.model.is_none())?;
+    let catalogs = load_catalogs(&args.catalogs)?;
     let source = open_source(&args.run, false)?;
     let jobs = Jobs {
         astronn: None,
         dist: Some(dist_job(
             &model,
-            &args.photometry,
             &args.run.output,
             &options,
             (noise_model.as_ref(), &noise_card),
+            &catalog_cards(&args.catalogs),
         )?),
+        catalogs,
     };
     execute(source, jobs, &options, quiet, "dist", &[&args.run.output])
 }

@@ -15,37 +15,34 @@
 //! its [`SpectrumSlot::pixels`] so that the pipeline can write a NO_RESULT row for it.
 
 use crate::apogee::grid::APSTAR_PIXELS;
+use crate::io::apstar_header::{star_fields, visit_fields};
+use crate::io::fields::Fields;
 use crate::io::fits::{self, Fits};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
-/// Header values of an apStar file that identify the star and feed the output tables.
+/// What the primary header of an apStar file says about the star and its visits.
 ///
-/// Numeric values that are absent, non-finite or the -9999.99 placeholder (anything ≤ -9999)
-/// are `NaN`; absent strings are empty.
+/// `fields` and `visit_fields` hold the header's values as DR19 columns, read from either
+/// header style ([`crate::io::apstar_header`]); unknown values are absent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StarIdentity {
-    /// APOGEE object name (`OBJID`), e.g. `2M17335483-2753043`.
-    pub apogee_id: String,
-    /// Telescope (`TELESCOP`; DR17 apStar headers lack it, so it is then taken from a parent
-    /// directory named `apo25m`, `lco25m` or `apo1m`, as in the SAS layout; else empty).
-    pub telescope: String,
-    /// Field name (`FIELD`).
-    pub field: String,
-    /// Right ascension, degrees (`RA`).
-    pub ra: f64,
-    /// Declination, degrees (`DEC`).
-    pub dec: f64,
-    /// Median S/N per pixel of the coadd (`SNR`).
-    pub snr: f64,
     /// Number of visits (`NVISITS`; 0 when absent).
     pub nvisits: usize,
     /// Visit file names `SFILE1` … `SFILE<nvisits>` (empty strings where absent).
     pub visit_files: Vec<String>,
-    /// 2MASS Ks magnitude (`K`).
-    pub k_mag: f64,
-    /// SFD reddening E(B−V) (`SFD_EBV`).
-    pub sfd_ebv: f64,
+    /// The star and its coadded spectrum (`sdss4_apogee_id`, `ra`, `snr`, `k_mag`, …).
+    pub fields: Fields,
+    /// Each visit's own fields (`snr`, `fiber`, `mjd`, `v_rad`, …), visit *k* at index
+    /// *k* − 1.
+    pub visit_fields: Vec<Fields>,
+}
+
+impl StarIdentity {
+    /// The APOGEE object name (`OBJID`), e.g. `2M17335483-2753043`; empty when absent.
+    pub fn apogee_id(&self) -> String {
+        self.fields.text("sdss4_apogee_id")
+    }
 }
 
 /// Whether a spectrum is the combined spectrum or a single visit.
@@ -115,7 +112,7 @@ pub fn read_apstar(path: &Path, include_visits: bool) -> Result<ApStar> {
     check_structure(&mut fits)?;
 
     fits.move_to_hdu(1)?;
-    let identity = read_identity(&mut fits, path);
+    let identity = read_identity(&mut fits, path)?;
 
     let rows = array_rows(&mut fits)?;
 
@@ -234,50 +231,25 @@ fn check_structure(fits: &mut Fits) -> Result<()> {
 }
 
 /// Reads the identity from the primary header (the current HDU).
-fn read_identity(fits: &mut Fits, path: &Path) -> StarIdentity {
-    let number = |fits: &mut Fits, key: &str| {
-        fits.read_key_f64(key)
-            .filter(|v| v.is_finite() && *v > -9999.0)
-            .unwrap_or(f64::NAN)
-    };
-    let text = |fits: &mut Fits, key: &str| {
-        fits.read_key_string(key)
-            .map(|s| s.trim().to_string())
-            .unwrap_or_default()
-    };
+fn read_identity(fits: &mut Fits, path: &Path) -> Result<StarIdentity> {
+    let cards = fits::parse_cards(&fits.records()?);
     let nvisits = fits
         .read_key_i64("NVISITS")
         .and_then(|n| usize::try_from(n).ok())
         .unwrap_or(0);
     let visit_files = (1..=nvisits)
-        .map(|k| text(fits, &format!("SFILE{k}")))
+        .map(|k| {
+            fits.read_key_string(&format!("SFILE{k}"))
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        })
         .collect();
-    let mut telescope = text(fits, "TELESCOP");
-    if telescope.is_empty() {
-        telescope = telescope_from_path(path).unwrap_or_default();
-    }
-    StarIdentity {
-        apogee_id: text(fits, "OBJID"),
-        telescope,
-        field: text(fits, "FIELD"),
-        ra: number(fits, "RA"),
-        dec: number(fits, "DEC"),
-        snr: number(fits, "SNR"),
+    let visit_fields: Vec<Fields> = (1..=nvisits).map(|k| visit_fields(&cards, k)).collect();
+    Ok(StarIdentity {
         nvisits,
         visit_files,
-        k_mag: number(fits, "K"),
-        sfd_ebv: number(fits, "SFD_EBV"),
-    }
-}
-
-/// The telescope named by a parent directory of `path` (SAS layout
-/// `…/stars/<telescope>/<field>/apStar-….fits`).
-fn telescope_from_path(path: &Path) -> Option<String> {
-    path.ancestors().skip(1).find_map(|dir| {
-        let name = dir.file_name()?.to_str()?;
-        ["apo25m", "lco25m", "apo1m"]
-            .contains(&name)
-            .then(|| name.to_string())
+        fields: star_fields(&cards, path, &visit_fields),
+        visit_fields,
     })
 }
 

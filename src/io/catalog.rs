@@ -113,7 +113,7 @@ impl Catalog {
 }
 
 /// Whether the file starts like a FITS file (or is gzip-compressed).
-fn looks_like_fits(path: &Path) -> Result<bool> {
+pub(crate) fn looks_like_fits(path: &Path) -> Result<bool> {
     use std::io::Read;
     let mut head = [0u8; 9];
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -131,7 +131,13 @@ fn looks_like_fits(path: &Path) -> Result<bool> {
 }
 
 /// The error for a column the catalog lacks, listing those it has.
-fn missing_column(path: &Path, what: &str, role: &str, name: &str, found: &[String]) -> Error {
+pub(crate) fn missing_column(
+    path: &Path,
+    what: &str,
+    role: &str,
+    name: &str,
+    found: &[String],
+) -> Error {
     Error::file(
         path,
         format!(
@@ -142,7 +148,7 @@ fn missing_column(path: &Path, what: &str, role: &str, name: &str, found: &[Stri
 }
 
 /// Index of the column called `name`, ignoring case.
-fn position(names: &[String], name: &str) -> Option<usize> {
+pub(crate) fn position(names: &[String], name: &str) -> Option<usize> {
     names
         .iter()
         .position(|n| n.eq_ignore_ascii_case(name.trim()))
@@ -240,7 +246,7 @@ fn read_fits(path: &Path, what: &str, id: &str, columns: &[ColumnRequest]) -> Re
 
 /// The 1-based number of the first table HDU with rows, or of the first table HDU when no
 /// table has rows.
-fn find_table_hdu(fits: &mut Fits, what: &str) -> Result<usize> {
+pub(crate) fn find_table_hdu(fits: &mut Fits, what: &str) -> Result<usize> {
     let mut first_table = None;
     let mut hdu = 2;
     while let Ok(hdutype) = fits.try_move_to_hdu(hdu) {
@@ -261,13 +267,13 @@ fn find_table_hdu(fits: &mut Fits, what: &str) -> Result<usize> {
 }
 
 /// One parsed CSV record: its fields and the 1-based line it starts on.
-struct Record {
-    line: usize,
-    fields: Vec<String>,
+pub(crate) struct Record {
+    pub(crate) line: usize,
+    pub(crate) fields: Vec<String>,
 }
 
 /// Splits CSV text into records (see the module documentation for the dialect).
-fn csv_records(path: &Path, text: &str) -> Result<Vec<Record>> {
+pub(crate) fn csv_records(path: &Path, text: &str) -> Result<Vec<Record>> {
     let mut records = Vec::new();
     let mut fields: Vec<String> = Vec::new();
     let mut field = String::new();
@@ -374,7 +380,7 @@ fn push_record(records: &mut Vec<Record>, fields: &mut Vec<String>, line: usize)
 }
 
 /// A CSV value: blank or `--` is NaN, otherwise a number (`nan`, `inf` accepted).
-fn csv_number(path: &Path, line: usize, column: &str, text: &str) -> Result<f64> {
+pub(crate) fn csv_number(path: &Path, line: usize, column: &str, text: &str) -> Result<f64> {
     if text.is_empty() || text == "--" {
         return Ok(f64::NAN);
     }

@@ -380,24 +380,6 @@ impl Fits {
         self.write_card(&HeaderCard::new(key, CardValue::Str(value.into()), comment))
     }
 
-    /// A float key of the current header; `None` when absent, undefined or not a number.
-    pub(crate) fn read_key_f64(&mut self, key: &str) -> Option<f64> {
-        let ckey = CString::new(key).ok()?;
-        let mut value = 0f64;
-        let mut status = 0;
-        // SAFETY: open handle; comment pointer may be null.
-        unsafe {
-            sys::ffgkyd(
-                self.ptr,
-                ckey.as_ptr(),
-                &mut value,
-                ptr::null_mut(),
-                &mut status,
-            )
-        };
-        (status == 0).then_some(value)
-    }
-
     /// An integer key of the current header; `None` when absent or not an integer.
     pub(crate) fn read_key_i64(&mut self, key: &str) -> Option<i64> {
         let ckey = CString::new(key).ok()?;
@@ -465,13 +447,7 @@ impl Fits {
         let mut status = 0;
         let upper = key.to_ascii_uppercase();
         if upper == "COMMENT" || upper == "HISTORY" {
-            let text = match &card.value {
-                CardValue::Str(s) => s.clone(),
-                CardValue::F64(v) => v.to_string(),
-                CardValue::I64(v) => v.to_string(),
-                CardValue::Bool(v) => if *v { "T" } else { "F" }.to_string(),
-            };
-            let ctext = c_text(&self.path, &text)?;
+            let ctext = c_text(&self.path, &card.value.text())?;
             // SAFETY: open handle, NUL-terminated text.
             unsafe {
                 if upper == "COMMENT" {
@@ -608,6 +584,9 @@ impl Fits {
         };
         self.check(status, || format!("cannot create table HDU '{name}'"))?;
         for (i, spec) in columns.iter().enumerate() {
+            if let Some(tdim) = spec.kind.tdim() {
+                self.write_key_str(&format!("TDIM{}", i + 1), &tdim, "")?;
+            }
             if let Some(desc) = spec.description.as_deref().filter(|d| !d.is_empty()) {
                 let key = c_text(&path, &format!("TTYPE{}", i + 1))?;
                 let cdesc = c_text(&path, desc)?;
@@ -823,8 +802,9 @@ impl Fits {
         Ok(out)
     }
 
-    /// Reads `n` rows of a scalar column from `first_row` (1-based); `None` for columns
-    /// without a [`ColumnData`] form (arrays, bits, complex numbers).
+    /// Reads `n` rows of a scalar column, or of a column of byte arrays, from `first_row`
+    /// (1-based); `None` for columns without a [`ColumnData`] form (other arrays, bits,
+    /// complex numbers).
     pub(crate) fn read_column(
         &mut self,
         info: &ColumnInfo,
@@ -842,6 +822,13 @@ impl Fits {
             return self
                 .read_strings(info, first_row, n)
                 .map(|v| Some(ColumnData::Str(v)));
+        }
+        if code == TBYTE && info.repeat > 1 {
+            let len = usize::try_from(info.repeat).unwrap_or(0);
+            let bytes: Vec<u8> = self.read_numeric(info, TBYTE, first_row, n * len)?;
+            return Ok(Some(ColumnData::ByteArray(
+                bytes.chunks_exact(len).map(<[u8]>::to_vec).collect(),
+            )));
         }
         if info.repeat != 1 {
             return Ok(None);
@@ -862,6 +849,15 @@ impl Fits {
             _ => return Ok(None),
         };
         Ok(Some(data))
+    }
+
+    /// Computes and writes `CHECKSUM` and `DATASUM` of the current HDU (after its data is
+    /// complete: any later change invalidates them).
+    pub(crate) fn write_checksums(&mut self) -> Result<()> {
+        let mut status = 0;
+        // SAFETY: open handle.
+        unsafe { sys::ffpcks(self.ptr, &mut status) };
+        self.check(status, || "cannot write the HDU checksums".into())
     }
 
     /// Flushes and closes the file, reporting any error (a full disk, for example).
@@ -897,6 +893,10 @@ fn encode_cell(buf: &mut Vec<u8>, data: &ColumnData, r: usize, kind: ColumnKind)
         ColumnData::I32(v) => buf.extend_from_slice(&v[r].to_be_bytes()),
         ColumnData::I64(v) => buf.extend_from_slice(&v[r].to_be_bytes()),
         ColumnData::Bool(v) => buf.push(if v[r] { b'T' } else { b'F' }),
+        ColumnData::ByteArray(v) => buf.extend_from_slice(&v[r]),
+        ColumnData::F32Array(v) => v[r]
+            .iter()
+            .for_each(|x| buf.extend_from_slice(&x.to_be_bytes())),
         ColumnData::Str(v) => {
             let width = kind.byte_width();
             let bytes = v[r].as_bytes();

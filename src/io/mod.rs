@@ -1,8 +1,10 @@
 //! Reading and writing files: inputs, models, normalized spectra and result tables.
 
 pub mod apstar;
+pub mod apstar_header;
 pub mod apstar_write;
 pub mod catalog;
+pub mod fields;
 pub mod fits;
 pub mod inputs;
 pub mod labels;
@@ -11,6 +13,8 @@ pub mod normalized;
 pub mod npy;
 pub mod photometry;
 pub mod pickle;
+pub mod spectrum_meta;
+pub mod star_catalog;
 pub mod table;
 pub mod temp;
 pub mod torch;

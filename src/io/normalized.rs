@@ -7,9 +7,11 @@
 //! - Image HDU `FLUX` and image HDU `E_FLUX`: float64, one row per spectrum, 7514 columns
 //!   (FITS NAXIS1 = 7514, NAXIS2 = N).
 //! - Binary table HDU `SPECTRA`, one row per spectrum: `source_file`, `row` (the apStar row),
-//!   `sdss4_apogee_id`, `kind` (`coadd`/`visit`), `visit` (0 for coadds), `visit_file` (empty
-//!   for coadds) and the identity the result tables need later: `telescope`, `field`, `ra`,
-//!   `dec`, `snr`, `k_mag`, `sfd_ebv` (NaN when missing).
+//!   `kind` (`coadd`/`visit`), `visit` (0 for coadds), `visit_file` (empty for coadds), then
+//!   what the apStar header said about the spectrum and its star, one column per DR19 field
+//!   (`sdss4_apogee_id`, `ra`, `snr`, `k_mag`, `fiber`, …; see
+//!   [`crate::io::spectrum_meta`]), so that a run on normalized spectra writes the same
+//!   tables as a run on the apStar files.
 //!
 //! [`NormalizedWriter`] keeps memory flat whatever the number of spectra, which is unknown in
 //! advance: rows are spilled to temporary files beside the output and the FITS file is
@@ -19,7 +21,9 @@
 
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::io::fits::{self, Fits};
-use crate::io::table::{ColumnData, ColumnKind, ColumnSpec, HeaderCard};
+pub use crate::io::spectrum_meta::SpectrumMeta;
+use crate::io::spectrum_meta::{decode, encode, metas_from_columns, SpectraColumns};
+use crate::io::table::HeaderCard;
 use crate::io::temp::TempPath;
 use crate::{Error, Result};
 use std::fs::File;
@@ -37,123 +41,6 @@ pub const SPECTRA_HDU: &str = "SPECTRA";
 const CHUNK_ROWS: usize = 256;
 /// Spectrum descriptions moved per step when the `SPECTRA` table is written.
 const META_CHUNK: usize = 8192;
-
-/// Where one normalized spectrum came from, and the star identity the result tables need.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SpectrumMeta {
-    /// The apStar file (as given on the command line or in the input list).
-    pub source_file: String,
-    /// 0-based row in the apStar arrays.
-    pub row: i64,
-    /// APOGEE object name (`sdss4_apogee_id`).
-    pub apogee_id: String,
-    /// `"coadd"` or `"visit"`.
-    pub kind: String,
-    /// 1-based visit number; 0 for coadds.
-    pub visit: i64,
-    /// Visit file name; empty for coadds.
-    pub visit_file: String,
-    /// Telescope (`apo25m`, `lco25m`, …).
-    pub telescope: String,
-    /// Field name.
-    pub field: String,
-    /// Right ascension, degrees.
-    pub ra: f64,
-    /// Declination, degrees.
-    pub dec: f64,
-    /// Median S/N per pixel.
-    pub snr: f64,
-    /// 2MASS Ks magnitude (NaN when missing).
-    pub k_mag: f64,
-    /// SFD E(B−V) (NaN when missing).
-    pub sfd_ebv: f64,
-}
-
-impl SpectrumMeta {
-    /// The description used when a file has no `SPECTRA` table: row `index` of `source_file`,
-    /// a coadd with unknown identity.
-    pub fn anonymous(source_file: &str, index: usize) -> Self {
-        SpectrumMeta {
-            source_file: source_file.to_string(),
-            row: i64::try_from(index).unwrap_or(i64::MAX),
-            apogee_id: String::new(),
-            kind: "coadd".to_string(),
-            visit: 0,
-            visit_file: String::new(),
-            telescope: String::new(),
-            field: String::new(),
-            ra: f64::NAN,
-            dec: f64::NAN,
-            snr: f64::NAN,
-            k_mag: f64::NAN,
-            sfd_ebv: f64::NAN,
-        }
-    }
-
-    fn strings(&self) -> [&str; 6] {
-        [
-            &self.source_file,
-            &self.apogee_id,
-            &self.kind,
-            &self.visit_file,
-            &self.telescope,
-            &self.field,
-        ]
-    }
-}
-
-/// The `SPECTRA` string columns, in the order of [`SpectrumMeta::strings`].
-const STRING_COLUMNS: [&str; 6] = [
-    "source_file",
-    "sdss4_apogee_id",
-    "kind",
-    "visit_file",
-    "telescope",
-    "field",
-];
-
-/// The `SPECTRA` columns in file order, with string widths.
-fn spectra_columns(widths: &[usize; 6]) -> Vec<ColumnSpec> {
-    let s = |i: usize| ColumnKind::Str {
-        width: widths[i].max(1),
-    };
-    let describe = |name: &str, kind: ColumnKind, desc: &str, unit: Option<&str>| ColumnSpec {
-        name: name.to_string(),
-        kind,
-        unit: unit.map(str::to_string),
-        description: Some(desc.to_string()),
-    };
-    vec![
-        describe(
-            "source_file",
-            s(0),
-            "apStar file the spectrum was read from",
-            None,
-        ),
-        describe(
-            "row",
-            ColumnKind::I64,
-            "0-based row in the apStar arrays",
-            None,
-        ),
-        describe("sdss4_apogee_id", s(1), "APOGEE object name", None),
-        describe("kind", s(2), "coadd or visit", None),
-        describe(
-            "visit",
-            ColumnKind::I64,
-            "1-based visit number, 0 for coadds",
-            None,
-        ),
-        describe("visit_file", s(3), "apVisit file of the visit", None),
-        describe("telescope", s(4), "telescope", None),
-        describe("field", s(5), "field name", None),
-        describe("ra", ColumnKind::F64, "right ascension", Some("deg")),
-        describe("dec", ColumnKind::F64, "declination", Some("deg")),
-        describe("snr", ColumnKind::F64, "median S/N per pixel", None),
-        describe("k_mag", ColumnKind::F64, "2MASS Ks magnitude", Some("mag")),
-        describe("sfd_ebv", ColumnKind::F64, "SFD E(B-V)", Some("mag")),
-    ]
-}
 
 /// A temporary spill file written sequentially, then read back once.
 struct Spill {
@@ -218,7 +105,7 @@ pub struct NormalizedWriter {
     flux: Spill,
     e_flux: Spill,
     meta: Spill,
-    widths: [usize; 6],
+    columns: SpectraColumns,
     rows: usize,
 }
 
@@ -248,7 +135,7 @@ impl NormalizedWriter {
             flux: Spill::create(path, "flux")?,
             e_flux: Spill::create(path, "e_flux")?,
             meta: Spill::create(path, "meta")?,
-            widths: [1; 6],
+            columns: SpectraColumns::default(),
             rows: 0,
         })
     }
@@ -267,39 +154,12 @@ impl NormalizedWriter {
                 )));
             }
         }
-        let strings = meta.strings();
-        for (i, s) in strings.iter().enumerate() {
-            if s.contains('\0') {
-                return Err(Error::Invalid(format!(
-                    "{}: {} '{}' contains a NUL character",
-                    self.dest.display(),
-                    STRING_COLUMNS[i],
-                    s.escape_debug()
-                )));
-            }
-        }
-        let mut record = Vec::with_capacity(256);
-        let push_str = |record: &mut Vec<u8>, s: &str| {
-            record.extend_from_slice(&(s.len() as u64).to_le_bytes());
-            record.extend_from_slice(s.as_bytes());
-        };
-        push_str(&mut record, &meta.source_file);
-        record.extend_from_slice(&meta.row.to_le_bytes());
-        push_str(&mut record, &meta.apogee_id);
-        push_str(&mut record, &meta.kind);
-        record.extend_from_slice(&meta.visit.to_le_bytes());
-        push_str(&mut record, &meta.visit_file);
-        push_str(&mut record, &meta.telescope);
-        push_str(&mut record, &meta.field);
-        for v in [meta.ra, meta.dec, meta.snr, meta.k_mag, meta.sfd_ebv] {
-            record.extend_from_slice(&v.to_le_bytes());
-        }
+        let mut record = Vec::with_capacity(512);
+        encode(meta, &mut record);
         self.flux.write_f64s(flux)?;
         self.e_flux.write_f64s(e_flux)?;
         self.meta.write(&record)?;
-        for (w, s) in self.widths.iter_mut().zip(strings) {
-            *w = (*w).max(s.len());
-        }
+        self.columns.observe(meta);
         self.rows += 1;
         Ok(())
     }
@@ -349,130 +209,20 @@ impl NormalizedWriter {
             }
         }
 
-        let columns = spectra_columns(&self.widths);
+        let columns = self.columns.specs();
         fits.create_bintable(SPECTRA_HDU, &columns)?;
         let (mut reader, spill_path) = self.meta.into_reader()?;
         let mut done = 0;
         while done < rows {
             let m = (rows - done).min(META_CHUNK);
-            let mut batch = MetaBatch::with_capacity(m);
-            for _ in 0..m {
-                batch.push(read_meta(&mut reader).map_err(|e| Error::io(spill_path.path(), e))?);
-            }
-            fits.write_rows(done + 1, &columns, &batch.into_columns())?;
+            let metas = (0..m)
+                .map(|_| decode(&mut reader).map_err(|e| Error::io(spill_path.path(), e)))
+                .collect::<Result<Vec<_>>>()?;
+            fits.write_rows(done + 1, &columns, &self.columns.batch(&metas))?;
             done += m;
         }
         fits.close()?;
         self.temp.persist(&self.dest)
-    }
-}
-
-/// Reads one spill record (the layout written by [`NormalizedWriter::append`]).
-fn read_meta<R: Read>(reader: &mut R) -> std::io::Result<SpectrumMeta> {
-    fn word<R: Read>(reader: &mut R) -> std::io::Result<[u8; 8]> {
-        let mut b = [0u8; 8];
-        reader.read_exact(&mut b)?;
-        Ok(b)
-    }
-    fn string<R: Read>(reader: &mut R) -> std::io::Result<String> {
-        let bad =
-            |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
-        let len = usize::try_from(u64::from_le_bytes(word(reader)?))
-            .map_err(|_| bad("bad string length in spill file"))?;
-        let mut bytes = vec![0u8; len];
-        reader.read_exact(&mut bytes)?;
-        String::from_utf8(bytes).map_err(|_| bad("bad UTF-8 in spill file"))
-    }
-    let source_file = string(reader)?;
-    let row = i64::from_le_bytes(word(reader)?);
-    let apogee_id = string(reader)?;
-    let kind = string(reader)?;
-    let visit = i64::from_le_bytes(word(reader)?);
-    let visit_file = string(reader)?;
-    let telescope = string(reader)?;
-    let field = string(reader)?;
-    let mut floats = [0f64; 5];
-    for x in &mut floats {
-        *x = f64::from_le_bytes(word(reader)?);
-    }
-    let [ra, dec, snr, k_mag, sfd_ebv] = floats;
-    Ok(SpectrumMeta {
-        source_file,
-        row,
-        apogee_id,
-        kind,
-        visit,
-        visit_file,
-        telescope,
-        field,
-        ra,
-        dec,
-        snr,
-        k_mag,
-        sfd_ebv,
-    })
-}
-
-/// Spectrum descriptions gathered column-wise for one table write.
-struct MetaBatch {
-    strings: [Vec<String>; 6],
-    row: Vec<i64>,
-    visit: Vec<i64>,
-    floats: [Vec<f64>; 5],
-}
-
-impl MetaBatch {
-    fn with_capacity(n: usize) -> Self {
-        MetaBatch {
-            strings: std::array::from_fn(|_| Vec::with_capacity(n)),
-            row: Vec::with_capacity(n),
-            visit: Vec::with_capacity(n),
-            floats: std::array::from_fn(|_| Vec::with_capacity(n)),
-        }
-    }
-
-    fn push(&mut self, m: SpectrumMeta) {
-        self.row.push(m.row);
-        self.visit.push(m.visit);
-        for (v, x) in self
-            .floats
-            .iter_mut()
-            .zip([m.ra, m.dec, m.snr, m.k_mag, m.sfd_ebv])
-        {
-            v.push(x);
-        }
-        let [a, b, c, d, e, f] = [
-            m.source_file,
-            m.apogee_id,
-            m.kind,
-            m.visit_file,
-            m.telescope,
-            m.field,
-        ];
-        for (v, x) in self.strings.iter_mut().zip([a, b, c, d, e, f]) {
-            v.push(x);
-        }
-    }
-
-    /// The columns in the order of [`spectra_columns`].
-    fn into_columns(self) -> Vec<ColumnData> {
-        let [source_file, apogee_id, kind, visit_file, telescope, field] = self.strings;
-        let [ra, dec, snr, k_mag, sfd_ebv] = self.floats;
-        vec![
-            ColumnData::Str(source_file),
-            ColumnData::I64(self.row),
-            ColumnData::Str(apogee_id),
-            ColumnData::Str(kind),
-            ColumnData::I64(self.visit),
-            ColumnData::Str(visit_file),
-            ColumnData::Str(telescope),
-            ColumnData::Str(field),
-            ColumnData::F64(ra),
-            ColumnData::F64(dec),
-            ColumnData::F64(snr),
-            ColumnData::F64(k_mag),
-            ColumnData::F64(sfd_ebv),
-        ]
     }
 }
 
@@ -680,81 +430,12 @@ fn read_spectra_table(fits: &mut Fits, path: &Path, rows: usize) -> Result<Vec<S
             format!("'{SPECTRA_HDU}' describes {nrows} spectra but '{FLUX_HDU}' holds {rows}"),
         ));
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut meta: Vec<SpectrumMeta> = (0..rows)
-        .map(|i| SpectrumMeta::anonymous(&name, i))
-        .collect();
+    let mut columns = Vec::with_capacity(ncols);
     for colnum in 1..=ncols {
         let info = fits.column_info(colnum)?;
-        let column = info.name.to_ascii_lowercase();
-        let Some(data) = fits.read_column(&info, 1, rows)? else {
-            continue;
-        };
-        let wrong = || {
-            Error::file(
-                path,
-                format!(
-                    "column '{}' of '{SPECTRA_HDU}' has the wrong type",
-                    info.name
-                ),
-            )
-        };
-        match (column.as_str(), data) {
-            ("source_file", ColumnData::Str(v)) => set(&mut meta, v, |m, x| m.source_file = x),
-            ("sdss4_apogee_id", ColumnData::Str(v)) => set(&mut meta, v, |m, x| m.apogee_id = x),
-            ("kind", ColumnData::Str(v)) => set(&mut meta, v, |m, x| m.kind = x),
-            ("visit_file", ColumnData::Str(v)) => set(&mut meta, v, |m, x| m.visit_file = x),
-            ("telescope", ColumnData::Str(v)) => set(&mut meta, v, |m, x| m.telescope = x),
-            ("field", ColumnData::Str(v)) => set(&mut meta, v, |m, x| m.field = x),
-            ("row", data) => set(&mut meta, integers(data).ok_or_else(wrong)?, |m, x| {
-                m.row = x
-            }),
-            ("visit", data) => set(&mut meta, integers(data).ok_or_else(wrong)?, |m, x| {
-                m.visit = x
-            }),
-            ("ra", data) => set(&mut meta, floats(data).ok_or_else(wrong)?, |m, x| m.ra = x),
-            ("dec", data) => set(&mut meta, floats(data).ok_or_else(wrong)?, |m, x| m.dec = x),
-            ("snr", data) => set(&mut meta, floats(data).ok_or_else(wrong)?, |m, x| m.snr = x),
-            ("k_mag", data) => set(&mut meta, floats(data).ok_or_else(wrong)?, |m, x| {
-                m.k_mag = x
-            }),
-            ("sfd_ebv", data) => set(&mut meta, floats(data).ok_or_else(wrong)?, |m, x| {
-                m.sfd_ebv = x
-            }),
-            (
-                "source_file" | "sdss4_apogee_id" | "kind" | "visit_file" | "telescope" | "field",
-                _,
-            ) => return Err(wrong()),
-            _ => {}
+        if let Some(data) = fits.read_column(&info, 1, rows)? {
+            columns.push((info.name, data));
         }
     }
-    Ok(meta)
-}
-
-fn set<T>(meta: &mut [SpectrumMeta], values: Vec<T>, f: impl Fn(&mut SpectrumMeta, T)) {
-    for (m, v) in meta.iter_mut().zip(values) {
-        f(m, v);
-    }
-}
-
-fn integers(data: ColumnData) -> Option<Vec<i64>> {
-    match data {
-        ColumnData::I16(v) => Some(v.into_iter().map(i64::from).collect()),
-        ColumnData::I32(v) => Some(v.into_iter().map(i64::from).collect()),
-        ColumnData::I64(v) => Some(v),
-        _ => None,
-    }
-}
-
-fn floats(data: ColumnData) -> Option<Vec<f64>> {
-    match data {
-        ColumnData::F64(v) => Some(v),
-        ColumnData::F32(v) => Some(v.into_iter().map(f64::from).collect()),
-        ColumnData::I16(v) => Some(v.into_iter().map(f64::from).collect()),
-        ColumnData::I32(v) => Some(v.into_iter().map(f64::from).collect()),
-        _ => None,
-    }
+    metas_from_columns(path, rows, columns)
 }

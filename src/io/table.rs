@@ -43,6 +43,16 @@ pub enum ColumnKind {
         /// Maximum length in bytes.
         width: usize,
     },
+    /// A fixed-length array of bytes per row (`<len>B`, with `TDIMn = (len)`).
+    ByteArray {
+        /// Elements per row.
+        len: usize,
+    },
+    /// A fixed-length array of 32-bit floats per row (`<len>E`, with `TDIMn = (len)`).
+    F32Array {
+        /// Elements per row (DR19's empty BOSS HDU has some of length 0).
+        len: usize,
+    },
 }
 
 impl ColumnKind {
@@ -56,6 +66,18 @@ impl ColumnKind {
             ColumnKind::I64 => "1K".into(),
             ColumnKind::Bool => "1L".into(),
             ColumnKind::Str { width } => format!("{}A", width.max(1)),
+            ColumnKind::ByteArray { len } => format!("{len}B"),
+            ColumnKind::F32Array { len } => format!("{len}E"),
+        }
+    }
+
+    /// The `TDIMn` of an array column (`None` for scalars and strings).
+    pub(crate) fn tdim(self) -> Option<String> {
+        match self {
+            ColumnKind::ByteArray { len } | ColumnKind::F32Array { len } => {
+                Some(format!("({len})"))
+            }
+            _ => None,
         }
     }
 
@@ -67,6 +89,8 @@ impl ColumnKind {
             ColumnKind::I16 => 2,
             ColumnKind::Bool => 1,
             ColumnKind::Str { width } => width.max(1),
+            ColumnKind::ByteArray { len } => len,
+            ColumnKind::F32Array { len } => 4 * len,
         }
     }
 
@@ -80,6 +104,8 @@ impl ColumnKind {
             ColumnKind::I64 => "i64".into(),
             ColumnKind::Bool => "bool".into(),
             ColumnKind::Str { width } => format!("string of width {width}"),
+            ColumnKind::ByteArray { len } => format!("array of {len} bytes"),
+            ColumnKind::F32Array { len } => format!("array of {len} f32"),
         }
     }
 }
@@ -127,6 +153,10 @@ pub enum ColumnData {
     Bool(Vec<bool>),
     /// Strings (trailing blanks are not significant in FITS).
     Str(Vec<String>),
+    /// Arrays of bytes, one per row.
+    ByteArray(Vec<Vec<u8>>),
+    /// Arrays of 32-bit floats, one per row.
+    F32Array(Vec<Vec<f32>>),
 }
 
 impl ColumnData {
@@ -140,6 +170,8 @@ impl ColumnData {
             ColumnData::I64(v) => v.len(),
             ColumnData::Bool(v) => v.len(),
             ColumnData::Str(v) => v.len(),
+            ColumnData::ByteArray(v) => v.len(),
+            ColumnData::F32Array(v) => v.len(),
         }
     }
 
@@ -158,6 +190,8 @@ impl ColumnData {
             ColumnData::I64(_) => "i64",
             ColumnData::Bool(_) => "bool",
             ColumnData::Str(_) => "string",
+            ColumnData::ByteArray(_) => "byte array",
+            ColumnData::F32Array(_) => "f32 array",
         }
     }
 
@@ -172,6 +206,8 @@ impl ColumnData {
                 | (ColumnData::I64(_), ColumnKind::I64)
                 | (ColumnData::Bool(_), ColumnKind::Bool)
                 | (ColumnData::Str(_), ColumnKind::Str { .. })
+                | (ColumnData::ByteArray(_), ColumnKind::ByteArray { .. })
+                | (ColumnData::F32Array(_), ColumnKind::F32Array { .. })
         )
     }
 }
@@ -187,6 +223,19 @@ pub enum CardValue {
     I64(i64),
     /// A logical.
     Bool(bool),
+}
+
+impl CardValue {
+    /// The value as text, as a header reader gives it back (numbers in their shortest exact
+    /// form, logicals as `T`/`F`).
+    pub fn text(&self) -> String {
+        match self {
+            CardValue::Str(s) => s.clone(),
+            CardValue::F64(v) => v.to_string(),
+            CardValue::I64(v) => v.to_string(),
+            CardValue::Bool(v) => if *v { "T" } else { "F" }.to_string(),
+        }
+    }
 }
 
 /// A header card to write: keyword, value and comment. The keywords `COMMENT` and `HISTORY`
@@ -217,10 +266,29 @@ pub const BOSS_HDU: &str = "BOSS";
 /// Name of the APOGEE HDU of Astra's summary products, which holds the rows.
 pub const APOGEE_HDU: &str = "APOGEE";
 
+/// Everything of an Astra-style summary file except its rows: the primary header, the
+/// columns of HDU 1 (`BOSS`, never any rows here) and HDU 2 (`APOGEE`), and the cards each
+/// table header carries besides its column definitions.
+#[derive(Debug, Clone, Default)]
+pub struct AstraTableLayout {
+    /// HDU 0 cards.
+    pub primary: Vec<HeaderCard>,
+    /// HDU 1 (`BOSS`) columns.
+    pub boss: Vec<ColumnSpec>,
+    /// HDU 1 extra cards.
+    pub boss_cards: Vec<HeaderCard>,
+    /// HDU 2 (`APOGEE`) columns: the rows' layout.
+    pub apogee: Vec<ColumnSpec>,
+    /// HDU 2 extra cards.
+    pub apogee_cards: Vec<HeaderCard>,
+}
+
 /// Streams an Astra-style summary table to disk (see the module documentation).
 ///
-/// Created with [`AstraTableWriter::create`], fed with [`AstraTableWriter::append`], completed
-/// with [`AstraTableWriter::finish`]. Dropping it without `finish` deletes the temporary file.
+/// Created with [`AstraTableWriter::create`] (or [`AstraTableWriter::create_layout`]), fed
+/// with [`AstraTableWriter::append`], completed with [`AstraTableWriter::finish`]. Dropping it
+/// without `finish` deletes the temporary file. A destination ending in `.gz` is written
+/// gzip-compressed, as SDSS ships its summary files.
 pub struct AstraTableWriter {
     // Field order matters: `fits` is dropped (closed) before `temp` removes the file.
     fits: Option<fits::Fits>,
@@ -231,26 +299,46 @@ pub struct AstraTableWriter {
 }
 
 impl AstraTableWriter {
-    /// Starts a table destined for `path`: creates a temporary file beside it at once (so an
-    /// unwritable destination fails before any work is done) holding HDU 0 with the `primary`
-    /// cards, the `BOSS` table (the same columns, never any rows) and the `APOGEE` table with
-    /// `columns` and no rows yet.
+    /// Starts a table destined for `path` with the same `columns` in the `BOSS` and `APOGEE`
+    /// HDUs and the `primary` cards in HDU 0 (see [`AstraTableWriter::create_layout`]).
     pub fn create(path: &Path, columns: Vec<ColumnSpec>, primary: &[HeaderCard]) -> Result<Self> {
-        validate_columns(path, &columns)?;
+        Self::create_layout(
+            path,
+            AstraTableLayout {
+                primary: primary.to_vec(),
+                boss: columns.clone(),
+                apogee: columns,
+                ..AstraTableLayout::default()
+            },
+        )
+    }
+
+    /// Starts a table destined for `path`: creates a temporary file beside it at once (so an
+    /// unwritable destination fails before any work is done) holding HDU 0, the `BOSS` table
+    /// (never any rows) and the `APOGEE` table with no rows yet, as `layout` describes.
+    pub fn create_layout(path: &Path, layout: AstraTableLayout) -> Result<Self> {
+        validate_columns(path, &layout.boss)?;
+        validate_columns(path, &layout.apogee)?;
         let temp = TempPath::beside(path, "fits")?;
         let mut fits = fits::Fits::create(temp.path())?;
         fits.create_empty_primary()?;
-        for card in primary {
+        for card in &layout.primary {
             fits.write_card(card)?;
         }
-        // Astra's summary products carry the same columns in the BOSS HDU, with no rows.
-        fits.create_bintable(BOSS_HDU, &columns)?;
-        fits.create_bintable(APOGEE_HDU, &columns)?;
+        for (name, columns, cards) in [
+            (BOSS_HDU, &layout.boss, &layout.boss_cards),
+            (APOGEE_HDU, &layout.apogee, &layout.apogee_cards),
+        ] {
+            fits.create_bintable(name, columns)?;
+            for card in cards {
+                fits.write_card(card)?;
+            }
+        }
         Ok(AstraTableWriter {
             fits: Some(fits),
             dest: path.to_path_buf(),
             temp,
-            columns,
+            columns: layout.apogee,
             rows: 0,
         })
     }
@@ -280,13 +368,14 @@ impl AstraTableWriter {
         self.rows
     }
 
-    /// The column specifications, in order.
+    /// The column specifications of the `APOGEE` HDU, in order.
     pub fn columns(&self) -> &[ColumnSpec] {
         &self.columns
     }
 
     /// Completes the table: adds `late_primary` cards (elapsed time, row counts…) to HDU 0,
-    /// closes the file and renames it over the destination atomically.
+    /// writes both tables' `CHECKSUM`/`DATASUM`, closes the file, gzips it when the
+    /// destination ends in `.gz`, and renames it over the destination atomically.
     pub fn finish(mut self, late_primary: &[HeaderCard]) -> Result<()> {
         let mut fits = self.fits.take().ok_or_else(|| {
             Error::file(
@@ -298,9 +387,42 @@ impl AstraTableWriter {
         for card in late_primary {
             fits.write_card(card)?;
         }
+        for hdu in [2, 3] {
+            fits.move_to_hdu(hdu)?;
+            fits.write_checksums()?;
+        }
         fits.close()?;
-        self.temp.persist(&self.dest)
+        if !is_gzip_name(&self.dest) {
+            return self.temp.persist(&self.dest);
+        }
+        let gz = TempPath::beside(&self.dest, "fits.gz")?;
+        gzip_file(self.temp.path(), gz.path())?;
+        gz.persist(&self.dest)
     }
+}
+
+/// Whether `path` names a gzip-compressed file (`.gz`, any case).
+fn is_gzip_name(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+}
+
+/// Compresses `from` into `to` with gzip, streaming (memory does not grow with the file).
+fn gzip_file(from: &Path, to: &Path) -> Result<()> {
+    let mut input =
+        std::io::BufReader::new(std::fs::File::open(from).map_err(|e| Error::io(from, e))?);
+    let output = std::fs::File::create(to).map_err(|e| Error::io(to, e))?;
+    let mut encoder = flate2::write::GzEncoder::new(
+        std::io::BufWriter::new(output),
+        flate2::Compression::default(),
+    );
+    std::io::copy(&mut input, &mut encoder).map_err(|e| Error::io(to, e))?;
+    let writer = encoder.finish().map_err(|e| Error::io(to, e))?;
+    writer
+        .into_inner()
+        .map_err(|e| Error::io(to, e.into_error()))?
+        .sync_all()
+        .map_err(|e| Error::io(to, e))
 }
 
 impl std::fmt::Debug for AstraTableWriter {
@@ -371,6 +493,20 @@ pub(crate) fn check_batch(path: &Path, columns: &[ColumnSpec], batch: &[ColumnDa
                 data.len(),
                 n
             )));
+        }
+        let array_lengths: Vec<usize> = match data {
+            ColumnData::ByteArray(v) => v.iter().map(Vec::len).collect(),
+            ColumnData::F32Array(v) => v.iter().map(Vec::len).collect(),
+            _ => Vec::new(),
+        };
+        if let ColumnKind::ByteArray { len } | ColumnKind::F32Array { len } = spec.kind {
+            if let Some(bad) = array_lengths.iter().find(|&&n| n != len) {
+                return Err(Error::Invalid(format!(
+                    "{}: column '{}' holds arrays of {len} values but one of {bad} was given",
+                    path.display(),
+                    spec.name
+                )));
+            }
         }
         if let (ColumnData::Str(values), ColumnKind::Str { width }) = (data, spec.kind) {
             for value in values {
@@ -454,8 +590,13 @@ pub fn read_table(path: &Path, hdu_name: &str) -> Result<Table> {
 /// strings continued over `CONTINUE` cards are joined; other values are given as written.
 /// Commentary cards (`COMMENT`, `HISTORY`, blank) give their text as the value.
 pub fn read_primary_cards(path: &Path) -> Result<Vec<(String, String)>> {
+    read_header_cards(path, 0)
+}
+
+/// The cards of HDU `hdu` (0: the primary), as [`read_primary_cards`] gives them.
+pub fn read_header_cards(path: &Path, hdu: usize) -> Result<Vec<(String, String)>> {
     let mut fits = fits::Fits::open(path)?;
-    fits.move_to_hdu(1)?;
+    fits.move_to_hdu(hdu + 1)?;
     let records = fits.records()?;
     Ok(fits::parse_cards(&records))
 }

@@ -56,6 +56,9 @@ pub struct RawLabels {
     pub values: Vec<f64>,
     /// sqrt(exp(mean log-variance) + MC variance) · labels_std.
     pub errors: Vec<f64>,
+    /// sqrt(MC variance) · labels_std: the MC-dropout ("model") part of the error, which
+    /// AstroNNdist reports as `L_fakemag_model_err` (0 for a deterministic pass).
+    pub model_errors: Vec<f64>,
 }
 
 impl RawLabels {
@@ -73,7 +76,17 @@ impl RawLabels {
             .zip(stats.variance.iter().zip(std))
             .map(|(mlv, (var, scale))| (mlv.exp() + var).sqrt() * scale)
             .collect();
-        RawLabels { values, errors }
+        let model_errors = stats
+            .variance
+            .iter()
+            .zip(std)
+            .map(|(var, scale)| var.sqrt() * scale)
+            .collect();
+        RawLabels {
+            values,
+            errors,
+            model_errors,
+        }
     }
 }
 

@@ -1,16 +1,17 @@
 //! The AstroNN part of a run: labels, noise model and flags of one spectrum, and the rows of
 //! `astraAllStarAstroNN` / `astraAllVisitAstroNN`.
 
+use crate::io::fields::{Fields, Value};
 use crate::io::normalized::SpectrumMeta;
-use crate::io::table::{AstraTableWriter, ColumnData, ColumnSpec};
 use crate::nn::censored::CensoredBcnn;
 use crate::nn::mc::RawLabels;
 use crate::nn::network::BayesianNetwork;
-use crate::pipeline::columns::{flag_columns, identity_columns, identity_data, label_columns};
 use crate::pipeline::flags::{
     astronn_flag_bad, astronn_flag_warn, astronn_flags, FlagInputs, NO_RESULT,
 };
 use crate::pipeline::noise::NoiseModel;
+use crate::pipeline::timing::Timing;
+use crate::products::writer::{ProductRow, ProductWriter};
 use crate::{Error, Result};
 
 /// The abundance network of a run with its noise model: turns network output into rows.
@@ -26,9 +27,9 @@ pub struct AstroNNJob {
     /// Network and noise model.
     pub predictor: AstroNNPredictor,
     /// Coadded spectra (`astraAllStarAstroNN`).
-    pub coadds: AstraTableWriter,
+    pub coadds: ProductWriter,
     /// Visit spectra (`astraAllVisitAstroNN`), when asked for.
-    pub visits: Option<AstraTableWriter>,
+    pub visits: Option<ProductWriter>,
 }
 
 impl AstroNNPredictor {
@@ -54,7 +55,7 @@ impl AstroNNPredictor {
     }
 
     /// A row from the network's raw labels.
-    pub fn row(&self, meta: SpectrumMeta, raw: RawLabels, t_elapsed: f64) -> AstroNNRow {
+    pub fn row(&self, meta: SpectrumMeta, raw: RawLabels, timing: Timing) -> AstroNNRow {
         let errors = self
             .labels
             .iter()
@@ -74,7 +75,7 @@ impl AstroNNPredictor {
                 raw_errors: raw.errors,
             }),
             flags,
-            t_elapsed,
+            timing,
         }
     }
 }
@@ -82,12 +83,19 @@ impl AstroNNPredictor {
 impl AstroNNJob {
     /// Appends rows, coadds and visits to their tables.
     pub fn write(&mut self, rows: Vec<AstroNNRow>) -> Result<()> {
-        let (visits, coadds): (Vec<_>, Vec<_>) =
-            rows.into_iter().partition(|r| r.meta.kind == "visit");
-        let labels = self.predictor.labels.len();
-        self.coadds.append(&astronn_data(&coadds, labels, false))?;
+        let labels = self.predictor.labels();
+        let results: Vec<Fields> = rows.iter().map(|r| r.results(labels)).collect();
+        let (visits, coadds): (Vec<_>, Vec<_>) = rows
+            .iter()
+            .zip(&results)
+            .map(|(r, results)| ProductRow {
+                meta: &r.meta,
+                results,
+            })
+            .partition(|r| r.meta.is_visit());
+        self.coadds.append(&coadds)?;
         if let Some(table) = self.visits.as_mut() {
-            table.append(&astronn_data(&visits, labels, true))?;
+            table.append(&visits)?;
         }
         Ok(())
     }
@@ -108,58 +116,39 @@ pub struct AstroNNRow {
     pub meta: SpectrumMeta,
     pub labels: Option<LabelResult>,
     pub flags: u32,
-    pub t_elapsed: f64,
+    pub timing: Timing,
 }
 
 impl AstroNNRow {
     /// The row of a spectrum without a result.
-    pub fn no_result(meta: SpectrumMeta, t_elapsed: f64) -> Self {
+    pub fn no_result(meta: SpectrumMeta, timing: Timing) -> Self {
         AstroNNRow {
             meta,
             labels: None,
             flags: NO_RESULT,
-            t_elapsed,
+            timing,
         }
     }
-}
 
-/// Columns of an AstroNN table with these labels.
-pub fn astronn_columns(labels: &[String], visits: bool) -> Vec<ColumnSpec> {
-    let mut columns = identity_columns(visits);
-    columns.extend(label_columns(labels));
-    columns.extend(flag_columns());
-    columns
-}
-
-/// Column data of AstroNN rows, matching [`astronn_columns`].
-fn astronn_data(rows: &[AstroNNRow], labels: usize, visits: bool) -> Vec<ColumnData> {
-    let mut data = identity_data(rows.iter().map(|r| &r.meta), visits);
-    let pick = |f: fn(&LabelResult) -> &Vec<f64>, j: usize| {
-        ColumnData::F64(
-            rows.iter()
-                .map(|r| r.labels.as_ref().map_or(f64::NAN, |l| f(l)[j]))
-                .collect(),
-        )
-    };
-    for j in 0..labels {
-        data.push(pick(|l| &l.values, j));
-        data.push(pick(|l| &l.errors, j));
+    /// The pipeline's columns of this row: each label and `e_` error, `raw_` label and
+    /// `raw_e_` error (NaN without a result), the flags and the times.
+    pub fn results(&self, labels: &[String]) -> Fields {
+        let mut fields = Fields::new();
+        for (j, label) in labels.iter().enumerate() {
+            let value = |f: fn(&LabelResult) -> &Vec<f64>| {
+                self.labels.as_ref().map_or(f64::NAN, |l| f(l)[j])
+            };
+            fields.set_f64(label, value(|l| &l.values));
+            fields.set_f64(&format!("e_{label}"), value(|l| &l.errors));
+            fields.set_f64(&format!("raw_{label}"), value(|l| &l.raw_values));
+            fields.set_f64(&format!("raw_e_{label}"), value(|l| &l.raw_errors));
+        }
+        fields.set("result_flags", Value::Int(i64::from(self.flags)));
+        fields.set("flag_warn", Value::Bool(astronn_flag_warn(self.flags)));
+        fields.set("flag_bad", Value::Bool(astronn_flag_bad(self.flags)));
+        self.timing.set_fields(&mut fields);
+        fields
     }
-    for j in 0..labels {
-        data.push(pick(|l| &l.raw_values, j));
-        data.push(pick(|l| &l.raw_errors, j));
-    }
-    data.push(ColumnData::I32(
-        rows.iter().map(|r| r.flags as i32).collect(),
-    ));
-    data.push(ColumnData::Bool(
-        rows.iter().map(|r| astronn_flag_warn(r.flags)).collect(),
-    ));
-    data.push(ColumnData::Bool(
-        rows.iter().map(|r| astronn_flag_bad(r.flags)).collect(),
-    ));
-    data.push(ColumnData::F64(rows.iter().map(|r| r.t_elapsed).collect()));
-    data
 }
 
 /// Where the flag rules find their labels.

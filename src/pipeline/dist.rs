@@ -1,21 +1,23 @@
-//! The AstroNNDist part of a run: L_fakemag of one star, its photometry, distance and flags,
-//! and the rows of `astraAllStarAstroNNDist`.
+//! The AstroNNDist part of a run: L_fakemag of one star, its photometry, distance, Gaia
+//! parallax, weighted distance and flags, and the rows of `astraAllStarAstroNNdist`.
 
+use crate::io::fields::{Fields, Value};
 use crate::io::normalized::SpectrumMeta;
-use crate::io::photometry::{Photometry, PhotometryCatalog};
-use crate::io::table::{AstraTableWriter, ColumnData, ColumnKind, ColumnSpec};
 use crate::nn::dist::DistBcnn;
 use crate::nn::mc::RawLabels;
-use crate::pipeline::columns::{flag_columns, identity_columns, identity_data};
 use crate::pipeline::distance::DistanceResult;
+use crate::pipeline::gaia::{
+    gaia_parallax, weighted_distance, GaiaParallax, WeightedDistance, ZeroPointInputs,
+};
 use crate::pipeline::noise::{Correction, NoiseModel};
+use crate::pipeline::timing::Timing;
+use crate::products::writer::{ProductRow, ProductWriter};
 use crate::Result;
 
-/// The distance network of a run with its photometry and error recalibration: turns
-/// network output into rows.
+/// The distance network of a run with its error recalibration: turns network output into
+/// rows.
 pub struct DistPredictor {
     net: DistBcnn,
-    photometry: Option<PhotometryCatalog>,
     correction: Option<Correction>,
 }
 
@@ -24,10 +26,10 @@ pub const DIST_NOISE_LABEL: &str = "L_fakemag";
 
 /// The AstroNNDist part of a run: the predictor and its table.
 pub struct DistJob {
-    /// Network and photometry.
+    /// Network and error recalibration.
     pub predictor: DistPredictor,
-    /// Coadded spectra (`astraAllStarAstroNNDist`).
-    pub table: AstraTableWriter,
+    /// Coadded spectra (`astraAllStarAstroNNdist`).
+    pub table: ProductWriter,
 }
 
 /// One AstroNNDist table row.
@@ -35,21 +37,45 @@ pub struct DistJob {
 pub struct DistRow {
     pub meta: SpectrumMeta,
     pub result: DistanceResult,
-    pub t_elapsed: f64,
+    pub gaia: GaiaParallax,
+    pub weighted: WeightedDistance,
+    pub timing: Timing,
+}
+
+/// The Gaia DR3 columns, named as Gaia names them, that the zero-point needs (they come from
+/// `--gaia`, or a Source catalog holding them). `phot_g_mean_mag` falls back on the Source's
+/// `g_mag`, the same quantity.
+pub const ZERO_POINT_FIELDS: [&str; 5] = [
+    "phot_g_mean_mag",
+    "nu_eff_used_in_astrometry",
+    "pseudocolour",
+    "ecl_lat",
+    "astrometric_params_solved",
+];
+
+/// The zero-point inputs of a star, if its Gaia astrometry row is known
+/// (`astrometric_params_solved` present).
+fn zero_point_inputs(fields: &Fields) -> Option<ZeroPointInputs> {
+    let solved = fields.i64("astrometric_params_solved")?;
+    let g = match fields.f64("phot_g_mean_mag") {
+        g if g.is_nan() => fields.f64("g_mag"),
+        g => g,
+    };
+    Some(ZeroPointInputs {
+        phot_g_mean_mag: g,
+        nu_eff_used_in_astrometry: fields.f64("nu_eff_used_in_astrometry"),
+        pseudocolour: fields.f64("pseudocolour"),
+        ecl_lat: fields.f64("ecl_lat"),
+        astrometric_params_solved: solved,
+    })
 }
 
 impl DistPredictor {
-    /// A predictor for `net`; photometry comes from `photometry` where the star is in it,
-    /// else from the apStar header; the noise model's `L_fakemag` entry, if any,
-    /// recalibrates L_fakemag_err (and so dist_err and parallax_err).
-    pub fn new(
-        net: DistBcnn,
-        photometry: Option<PhotometryCatalog>,
-        noise_model: Option<&NoiseModel>,
-    ) -> Self {
+    /// A predictor for `net`; the noise model's `L_fakemag` entry, if any, recalibrates
+    /// L_fakemag_err (and so the distance and parallax errors).
+    pub fn new(net: DistBcnn, noise_model: Option<&NoiseModel>) -> Self {
         DistPredictor {
             net,
-            photometry,
             correction: noise_model.and_then(|model| model.correction(DIST_NOISE_LABEL)),
         }
     }
@@ -59,127 +85,98 @@ impl DistPredictor {
         &self.net
     }
 
-    /// The star's Ks magnitude and E(B−V): the catalog's when it lists the star, else the
-    /// header's (`K`, `SFD_EBV`).
-    pub fn photometry(&self, meta: &SpectrumMeta) -> Photometry {
-        self.photometry
-            .as_ref()
-            .and_then(|catalog| catalog.lookup(&meta.apogee_id))
-            .unwrap_or(Photometry {
-                k_mag: meta.k_mag,
-                ebv: meta.sfd_ebv,
-            })
+    /// A row from the network's raw L_fakemag and errors; photometry and Gaia astrometry come
+    /// from the spectrum's fields (`k_mag`, `ebv`, `plx`, `e_plx`, the zero-point inputs).
+    pub fn row(&self, meta: SpectrumMeta, raw: &RawLabels, timing: Timing) -> DistRow {
+        let f = &meta.fields;
+        let result = DistanceResult::new(
+            raw.values[0],
+            raw.errors[0],
+            raw.model_errors[0],
+            f.f64("k_mag"),
+            f.f64("ebv"),
+        );
+        let result = match &self.correction {
+            Some(correction) => result.with_error(correction.apply(raw.errors[0])),
+            None => result,
+        };
+        dist_row(meta, result, timing)
     }
 
-    /// A row from the network's raw L_fakemag and error.
-    pub fn row(&self, meta: SpectrumMeta, raw: &RawLabels, t_elapsed: f64) -> DistRow {
-        let p = self.photometry(&meta);
-        let result = DistanceResult::new(raw.values[0], raw.errors[0], p.k_mag, p.ebv);
-        DistRow {
-            result: match &self.correction {
-                Some(correction) => result.with_error(correction.apply(raw.errors[0])),
-                None => result,
-            },
-            meta,
-            t_elapsed,
-        }
+    /// The row of a star without a network result (its Gaia parallax still reported).
+    pub fn no_result(&self, meta: SpectrumMeta, timing: Timing) -> DistRow {
+        let result = DistanceResult::no_result(meta.fields.f64("k_mag"), meta.fields.f64("ebv"));
+        dist_row(meta, result, timing)
     }
+}
 
-    /// The row of a star without a network result.
-    pub fn no_result(&self, meta: SpectrumMeta, t_elapsed: f64) -> DistRow {
-        let p = self.photometry(&meta);
-        DistRow {
-            result: DistanceResult::no_result(p.k_mag, p.ebv),
-            meta,
-            t_elapsed,
+/// A row: the network's result with the star's Gaia parallax and their combination.
+fn dist_row(meta: SpectrumMeta, result: DistanceResult, timing: Timing) -> DistRow {
+    let f = &meta.fields;
+    let gaia = gaia_parallax(f.f64("plx"), f.f64("e_plx"), zero_point_inputs(f).as_ref());
+    let weighted = weighted_distance(
+        result.parallax,
+        result.parallax_model_err,
+        gaia.parallax_w_zp,
+        gaia.parallax_err,
+    );
+    DistRow {
+        meta,
+        result,
+        gaia,
+        weighted,
+        timing,
+    }
+}
+
+impl DistRow {
+    /// The pipeline's columns of this row.
+    pub fn results(&self) -> Fields {
+        let r = &self.result;
+        let mut fields = Fields::new();
+        for (name, value) in [
+            ("a_k_mag", r.a_k_mag),
+            ("L_fakemag", r.l_fakemag),
+            ("L_fakemag_err", r.l_fakemag_err),
+            ("L_fakemag_model_err", r.l_fakemag_model_err),
+            ("nn_dist", r.dist),
+            ("nn_dist_err", r.dist_err),
+            ("nn_dist_model_err", r.dist_model_err),
+            ("nn_parallax", r.parallax),
+            ("nn_parallax_err", r.parallax_err),
+            ("nn_parallax_model_err", r.parallax_model_err),
+            ("gdr3_parallax_w_zp", self.gaia.parallax_w_zp),
+            ("gdr3_parallax_err", self.gaia.parallax_err),
+            ("gdr3_zeropoint", self.gaia.zero_point),
+            ("weighted_parallax", self.weighted.parallax),
+            ("weighted_parallax_err", self.weighted.parallax_err),
+            ("weighted_dist", self.weighted.dist),
+            ("weighted_dist_err", self.weighted.dist_err),
+            ("raw_L_fakemag", r.l_fakemag),
+            ("raw_e_L_fakemag", r.raw_l_fakemag_err),
+        ] {
+            fields.set_f64(name, value);
         }
+        fields.set("result_flags", Value::Int(i64::from(r.flags)));
+        fields.set("flag_warn", Value::Bool(r.flag_warn()));
+        fields.set("flag_bad", Value::Bool(r.flag_bad()));
+        self.timing.set_fields(&mut fields);
+        fields
     }
 }
 
 impl DistJob {
     /// Appends rows to the table.
     pub fn write(&mut self, rows: &[DistRow]) -> Result<()> {
-        self.table.append(&dist_data(rows))
-    }
-}
-
-/// Result columns after the identity: name, unit, description.
-const RESULT_COLUMNS: [(&str, &str, &str); 11] = [
-    ("k_mag", "mag", "2MASS Ks magnitude used"),
-    ("ebv", "mag", "E(B-V) used"),
-    ("a_k_mag", "mag", "Ks-band extinction applied"),
-    (
-        "L_fakemag",
-        "",
-        "Ks-band pseudo-luminosity 10^(0.2 M_Ks + 2)",
-    ),
-    (
-        "L_fakemag_err",
-        "",
-        "Uncertainty of L_fakemag (after the noise model)",
-    ),
-    (
-        "raw_L_fakemag",
-        "",
-        "L_fakemag from the network (the same value)",
-    ),
-    (
-        "raw_e_L_fakemag",
-        "",
-        "Uncertainty of L_fakemag from the network",
-    ),
-    ("dist", "pc", "Distance"),
-    ("dist_err", "pc", "Distance uncertainty"),
-    ("parallax", "mas", "Spectrophotometric parallax"),
-    ("parallax_err", "mas", "Parallax uncertainty"),
-];
-
-/// Columns of the AstroNNDist table.
-pub fn dist_columns() -> Vec<ColumnSpec> {
-    let mut columns = identity_columns(false);
-    columns.extend(
-        RESULT_COLUMNS
+        let results: Vec<Fields> = rows.iter().map(DistRow::results).collect();
+        let rows: Vec<ProductRow> = rows
             .iter()
-            .map(|(name, unit, description)| ColumnSpec {
-                unit: (!unit.is_empty()).then(|| unit.to_string()),
-                description: Some(description.to_string()),
-                ..ColumnSpec::new(*name, ColumnKind::F64)
-            }),
-    );
-    columns.extend(flag_columns());
-    columns
-}
-
-/// Column data of AstroNNDist rows, matching [`dist_columns`].
-fn dist_data(rows: &[DistRow]) -> Vec<ColumnData> {
-    let mut data = identity_data(rows.iter().map(|r| &r.meta), false);
-    let values: [fn(&DistanceResult) -> f64; 11] = [
-        |r| r.k_mag,
-        |r| r.ebv,
-        |r| r.a_k_mag,
-        |r| r.l_fakemag,
-        |r| r.l_fakemag_err,
-        |r| r.l_fakemag,
-        |r| r.raw_l_fakemag_err,
-        |r| r.dist,
-        |r| r.dist_err,
-        |r| r.parallax,
-        |r| r.parallax_err,
-    ];
-    for value in values {
-        data.push(ColumnData::F64(
-            rows.iter().map(|r| value(&r.result)).collect(),
-        ));
+            .zip(&results)
+            .map(|(r, results)| ProductRow {
+                meta: &r.meta,
+                results,
+            })
+            .collect();
+        self.table.append(&rows)
     }
-    data.push(ColumnData::I32(
-        rows.iter().map(|r| r.result.flags as i32).collect(),
-    ));
-    data.push(ColumnData::Bool(
-        rows.iter().map(|r| r.result.flag_warn()).collect(),
-    ));
-    data.push(ColumnData::Bool(
-        rows.iter().map(|r| r.result.flag_bad()).collect(),
-    ));
-    data.push(ColumnData::F64(rows.iter().map(|r| r.t_elapsed).collect()));
-    data
 }

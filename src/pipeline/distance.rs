@@ -5,7 +5,11 @@
 //! Photometry is judged by Astra's rules: a Ks magnitude is missing when non-finite, ≥ 98 or
 //! ≤ −1 (catalog sentinels such as 99.999 or −9999); an E(B−V) is missing when non-finite,
 //! ≥ 98 or ≤ 0. A missing E(B−V) is treated as no extinction and flagged. Where astroNN
-//! writes its magic number −9999 for "no distance", these results hold NaN.
+//! writes its magic number −9999 for "no distance", these results hold NaN, and so do they
+//! where DR19's code (Astra's astronn_dist_v2) drops a distance: L_fakemag below 1e−4, or a
+//! distance or distance error above 1e10 pc. Unlike DR19, a star without a Ks magnitude has
+//! no distance (DR19 computes one with Ks = 0), and the parallax stays defined for a small or
+//! non-positive L_fakemag (DR19: NaN), which is what parallax-space analyses want.
 
 use crate::pipeline::flags::{
     dist_flag_bad, dist_flag_warn, DIST_FAKEMAG_UNRELIABLE, DIST_MISSING_EXTINCTION,
@@ -17,6 +21,9 @@ pub const K_EXTINCTION_PER_EBV: f64 = 0.3517;
 
 /// Distances (and distance errors) above this many pc are not reported (Astra's cut).
 pub const MAX_DISTANCE_PC: f64 = 1e10;
+
+/// L_fakemag below which DR19 reports no distance.
+pub const MIN_FAKEMAG_FOR_DISTANCE: f64 = 1e-4;
 
 /// L_fakemag_err / L_fakemag at and above which L_fakemag is unreliable.
 pub const FAKEMAG_UNRELIABLE_RATIO: f64 = 0.2;
@@ -57,28 +64,43 @@ pub struct DistanceResult {
     pub l_fakemag_err: f64,
     /// The network's own uncertainty of L_fakemag (before any noise model).
     pub raw_l_fakemag_err: f64,
-    /// Distance in pc; NaN without a valid Ks magnitude, with a non-positive (or
-    /// non-finite) L_fakemag, or above [`MAX_DISTANCE_PC`].
+    /// The MC-dropout part of the network's uncertainty (`L_fakemag_model_err`).
+    pub l_fakemag_model_err: f64,
+    /// Distance in pc; NaN without a valid Ks magnitude, with L_fakemag below
+    /// [`MIN_FAKEMAG_FOR_DISTANCE`] (or non-finite), or when the distance or its error is
+    /// above [`MAX_DISTANCE_PC`].
     pub dist: f64,
-    /// Distance error in pc; NaN where `dist` is, or above [`MAX_DISTANCE_PC`].
+    /// Distance error in pc; NaN where `dist` is.
     pub dist_err: f64,
+    /// The MC-dropout part of the distance error, `dist · L_fakemag_model_err / L_fakemag`;
+    /// NaN where `dist` is.
+    pub dist_model_err: f64,
     /// Parallax in mas, L_fakemag / 10^(0.2·K0) (1000 / dist where a distance exists); it
     /// is defined for a non-positive L_fakemag too, and NaN only without a Ks magnitude.
     pub parallax: f64,
     /// Parallax error in mas, L_fakemag_err / 10^(0.2·K0).
     pub parallax_err: f64,
+    /// The MC-dropout part of the parallax error, L_fakemag_model_err / 10^(0.2·K0).
+    pub parallax_model_err: f64,
     /// `result_flags` (the `DIST_*` bits and `NO_RESULT` of [`crate::pipeline::flags`]).
     pub flags: u32,
 }
 
 impl DistanceResult {
-    /// Distance, parallax and flags of a star from its network result (`l_fakemag`,
-    /// `l_fakemag_err`) and photometry as stored (`k_mag`, `ebv`, judged here).
+    /// Distance, parallax and flags of a star from its network result (`l_fakemag`, its
+    /// error and the MC-dropout part of it) and photometry as stored (`k_mag`, `ebv`, judged
+    /// here).
     ///
     /// K0 = k_mag − A_Ks; dist = 1000 · 10^(0.2·K0) / L_fakemag pc and
     /// dist_err = dist · L_fakemag_err / L_fakemag. FAKEMAG_UNRELIABLE is set unless
     /// L_fakemag_err < 0.2 · L_fakemag (so also for a non-finite L_fakemag or error).
-    pub fn new(l_fakemag: f64, l_fakemag_err: f64, k_mag: f64, ebv: f64) -> Self {
+    pub fn new(
+        l_fakemag: f64,
+        l_fakemag_err: f64,
+        l_fakemag_model_err: f64,
+        k_mag: f64,
+        ebv: f64,
+    ) -> Self {
         let k_mag = valid_k_mag(k_mag);
         let ebv = valid_ebv(ebv);
         let a_k_mag = ebv.map_or(0.0, k_band_extinction);
@@ -96,22 +118,17 @@ impl DistanceResult {
         }
         // 10^(0.2·K0): the distance in pc a star with L_fakemag = 1000 would have.
         let flux_scale = k_mag.map_or(f64::NAN, |k| 10f64.powf(0.2 * (k - a_k_mag)));
-        let (dist, dist_err) = if l_fakemag > 0.0 && l_fakemag.is_finite() {
-            let dist = 1000.0 * flux_scale / l_fakemag;
-            let dist_err = dist * l_fakemag_err / l_fakemag;
-            let cut = |d: f64| if d > MAX_DISTANCE_PC { f64::NAN } else { d };
-            let dist = cut(dist);
-            (
-                dist,
-                if dist.is_nan() {
-                    f64::NAN
-                } else {
-                    cut(dist_err)
-                },
-            )
-        } else {
-            (f64::NAN, f64::NAN)
-        };
+        let dist = 1000.0 * flux_scale / l_fakemag;
+        let dist_err = dist * l_fakemag_err / l_fakemag;
+        // DR19's rule (Astra's bad_idx): no distance for a tiny L_fakemag or a distance, or
+        // its error, that is not finite or above 1e10 pc.
+        // (A NaN error, from a NaN network error, does not drop the distance there.)
+        let error_too_large = dist_err > MAX_DISTANCE_PC;
+        let has_distance = l_fakemag >= MIN_FAKEMAG_FOR_DISTANCE
+            && dist.is_finite()
+            && dist <= MAX_DISTANCE_PC
+            && !error_too_large;
+        let kept = |d: f64| if has_distance { d } else { f64::NAN };
         DistanceResult {
             k_mag: k_mag.unwrap_or(f64::NAN),
             ebv: ebv.unwrap_or(f64::NAN),
@@ -119,10 +136,13 @@ impl DistanceResult {
             l_fakemag,
             l_fakemag_err,
             raw_l_fakemag_err: l_fakemag_err,
-            dist,
-            dist_err,
+            l_fakemag_model_err,
+            dist: kept(dist),
+            dist_err: kept(dist_err),
+            dist_model_err: kept(dist * l_fakemag_model_err / l_fakemag),
             parallax: l_fakemag / flux_scale,
             parallax_err: l_fakemag_err / flux_scale,
+            parallax_model_err: l_fakemag_model_err / flux_scale,
             flags,
         }
     }
@@ -134,14 +154,20 @@ impl DistanceResult {
         DistanceResult {
             flags: self.flags,
             raw_l_fakemag_err: self.raw_l_fakemag_err,
-            ..DistanceResult::new(self.l_fakemag, l_fakemag_err, self.k_mag, self.ebv)
+            ..DistanceResult::new(
+                self.l_fakemag,
+                l_fakemag_err,
+                self.l_fakemag_model_err,
+                self.k_mag,
+                self.ebv,
+            )
         }
     }
 
     /// The row of a star whose spectrum gave no network result: NaN L_fakemag, distance and
     /// parallax, the photometry flags, and NO_RESULT (instead of FAKEMAG_UNRELIABLE).
     pub fn no_result(k_mag: f64, ebv: f64) -> Self {
-        let mut result = DistanceResult::new(f64::NAN, f64::NAN, k_mag, ebv);
+        let mut result = DistanceResult::new(f64::NAN, f64::NAN, f64::NAN, k_mag, ebv);
         result.flags = (result.flags & !DIST_FAKEMAG_UNRELIABLE) | NO_RESULT;
         result
     }
@@ -168,13 +194,15 @@ mod tests {
     #[test]
     fn a_good_star() {
         // K0 = 10 − 0.3517·0.2; 10^(0.2·K0) = 100 · 10^(−0.014068).
-        let r = DistanceResult::new(100.0, 10.0, 10.0, 0.2);
+        let r = DistanceResult::new(100.0, 10.0, 4.0, 10.0, 0.2);
         let scale = 10f64.powf(0.2 * (10.0 - 0.07034));
         assert!(close(r.a_k_mag, 0.07034, 1e-12));
         assert!(close(r.dist, 1000.0 * scale / 100.0, 1e-12));
         assert!(close(r.dist_err, r.dist * 0.1, 1e-12));
         assert!(close(r.parallax, 1000.0 / r.dist, 1e-12));
         assert!(close(r.parallax_err, 10.0 / scale, 1e-12));
+        assert!(close(r.dist_model_err, r.dist * 0.04, 1e-12));
+        assert!(close(r.parallax_model_err, 4.0 / scale, 1e-12));
         assert_eq!(r.flags, 0);
         assert!(!r.flag_warn() && !r.flag_bad());
     }
@@ -204,13 +232,13 @@ mod tests {
     /// A reference star: K0 = 10, so 10^(0.2·K0) = 100 and dist = 1e5 / L_fakemag.
     fn star(l: f64, l_err: f64) -> DistanceResult {
         let ebv = 0.1;
-        DistanceResult::new(l, l_err, 10.0 + k_band_extinction(ebv), ebv)
+        DistanceResult::new(l, l_err, l_err / 2.0, 10.0 + k_band_extinction(ebv), ebv)
     }
 
     #[test]
     fn each_missing_magnitude_gives_no_distance() {
         for k_mag in [f64::NAN, 99.0, 98.0, -1.0, -2.0, -9999.0, f64::INFINITY] {
-            let r = DistanceResult::new(100.0, 5.0, k_mag, 0.3);
+            let r = DistanceResult::new(100.0, 5.0, 2.0, k_mag, 0.3);
             assert!(r.k_mag.is_nan(), "{k_mag}: {r:?}");
             assert!(r.dist.is_nan() && r.dist_err.is_nan(), "{k_mag}: {r:?}");
             assert!(
@@ -227,9 +255,9 @@ mod tests {
 
     #[test]
     fn each_missing_reddening_means_no_extinction() {
-        let reference = DistanceResult::new(100.0, 5.0, 10.0, 0.3);
+        let reference = DistanceResult::new(100.0, 5.0, 2.0, 10.0, 0.3);
         for ebv in [f64::NAN, 99.0, 98.0, 0.0, -0.5, -9999.0] {
-            let r = DistanceResult::new(100.0, 5.0, 10.0, ebv);
+            let r = DistanceResult::new(100.0, 5.0, 2.0, 10.0, ebv);
             assert!(r.ebv.is_nan(), "{ebv}: {r:?}");
             assert_eq!(r.a_k_mag, 0.0);
             // K0 = 10 exactly: 10^(0.2·10) / 100 · 1000 = 1000 pc.
@@ -241,7 +269,7 @@ mod tests {
             assert_eq!(r.flags, DIST_MISSING_EXTINCTION, "{ebv}");
             assert!(r.flag_warn() && !r.flag_bad());
         }
-        let neither = DistanceResult::new(100.0, 5.0, f64::NAN, 0.0);
+        let neither = DistanceResult::new(100.0, 5.0, 2.0, f64::NAN, 0.0);
         assert_eq!(
             neither.flags,
             DIST_MISSING_PHOTOMETRY | DIST_MISSING_EXTINCTION
@@ -279,29 +307,31 @@ mod tests {
     }
 
     #[test]
-    fn distances_above_1e10_pc_are_dropped() {
-        // dist = 1e5 / L: L = 1e-5 gives exactly 1e10 pc (kept), smaller L more.
-        let at_cut = star(1e-5 * (1.0 + 1e-12), 1e-7);
-        assert!(at_cut.dist.is_finite() && at_cut.dist <= MAX_DISTANCE_PC);
-        assert!(at_cut.dist_err.is_finite());
-        let beyond = star(1e-6, 1e-8);
-        assert!(
-            beyond.dist.is_nan() && beyond.dist_err.is_nan(),
-            "{beyond:?}"
-        );
-        assert!(close(beyond.parallax, 1e-8, 1e-9));
-        // A finite distance with an error beyond the cut keeps its distance.
+    fn dr19_drops_tiny_fakemags_and_distances_above_1e10_pc() {
+        // dist = 1e5 / L: L just above 1e-4 keeps its distance (1e9 pc), just below not.
+        let kept = star(1e-4 * (1.0 + 1e-12), 1e-6);
+        assert!(close(kept.dist, 1e9, 1e-9) && kept.dist_err.is_finite());
+        let tiny = star(1e-4 * (1.0 - 1e-12), 1e-6);
+        assert!(tiny.dist.is_nan() && tiny.dist_err.is_nan() && tiny.dist_model_err.is_nan());
+        // The parallax and L_fakemag stay (DR19 writes NaN for both).
+        assert!(close(tiny.parallax, 1e-6, 1e-9));
+        assert_eq!(tiny.l_fakemag, 1e-4 * (1.0 - 1e-12));
+        // A distance error above 1e10 pc drops the distance too.
         let wide = star(1e-3, 1e3);
-        assert!(close(wide.dist, 1e8, 1e-12));
-        assert!(wide.dist_err.is_nan());
+        assert!(wide.dist.is_nan() && wide.dist_err.is_nan(), "{wide:?}");
+        assert!(close(wide.parallax, 1e-5, 1e-9));
+        // A distance above 1e10 pc needs L < 1e-5: dropped by both rules.
+        assert!(star(1e-6, 1e-8).dist.is_nan());
     }
 
     #[test]
     fn a_recalibrated_error_moves_the_distance_errors_not_the_flags() {
         // Raw error 25 % of L_fakemag: unreliable; recalibrated to 10 %.
-        let raw = DistanceResult::new(100.0, 25.0, 10.0, 0.1);
+        let raw = DistanceResult::new(100.0, 25.0, 5.0, 10.0, 0.1);
         let calibrated = raw.with_error(10.0);
         assert_eq!(calibrated.flags, raw.flags);
+        assert_eq!(calibrated.l_fakemag_model_err, 5.0);
+        assert_eq!(calibrated.dist_model_err, raw.dist_model_err);
         assert!(calibrated.flags & DIST_FAKEMAG_UNRELIABLE != 0);
         assert_eq!(calibrated.raw_l_fakemag_err, 25.0);
         assert_eq!(calibrated.l_fakemag_err, 10.0);

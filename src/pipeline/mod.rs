@@ -3,14 +3,15 @@
 //! `source` delivers chunks of prepared spectra (`prepare` reads and normalizes apStar
 //! files); `predict` runs the networks on them: `astronn` (labels, with `flags` and the
 //! `noise` model) and `dist` (L_fakemag, with the photometry rules of `distance`), filling
-//! tables whose shared columns are in `columns`; `normalize` writes normalized spectra.
+//! the DR19 products of [`crate::products`]; `normalize` writes normalized spectra.
 
 pub mod astronn;
 pub mod calibrate;
-pub mod columns;
+pub mod catalogs;
 pub mod dist;
 pub mod distance;
 pub mod flags;
+pub mod gaia;
 pub mod noise;
 pub mod normalize;
 pub mod predict;
@@ -18,4 +19,5 @@ pub mod prepare;
 pub mod run_info;
 pub mod source;
 pub mod stats;
+pub mod timing;
 pub mod training_set;

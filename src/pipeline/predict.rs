@@ -6,9 +6,11 @@ use crate::nn::dropout::{spectrum_key, MaskStream};
 use crate::nn::mc::{predict_raw, RawLabels};
 use crate::nn::network::BayesianNetwork;
 use crate::pipeline::astronn::{AstroNNJob, AstroNNPredictor, AstroNNRow};
+use crate::pipeline::catalogs::StarCatalogs;
 use crate::pipeline::dist::{DistJob, DistPredictor, DistRow};
 use crate::pipeline::prepare::Prepared;
 use crate::pipeline::source::{Chunk, SpectrumSource};
+use crate::pipeline::timing::Timing;
 use crate::{Error, Result};
 use rayon::prelude::*;
 use std::sync::mpsc::{sync_channel, SyncSender};
@@ -42,6 +44,8 @@ pub struct RunSummary {
     pub no_result: usize,
     /// Visit spectra of a normalized input left out because no visit table was asked for.
     pub skipped_visits: usize,
+    /// Stars (coadds) the Source catalog does not list: they keep their header's values.
+    pub missing_sources: usize,
 }
 
 /// The networks a run applies, with their tables. At least one is present.
@@ -50,6 +54,8 @@ pub struct Jobs {
     pub astronn: Option<AstroNNJob>,
     /// AstroNNDist distances for coadds.
     pub dist: Option<DistJob>,
+    /// Catalogs replacing the header's values of the stars they list.
+    pub catalogs: StarCatalogs,
 }
 
 /// Distinguishes the dropout streams of the two networks for the same spectrum.
@@ -113,27 +119,34 @@ fn process(spectrum: Prepared<Vec<f64>>, jobs: &Predictors, options: &PredictOpt
     };
     let astronn = jobs.astronn.map(|job| {
         let stream = MaskStream::new(options.seed, key);
-        match run_network(job.network(), &spectrum.data, options.mc, stream) {
-            (Ok(raw), t) => job.row(spectrum.meta.clone(), raw, spectrum.seconds + t),
-            (Err(reason), t) => {
+        let (outcome, network) = run_network(job.network(), &spectrum.data, options.mc, stream);
+        let timing = Timing {
+            network,
+            overhead: spectrum.seconds,
+        };
+        match outcome {
+            Ok(raw) => job.row(spectrum.meta.clone(), raw, timing),
+            Err(reason) => {
                 note(&reason);
-                AstroNNRow::no_result(spectrum.meta.clone(), spectrum.seconds + t)
+                AstroNNRow::no_result(spectrum.meta.clone(), timing)
             }
         }
     });
-    let dist = jobs
-        .dist
-        .filter(|_| spectrum.meta.kind != "visit")
-        .map(|job| {
-            let stream = MaskStream::new(options.seed, key ^ DIST_STREAM);
-            match run_network(job.network(), &spectrum.data, options.mc, stream) {
-                (Ok(raw), t) => job.row(spectrum.meta.clone(), &raw, spectrum.seconds + t),
-                (Err(reason), t) => {
-                    note(&reason);
-                    job.no_result(spectrum.meta.clone(), spectrum.seconds + t)
-                }
+    let dist = jobs.dist.filter(|_| !spectrum.meta.is_visit()).map(|job| {
+        let stream = MaskStream::new(options.seed, key ^ DIST_STREAM);
+        let (outcome, network) = run_network(job.network(), &spectrum.data, options.mc, stream);
+        let timing = Timing {
+            network,
+            overhead: spectrum.seconds,
+        };
+        match outcome {
+            Ok(raw) => job.row(spectrum.meta.clone(), &raw, timing),
+            Err(reason) => {
+                note(&reason);
+                job.no_result(spectrum.meta.clone(), timing)
             }
-        });
+        }
+    });
     Outcome {
         astronn,
         dist,
@@ -187,10 +200,16 @@ fn predict_chunk(
     summary: &mut RunSummary,
 ) -> Result<()> {
     let wants_visits = jobs.astronn.as_ref().is_some_and(|j| j.visits.is_some());
-    let (wanted, skipped): (Vec<_>, Vec<_>) = chunk
+    let (mut wanted, skipped): (Vec<_>, Vec<_>) = chunk
         .spectra
         .into_iter()
-        .partition(|s| s.meta.kind != "visit" || wants_visits);
+        .partition(|s| !s.meta.is_visit() || wants_visits);
+    for spectrum in &mut wanted {
+        let applied = jobs.catalogs.apply(&mut spectrum.meta);
+        if applied.missing_source && !spectrum.meta.is_visit() {
+            summary.missing_sources += 1;
+        }
+    }
     summary.skipped_visits += skipped.len();
     let spectra = wanted.len();
     let shared = Predictors {

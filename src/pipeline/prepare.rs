@@ -79,22 +79,21 @@ pub fn prepare_file(path: &Path, visits: bool) -> Vec<Prepared<NormalizedSpectru
     }
 }
 
+/// A spectrum's identity: the star's header fields, and for a visit its own fields over them
+/// (its S/N, fiber, MJD, velocities…).
 fn slot_meta(apstar: &ApStar, slot: &SpectrumSlot) -> SpectrumMeta {
     let id = &apstar.identity;
+    let mut fields = id.fields.clone();
+    if let Some(visit) = slot.visit.and_then(|k| id.visit_fields.get(k - 1)) {
+        fields.extend_from(visit);
+    }
     SpectrumMeta {
         source_file: apstar.path.display().to_string(),
         row: slot.row as i64,
-        apogee_id: id.apogee_id.clone(),
         kind: slot.kind.as_str().to_string(),
         visit: slot.visit.map_or(0, |v| v as i64),
         visit_file: slot.visit_file.clone().unwrap_or_default(),
-        telescope: id.telescope.clone(),
-        field: id.field.clone(),
-        ra: id.ra,
-        dec: id.dec,
-        snr: id.snr,
-        k_mag: id.k_mag,
-        sfd_ebv: id.sfd_ebv,
+        fields,
     }
 }
 

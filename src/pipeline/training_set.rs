@@ -34,7 +34,7 @@ pub fn collect_training_set(
     let (mut flux, mut labels, mut errors) = (Vec::new(), Vec::new(), Vec::new());
     while let Some(chunk) = source.next_chunk()? {
         let mut spectra = 0;
-        for spectrum in chunk.spectra.into_iter().filter(|s| s.meta.kind != "visit") {
+        for spectrum in chunk.spectra.into_iter().filter(|s| !s.meta.is_visit()) {
             spectra += 1;
             let data = match spectrum.data {
                 Ok(data) => data,
@@ -44,7 +44,7 @@ pub fn collect_training_set(
                     continue;
                 }
             };
-            let Some((values, label_errors)) = catalog.lookup(&spectrum.meta.apogee_id) else {
+            let Some((values, label_errors)) = catalog.lookup(&spectrum.meta.apogee_id()) else {
                 summary.not_in_catalog += 1;
                 continue;
             };

@@ -157,7 +157,10 @@ fn numeric(data: &ColumnData) -> Option<Vec<f64>> {
         ColumnData::I16(v) => v.iter().map(|&x| f64::from(x)).collect(),
         ColumnData::I32(v) => v.iter().map(|&x| f64::from(x)).collect(),
         ColumnData::I64(v) => v.iter().map(|&x| x as f64).collect(),
-        ColumnData::Bool(_) | ColumnData::Str(_) => return None,
+        ColumnData::Bool(_)
+        | ColumnData::Str(_)
+        | ColumnData::ByteArray(_)
+        | ColumnData::F32Array(_) => return None,
     })
 }
 

@@ -163,8 +163,13 @@ pub fn comparison(joined: &Joined) -> Comparison {
         (None, Some(snr)) => (snr, Some("reference")),
         (None, None) => (vec![f64::NAN; joined.len()], None),
     };
-    let quantity = |name: &str, error: &str, crb: Option<String>| {
-        let pred = joined.result_column(name)?;
+    // `name` in the catalog; in the result `result` (`result_error`), or else `name`
+    // (`error`) as older tables called it.
+    let quantity = |name: &str, error: &str, crb: Option<String>, result: (&str, &str)| {
+        let (pred, error) = match joined.result_column(result.0) {
+            Some(pred) => (pred, result.1),
+            None => (joined.result_column(name)?, error),
+        };
         let truth = joined.truth_column(name)?;
         let nan = || vec![f64::NAN; pred.len()];
         let error = joined.result_column(error).unwrap_or_else(nan);
@@ -187,12 +192,19 @@ pub fn comparison(joined: &Joined) -> Comparison {
     Comparison {
         labels: LABELS
             .iter()
-            .filter_map(|l| quantity(l, &format!("e_{l}"), Some(format!("crb_{l}"))))
+            .filter_map(|l| {
+                let error = format!("e_{l}");
+                quantity(l, &error, Some(format!("crb_{l}")), (l, &error))
+            })
             .collect(),
-        fractional: [("dist", "dist_err"), ("L_fakemag", "L_fakemag_err")]
-            .iter()
-            .filter_map(|(name, error)| quantity(name, error, None))
-            .collect(),
+        // DR19's AstroNNdist calls the network's distance nn_dist.
+        fractional: [
+            ("dist", "dist_err", ("nn_dist", "nn_dist_err")),
+            ("L_fakemag", "L_fakemag_err", ("L_fakemag", "L_fakemag_err")),
+        ]
+        .iter()
+        .filter_map(|(name, error, result)| quantity(name, error, None, *result))
+        .collect(),
         snr,
         snr_source,
     }

@@ -225,7 +225,7 @@ fn definitions(out: &mut String, r: &Report) {
         out.push_str(
             "- distances: f = (predicted − true) / true; bias = median f, median abs = \
              median |f|, scatter = robust std of f, z width = robust std of residual / \
-             reported error (dist_err, L_fakemag_err).\n",
+             reported error (nn_dist_err, L_fakemag_err).\n",
         );
     }
     if r.range.is_some() {

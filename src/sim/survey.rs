@@ -5,6 +5,7 @@
 use crate::apogee::continuum::{normalize, NormalizedSpectrum};
 use crate::apogee::grid::insert_gaps;
 use crate::io::apstar::e_flux_from_error;
+use crate::io::apstar_header::star_fields;
 use crate::io::apstar_write::write_apstar;
 use crate::io::normalized::{NormalizedWriter, SpectrumMeta};
 use crate::io::table::{AstraTableWriter, CardValue, HeaderCard};
@@ -252,7 +253,10 @@ fn simulate_star(survey: &Survey, index: usize) -> Result<Simulated> {
         },
         SurveyOutput::NormalizedOnly => Spectra::Normalized {
             spectrum: normalize_coadd(&arrays, &record.id)?,
-            meta: Box::new(coadd_meta(&record, position)),
+            meta: Box::new(coadd_meta(
+                &record,
+                &apstar_header(&record, position, &observation, survey.seed),
+            )),
         },
     };
     Ok(Simulated { record, spectra })
@@ -338,21 +342,15 @@ fn normalize_coadd(arrays: &ApStarArrays, id: &str) -> Result<NormalizedSpectrum
         .map_err(|reason| Error::Invalid(format!("simulated star {id}: {reason}")))
 }
 
-/// The description `normalize` would give the coadd of a simulated apStar file.
-fn coadd_meta(record: &StarRecord, position: Position) -> SpectrumMeta {
+/// The description `normalize` would give the coadd of a simulated apStar file with this
+/// `header`.
+fn coadd_meta(record: &StarRecord, header: &[HeaderCard]) -> SpectrumMeta {
+    let cards: Vec<(String, String)> = header
+        .iter()
+        .map(|c| (c.key.clone(), c.value.text()))
+        .collect();
     SpectrumMeta {
-        source_file: record.file.clone(),
-        row: 0,
-        apogee_id: record.id.clone(),
-        kind: "coadd".into(),
-        visit: 0,
-        visit_file: String::new(),
-        telescope: "apo25m".into(),
-        field: "SIM".into(),
-        ra: position.ra,
-        dec: position.dec,
-        snr: record.snr,
-        k_mag: record.observed.k_mag,
-        sfd_ebv: record.star.ebv,
+        fields: star_fields(&cards, Path::new(&record.file), &[]),
+        ..SpectrumMeta::anonymous(&record.file, 0)
     }
 }

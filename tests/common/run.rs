@@ -38,10 +38,11 @@ pub fn apogee(path: &Path) -> Table {
     read_table(path, "APOGEE").unwrap()
 }
 
-/// A float column.
+/// A float column (float32 columns widened exactly).
 pub fn floats(table: &Table, name: &str) -> Vec<f64> {
     match table.column(name) {
         Some(ColumnData::F64(v)) => v.clone(),
+        Some(ColumnData::F32(v)) => v.iter().map(|&x| f64::from(x)).collect(),
         other => panic!("column {name}: {other:?}"),
     }
 }
