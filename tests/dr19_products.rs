@@ -3,7 +3,7 @@
 
 mod common;
 
-use astronn::io::table::{read_header_cards, Table};
+use astronn::io::table::{read_header_cards, ColumnData, Table};
 use astronn::pipeline::gaia::{lindegren_zero_point, ZeroPointInputs};
 use common::dr19::dr19_style_copy;
 use common::run::{apogee, astronn, floats, ints, s, stderr, strings, succeed};
@@ -63,14 +63,20 @@ fn inputs() -> tempfile::TempDir {
 }
 
 /// Runs predict (default models, 10 MC samples) on `dir/in` with `extra` arguments, writing
-/// `dir/star.fits.gz`, `dir/visit.fits` and `dir/dist.fits`.
+/// `dir/star.fits.gz`, `dir/visit.fits` and `dir/dist.fits`; returns them and stderr.
 fn predict(dir: &Path, extra: &[&str]) -> (PathBuf, PathBuf, PathBuf, String) {
-    let (star, visit, dist) = (
-        dir.join("star.fits.gz"),
-        dir.join("visit.fits"),
-        dir.join("dist.fits"),
-    );
-    let mut args = vec![
+    let input = dir.join("in");
+    let mut args = extra.to_vec();
+    args.push(s(&input));
+    predict_into(dir, "", &args)
+}
+
+/// Runs predict with `args` (inputs included), writing `dir/<prefix>star.fits.gz`,
+/// `<prefix>visit.fits` and `<prefix>dist.fits`.
+fn predict_into(dir: &Path, prefix: &str, args: &[&str]) -> (PathBuf, PathBuf, PathBuf, String) {
+    let [star, visit, dist] =
+        ["star.fits.gz", "visit.fits", "dist.fits"].map(|name| dir.join(format!("{prefix}{name}")));
+    let mut all = vec![
         "predict",
         "--mc",
         "10",
@@ -83,10 +89,8 @@ fn predict(dir: &Path, extra: &[&str]) -> (PathBuf, PathBuf, PathBuf, String) {
         "--dist-output",
         s(&dist),
     ];
-    args.extend_from_slice(extra);
-    let input = dir.join("in");
-    args.push(s(&input));
-    let out = succeed(&args);
+    all.extend_from_slice(args);
+    let out = succeed(&all);
     (star, visit, dist, stderr(&out))
 }
 
@@ -679,27 +683,12 @@ fn normalized_inputs_keep_the_header_values() {
         s(&normalized),
         s(&dir.path().join("in")),
     ]);
-    let (direct, direct_visits, _, _) = predict(dir.path(), &[]);
-    let (star, visit) = (
-        dir.path().join("n_star.fits"),
-        dir.path().join("n_visit.fits"),
-    );
-    succeed(&[
-        "predict",
-        "--mc",
-        "10",
-        "--seed",
-        "1",
-        "-o",
-        s(&star),
-        "--visits-output",
-        s(&visit),
-        "--normalized",
-        s(&normalized),
-    ]);
+    let (direct, direct_visits, direct_dist, _) = predict(dir.path(), &[]);
+    let (star, visit, dist, _) = predict_into(dir.path(), "n_", &["--normalized", s(&normalized)]);
     for (a, b) in [
         (apogee(&direct), apogee(&star)),
         (apogee(&direct_visits), apogee(&visit)),
+        (apogee(&direct_dist), apogee(&dist)),
     ] {
         for (name, data) in &a.columns {
             if ["t_elapsed", "t_overhead", "created"].contains(&name.as_str()) {
@@ -707,14 +696,12 @@ fn normalized_inputs_keep_the_header_values() {
             }
             let theirs = b.column(name).unwrap_or_else(|| panic!("column {name}"));
             let same = match (data, theirs) {
-                (
-                    astronn::io::table::ColumnData::F32(x),
-                    astronn::io::table::ColumnData::F32(y),
-                ) => x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()),
-                (
-                    astronn::io::table::ColumnData::F64(x),
-                    astronn::io::table::ColumnData::F64(y),
-                ) => x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits()),
+                (ColumnData::F32(x), ColumnData::F32(y)) => {
+                    x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits())
+                }
+                (ColumnData::F64(x), ColumnData::F64(y)) => {
+                    x.iter().zip(y).all(|(p, q)| p.to_bits() == q.to_bits())
+                }
                 (x, y) => x == y,
             };
             assert!(
@@ -723,4 +710,55 @@ fn normalized_inputs_keep_the_header_values() {
             );
         }
     }
+}
+
+#[test]
+fn a_fits_source_catalog_copies_64_bit_ids_and_the_target_flag_bytes() {
+    use astronn::io::table::{AstraTableWriter, ColumnKind, ColumnSpec};
+    let dir = inputs();
+    let catalog = dir.path().join("mwmAllStar-cut.fits");
+    let mut flags = vec![0u8; 57];
+    flags[0] = 0b1010_0001;
+    flags[56] = 0x80;
+    let mut writer = AstraTableWriter::create(
+        &catalog,
+        vec![
+            ColumnSpec::new("SDSS4_APOGEE_ID", ColumnKind::Str { width: 18 }),
+            ColumnSpec::new("SDSS_ID", ColumnKind::I64),
+            ColumnSpec::new("K_MAG", ColumnKind::F64),
+            ColumnSpec::new("HEALPIX", ColumnKind::I32),
+            ColumnSpec::new("SDSS5_TARGET_FLAGS", ColumnKind::ByteArray { len: 57 }),
+            ColumnSpec::new("UNRELATED", ColumnKind::F32),
+        ],
+        &[],
+    )
+    .unwrap();
+    writer
+        .append(&[
+            ColumnData::Str(vec![ID1.to_string()]),
+            ColumnData::I64(vec![i64::MAX - 7]),
+            ColumnData::F64(vec![11.5]),
+            ColumnData::I32(vec![4242]),
+            ColumnData::ByteArray(vec![flags.clone()]),
+            ColumnData::F32(vec![1.0]),
+        ])
+        .unwrap();
+    writer.finish(&[]).unwrap();
+    let (star, _, _, err) = predict(dir.path(), &["--sources", s(&catalog)]);
+    let table = apogee(&star);
+    let file1 = dir.path().join("in").join(FILE1).display().to_string();
+    let r = row_where(&table, "source_file", &file1);
+    assert_eq!(ints(&table, "sdss_id")[r], i64::MAX - 7);
+    assert_eq!(ints(&table, "healpix")[r], 4242);
+    assert!(close(floats(&table, "k_mag")[r], 11.5, 1e-7));
+    assert!(
+        table.column("unrelated").is_none(),
+        "only Source columns are copied"
+    );
+    assert!(err.contains("1 star not in"), "{err}");
+    // The flag bytes, read back through CFITSIO.
+    let mut f = fitsio::FitsFile::open(&star).unwrap();
+    let hdu = f.hdu("APOGEE").unwrap();
+    let bytes: Vec<u8> = hdu.read_col(&mut f, "sdss5_target_flags").unwrap();
+    assert_eq!(&bytes[r * 57..(r + 1) * 57], flags.as_slice());
 }

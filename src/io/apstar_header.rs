@@ -249,14 +249,18 @@ fn mapped(
     fields
 }
 
+/// The file name of `path` without `.fits` or `.fits.gz` (`None` for other names).
+fn fits_stem(path: &Path) -> Option<&str> {
+    let name = path.file_name()?.to_str()?;
+    name.strip_suffix(".gz")
+        .unwrap_or(name)
+        .strip_suffix(".fits")
+}
+
 /// What an apStar file name says: `(prefix, apred, telescope)` of
 /// `<prefix>Star-<apred>[-<telescope>]-<obj>.fits[.gz]` (`None` for other names).
 pub fn parse_apstar_name(path: &Path) -> Option<(String, String, Option<String>)> {
-    let name = path.file_name()?.to_str()?;
-    let stem = name
-        .strip_suffix(".gz")
-        .unwrap_or(name)
-        .strip_suffix(".fits")?;
+    let stem = fits_stem(path)?;
     let (prefix, rest) = stem.split_once("Star-")?;
     if prefix.len() != 2 {
         return None;
@@ -273,11 +277,7 @@ pub fn parse_apstar_name(path: &Path) -> Option<(String, String, Option<String>)
 /// The plate and MJD of an apVisit file name,
 /// `apVisit-<apred>[-<telescope>]-<plate>-<mjd>-<fiber>.fits`.
 pub fn parse_visit_name(name: &str) -> Option<(String, i64)> {
-    let name = Path::new(name.trim()).file_name()?.to_str()?;
-    let stem = name
-        .strip_suffix(".gz")
-        .unwrap_or(name)
-        .strip_suffix(".fits")?;
+    let stem = fits_stem(Path::new(name.trim()))?;
     let parts: Vec<&str> = stem.split('-').collect();
     if parts.len() < 5 || !parts[0].ends_with("Visit") {
         return None;

@@ -49,13 +49,9 @@ impl Catalog {
     /// module documentation); `what` names the catalog in messages. Errors name the file,
     /// and for a missing column list the columns the file has.
     pub fn load(path: &Path, what: &str, id: &str, columns: &[ColumnRequest]) -> Result<Self> {
-        let (ids, columns, present) = if looks_like_fits(path)? {
-            read_fits(path, what, id, columns)?
-        } else {
-            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| Error::file(path, "neither a FITS file nor a UTF-8 CSV file"))?;
-            read_csv(path, &text, what, id, columns)?
+        let (ids, columns, present) = match csv_text(path)? {
+            None => read_fits(path, what, id, columns)?,
+            Some(text) => read_csv(path, &text, what, id, columns)?,
         };
         let mut index = HashMap::with_capacity(ids.len());
         for (row, id) in ids.iter().enumerate() {
@@ -112,8 +108,20 @@ impl Catalog {
     }
 }
 
+/// The text of a CSV catalog, or `None` for a FITS one (see [`looks_like_fits`]); a file
+/// that is neither is an error.
+pub(crate) fn csv_text(path: &Path) -> Result<Option<String>> {
+    if looks_like_fits(path)? {
+        return Ok(None);
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| Error::file(path, "neither a FITS file nor a UTF-8 CSV file"))
+}
+
 /// Whether the file starts like a FITS file (or is gzip-compressed).
-pub(crate) fn looks_like_fits(path: &Path) -> Result<bool> {
+fn looks_like_fits(path: &Path) -> Result<bool> {
     use std::io::Read;
     let mut head = [0u8; 9];
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -379,6 +387,30 @@ fn push_record(records: &mut Vec<Record>, fields: &mut Vec<String>, line: usize)
     records.push(Record { line, fields });
 }
 
+/// The column names and data records of CSV text (a byte-order mark ignored), every record
+/// checked to have one field per column.
+pub(crate) fn csv_table(path: &Path, text: &str, what: &str) -> Result<(Vec<String>, Vec<Record>)> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut records = csv_records(path, text)?.into_iter();
+    let header = records
+        .next()
+        .ok_or_else(|| Error::file(path, format!("the {what} is empty (no header line)")))?;
+    let names = header.fields;
+    let records: Vec<Record> = records.collect();
+    if let Some(bad) = records.iter().find(|r| r.fields.len() != names.len()) {
+        return Err(Error::file(
+            path,
+            format!(
+                "line {}: {} fields where the header names {} columns",
+                bad.line,
+                bad.fields.len(),
+                names.len()
+            ),
+        ));
+    }
+    Ok((names, records))
+}
+
 /// A CSV value: blank or `--` is NaN, otherwise a number (`nan`, `inf` accepted).
 pub(crate) fn csv_number(path: &Path, line: usize, column: &str, text: &str) -> Result<f64> {
     if text.is_empty() || text == "--" {
@@ -400,28 +432,12 @@ fn read_csv(
     id: &str,
     columns: &[ColumnRequest],
 ) -> Result<Columns> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut records = csv_records(path, text)?.into_iter();
-    let header = records
-        .next()
-        .ok_or_else(|| Error::file(path, format!("the {what} is empty (no header line)")))?;
-    let names = header.fields;
+    let (names, records) = csv_table(path, text, what)?;
     let (id_index, indices) = find_columns(path, &names, what, id, columns)?;
     let present = indices.iter().map(Option::is_some).collect();
     let mut ids = Vec::new();
     let mut values: Vec<Vec<f64>> = vec![Vec::new(); columns.len()];
     for record in records {
-        if record.fields.len() != names.len() {
-            return Err(Error::file(
-                path,
-                format!(
-                    "line {}: {} fields where the header names {} columns",
-                    record.line,
-                    record.fields.len(),
-                    names.len()
-                ),
-            ));
-        }
         ids.push(record.fields[id_index].trim().to_string());
         for (column, index) in values.iter_mut().zip(&indices) {
             column.push(match index {

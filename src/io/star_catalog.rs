@@ -9,7 +9,7 @@
 //! decimal); the first row of a repeated identifier wins.
 
 use crate::io::catalog::{
-    csv_number, csv_records, find_table_hdu, looks_like_fits, missing_column, position,
+    csv_number, csv_table, csv_text, find_table_hdu, missing_column, position,
 };
 use crate::io::fields::{Fields, Value};
 use crate::io::fits::Fits;
@@ -46,13 +46,9 @@ impl StarCatalog {
     /// the catalog in messages. A wanted column of another type than expected (text where
     /// numbers are expected) is an error naming it.
     pub fn load(path: &Path, what: &str, id: &str, wanted: &[CatalogColumn]) -> Result<Self> {
-        let (ids, columns) = if looks_like_fits(path)? {
-            read_fits(path, what, id, wanted)?
-        } else {
-            let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-            let text = String::from_utf8(bytes)
-                .map_err(|_| Error::file(path, "neither a FITS file nor a UTF-8 CSV file"))?;
-            read_csv(path, &text, what, id, wanted)?
+        let (ids, columns) = match csv_text(path)? {
+            None => read_fits(path, what, id, wanted)?,
+            Some(text) => read_csv(path, &text, what, id, wanted)?,
         };
         let mut index = HashMap::with_capacity(ids.len());
         for (row, id) in ids.into_iter().enumerate() {
@@ -135,16 +131,6 @@ fn identifiers(path: &Path, name: &str, data: ColumnData) -> Result<Vec<String>>
 /// `data` in the storage `kind` asks for, or `None` when they do not convert (text into
 /// numbers, numbers into text).
 fn convert(data: ColumnData, kind: ColumnKind) -> Option<ColumnData> {
-    let floats = |data: &ColumnData| -> Option<Vec<f64>> {
-        Some(match data {
-            ColumnData::F64(v) => v.clone(),
-            ColumnData::F32(v) => v.iter().map(|&x| f64::from(x)).collect(),
-            ColumnData::I16(v) => v.iter().map(|&x| f64::from(x)).collect(),
-            ColumnData::I32(v) => v.iter().map(|&x| f64::from(x)).collect(),
-            ColumnData::I64(v) => v.iter().map(|&x| x as f64).collect(),
-            _ => return None,
-        })
-    };
     let integers = |data: &ColumnData| -> Option<Vec<i64>> {
         Some(match data {
             ColumnData::I16(v) => v.iter().map(|&x| i64::from(x)).collect(),
@@ -156,8 +142,8 @@ fn convert(data: ColumnData, kind: ColumnKind) -> Option<ColumnData> {
         })
     };
     Some(match kind {
-        ColumnKind::F64 => ColumnData::F64(floats(&data)?),
-        ColumnKind::F32 => ColumnData::F32(floats(&data)?.into_iter().map(|x| x as f32).collect()),
+        ColumnKind::F64 => ColumnData::F64(data.to_f64s()?),
+        ColumnKind::F32 => ColumnData::F32(data.to_f64s()?.into_iter().map(|x| x as f32).collect()),
         ColumnKind::I16 | ColumnKind::I32 => ColumnData::I32(
             integers(&data)?
                 .into_iter()
@@ -253,12 +239,7 @@ fn read_csv(
     id: &str,
     wanted: &[CatalogColumn],
 ) -> Result<Read> {
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut records = csv_records(path, text)?.into_iter();
-    let header = records
-        .next()
-        .ok_or_else(|| Error::file(path, format!("the {what} is empty (no header line)")))?;
-    let names = header.fields;
+    let (names, records) = csv_table(path, text, what)?;
     let id_index =
         position(&names, id).ok_or_else(|| missing_column(path, what, "identifier", id, &names))?;
     let found: Vec<(usize, &CatalogColumn)> = wanted
@@ -269,17 +250,6 @@ fn read_csv(
     let mut lines = Vec::new();
     let mut texts: Vec<Vec<String>> = vec![Vec::new(); found.len()];
     for record in records {
-        if record.fields.len() != names.len() {
-            return Err(Error::file(
-                path,
-                format!(
-                    "line {}: {} fields where the header names {} columns",
-                    record.line,
-                    record.fields.len(),
-                    names.len()
-                ),
-            ));
-        }
         ids.push(record.fields[id_index].trim().to_string());
         lines.push(record.line);
         for (column, (index, _)) in texts.iter_mut().zip(&found) {

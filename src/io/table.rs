@@ -180,6 +180,21 @@ impl ColumnData {
         self.len() == 0
     }
 
+    /// Numeric values as f64 (`None` for strings, logicals and arrays).
+    pub fn to_f64s(&self) -> Option<Vec<f64>> {
+        Some(match self {
+            ColumnData::F64(v) => v.clone(),
+            ColumnData::F32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+            ColumnData::I16(v) => v.iter().map(|&x| f64::from(x)).collect(),
+            ColumnData::I32(v) => v.iter().map(|&x| f64::from(x)).collect(),
+            ColumnData::I64(v) => v.iter().map(|&x| x as f64).collect(),
+            ColumnData::Bool(_)
+            | ColumnData::Str(_)
+            | ColumnData::ByteArray(_)
+            | ColumnData::F32Array(_) => return None,
+        })
+    }
+
     /// A short name of the variant, for messages.
     fn describe(&self) -> &'static str {
         match self {

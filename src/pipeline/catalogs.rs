@@ -61,6 +61,15 @@ const SOLVED: (&str, &str, ColumnKind) = (
     ColumnKind::I64,
 );
 
+/// The catalog column for one of [`GAIA_COLUMNS`].
+fn gaia_column(&(name, field, kind): &(&str, &str, ColumnKind)) -> CatalogColumn {
+    CatalogColumn {
+        name: name.to_string(),
+        field: field.to_string(),
+        kind,
+    }
+}
+
 /// The catalogs of a run.
 #[derive(Debug, Clone, Default)]
 pub struct StarCatalogs {
@@ -93,16 +102,7 @@ impl StarCatalogs {
                 kind: c.storage(),
             })
             .collect();
-        wanted.extend(
-            GAIA_COLUMNS[8..]
-                .iter()
-                .chain([&SOLVED])
-                .map(|(name, field, kind)| CatalogColumn {
-                    name: name.to_string(),
-                    field: field.to_string(),
-                    kind: *kind,
-                }),
-        );
+        wanted.extend(GAIA_COLUMNS[8..].iter().chain([&SOLVED]).map(gaia_column));
         Ok(JoinedCatalog {
             catalog: StarCatalog::load(path, "sources catalog", id_column, &wanted)?,
             key: id_column.trim().to_ascii_lowercase(),
@@ -118,11 +118,7 @@ impl StarCatalogs {
         let wanted: Vec<CatalogColumn> = GAIA_COLUMNS
             .iter()
             .chain([&SOLVED])
-            .map(|(name, field, kind)| CatalogColumn {
-                name: name.to_string(),
-                field: field.to_string(),
-                kind: *kind,
-            })
+            .map(gaia_column)
             .collect();
         let id = id_column.trim().to_ascii_lowercase();
         let key = if id == "source_id" {

@@ -62,7 +62,7 @@ impl Joined {
     /// The result column `name` (any numeric type, ignoring case) at the matched rows, or
     /// `None` when the result has no such numeric column.
     pub fn result_column(&self, name: &str) -> Option<Vec<f64>> {
-        let values = numeric(self.result.column(name)?)?;
+        let values = self.result.column(name)?.to_f64s()?;
         Some(self.matches.iter().map(|&(r, _)| values[r]).collect())
     }
 
@@ -121,7 +121,8 @@ pub fn join(spec: &JoinSpec) -> Result<Joined> {
         }
     };
     let flags = match result.column("result_flags") {
-        Some(data) => numeric(data)
+        Some(data) => data
+            .to_f64s()
             .ok_or_else(|| Error::file(spec.result, "the 'result_flags' column is not numeric"))?,
         None => vec![0.0; ids.len()],
     };
@@ -146,21 +147,6 @@ pub fn join(spec: &JoinSpec) -> Result<Joined> {
         truth,
         truth_names,
         matches,
-    })
-}
-
-/// A numeric column as f64 (`None` for strings and logicals).
-fn numeric(data: &ColumnData) -> Option<Vec<f64>> {
-    Some(match data {
-        ColumnData::F64(v) => v.clone(),
-        ColumnData::F32(v) => v.iter().map(|&x| f64::from(x)).collect(),
-        ColumnData::I16(v) => v.iter().map(|&x| f64::from(x)).collect(),
-        ColumnData::I32(v) => v.iter().map(|&x| f64::from(x)).collect(),
-        ColumnData::I64(v) => v.iter().map(|&x| x as f64).collect(),
-        ColumnData::Bool(_)
-        | ColumnData::Str(_)
-        | ColumnData::ByteArray(_)
-        | ColumnData::F32Array(_) => return None,
     })
 }
 
