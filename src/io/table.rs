@@ -1,9 +1,10 @@
 //! Astra-style output tables (SPEC §8), written as a stream, and FITS binary-table reading.
 //!
 //! Astra's summary products (`astraAllStarAstroNN`, `astraAllVisitAstroNN`,
-//! `astraAllStarAstroNNDist`) are FITS files with HDU 0 a header describing the run, HDU 1 an
-//! empty binary table named `BOSS` (the same columns, no rows) and HDU 2 a binary table named
-//! `APOGEE` with lower-case column names. [`AstraTableWriter`] writes that layout. Because a run can cover millions of
+//! `astraAllStarAstroNNdist`) are FITS files with HDU 0 a header describing the run, HDU 1 a
+//! binary table named `BOSS` without rows and HDU 2 a binary table named `APOGEE` with
+//! lower-case column names. [`AstraTableWriter`] writes that layout (the DR19 columns
+//! themselves are [`crate::products`]'s). Because a run can cover millions of
 //! spectra, rows are appended in batches straight into the `APOGEE` HDU (the last HDU, so
 //! growing it is cheap) and memory does not grow with the row count. The table is written to a
 //! temporary file beside its destination and renamed over it only by

@@ -8,7 +8,7 @@
 //! being left out, and [`Product::apogee_columns`] does the same, then appends astronn's own
 //! columns (where each row came from). A value nobody knows is DR19's fill value.
 //!
-//! [`ProductWriter`] streams rows into a product: each cell is looked up by column name in
+//! [`writer::ProductWriter`] streams rows into a product: each cell is looked up by column name in
 //! the row's results, then in its spectrum's fields (header and Source catalog), then in the
 //! run's constants.
 
