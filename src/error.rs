@@ -5,11 +5,13 @@ use std::path::PathBuf;
 /// Errors raised by the astronn library.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The operating system refused to read or write a file.
-    #[error("{}: {source}", path.display())]
+    /// The operating system refused to read or write a file. The message carries the
+    /// cause, so it is not also given as the error's source (a reader printing the chain,
+    /// as anyhow's `{:#}` does, would repeat it).
+    #[error("{}: {cause}", path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A file was readable but its content is not what it should be.
     #[error("{}: {msg}", path.display())]
@@ -17,9 +19,16 @@ pub enum Error {
     /// A value (an argument, a spectrum, a model parameter) is invalid.
     #[error("{0}")]
     Invalid(String),
-    /// A tensor operation failed (shape mismatch in a model, for example).
+    /// A tensor operation failed (shape mismatch in a model, for example); the message
+    /// carries the cause (not also a source, see `Io`).
     #[error("tensor error: {0}")]
-    Tensor(#[from] candle_core::Error),
+    Tensor(candle_core::Error),
+}
+
+impl From<candle_core::Error> for Error {
+    fn from(error: candle_core::Error) -> Self {
+        Error::Tensor(error)
+    }
 }
 
 impl Error {
@@ -32,10 +41,10 @@ impl Error {
     }
 
     /// An I/O error about `path`.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
         Error::Io {
             path: path.into(),
-            source,
+            cause,
         }
     }
 }

@@ -27,7 +27,7 @@ pub enum Command {
     /// Predict AstroNN labels and write an astraAllStarAstroNN table (optionally distances
     /// too, in the same pass).
     Predict(PredictArgs),
-    /// Predict AstroNNDist distances and write an astraAllStarAstroNNDist table.
+    /// Predict AstroNNDist distances and write an astraAllStarAstroNNdist table.
     Dist(DistArgs),
     /// Train a network on labelled spectra and write an astronn model file.
     Train(TrainArgs),
@@ -55,7 +55,8 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "N", required_unless_present = "labels")]
     pub n: Option<usize>,
 
-    /// Seed of the run: the same seed gives the same survey, bit for bit.
+    /// Seed of the run: the same seed gives the same survey (every HDU's data bit for bit;
+    /// only the run's DATE, CMDLINE, CHECKSUM and DATASUM cards differ).
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
 
@@ -126,9 +127,9 @@ pub struct RunArgs {
     #[arg(short, long, value_name = "OUT.fits")]
     pub output: PathBuf,
 
-    /// Model: an Astra PyTorch checkpoint (.pt) or an astronn model (.safetensors).
-    /// Default: the embedded model trained on simulated spectra (for trying the tool, not
-    /// for science).
+    /// Model: an Astra PyTorch checkpoint (.pt), an astronn model (.safetensors), or
+    /// `default`. Default: the embedded model trained on simulated spectra (for trying the
+    /// tool, not for science).
     #[arg(long, short, value_name = "MODEL")]
     pub model: Option<PathBuf>,
 
@@ -208,13 +209,13 @@ pub struct PredictArgs {
     #[arg(long, value_name = "V.fits")]
     pub visits_output: Option<PathBuf>,
 
-    /// AstroNNDist model for --dist-output (default: the embedded model trained on
-    /// simulated spectra).
+    /// AstroNNDist model for --dist-output: a file, or `default` (the embedded model trained
+    /// on simulated spectra, also used when none is given).
     #[arg(long, value_name = "MODEL", requires = "dist_output")]
     pub dist_model: Option<PathBuf>,
 
     /// Also run AstroNNDist in the same pass and write its distances to this table
-    /// (astraAllStarAstroNNDist layout).
+    /// (astraAllStarAstroNNdist layout).
     #[arg(long, value_name = "D.fits")]
     pub dist_output: Option<PathBuf>,
 
@@ -326,11 +327,13 @@ pub struct BenchArgs {
     #[arg(value_name = "INPUT", required = true)]
     pub inputs: Vec<String>,
 
-    /// AstroNN model to measure (default: the embedded default model).
+    /// AstroNN model to measure: a file or `default` (the embedded model, also used when none
+    /// is given).
     #[arg(long, short, value_name = "MODEL")]
     pub model: Option<PathBuf>,
 
-    /// AstroNNDist model to measure (default: the embedded default model).
+    /// AstroNNDist model to measure: a file or `default` (the embedded model, also used when
+    /// none is given).
     #[arg(long, value_name = "MODEL")]
     pub dist_model: Option<PathBuf>,
 
@@ -437,8 +440,8 @@ pub struct ReportArgs {
     #[arg(long, default_value_t = 100.0, value_name = "SNR")]
     pub snr_min: f64,
 
-    /// Model (a file, or `default` for the embedded one) whose training range (metadata
-    /// 'label_range') decides which stars are out of
+    /// Model (a file, or `default` / `default-dist` for the embedded AstroNN / AstroNNDist
+    /// model) whose training range (metadata 'label_range') decides which stars are out of
     /// range; adds the out-of-range error comparison for e_teff and e_logg.
     #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,
@@ -446,7 +449,8 @@ pub struct ReportArgs {
 
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
-    /// Astra checkpoint to read.
+    /// Astra checkpoint to read (or `default` / `default-dist`: the embedded AstroNN /
+    /// AstroNNDist model).
     #[arg(value_name = "IN.pt")]
     pub input: PathBuf,
 
@@ -461,7 +465,8 @@ pub struct ConvertArgs {
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    /// Model file (.pt or .safetensors).
+    /// Model file (.pt or .safetensors), or `default` / `default-dist` for the embedded
+    /// AstroNN / AstroNNDist model.
     #[arg(value_name = "MODEL")]
     pub model: PathBuf,
 }

@@ -3,6 +3,7 @@
 
 use crate::cli::args::BenchArgs;
 use crate::cli::commands::{censored_network, dist_network, load_model, FILES_PER_CHUNK};
+use crate::cli::count;
 use anyhow::{bail, Result};
 use astronn::bench::{inference_flops, network_throughput, training_throughput, Measurement};
 use astronn::io::inputs::expand_inputs;
@@ -52,10 +53,10 @@ fn print(m: &Measurement) {
         .gflops()
         .map_or(String::new(), |g| format!(", {g:.1} GFLOP/s"));
     println!(
-        "{:<44} {:>8.1} spectra/s  ({} spectra in {:.2} s{gflops})",
+        "{:<44} {:>8.1} spectra/s  ({} in {:.2} s{gflops})",
         m.what,
         m.rate(),
-        m.spectra,
+        count(m.spectra, "spectrum", "spectra"),
         m.seconds
     );
 }
@@ -77,9 +78,9 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         machine()
     );
     println!(
-        "{} spectra from {} files, mc = {}",
-        spectra.len(),
-        files.len(),
+        "{} from {}, mc = {}",
+        count(spectra.len(), "spectrum", "spectra"),
+        count(files.len(), "file", "files"),
         args.mc
     );
 

@@ -4,6 +4,7 @@ use crate::cli::args::{
     CalibrateArgs, CatalogArgs, Cli, Command, ConvertArgs, DistArgs, InfoArgs, NormalizeArgs,
     PredictArgs, ReferenceArgs, ReportArgs, RunArgs,
 };
+use crate::cli::count;
 use crate::cli::progress::Progress;
 use anyhow::{bail, Context, Result};
 use astronn::io::inputs::expand_inputs;
@@ -116,11 +117,6 @@ fn report(quiet: bool, what: &str, summary: &RunSummary, progress: &Progress, ou
     );
 }
 
-/// `n` and the noun in the right number ("1 spectrum", "6 spectra").
-fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
 fn normalize(args: NormalizeArgs, quiet: bool) -> Result<ExitCode> {
     let started = SystemTime::now();
     let files = input_files(&args.input.inputs)?;
@@ -139,6 +135,32 @@ fn normalize(args: NormalizeArgs, quiet: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The name that means an embedded default model wherever a model is named: the default
+/// model of the kind needed there (AstroNN's where either kind will do).
+pub const DEFAULT_MODEL: &str = "default";
+/// The name of the embedded default AstroNNDist model where either kind will do.
+pub const DEFAULT_DIST_MODEL: &str = "default-dist";
+
+/// Whether `spec` names the embedded default model of `kind` (no model named counts).
+fn is_default(spec: Option<&Path>, kind: ModelKind) -> bool {
+    match spec.and_then(Path::to_str) {
+        None => spec.is_none(),
+        Some(name) => {
+            name == DEFAULT_MODEL || (name == DEFAULT_DIST_MODEL && kind == ModelKind::AstroNNDist)
+        }
+    }
+}
+
+/// The model `spec` names: [`DEFAULT_MODEL`] (the embedded model of `kind`, or AstroNN's
+/// when `kind` is `None`), [`DEFAULT_DIST_MODEL`], or a model file.
+pub fn named_model(spec: &Path, kind: Option<ModelKind>) -> Result<ModelFile> {
+    Ok(match spec.to_str() {
+        Some(DEFAULT_MODEL) => default_model(kind.unwrap_or(ModelKind::AstroNN))?,
+        Some(DEFAULT_DIST_MODEL) => default_model(ModelKind::AstroNNDist)?,
+        _ => ModelFile::load(spec)?,
+    })
+}
+
 /// Loads a model of the given kind, with a clear message when it is of the other kind;
 /// without a path, the embedded default model (saying once what it is).
 pub fn load_model(path: Option<&Path>, kind: ModelKind, quiet: bool) -> Result<ModelFile> {
@@ -149,7 +171,7 @@ pub fn load_model(path: Option<&Path>, kind: ModelKind, quiet: bool) -> Result<M
         }
         return Ok(default_model(kind)?);
     };
-    let model = ModelFile::load(path)?;
+    let model = named_model(path, Some(kind))?;
     if model.kind != kind {
         bail!(
             "{} is an {} model, but an {} model is needed here",
@@ -332,9 +354,14 @@ fn execute(
     progress.finish();
     if summary.skipped_visits > 0 {
         eprintln!(
-            "warning: {} visit spectra in the normalized input were not predicted: \
-             give --visits-output to predict them",
-            summary.skipped_visits
+            "warning: {} in the normalized input {} not predicted: give --visits-output to \
+             predict them",
+            count(summary.skipped_visits, "visit spectrum", "visit spectra"),
+            if summary.skipped_visits == 1 {
+                "was"
+            } else {
+                "were"
+            }
         );
     }
     let late = [
@@ -393,13 +420,18 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
         .as_ref()
         .map(|_| load_model(args.dist_model.as_deref(), ModelKind::AstroNNDist, quiet))
         .transpose()?;
-    let (noise_model, noise_card) =
-        run_noise_model(args.noise_model.as_deref(), args.run.model.is_none())?;
+    let (noise_model, noise_card) = run_noise_model(
+        args.noise_model.as_deref(),
+        is_default(args.run.model.as_deref(), ModelKind::AstroNN),
+    )?;
     // Without a file, each network gets the default noise model only when it is the
     // default network (the model is calibrated for those).
     let dist_noise = match args.noise_model {
         Some(_) => (noise_model.clone(), noise_card.clone()),
-        None => run_noise_model(None, args.dist_model.is_none())?,
+        None => run_noise_model(
+            None,
+            is_default(args.dist_model.as_deref(), ModelKind::AstroNNDist),
+        )?,
     };
     let catalogs = load_catalogs(&args.catalogs)?;
     let source = open_source(&args.run, args.visits_output.is_some())?;
@@ -446,8 +478,10 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
 fn dist(args: DistArgs, quiet: bool) -> Result<ExitCode> {
     let options = run_options(&args.run)?;
     let model = load_model(args.run.model.as_deref(), ModelKind::AstroNNDist, quiet)?;
-    let (noise_model, noise_card) =
-        run_noise_model(args.noise_model.as_deref(), args.run.model.is_none())?;
+    let (noise_model, noise_card) = run_noise_model(
+        args.noise_model.as_deref(),
+        is_default(args.run.model.as_deref(), ModelKind::AstroNNDist),
+    )?;
     let catalogs = load_catalogs(&args.catalogs)?;
     let source = open_source(&args.run, false)?;
     let jobs = Jobs {
@@ -608,23 +642,12 @@ fn join_spec<'a>(result: &'a Path, truth: &'a Path, reference: &'a ReferenceArgs
     }
 }
 
-/// The metadata of the model named by `report --model`: `default` is the embedded default
-/// AstroNN model, anything else a model file.
-fn load_model_metadata(spec: &str) -> Result<BTreeMap<String, String>> {
-    let model = if spec == "default" {
-        default_model(ModelKind::AstroNN)?
-    } else {
-        ModelFile::load(Path::new(spec))?
-    };
-    Ok(model.metadata)
-}
-
 fn report_command(args: ReportArgs, quiet: bool) -> Result<ExitCode> {
     let ranges = args
         .model
         .as_deref()
         .map(|spec| -> Result<(String, LabelRanges)> {
-            let metadata = load_model_metadata(spec)?;
+            let metadata = named_model(Path::new(spec), None)?.metadata;
             Ok((
                 spec.to_string(),
                 LabelRanges::from_metadata(&metadata, spec)?,
@@ -666,7 +689,7 @@ fn report_command(args: ReportArgs, quiet: bool) -> Result<ExitCode> {
 }
 
 fn convert(args: ConvertArgs) -> Result<ExitCode> {
-    let model = ModelFile::load(&args.input)?;
+    let model = named_model(&args.input, None)?;
     // Building the network checks every parameter's presence and shape.
     match model.kind {
         ModelKind::AstroNN => drop(censored_network(&model)?),
@@ -698,7 +721,7 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
 }
 
 fn info(args: InfoArgs) -> Result<ExitCode> {
-    let model = ModelFile::load(&args.model)?;
+    let model = named_model(&args.model, None)?;
     println!("file:        {}", model.path.display());
     println!("format:      {:?}", model.format);
     println!("kind:        {}", model.kind.name());

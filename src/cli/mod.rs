@@ -7,3 +7,8 @@ pub mod progress;
 pub mod runtime;
 pub mod simulate;
 pub mod train;
+
+/// `n` and the noun in the right number: "1 spectrum", "6 spectra".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}

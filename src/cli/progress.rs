@@ -53,8 +53,10 @@ impl Observer for Progress {
     fn advance(&self, units: usize, spectra: usize) {
         let done = self.spectra.fetch_add(spectra, Ordering::Relaxed) + spectra;
         let rate = done as f64 / self.elapsed().max(1e-9);
-        self.bar
-            .set_message(format!("{done} spectra at {rate:.0}/s"));
+        self.bar.set_message(format!(
+            "{} at {rate:.0}/s",
+            crate::cli::count(done, "spectrum", "spectra")
+        ));
         self.bar.inc(units as u64);
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::cli::args::{NetworkKind, TrainArgs};
 use crate::cli::commands::{FILES_PER_CHUNK, SPECTRA_PER_CHUNK};
+use crate::cli::count;
 use crate::cli::progress::Progress;
 use anyhow::{bail, Context, Result};
 use astronn::io::inputs::expand_inputs;
@@ -109,9 +110,13 @@ fn train_network<N: TrainableNetwork>(
     reading.finish();
     if !quiet {
         eprintln!(
-            "train: {} spectra with labels ({} read, {} not in the catalog, {} without labels, \
-             {} unusable)",
-            join.joined, join.spectra, join.not_in_catalog, join.without_labels, join.unusable
+            "train: {} with labels ({} read, {} not in the catalog, {} without labels, {} \
+             unusable)",
+            count(join.joined, "spectrum", "spectra"),
+            join.spectra,
+            join.not_in_catalog,
+            join.without_labels,
+            join.unusable
         );
     }
 

@@ -59,7 +59,7 @@ pub fn prepare_file(path: &Path, visits: bool) -> Vec<Prepared<NormalizedSpectru
         Err(error) => {
             let reason = match &error {
                 crate::Error::File { msg, .. } => msg.clone(),
-                crate::Error::Io { source, .. } => source.to_string(),
+                crate::Error::Io { cause, .. } => cause.to_string(),
                 other => other.to_string(),
             };
             let kinds: &[&str] = if visits {
