@@ -35,7 +35,6 @@ pub struct CatalogColumn {
 pub struct StarCatalog {
     path: PathBuf,
     index: HashMap<String, usize>,
-    rows: usize,
     /// Each copied column: its field name and values.
     columns: Vec<(String, ColumnData)>,
 }
@@ -56,7 +55,6 @@ impl StarCatalog {
         }
         Ok(StarCatalog {
             path: path.to_path_buf(),
-            rows: index.len(),
             index,
             columns,
         })
@@ -73,24 +71,9 @@ impl StarCatalog {
         Some(fields)
     }
 
-    /// The fields this catalog fills.
-    pub fn fields(&self) -> impl Iterator<Item = &str> {
-        self.columns.iter().map(|(f, _)| f.as_str())
-    }
-
     /// The file read.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Number of distinct stars.
-    pub fn len(&self) -> usize {
-        self.rows
-    }
-
-    /// Whether the catalog lists no star.
-    pub fn is_empty(&self) -> bool {
-        self.rows == 0
     }
 }
 

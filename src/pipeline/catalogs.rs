@@ -156,9 +156,4 @@ impl StarCatalogs {
         }
         applied
     }
-
-    /// Whether no catalog is given.
-    pub fn is_empty(&self) -> bool {
-        self.sources.is_none() && self.gaia.is_none() && self.photometry.is_none()
-    }
 }

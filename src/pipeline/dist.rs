@@ -42,19 +42,10 @@ pub struct DistRow {
     pub timing: Timing,
 }
 
-/// The Gaia DR3 columns, named as Gaia names them, that the zero-point needs (they come from
-/// `--gaia`, or a Source catalog holding them). `phot_g_mean_mag` falls back on the Source's
-/// `g_mag`, the same quantity.
-pub const ZERO_POINT_FIELDS: [&str; 5] = [
-    "phot_g_mean_mag",
-    "nu_eff_used_in_astrometry",
-    "pseudocolour",
-    "ecl_lat",
-    "astrometric_params_solved",
-];
-
 /// The zero-point inputs of a star, if its Gaia astrometry row is known
-/// (`astrometric_params_solved` present).
+/// (`astrometric_params_solved` present). They are fields named as Gaia names its columns
+/// (from `--gaia`, or a Source catalog holding them); `phot_g_mean_mag` falls back on the
+/// Source's `g_mag`, the same quantity.
 fn zero_point_inputs(fields: &Fields) -> Option<ZeroPointInputs> {
     let solved = fields.i64("astrometric_params_solved")?;
     let g = match fields.f64("phot_g_mean_mag") {

@@ -71,11 +71,6 @@ impl ProductWriter {
         self.table.append(&batch)
     }
 
-    /// Rows written so far.
-    pub fn rows(&self) -> usize {
-        self.table.rows()
-    }
-
     /// Completes the file (see [`AstraTableWriter::finish`]). Returns one note per column
     /// where values were cut to DR19's width.
     pub fn finish(self, late_primary: &[HeaderCard]) -> Result<Vec<String>> {
