@@ -272,13 +272,14 @@ fn catalog_cards(args: &CatalogArgs) -> Vec<HeaderCard> {
     ]
 }
 
-/// Header cards describing a network's part of a run.
+/// Header cards describing a network's part of a run that started at `started`.
 fn model_cards(
     model: &ModelFile,
     options: &PredictOptions,
     extra: Vec<HeaderCard>,
+    started: SystemTime,
 ) -> Vec<HeaderCard> {
-    let mut cards = run_cards(&command_line(), SystemTime::now());
+    let mut cards = run_cards(&command_line(), started);
     cards.extend([
         card("MODEL", CardValue::Str(model.identity()), "Model file"),
         card(
@@ -324,19 +325,15 @@ fn dist_job(
     options: &PredictOptions,
     noise_model: (Option<&NoiseModel>, &HeaderCard),
     catalog_cards: &[HeaderCard],
+    started: SystemTime,
 ) -> Result<DistJob> {
     let net = dist_network(model)?;
     let mut extra = catalog_cards.to_vec();
     extra.push(noise_model.1.clone());
-    let cards = model_cards(model, options, extra);
+    let cards = model_cards(model, options, extra, started);
     Ok(DistJob {
         predictor: DistPredictor::new(net, noise_model.0),
-        table: ProductWriter::create(
-            output,
-            Product::AllStarAstroNNdist,
-            cards,
-            SystemTime::now(),
-        )?,
+        table: ProductWriter::create(output, Product::AllStarAstroNNdist, cards, started)?,
     })
 }
 
@@ -438,7 +435,7 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
 
     let mut extra = catalog_cards(&args.catalogs);
     extra.push(noise_card);
-    let cards = model_cards(&model, &options, extra);
+    let cards = model_cards(&model, &options, extra, started);
     let coadds = ProductWriter::create(
         &args.run.output,
         Product::AllStarAstroNN,
@@ -457,6 +454,7 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
             &options,
             (dist_noise.0.as_ref(), &dist_noise.1),
             &catalog_cards(&args.catalogs),
+            started,
         )?),
         _ => None,
     };
@@ -476,6 +474,7 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
 }
 
 fn dist(args: DistArgs, quiet: bool) -> Result<ExitCode> {
+    let started = SystemTime::now();
     let options = run_options(&args.run)?;
     let model = load_model(args.run.model.as_deref(), ModelKind::AstroNNDist, quiet)?;
     let (noise_model, noise_card) = run_noise_model(
@@ -492,6 +491,7 @@ fn dist(args: DistArgs, quiet: bool) -> Result<ExitCode> {
             &options,
             (noise_model.as_ref(), &noise_card),
             &catalog_cards(&args.catalogs),
+            started,
         )?),
         catalogs,
     };
