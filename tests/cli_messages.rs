@@ -167,34 +167,21 @@ fn errors_say_their_cause_once() {
 #[test]
 fn counts_are_in_the_right_number() {
     let dir = tempfile::tempdir().unwrap();
-    let out = succeed(&[
-        "predict",
-        "--mc",
-        "4",
-        "--seed",
-        "1",
-        "-o",
-        s(&dir.path().join("one.fits")),
-        s(&test_data(FILE1)),
-    ]);
-    assert!(
-        stderr(&out).contains("predict: 1 spectrum, 0 NO_RESULT"),
-        "{}",
-        stderr(&out)
-    );
-    let out = succeed(&[
-        "predict",
-        "--mc",
-        "4",
-        "--seed",
-        "1",
-        "-o",
-        s(&dir.path().join("two.fits")),
-        s(&test_data("")),
-    ]);
-    assert!(
-        stderr(&out).contains("predict: 2 spectra, 0 NO_RESULT"),
-        "{}",
-        stderr(&out)
-    );
+    for (input, expected) in [
+        (test_data(FILE1), "predict: 1 spectrum, 0 NO_RESULT"),
+        (test_data(""), "predict: 2 spectra, 0 NO_RESULT"),
+    ] {
+        let out = dir.path().join("out.fits");
+        let run = succeed(&[
+            "predict",
+            "--mc",
+            "4",
+            "--seed",
+            "1",
+            "-o",
+            s(&out),
+            s(&input),
+        ]);
+        assert!(stderr(&run).contains(expected), "{}", stderr(&run));
+    }
 }

@@ -15,7 +15,7 @@
 //! its [`SpectrumSlot::pixels`] so that the pipeline can write a NO_RESULT row for it.
 
 use crate::apogee::grid::APSTAR_PIXELS;
-use crate::io::apstar_header::{star_fields, visit_fields};
+use crate::io::apstar_header::{card, star_fields, visit_fields};
 use crate::io::fields::Fields;
 use crate::io::fits::{self, Fits};
 use crate::{Error, Result};
@@ -233,13 +233,12 @@ fn check_structure(fits: &mut Fits) -> Result<()> {
 /// Reads the identity from the primary header (the current HDU).
 fn read_identity(fits: &mut Fits, path: &Path) -> Result<StarIdentity> {
     let cards = fits::parse_cards(&fits.records()?);
-    let nvisits = fits
-        .read_key_i64("NVISITS")
-        .and_then(|n| usize::try_from(n).ok())
+    let nvisits = card(&cards, "NVISITS")
+        .and_then(|n| n.trim().parse::<usize>().ok())
         .unwrap_or(0);
     let visit_files = (1..=nvisits)
         .map(|k| {
-            fits.read_key_string(&format!("SFILE{k}"))
+            card(&cards, &format!("SFILE{k}"))
                 .map(|s| s.trim().to_string())
                 .unwrap_or_default()
         })

@@ -186,8 +186,8 @@ pub const VISIT_KEYWORDS: &[KeywordMapping] = &[
 /// Telescopes of the SDSS layout, as named in DR19 file names and SAS directories.
 const TELESCOPES: [&str; 3] = ["apo25m", "lco25m", "apo1m"];
 
-/// The first card named `key`, if any.
-fn card<'a>(cards: &'a [(String, String)], key: &str) -> Option<&'a str> {
+/// The value of the first card named `key`, if any.
+pub fn card<'a>(cards: &'a [(String, String)], key: &str) -> Option<&'a str> {
     cards
         .iter()
         .find(|(k, _)| k == key)

@@ -189,13 +189,7 @@ type Columns = (Vec<String>, Vec<Vec<f64>>, Vec<bool>);
 
 /// Reads the identifier and requested columns of the catalog's table HDU.
 fn read_fits(path: &Path, what: &str, id: &str, columns: &[ColumnRequest]) -> Result<Columns> {
-    let mut fits = Fits::open(path)?;
-    let hdu = find_table_hdu(&mut fits, what)?;
-    fits.move_to_hdu(hdu)?;
-    let (ncols, nrows) = fits.table_shape()?;
-    let infos = (1..=ncols)
-        .map(|c| fits.column_info(c))
-        .collect::<Result<Vec<_>>>()?;
+    let (mut fits, infos, nrows) = open_table(path, what)?;
     let names: Vec<String> = infos.iter().map(|i| i.name.clone()).collect();
     let (id_index, indices) = find_columns(path, &names, what, id, columns)?;
     let mut read = |index: usize, role: &str| -> Result<ColumnData> {
@@ -210,21 +204,7 @@ fn read_fits(path: &Path, what: &str, id: &str, columns: &[ColumnRequest]) -> Re
             )
         })
     };
-    let ids = match read(id_index, "identifier")? {
-        ColumnData::Str(v) => v.iter().map(|s| s.trim().to_string()).collect(),
-        ColumnData::I16(v) => v.iter().map(i16::to_string).collect(),
-        ColumnData::I32(v) => v.iter().map(i32::to_string).collect(),
-        ColumnData::I64(v) => v.iter().map(i64::to_string).collect(),
-        _ => {
-            return Err(Error::file(
-                path,
-                format!(
-                    "the identifier column '{}' holds neither strings nor integers",
-                    names[id_index]
-                ),
-            ))
-        }
-    };
+    let ids = identifiers(path, &names[id_index], read(id_index, "identifier")?)?;
     let present = indices.iter().map(Option::is_some).collect();
     let mut values = Vec::with_capacity(columns.len());
     for (request, index) in columns.iter().zip(indices) {
@@ -252,9 +232,38 @@ fn read_fits(path: &Path, what: &str, id: &str, columns: &[ColumnRequest]) -> Re
     Ok((ids, values, present))
 }
 
+/// The catalog's table HDU (see [`find_table_hdu`]), opened: the file, its columns and its
+/// row count.
+pub(crate) fn open_table(path: &Path, what: &str) -> Result<(Fits, Vec<fits::ColumnInfo>, usize)> {
+    let mut fits = Fits::open(path)?;
+    let hdu = find_table_hdu(&mut fits, what)?;
+    fits.move_to_hdu(hdu)?;
+    let (ncols, nrows) = fits.table_shape()?;
+    let infos = (1..=ncols)
+        .map(|c| fits.column_info(c))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((fits, infos, nrows))
+}
+
+/// The identifiers of an identifier column as text: strings trimmed, integers in decimal.
+pub(crate) fn identifiers(path: &Path, name: &str, data: ColumnData) -> Result<Vec<String>> {
+    Ok(match data {
+        ColumnData::Str(v) => v.into_iter().map(|s| s.trim().to_string()).collect(),
+        ColumnData::I16(v) => v.iter().map(i16::to_string).collect(),
+        ColumnData::I32(v) => v.iter().map(i32::to_string).collect(),
+        ColumnData::I64(v) => v.iter().map(i64::to_string).collect(),
+        _ => {
+            return Err(Error::file(
+                path,
+                format!("the identifier column '{name}' holds neither strings nor integers"),
+            ))
+        }
+    })
+}
+
 /// The 1-based number of the first table HDU with rows, or of the first table HDU when no
 /// table has rows.
-pub(crate) fn find_table_hdu(fits: &mut Fits, what: &str) -> Result<usize> {
+fn find_table_hdu(fits: &mut Fits, what: &str) -> Result<usize> {
     let mut first_table = None;
     let mut hdu = 2;
     while let Ok(hdutype) = fits.try_move_to_hdu(hdu) {

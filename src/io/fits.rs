@@ -380,24 +380,6 @@ impl Fits {
         self.write_card(&HeaderCard::new(key, CardValue::Str(value.into()), comment))
     }
 
-    /// An integer key of the current header; `None` when absent or not an integer.
-    pub(crate) fn read_key_i64(&mut self, key: &str) -> Option<i64> {
-        let ckey = CString::new(key).ok()?;
-        let mut value: i64 = 0;
-        let mut status = 0;
-        // SAFETY: open handle; comment pointer may be null.
-        unsafe {
-            sys::ffgkyjj(
-                self.ptr,
-                ckey.as_ptr(),
-                &mut value,
-                ptr::null_mut(),
-                &mut status,
-            )
-        };
-        (status == 0).then_some(value)
-    }
-
     /// A string key of the current header (long strings joined); `None` when absent. A
     /// non-string value is returned as written.
     pub(crate) fn read_key_string(&mut self, key: &str) -> Option<String> {

@@ -9,10 +9,9 @@
 //! decimal); the first row of a repeated identifier wins.
 
 use crate::io::catalog::{
-    csv_number, csv_table, csv_text, find_table_hdu, missing_column, position,
+    csv_number, csv_table, csv_text, identifiers, missing_column, open_table, position,
 };
 use crate::io::fields::{Fields, Value};
-use crate::io::fits::Fits;
 use crate::io::table::{ColumnData, ColumnKind};
 use crate::{Error, Result};
 use std::collections::HashMap;
@@ -95,22 +94,6 @@ fn cell(data: &ColumnData, row: usize) -> Value {
 /// Identifiers (as text) and the copied columns.
 type Read = (Vec<String>, Vec<(String, ColumnData)>);
 
-/// Identifiers of an identifier column: text trimmed, integers in decimal.
-fn identifiers(path: &Path, name: &str, data: ColumnData) -> Result<Vec<String>> {
-    Ok(match data {
-        ColumnData::Str(v) => v.into_iter().map(|s| s.trim().to_string()).collect(),
-        ColumnData::I16(v) => v.iter().map(i16::to_string).collect(),
-        ColumnData::I32(v) => v.iter().map(i32::to_string).collect(),
-        ColumnData::I64(v) => v.iter().map(i64::to_string).collect(),
-        _ => {
-            return Err(Error::file(
-                path,
-                format!("the identifier column '{name}' holds neither strings nor integers"),
-            ))
-        }
-    })
-}
-
 /// `data` in the storage `kind` asks for, or `None` when they do not convert (text into
 /// numbers, numbers into text).
 fn convert(data: ColumnData, kind: ColumnKind) -> Option<ColumnData> {
@@ -176,13 +159,7 @@ fn wrong_type(path: &Path, what: &str, name: &str, kind: ColumnKind) -> Error {
 
 /// Reads a FITS catalog's identifier and wanted columns.
 fn read_fits(path: &Path, what: &str, id: &str, wanted: &[CatalogColumn]) -> Result<Read> {
-    let mut fits = Fits::open(path)?;
-    let hdu = find_table_hdu(&mut fits, what)?;
-    fits.move_to_hdu(hdu)?;
-    let (ncols, nrows) = fits.table_shape()?;
-    let infos = (1..=ncols)
-        .map(|c| fits.column_info(c))
-        .collect::<Result<Vec<_>>>()?;
+    let (mut fits, infos, nrows) = open_table(path, what)?;
     let names: Vec<String> = infos.iter().map(|i| i.name.clone()).collect();
     let id_index =
         position(&names, id).ok_or_else(|| missing_column(path, what, "identifier", id, &names))?;
