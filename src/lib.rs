@@ -2,6 +2,7 @@
 //!
 //! - [`apogee`]: the APOGEE pixel grid, pixel bits, the embedded ASPCAP masks and the
 //!   continuum normalization that prepares a spectrum for the networks.
+//! - [`cluster`]: sharded runs on a Slurm cluster (job arrays, merge, resume).
 //! - [`io`]: apStar files, input lists, model files (Astra PyTorch checkpoints and our
 //!   safetensors format), normalized-spectrum files and output tables.
 //! - [`models`]: the embedded default models (trained on simulated spectra).
@@ -15,6 +16,7 @@
 
 pub mod apogee;
 pub mod bench;
+pub mod cluster;
 pub mod error;
 pub mod io;
 pub mod models;

@@ -6,8 +6,8 @@
 
 mod common;
 
-use astronn::io::table::{read_header_cards, read_table, ColumnData};
-use common::run::{s, succeed};
+use astronn::io::table::read_header_cards;
+use common::run::{comparable_table, s, succeed};
 use common::test_data;
 use std::path::Path;
 
@@ -15,9 +15,6 @@ use std::path::Path;
 const RUN_CARDS: [&str; 6] = [
     "DATE", "CMDLINE", "CREATED", "ELAPSED", "CHECKSUM", "DATASUM",
 ];
-/// The result-table columns that measure time.
-const RUN_COLUMNS: [&str; 3] = ["created", "t_elapsed", "t_overhead"];
-
 /// `(type, data start, data end)` of every HDU of a FITS file.
 fn hdus(path: &Path) -> Vec<(i32, i64, i64)> {
     let mut f = fitsio::FitsFile::open(path).unwrap();
@@ -34,25 +31,6 @@ fn hdus(path: &Path) -> Vec<(i32, i64, i64)> {
             }
             assert_eq!(status, 0, "{}", path.display());
             (kind, start, end)
-        })
-        .collect()
-}
-
-/// A table's columns other than the timing ones, floats as bit patterns (NaN equals NaN).
-fn comparable_table(path: &Path, hdu: &str) -> Vec<(String, Vec<u64>, Vec<String>)> {
-    read_table(path, hdu)
-        .unwrap()
-        .columns
-        .into_iter()
-        .filter(|(name, _)| !RUN_COLUMNS.contains(&name.as_str()))
-        .map(|(name, data)| match data {
-            ColumnData::F32(v) => (
-                name,
-                v.iter().map(|x| u64::from(x.to_bits())).collect(),
-                vec![],
-            ),
-            ColumnData::F64(v) => (name, v.iter().map(|x| x.to_bits()).collect(), vec![]),
-            other => (name, vec![], vec![format!("{other:?}")]),
         })
         .collect()
 }

@@ -42,6 +42,12 @@ pub enum Command {
     Report(ReportArgs),
     /// Convert an Astra PyTorch checkpoint (.pt) into an astronn model file (.safetensors).
     Convert(ConvertArgs),
+    /// Put the shards of a run (`--shard`) back together into the table one unsharded run
+    /// would have written, after checking they are all there and of one run.
+    Merge(MergeArgs),
+    /// Run predict, dist or normalize as a Slurm job array of shards, merged by a dependent
+    /// job; or resubmit the shards of such a run that did not finish (--resume).
+    Slurm(SlurmArgs),
     /// Describe a model file.
     Info(InfoArgs),
     /// Simulate an APOGEE survey with known truth (apStar files, truth and label catalogs):
@@ -110,6 +116,12 @@ pub struct NormalizeArgs {
     /// Also normalize every visit spectrum (after each file's coadd).
     #[arg(long)]
     pub visits: bool,
+
+    /// Process only part K of N of the expanded input list (K counts from 0), or `slurm`:
+    /// K and N from the Slurm job array (SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN,
+    /// SLURM_ARRAY_TASK_COUNT). Put the parts together with `astronn merge`.
+    #[arg(long, value_name = "K/N|slurm")]
+    pub shard: Option<String>,
 }
 
 /// What a prediction run reads, with which model and how.
@@ -147,6 +159,12 @@ pub struct RunArgs {
     /// row.
     #[arg(long)]
     pub strict: bool,
+
+    /// Process only part K of N of the expanded input list (K counts from 0), or `slurm`:
+    /// K and N from the Slurm job array (SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN,
+    /// SLURM_ARRAY_TASK_COUNT). Put the parts together with `astronn merge`.
+    #[arg(long, value_name = "K/N|slurm", conflicts_with = "normalized")]
+    pub shard: Option<String>,
 }
 
 /// Catalogs whose values replace the apStar header's for the stars they list (applied in
@@ -469,4 +487,81 @@ pub struct InfoArgs {
     /// AstroNN / AstroNNDist model.
     #[arg(value_name = "MODEL")]
     pub model: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard files written with --shard (any order), or directories holding them (their
+    /// .fits and .fits.gz files).
+    #[arg(value_name = "SHARD", required = true)]
+    pub shards: Vec<PathBuf>,
+
+    /// The merged table (gzip-compressed when it ends in .gz).
+    #[arg(short, long, value_name = "OUT.fits")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+#[command(after_long_help = "\
+Example:
+  astronn slurm --shards 100 --partition mwm --time 2:00:00 --workdir dr19-run -- \\
+      predict --seed 7 -o astraAllStarAstroNN.fits --visits-output astraAllVisitAstroNN.fits \\
+      @apstar-files.txt
+
+writes dr19-run/array.sbatch (a job array of 100 tasks, each running the command on its \
+shard with --shard <task>/100 and writing dr19-run/shards/<output name>/), \
+dr19-run/merge.sbatch (astronn merge of every output, run after the whole array succeeded), \
+submits both with sbatch and prints the job ids. Task logs go to dr19-run/logs/. After a \
+failure (node crash, time limit, scancel), `astronn slurm --resume --workdir dr19-run` \
+resubmits only the shards without a complete output, then the merge.")]
+pub struct SlurmArgs {
+    /// Directory for the job scripts, shards, logs and the run's state (created if needed).
+    #[arg(long, value_name = "DIR")]
+    pub workdir: PathBuf,
+
+    /// Shards (tasks of the job array).
+    #[arg(long, value_name = "N", required_unless_present = "resume")]
+    pub shards: Option<usize>,
+
+    /// Resubmit the shards of the run in --workdir that have no complete output, then the
+    /// merge (no command needed).
+    #[arg(long, conflicts_with = "shards")]
+    pub resume: bool,
+
+    /// Slurm partition (sbatch --partition).
+    #[arg(long, value_name = "P")]
+    pub partition: Option<String>,
+
+    /// Slurm account (sbatch --account).
+    #[arg(long, value_name = "A")]
+    pub account: Option<String>,
+
+    /// Time limit of each task (sbatch --time), e.g. 2:00:00.
+    #[arg(long, value_name = "T")]
+    pub time: Option<String>,
+
+    /// Memory of each task (sbatch --mem), e.g. 4G.
+    #[arg(long, value_name = "M")]
+    pub mem: Option<String>,
+
+    /// Cores of each task (sbatch --cpus-per-task; the task runs with --threads C).
+    #[arg(long, value_name = "C", default_value_t = 1)]
+    pub cpus_per_task: usize,
+
+    /// Generic resources of each task (sbatch --gres), e.g. gpu:1.
+    #[arg(long, value_name = "G")]
+    pub gres: Option<String>,
+
+    /// Write the scripts and print what would be submitted, without submitting.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// The command each shard runs: predict, dist or normalize with its options and inputs
+    /// (after `--`).
+    #[arg(
+        last = true,
+        value_name = "COMMAND",
+        required_unless_present = "resume"
+    )]
+    pub command: Vec<String>,
 }

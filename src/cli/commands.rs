@@ -1,8 +1,8 @@
 //! The subcommands: check arguments, load what is needed before any work, run, report.
 
 use crate::cli::args::{
-    CalibrateArgs, CatalogArgs, Cli, Command, ConvertArgs, DistArgs, InfoArgs, NormalizeArgs,
-    PredictArgs, ReferenceArgs, ReportArgs, RunArgs,
+    CalibrateArgs, CatalogArgs, Cli, Command, ConvertArgs, DistArgs, InfoArgs, MergeArgs,
+    NormalizeArgs, PredictArgs, ReferenceArgs, ReportArgs, RunArgs,
 };
 use crate::cli::count;
 use crate::cli::progress::Progress;
@@ -27,10 +27,12 @@ use astronn::pipeline::calibrate::{
 };
 use astronn::pipeline::catalogs::StarCatalogs;
 use astronn::pipeline::dist::{DistJob, DistPredictor, DIST_NOISE_LABEL};
+use astronn::pipeline::merge::merge_shards;
 use astronn::pipeline::noise::NoiseModel;
 use astronn::pipeline::normalize::run_normalize;
 use astronn::pipeline::predict::{run_predict, Jobs, PredictOptions, RunSummary};
 use astronn::pipeline::run_info::{card, run_cards};
+use astronn::pipeline::shard::{Shard, ShardedInputs};
 use astronn::pipeline::source::SpectrumSource;
 use astronn::products::writer::ProductWriter;
 use astronn::products::Product;
@@ -60,6 +62,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Calibrate(args) => calibrate(args, cli.quiet),
         Command::Report(args) => report_command(args, cli.quiet),
         Command::Convert(args) => convert(args),
+        Command::Merge(args) => merge(args, cli.quiet),
+        Command::Slurm(args) => crate::cli::slurm::slurm(args, cli.quiet),
         Command::Info(args) => info(args),
         Command::Simulate(args) => crate::cli::simulate::simulate(args, &command_line(), cli.quiet),
     }
@@ -91,7 +95,9 @@ fn command_line() -> String {
     std::env::args().collect::<Vec<_>>().join(" ")
 }
 
-fn input_files(inputs: &[String]) -> Result<Vec<PathBuf>> {
+/// The expanded input list, and the part of it `--shard` selects (all of it without).
+pub fn input_files(inputs: &[String], shard: Option<&str>) -> Result<ShardedInputs> {
+    let shard = shard.map(Shard::parse).transpose()?;
     if inputs.is_empty() {
         bail!("no inputs: give apStar files, directories or @list.txt files");
     }
@@ -99,7 +105,7 @@ fn input_files(inputs: &[String]) -> Result<Vec<PathBuf>> {
     if files.is_empty() {
         bail!("the inputs name no files (a directory is searched for apStar* files)");
     }
-    Ok(files)
+    Ok(ShardedInputs::new(files, shard.unwrap_or(Shard::WHOLE)))
 }
 
 fn report(quiet: bool, what: &str, summary: &RunSummary, progress: &Progress, outputs: &[&Path]) {
@@ -119,16 +125,23 @@ fn report(quiet: bool, what: &str, summary: &RunSummary, progress: &Progress, ou
 
 fn normalize(args: NormalizeArgs, quiet: bool) -> Result<ExitCode> {
     let started = SystemTime::now();
-    let files = input_files(&args.input.inputs)?;
+    let inputs = input_files(&args.input.inputs, args.shard.as_deref())?;
     let mut cards = run_cards(&command_line(), started);
     cards.push(card(
         "VISITS",
         CardValue::Bool(args.visits),
         "Visit spectra included",
     ));
+    cards.extend(inputs.cards());
     let mut writer = NormalizedWriter::create(&args.output, &cards)?;
-    let progress = Progress::new(files.len(), "files", quiet);
-    let summary = run_normalize(&files, args.visits, FILES_PER_CHUNK, &mut writer, &progress)?;
+    let progress = Progress::new(inputs.files.len(), "files", quiet);
+    let summary = run_normalize(
+        &inputs.files,
+        args.visits,
+        FILES_PER_CHUNK,
+        &mut writer,
+        &progress,
+    )?;
     progress.finish();
     writer.finish()?;
     report(quiet, "normalize", &summary, &progress, &[&args.output]);
@@ -214,10 +227,22 @@ fn run_options(run: &RunArgs) -> Result<PredictOptions> {
     })
 }
 
-fn open_source(run: &RunArgs, visits: bool) -> Result<SpectrumSource> {
+/// The run's spectra, and the header cards of its part of the input list (none for a
+/// normalized input).
+fn open_source(run: &RunArgs, visits: bool) -> Result<(SpectrumSource, Vec<HeaderCard>)> {
     Ok(match &run.normalized {
-        Some(path) => SpectrumSource::normalized(path, SPECTRA_PER_CHUNK)?,
-        None => SpectrumSource::apstar(input_files(&run.input.inputs)?, visits, FILES_PER_CHUNK),
+        Some(path) => (
+            SpectrumSource::normalized(path, SPECTRA_PER_CHUNK)?,
+            Vec::new(),
+        ),
+        None => {
+            let inputs = input_files(&run.input.inputs, run.shard.as_deref())?;
+            let cards = inputs.cards();
+            (
+                SpectrumSource::apstar(inputs.files, visits, FILES_PER_CHUNK),
+                cards,
+            )
+        }
     })
 }
 
@@ -431,9 +456,10 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
         )?,
     };
     let catalogs = load_catalogs(&args.catalogs)?;
-    let source = open_source(&args.run, args.visits_output.is_some())?;
+    let (source, input_cards) = open_source(&args.run, args.visits_output.is_some())?;
 
     let mut extra = catalog_cards(&args.catalogs);
+    extra.extend(input_cards.iter().cloned());
     extra.push(noise_card);
     let cards = model_cards(&model, &options, extra, started);
     let coadds = ProductWriter::create(
@@ -453,7 +479,7 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
             output,
             &options,
             (dist_noise.0.as_ref(), &dist_noise.1),
-            &catalog_cards(&args.catalogs),
+            &[catalog_cards(&args.catalogs), input_cards].concat(),
             started,
         )?),
         _ => None,
@@ -482,7 +508,7 @@ fn dist(args: DistArgs, quiet: bool) -> Result<ExitCode> {
         is_default(args.run.model.as_deref(), ModelKind::AstroNNDist),
     )?;
     let catalogs = load_catalogs(&args.catalogs)?;
-    let source = open_source(&args.run, false)?;
+    let (source, input_cards) = open_source(&args.run, false)?;
     let jobs = Jobs {
         astronn: None,
         dist: Some(dist_job(
@@ -490,7 +516,7 @@ fn dist(args: DistArgs, quiet: bool) -> Result<ExitCode> {
             &args.run.output,
             &options,
             (noise_model.as_ref(), &noise_card),
-            &catalog_cards(&args.catalogs),
+            &[catalog_cards(&args.catalogs), input_cards].concat(),
             started,
         )?),
         catalogs,
@@ -499,7 +525,7 @@ fn dist(args: DistArgs, quiet: bool) -> Result<ExitCode> {
 }
 
 /// A seed for runs that did not ask for one (recorded in the output header).
-fn random_seed() -> u64 {
+pub fn random_seed() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(
@@ -717,6 +743,27 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
         model.tensors.len(),
         args.output.display()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn merge(args: MergeArgs, quiet: bool) -> Result<ExitCode> {
+    let summary = merge_shards(&args.shards, &args.output)?;
+    if !quiet {
+        let spectra = summary
+            .spectra
+            .map(|n| format!(", {n} spectra in the run"))
+            .unwrap_or_default();
+        let no_result = summary
+            .no_result
+            .map(|n| format!(", {n} NO_RESULT"))
+            .unwrap_or_default();
+        eprintln!(
+            "merge: {} -> {} ({}{spectra}{no_result})",
+            count(summary.shards, "shard", "shards"),
+            args.output.display(),
+            count(summary.rows as usize, "row", "rows"),
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

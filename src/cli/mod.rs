@@ -6,6 +6,7 @@ pub mod commands;
 pub mod progress;
 pub mod runtime;
 pub mod simulate;
+pub mod slurm;
 pub mod train;
 
 /// `n` and the noun in the right number: "1 spectrum", "6 spectra".

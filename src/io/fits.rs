@@ -104,6 +104,16 @@ impl Fits {
     /// Opens an existing file read-only. The name is taken literally (no CFITSIO extended
     /// syntax); gzip-compressed files are decompressed transparently.
     pub(crate) fn open(path: &Path) -> Result<Fits> {
+        Fits::open_mode(path, 0)
+    }
+
+    /// Opens an existing, uncompressed file for reading and writing (as [`Fits::open`]).
+    pub(crate) fn open_rw(path: &Path) -> Result<Fits> {
+        Fits::open_mode(path, 1)
+    }
+
+    /// Opens a file read-only (`mode` 0) or read-write (1).
+    fn open_mode(path: &Path, mode: c_int) -> Result<Fits> {
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         if meta.is_dir() {
             return Err(Error::file(path, "is a directory, not a FITS file"));
@@ -115,7 +125,7 @@ impl Fits {
         let mut fptr: *mut sys::fitsfile = ptr::null_mut();
         let mut status = 0;
         // SAFETY: valid NUL-terminated name and out-pointers.
-        unsafe { sys::ffdkopn(&mut fptr, cpath.as_ptr(), 0, &mut status) };
+        unsafe { sys::ffdkopn(&mut fptr, cpath.as_ptr(), mode, &mut status) };
         if status != 0 || fptr.is_null() {
             if !fptr.is_null() {
                 let mut s = 0;

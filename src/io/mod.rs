@@ -6,6 +6,7 @@ pub mod apstar_write;
 pub mod catalog;
 pub mod fields;
 pub mod fits;
+pub mod fits_stream;
 pub mod inputs;
 pub mod labels;
 pub mod model_file;

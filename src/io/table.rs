@@ -418,13 +418,13 @@ impl AstraTableWriter {
 }
 
 /// Whether `path` names a gzip-compressed file (`.gz`, any case).
-fn is_gzip_name(path: &Path) -> bool {
+pub(crate) fn is_gzip_name(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
 }
 
 /// Compresses `from` into `to` with gzip, streaming (memory does not grow with the file).
-fn gzip_file(from: &Path, to: &Path) -> Result<()> {
+pub(crate) fn gzip_file(from: &Path, to: &Path) -> Result<()> {
     let mut input =
         std::io::BufReader::new(std::fs::File::open(from).map_err(|e| Error::io(from, e))?);
     let output = std::fs::File::create(to).map_err(|e| Error::io(to, e))?;

@@ -72,3 +72,25 @@ pub fn bools(table: &Table, name: &str) -> Vec<bool> {
         other => panic!("column {name}: {other:?}"),
     }
 }
+
+/// The result-table columns that measure time (they differ between any two runs).
+pub const RUN_COLUMNS: [&str; 3] = ["created", "t_elapsed", "t_overhead"];
+
+/// A table's columns other than the timing ones, floats as bit patterns (NaN equals NaN).
+pub fn comparable_table(path: &Path, hdu: &str) -> Vec<(String, Vec<u64>, Vec<String>)> {
+    read_table(path, hdu)
+        .unwrap()
+        .columns
+        .into_iter()
+        .filter(|(name, _)| !RUN_COLUMNS.contains(&name.as_str()))
+        .map(|(name, data)| match data {
+            ColumnData::F32(v) => (
+                name,
+                v.iter().map(|x| u64::from(x.to_bits())).collect(),
+                vec![],
+            ),
+            ColumnData::F64(v) => (name, v.iter().map(|x| x.to_bits()).collect(), vec![]),
+            other => (name, vec![], vec![format!("{other:?}")]),
+        })
+        .collect()
+}
