@@ -524,7 +524,7 @@ pub struct SlurmArgs {
     pub shards: Option<usize>,
 
     /// Resubmit the shards of the run in --workdir that have no complete output, then the
-    /// merge (no command needed).
+    /// merge, with the options the run was created with (no command needed).
     #[arg(long, conflicts_with = "shards")]
     pub resume: bool,
 
@@ -552,7 +552,8 @@ pub struct SlurmArgs {
     #[arg(long, value_name = "G")]
     pub gres: Option<String>,
 
-    /// Write the scripts and print what would be submitted, without submitting.
+    /// Write the scripts without submitting them; with --resume, list the shards without a
+    /// complete output.
     #[arg(long)]
     pub dry_run: bool,
 

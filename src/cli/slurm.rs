@@ -59,8 +59,8 @@ pub fn slurm(args: SlurmArgs, quiet: bool) -> Result<ExitCode> {
     let all: Vec<usize> = (0..shards).collect();
     if args.dry_run {
         eprintln!(
-            "slurm: --dry-run: nothing submitted; to submit:\n  id=$(sbatch --parsable \
-             {work}/{ARRAY_SCRIPT}) && sbatch --dependency=afterok:$id {work}/{MERGE_SCRIPT}"
+            "slurm: --dry-run: nothing submitted; to submit (recording the job ids for \
+             --resume): astronn slurm --resume --workdir {work}"
         );
         return Ok(ExitCode::SUCCESS);
     }
