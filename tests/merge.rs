@@ -8,35 +8,8 @@ mod common;
 use astronn::io::normalized::NormalizedReader;
 use astronn::io::table::read_header_cards;
 use common::run::{astronn, comparable_table, s, stderr, strings, succeed};
-use common::test_data;
+use common::symlinked_inputs;
 use std::path::{Path, PathBuf};
-
-/// An `@list` of `copies` × the two apStar files of `tests/data` (symlinked into numbered
-/// directories, so each keeps its name) with a missing file among them; returns its path.
-fn input_list(dir: &Path, copies: usize) -> PathBuf {
-    let mut lines = Vec::new();
-    for copy in 0..copies {
-        let sub = dir.join(format!("inputs/{copy:03}"));
-        std::fs::create_dir_all(&sub).unwrap();
-        for name in [
-            "apStar-dr17-2M17335483-2753043.fits",
-            "apStar-dr17-2M19485057+5005279.fits",
-        ] {
-            std::os::unix::fs::symlink(test_data(name), sub.join(name)).unwrap();
-            lines.push(sub.join(name).display().to_string());
-        }
-        if copy == copies / 2 {
-            lines.push(
-                dir.join("inputs/apStar-dr17-missing.fits")
-                    .display()
-                    .to_string(),
-            );
-        }
-    }
-    let list = dir.join("inputs.txt");
-    std::fs::write(&list, lines.join("\n") + "\n").unwrap();
-    list
-}
 
 /// The value of a primary-header card.
 fn card(path: &Path, key: &str) -> Option<String> {
@@ -73,7 +46,7 @@ fn predict(dir: &Path, list: &Path, stem: &str, extra: &[&str]) -> [PathBuf; 3] 
 fn merged_shards_equal_one_unsharded_run() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let list = input_list(dir, 5);
+    let list = symlinked_inputs(dir, 5, true);
     let whole = predict(dir, &list, "whole", &["--seed", "7"]);
     let shards: Vec<[PathBuf; 3]> = (0..3)
         .map(|k| {
@@ -158,7 +131,7 @@ fn merged_shards_equal_one_unsharded_run() {
 fn merged_normalize_shards_equal_one_run() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let list = input_list(dir, 3);
+    let list = symlinked_inputs(dir, 3, true);
     let at_list = format!("@{}", s(&list));
     let whole = dir.join("whole.fits");
     succeed(&["normalize", "-q", "--visits", "-o", s(&whole), &at_list]);
@@ -245,7 +218,7 @@ fn refused(dir: &Path, shards: &[&Path], expected: &str) {
 fn merge_refuses_shards_that_are_not_one_whole_run() {
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let list = input_list(dir, 2);
+    let list = symlinked_inputs(dir, 2, true);
     let dist = |name: &str, shard: &str, extra: &[&str]| -> PathBuf {
         let path = dir.join(name);
         let at_list = format!("@{}", s(&list));

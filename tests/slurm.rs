@@ -9,8 +9,8 @@ mod common;
 
 use astronn::cluster::slurm::SlurmRun;
 use common::run::{comparable_table, s, stderr, succeed};
-use common::test_data;
-use std::path::{Path, PathBuf};
+use common::symlinked_inputs;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -35,26 +35,6 @@ fn cluster() -> Option<()> {
     }
     eprintln!("NOTICE: {why}; skipping the Slurm test");
     None
-}
-
-/// An `@list` of 101 × the two apStar files of `tests/data`, symlinked into numbered
-/// directories (so each keeps its name).
-fn input_list(dir: &Path) -> PathBuf {
-    let mut lines = Vec::new();
-    for copy in 0..101 {
-        let sub = dir.join(format!("inputs/{copy:03}"));
-        std::fs::create_dir_all(&sub).unwrap();
-        for name in [
-            "apStar-dr17-2M17335483-2753043.fits",
-            "apStar-dr17-2M19485057+5005279.fits",
-        ] {
-            std::os::unix::fs::symlink(test_data(name), sub.join(name)).unwrap();
-            lines.push(sub.join(name).display().to_string());
-        }
-    }
-    let list = dir.join("inputs.txt");
-    std::fs::write(&list, lines.join("\n") + "\n").unwrap();
-    list
 }
 
 /// The options every run of this test shares, then the outputs `<dir>/{star,visit,dist}.fits`.
@@ -163,7 +143,7 @@ fn slurm_array_equals_one_run_and_resumes_after_a_cancelled_task() {
     let Some(()) = cluster() else { return };
     let dir = tempfile::tempdir().unwrap();
     let dir = dir.path();
-    let list = input_list(dir);
+    let list = symlinked_inputs(dir, 101, false);
     let single = dir.join("single");
     std::fs::create_dir(&single).unwrap();
     let args = predict_args(&list, &single);

@@ -246,10 +246,18 @@ impl SlurmRun {
         self.shard_dir(n).join(format!("shard-{k}.fits"))
     }
 
-    /// The `#SBATCH` lines both scripts share.
-    fn common_directives(&self) -> Vec<String> {
+    /// The start of a job script: interpreter, `comment`, and the `#SBATCH` lines both
+    /// scripts share (job name, cores, log file `logs/<log>`, directory, Slurm options).
+    fn script_head(&self, comment: String, job_name: &str, cpus: usize, log: &str) -> Vec<String> {
         let o = &self.options;
-        let mut lines = vec![format!("#SBATCH --chdir={}", self.chdir.display())];
+        let mut lines = vec![
+            "#!/bin/bash".to_string(),
+            format!("# astronn slurm: {comment}"),
+            format!("#SBATCH --job-name=astronn-{job_name}"),
+            format!("#SBATCH --cpus-per-task={cpus}"),
+            format!("#SBATCH --output={}/logs/{log}", self.workdir.display()),
+            format!("#SBATCH --chdir={}", self.chdir.display()),
+        ];
         for (flag, value) in [
             ("partition", &o.partition),
             ("account", &o.account),
@@ -265,21 +273,17 @@ impl SlurmRun {
 
     /// The job array script.
     pub fn array_script(&self) -> String {
-        let mut lines = vec![
-            "#!/bin/bash".to_string(),
-            format!(
-                "# astronn slurm: one task per shard of `astronn {}` ({} shards).",
-                self.subcommand, self.shards
-            ),
-            format!("#SBATCH --job-name=astronn-{}", self.subcommand),
-            format!("#SBATCH --array=0-{}", self.shards - 1),
-            format!("#SBATCH --cpus-per-task={}", self.options.cpus_per_task),
-            format!(
-                "#SBATCH --output={}/logs/shard-%a-%A.log",
-                self.workdir.display()
-            ),
-        ];
-        lines.extend(self.common_directives());
+        let comment = format!(
+            "one task per shard of `astronn {}` ({} shards).",
+            self.subcommand, self.shards
+        );
+        let mut lines = self.script_head(
+            comment,
+            &self.subcommand,
+            self.options.cpus_per_task,
+            "shard-%a-%A.log",
+        );
+        lines.push(format!("#SBATCH --array=0-{}", self.shards - 1));
         if let Some(gres) = &self.options.gres {
             lines.push(format!("#SBATCH --gres={gres}"));
         }
@@ -306,20 +310,12 @@ impl SlurmRun {
 
     /// The merge job script.
     pub fn merge_script(&self) -> String {
-        let mut lines = vec![
-            "#!/bin/bash".to_string(),
-            format!(
-                "# astronn slurm: merges the {} shards of `astronn {}` into its outputs.",
-                self.shards, self.subcommand
-            ),
-            format!("#SBATCH --job-name=astronn-{}-merge", self.subcommand),
-            "#SBATCH --cpus-per-task=1".into(),
-            format!(
-                "#SBATCH --output={}/logs/merge-%j.log",
-                self.workdir.display()
-            ),
-        ];
-        lines.extend(self.common_directives());
+        let comment = format!(
+            "merges the {} shards of `astronn {}` into its outputs.",
+            self.shards, self.subcommand
+        );
+        let job_name = format!("{}-merge", self.subcommand);
+        let mut lines = self.script_head(comment, &job_name, 1, "merge-%j.log");
         lines.push("set -euo pipefail".into());
         for (n, output) in self.outputs.iter().enumerate() {
             lines.push(
@@ -472,21 +468,18 @@ mod tests {
 
     #[test]
     fn quoting_survives_bash() {
+        let printed = |word: String| {
+            let script = format!("printf '%s' {word}");
+            let out = Command::new("bash")
+                .arg("-c")
+                .arg(&script)
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
         for text in ["plain/path.fits", "it's here", "$HOME `x`", "a b\"c", ""] {
-            let script = format!("printf '%s' {}", shell_quote(text));
-            let out = Command::new("bash")
-                .arg("-c")
-                .arg(&script)
-                .output()
-                .unwrap();
-            assert_eq!(String::from_utf8_lossy(&out.stdout), text, "{script}");
-            let script = format!("printf '%s' \"{}\"", double_quote_escape(text));
-            let out = Command::new("bash")
-                .arg("-c")
-                .arg(&script)
-                .output()
-                .unwrap();
-            assert_eq!(String::from_utf8_lossy(&out.stdout), text, "{script}");
+            assert_eq!(printed(shell_quote(text)), text);
+            assert_eq!(printed(format!("\"{}\"", double_quote_escape(text))), text);
         }
     }
 

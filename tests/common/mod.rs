@@ -38,6 +38,34 @@ pub fn test_data(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// An `@list` file in `dir` naming `copies` × the two apStar files of `tests/data`, each
+/// symlinked into a numbered directory (so it keeps its name), in order; with `missing`, a
+/// path that does not exist follows copy `copies / 2`. Returns the list's path.
+pub fn symlinked_inputs(dir: &std::path::Path, copies: usize, missing: bool) -> PathBuf {
+    let mut lines = Vec::new();
+    for copy in 0..copies {
+        let sub = dir.join(format!("inputs/{copy:03}"));
+        std::fs::create_dir_all(&sub).unwrap();
+        for name in [
+            "apStar-dr17-2M17335483-2753043.fits",
+            "apStar-dr17-2M19485057+5005279.fits",
+        ] {
+            std::os::unix::fs::symlink(test_data(name), sub.join(name)).unwrap();
+            lines.push(sub.join(name).display().to_string());
+        }
+        if missing && copy == copies / 2 {
+            lines.push(
+                dir.join("inputs/apStar-dr17-missing.fits")
+                    .display()
+                    .to_string(),
+            );
+        }
+    }
+    let list = dir.join("inputs.txt");
+    std::fs::write(&list, lines.join("\n") + "\n").unwrap();
+    list
+}
+
 /// The fixtures' network inputs and manifest.
 pub struct Reference {
     /// `inputs_norm_flux.npy`: 12 normalized spectra of 7514 pixels, row-major.
