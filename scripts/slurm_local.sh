@@ -155,7 +155,11 @@ start_daemon() {
 }
 
 cmd_start() {
-    [[ $EUID -eq 0 ]] || die "must run as root"
+    # The daemons and the package install need root: use sudo when it asks no password.
+    if [[ $EUID -ne 0 ]]; then
+        sudo -n true 2>/dev/null || die "must run as root (or with password-less sudo)"
+        exec sudo -n -E bash "$0" start
+    fi
     mkdir -p "$DIR"/{state,spool,log,run}
     install_packages
     if pid_alive "$DIR/run/slurmctld.pid" slurmctld && pid_alive "$DIR/run/slurmd.pid" slurmd \
@@ -201,6 +205,7 @@ stop_daemon() {
 }
 
 cmd_stop() {
+    if [[ $EUID -ne 0 ]] && sudo -n true 2>/dev/null; then exec sudo -n -E bash "$0" stop; fi
     stop_daemon slurmd "$DIR/run/slurmd.pid"
     stop_daemon slurmctld "$DIR/run/slurmctld.pid"
     stop_daemon munged "$DIR/munge/munged.pid"
