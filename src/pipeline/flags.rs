@@ -79,6 +79,72 @@ mod tests {
     }
 
     #[test]
+    fn bits_are_those_of_the_data_model() {
+        // SPEC §6 and DR19's datamodel, as literals: a swap of two names must fail here.
+        assert_eq!(UNCERTAIN_LOGG, 1);
+        assert_eq!(UNCERTAIN_TEFF, 2);
+        assert_eq!(UNCERTAIN_FE_H, 4);
+        assert_eq!(NO_RESULT, 2048);
+        assert_eq!(DIST_FAKEMAG_UNRELIABLE, 1);
+        assert_eq!(DIST_MISSING_PHOTOMETRY, 2);
+        assert_eq!(DIST_MISSING_EXTINCTION, 4);
+    }
+
+    #[test]
+    fn thresholds_are_strict_inequalities() {
+        // e_logg = 0.2 exactly (ratio 0.2 / 1.0 far above 0.075): not flagged; just above is.
+        let at = |e_logg: f64, logg: f64| {
+            astronn_flags(FlagInputs {
+                e_logg,
+                logg,
+                ..good()
+            })
+        };
+        assert_eq!(at(0.2, 1.0), 0);
+        assert_eq!(at(0.200_001, 1.0), 1);
+        // Ratio exactly 0.075 (0.3 / 4.0, both exact up to the same power of two): not flagged.
+        assert_eq!(at(0.3, 4.0), 0);
+        assert_eq!(at(0.3, 3.999), 1);
+        // log g = 0: an infinite ratio flags a large error.
+        assert_eq!(at(0.25, 0.0), 1);
+        let fe = |e_fe_h: f64, fe_h: f64| {
+            astronn_flags(FlagInputs {
+                e_fe_h,
+                fe_h,
+                ..good()
+            })
+        };
+        assert_eq!(fe(0.2, 0.1), 0);
+        assert_eq!(fe(0.200_001, 0.1), 4);
+        // Ratio exactly 0.12 (0.24 / 2.0): not flagged; a hair above is.
+        assert_eq!(fe(0.24, -2.0), 0);
+        assert_eq!(fe(0.24, -1.999), 4);
+    }
+
+    #[test]
+    fn nan_errors_or_labels_set_no_flag() {
+        // numpy's comparisons with NaN are false, and so are ours: no flag, as in Astra.
+        let nan = f64::NAN;
+        for inputs in [
+            FlagInputs {
+                e_logg: nan,
+                e_teff: nan,
+                e_fe_h: nan,
+                ..good()
+            },
+            FlagInputs {
+                e_logg: 0.5,
+                logg: nan,
+                e_fe_h: 0.5,
+                fe_h: nan,
+                ..good()
+            },
+        ] {
+            assert_eq!(astronn_flags(inputs), 0);
+        }
+    }
+
+    #[test]
     fn a_confident_result_has_no_flags() {
         assert_eq!(astronn_flags(good()), 0);
         assert!(!astronn_flag_warn(0));
