@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::mc::{assert_mc_matches, McCase};
 use common::Reference;
 
 use astronn::io::model_file::{ModelFile, ModelKind};
@@ -52,6 +53,12 @@ fn deterministic_pass_matches_pytorch() {
                 raw.values[j],
                 expected_pred[k]
             );
+            assert!(
+                (stats.mean_log_variance[j] - expected_log_var[k]).abs() < 1e-5,
+                "row {row} label {j}: log-variance {} vs {}",
+                stats.mean_log_variance[j],
+                expected_log_var[k]
+            );
             let expected_error = expected_log_var[k].exp().sqrt() * std[j];
             assert!(
                 (raw.errors[j] - expected_error).abs() <= 1e-3 * expected_error,
@@ -62,61 +69,37 @@ fn deterministic_pass_matches_pytorch() {
     }
 }
 
+/// MC dropout against the reference's own 20,000-sample estimates (see `common::mc` for how
+/// each tolerance follows from the sample counts): mean output, MC variance, mean
+/// log-variance, labels and errors, and the error composed with the MC variance.
 #[test]
 fn mc_dropout_statistics_match_pytorch() {
     let Some(reference) = Reference::load() else {
         return;
     };
     let net = load_network(&reference.dir.join("astronn_bcnn_censored.pt"));
-    let samples = 3000;
     let cases = reference.manifest["bcnn"]["mc_reference"]
         .as_array()
         .unwrap();
     assert!(!cases.is_empty());
-    for case in cases {
-        let row = case["input_row"].as_u64().unwrap() as usize;
+    for entry in cases {
+        let case = McCase::from_manifest(entry);
         let vector = |key: &str| -> Vec<f64> {
-            case[key]
+            entry[key]
                 .as_array()
                 .unwrap()
                 .iter()
                 .map(|v| v.as_f64().unwrap())
                 .collect()
         };
-        let (mean, var) = (vector("mean_output"), vector("var_output"));
-        let (pred, pred_err) = (vector("pred"), vector("pred_err"));
-        let flux = &reference.inputs[row * PIXELS..(row + 1) * PIXELS];
-        let stream = MaskStream::new(2024, row as u64);
-        let stats = output_statistics(&net, flux, samples, stream.clone()).unwrap();
-        let raw = predict_raw(&net, flux, samples, stream).unwrap();
-        let std = net.labels_std();
-        for j in 0..LABELS {
-            let sigma = (var[j] / samples as f64).sqrt();
-            assert!(
-                (stats.mean[j] - mean[j]).abs() < 5.0 * sigma,
-                "row {row} label {j}: MC mean {} vs {} (sigma {sigma})",
-                stats.mean[j],
-                mean[j]
-            );
-            assert!(
-                (raw.values[j] - pred[j]).abs() < 5.0 * sigma * std[j],
-                "row {row} label {j}: label {} vs {}",
-                raw.values[j],
-                pred[j]
-            );
-            assert!(
-                (raw.errors[j] - pred_err[j]).abs() < 0.05 * pred_err[j],
-                "row {row} label {j}: error {} vs {}",
-                raw.errors[j],
-                pred_err[j]
-            );
-            // The MC variance itself is estimated well with this many samples.
-            assert!(
-                (stats.variance[j] - var[j]).abs() < 0.15 * var[j],
-                "row {row} label {j}: MC variance {} vs {}",
-                stats.variance[j],
-                var[j]
-            );
-        }
+        let flux = &reference.inputs[case.row * PIXELS..(case.row + 1) * PIXELS];
+        assert_mc_matches(
+            &net,
+            flux,
+            20_000,
+            &case,
+            &vector("pred"),
+            &vector("pred_err"),
+        );
     }
 }

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::mc::{assert_mc_matches, McCase};
 use common::Reference;
 
 use astronn::io::model_file::{ModelFile, ModelFormat, ModelKind};
@@ -93,68 +94,24 @@ fn deterministic_pass_matches_pytorch() {
     );
 }
 
+/// MC dropout against the reference's own 20,000-sample estimates (see `common::mc` for how
+/// each tolerance follows from the sample counts).
 #[test]
 fn mc_dropout_statistics_match_pytorch() {
     let Some(reference) = Reference::load() else {
         return;
     };
     let net = load_network(&reference.dir.join("astronn_dist_bcnn.pt"));
-    let samples = 4000;
     let cases = reference.manifest["dist"]["mc_reference"]
         .as_array()
         .unwrap();
     assert!(!cases.is_empty());
-    for case in cases {
-        let row = case["input_row"].as_u64().unwrap() as usize;
-        let first = |key: &str| case[key][0].as_f64().unwrap();
-        let (mean, var, mlv) = (
-            first("mean_output"),
-            first("var_output"),
-            first("mean_log_variance"),
-        );
-        let fakemag = case["fakemag"].as_f64().unwrap();
-        let fakemag_err = case["fakemag_err"].as_f64().unwrap();
-        let flux = &reference.inputs[row * PIXELS..(row + 1) * PIXELS];
-        let stream = MaskStream::new(2024, row as u64);
-        let stats = output_statistics(&net, flux, samples, stream.clone()).unwrap();
-        let raw = predict_raw(&net, flux, samples, stream).unwrap();
-        let std = net.labels_std()[0];
-        // The standard error of the difference of the two MC means (ours and the
-        // reference's own n_mc samples).
-        let n_reference = case["n_mc"].as_f64().unwrap();
-        let sigma = (var / samples as f64 + var / n_reference).sqrt();
-        eprintln!(
-            "row {row}: MC mean {:.6} vs {mean:.6} ({:.2} sigma), variance {:.3e} vs {var:.3e}, \
-             mean log-variance {:.5} vs {mlv:.5}, L_fakemag {:.4} vs {fakemag:.4}, \
-             L_fakemag_err {:.4} vs {fakemag_err:.4} ({:+.2} %)",
-            stats.mean[0],
-            (stats.mean[0] - mean) / sigma,
-            stats.variance[0],
-            stats.mean_log_variance[0],
-            raw.values[0],
-            raw.errors[0],
-            100.0 * (raw.errors[0] / fakemag_err - 1.0)
-        );
-        assert!(
-            (stats.mean[0] - mean).abs() < 5.0 * sigma,
-            "row {row}: MC mean {} vs {mean} (sigma {sigma})",
-            stats.mean[0]
-        );
-        assert!(
-            (raw.values[0] - fakemag).abs() < 5.0 * sigma * std,
-            "row {row}: L_fakemag {} vs {fakemag}",
-            raw.values[0]
-        );
-        assert!(
-            (raw.errors[0] - fakemag_err).abs() < 0.05 * fakemag_err,
-            "row {row}: L_fakemag_err {} vs {fakemag_err}",
-            raw.errors[0]
-        );
-        assert!(
-            (stats.variance[0] - var).abs() < 0.15 * var,
-            "row {row}: MC variance {} vs {var}",
-            stats.variance[0]
-        );
+    for entry in cases {
+        let case = McCase::from_manifest(entry);
+        let fakemag = entry["fakemag"].as_f64().unwrap();
+        let fakemag_err = entry["fakemag_err"].as_f64().unwrap();
+        let flux = &reference.inputs[case.row * PIXELS..(case.row + 1) * PIXELS];
+        assert_mc_matches(&net, flux, 20_000, &case, &[fakemag], &[fakemag_err]);
     }
 }
 

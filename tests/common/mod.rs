@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod dr19;
+pub mod mc;
 pub mod run;
 pub mod synth;
 
