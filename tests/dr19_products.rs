@@ -106,10 +106,7 @@ fn datamodel() -> Option<PathBuf> {
         "the DR19 data model is not at {} (CI=true requires it)",
         dir.display()
     );
-    eprintln!(
-        "NOTICE: the DR19 data model is not at {}; skipping this test",
-        dir.display()
-    );
+    common::skip_notice(&format!("the DR19 data model is not at {}", dir.display()));
     None
 }
 

@@ -33,7 +33,7 @@ fn cluster() -> Option<()> {
     if std::env::var("CI").as_deref() == Ok("true") {
         panic!("{why}; CI=true requires it (.ci/run starts it)");
     }
-    eprintln!("NOTICE: {why}; skipping the Slurm test");
+    common::skip_notice(why);
     None
 }
 

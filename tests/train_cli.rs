@@ -4,7 +4,10 @@
 mod common;
 
 use astronn::io::model_file::{ModelFile, ModelKind};
-use astronn::io::normalized::{NormalizedWriter, SpectrumMeta};
+use astronn::io::normalized::{NormalizedReader, NormalizedWriter, SpectrumMeta};
+use astronn::nn::dist::DistBcnn;
+use astronn::nn::dropout::MaskStream;
+use astronn::nn::mc::predict_raw;
 use common::run::{apogee, astronn, floats, s, stderr, succeed};
 use common::Reference;
 use std::path::Path;
@@ -345,9 +348,23 @@ fn train_dist_writes_a_model_that_dist_runs() {
         "--normalized",
         s(&dir.path().join("spectra.fits")),
     ]);
+    // Each row is the trained network's deterministic L_fakemag for its spectrum (stored
+    // as float32).
     let l_fakemag = floats(&apogee(&table), "L_fakemag");
     assert_eq!(l_fakemag.len(), 60);
-    assert!(l_fakemag.iter().all(|l| l.is_finite() && *l > 0.0));
+    let net = DistBcnn::load(&ModelFile::load(&model).unwrap().var_builder()).unwrap();
+    let mut spectra = NormalizedReader::open(&dir.path().join("spectra.fits")).unwrap();
+    let flux = spectra.read_flux(0, spectra.len()).unwrap();
+    for (row, written) in l_fakemag.iter().enumerate() {
+        let spectrum = &flux[row * PIXELS..(row + 1) * PIXELS];
+        let expected = predict_raw(&net, spectrum, 0, MaskStream::new(0, 0))
+            .unwrap()
+            .values[0];
+        assert!(
+            (written - expected).abs() <= 1e-6 * expected.abs(),
+            "row {row}: L_fakemag {written} vs {expected}"
+        );
+    }
 
     // The abundance trainer refuses the distance network's checkpoint.
     let mut args = train_args(dir.path(), s(&dir.path().join("a.safetensors")), "2");

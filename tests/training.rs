@@ -1,5 +1,5 @@
 //! Training the censored network and AstroNNDist end to end on CI-sized sets built from the
-//! fixtures' real normalized spectra: the validation loss falls, the written model loads and
+//! real spectra of `tests/data` (no reference fixtures needed): the validation loss falls, the written model loads and
 //! predicts as the training forward does, runs are reproducible and resume exactly.
 //!
 //! The set: each synthetic spectrum is one of the six real spectra with its absorption
@@ -14,13 +14,13 @@ mod common;
 
 use astronn::io::labels::fakemag_label;
 use astronn::io::model_file::{ModelFile, ModelKind};
-use astronn::io::npy::NpyArray;
 use astronn::nn::censored::CensoredBcnn;
 use astronn::nn::dist::DistBcnn;
 use astronn::nn::dropout::MaskStream;
 use astronn::nn::mc::{output_statistics, predict_raw};
 use astronn::nn::network::BayesianNetwork;
 use astronn::nn::sampling::Dropout;
+use astronn::pipeline::prepare::prepare_file;
 use astronn::train::dist_model::DIST_LABELS;
 use astronn::train::{
     CensoredTrainer as Trainer, DistTrainer, TrainConfig, TrainableNetwork, TrainingSet,
@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, HashMap};
 
 const PIXELS: usize = 7514;
 const LABELS: usize = 22;
-/// Real (not noisy-copy) rows of `inputs_norm_flux.npy`.
+/// Real spectra the synthetic ones are made from (see [`bases`]).
 const BASES: usize = 6;
 
 /// A deterministic uniform draw in [0, 1) from a tiny LCG-free hash (no RNG crate needed).
@@ -44,11 +44,20 @@ fn uniform(i: u64, j: u64) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Base spectra: the fixtures' real rows (`None` when the fixtures are absent).
-fn bases() -> Option<Vec<f64>> {
-    let dir = common::fixtures()?;
-    let data = NpyArray::read(&dir.join("inputs_norm_flux.npy")).ok()?.data;
-    Some(data[..BASES * PIXELS].to_vec())
+/// Base spectra: the six real spectra of `tests/data` (each apStar file's coadd, then its
+/// visits), continuum-normalized as `predict` prepares them.
+fn bases() -> Vec<f64> {
+    let mut data = Vec::with_capacity(BASES * PIXELS);
+    for name in [
+        "apStar-dr17-2M17335483-2753043.fits",
+        "apStar-dr17-2M19485057+5005279.fits",
+    ] {
+        for spectrum in prepare_file(&common::test_data(name), true) {
+            data.extend(spectrum.data.expect("a real spectrum normalizes").flux);
+        }
+    }
+    assert_eq!(data.len(), BASES * PIXELS, "six spectra in tests/data");
+    data
 }
 
 /// A standard normal draw (Box–Muller) from the uniforms `(i, j)` and `(i, j + 1)`.
@@ -206,7 +215,7 @@ fn one_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
 
 #[test]
 fn training_lowers_the_validation_loss_and_writes_a_model_that_predicts() {
-    let Some(bases) = bases() else { return };
+    let bases = bases();
     let (set, flux) = synthetic_set(&bases, 320);
     let mut trainer = Trainer::new(set, config(6, 16, 1)).unwrap();
     assert_eq!(trainer.validation_size(), 32);
@@ -231,11 +240,18 @@ fn training_lowers_the_validation_loss_and_writes_a_model_that_predicts() {
         "validation loss {} → {val_losses:?}",
         initial.loss
     );
-    assert!(val_losses[5] < 0.7 * initial.loss, "{val_losses:?}");
     let (mae0, mae) = (
         initial.mae_standardized.unwrap(),
         last.val_mae_standardized.unwrap(),
     );
+    eprintln!(
+        "observed: validation loss ratio {:.3}, standardised MAE ratio {:.3}",
+        val_losses[5] / initial.loss,
+        mae / mae0
+    );
+    // Regression guards tuned to what this set gives, not derived: on 2026-11-29 the ratios
+    // were 0.308 (loss) and 0.646 (MAE).
+    assert!(val_losses[5] < 0.7 * initial.loss, "{val_losses:?}");
     assert!(mae < 0.9 * mae0, "standardised MAE {mae0} → {mae}");
     assert!(last.train_loss < first.train_loss);
     assert_eq!(last.val_mae.len(), LABELS);
@@ -288,7 +304,7 @@ fn training_lowers_the_validation_loss_and_writes_a_model_that_predicts() {
 
 #[test]
 fn same_seed_and_one_thread_give_a_bitwise_identical_model() {
-    let Some(bases) = bases() else { return };
+    let bases = bases();
     let train = |seed: u64| {
         let (set, _) = synthetic_set(&bases, 40);
         one_thread(|| {
@@ -306,7 +322,7 @@ fn same_seed_and_one_thread_give_a_bitwise_identical_model() {
 
 #[test]
 fn a_resumed_run_ends_with_the_uninterrupted_runs_model() {
-    let Some(bases) = bases() else { return };
+    let bases = bases();
     let dir = tempfile::tempdir().unwrap();
     let checkpoint = dir.path().join("epoch1.safetensors");
     let (set, _) = synthetic_set(&bases, 40);
@@ -346,7 +362,7 @@ fn a_resumed_run_ends_with_the_uninterrupted_runs_model() {
 
 #[test]
 fn dist_training_lowers_the_validation_loss_and_writes_a_model_that_predicts() {
-    let Some(bases) = bases() else { return };
+    let bases = bases();
     let (set, flux, negative) = synthetic_dist_set(&bases, 320);
     assert!(negative >= 5, "{negative} negative parallaxes");
     // labels_std is the population std of the present targets; there is no mean offset.
@@ -375,12 +391,19 @@ fn dist_training_lowers_the_validation_loss_and_writes_a_model_that_predicts() {
         "{} → {val_losses:?}",
         initial.loss
     );
+    let (mae0, mae) = (initial.mae[0].unwrap(), last.val_mae[0].unwrap());
+    eprintln!(
+        "observed: validation loss ratio {:.3}, L_fakemag MAE ratio {:.3}",
+        val_losses[5] / initial.loss,
+        mae / mae0
+    );
+    // Regression guards tuned to what this set gives, not derived: on 2026-11-29 the ratios
+    // were 0.228 (loss) and 0.500 (MAE).
     assert!(
         val_losses[5] < 0.5 * initial.loss,
         "{} → {val_losses:?}",
         initial.loss
     );
-    let (mae0, mae) = (initial.mae[0].unwrap(), last.val_mae[0].unwrap());
     assert!(mae < 0.6 * mae0, "L_fakemag MAE {mae0} → {mae}");
     assert_eq!(last.val_mae.len(), 1);
     assert!(last.train_loss < epochs[0].train_loss);
@@ -398,11 +421,9 @@ fn dist_training_lowers_the_validation_loss_and_writes_a_model_that_predicts() {
     assert!(!model.tensors.contains_key("labels_mean"));
     let net = DistBcnn::load(&model.var_builder()).unwrap();
     assert_eq!(net.labels_std(), &trainer.normalisation().labels_std[..]);
-    let raw = predict_raw(&net, &flux[..PIXELS], 20, MaskStream::new(1, 0)).unwrap();
-    assert!(raw.values[0] > 0.0 && raw.errors[0] > 0.0, "{raw:?}");
 
     // It has learnt how the luminosity depends on the spectrum, not only its mean: the
-    // deterministic L_fakemag follows the true one (correlation ≈ 0.75 after six epochs).
+    // deterministic L_fakemag follows the true one.
     let (mut predicted, mut truth) = (Vec::new(), Vec::new());
     for i in 0..320 {
         let spectrum = &flux[i * PIXELS..(i + 1) * PIXELS];
@@ -411,6 +432,8 @@ fn dist_training_lowers_the_validation_loss_and_writes_a_model_that_predicts() {
         truth.push(true_luminosity(i % BASES, 0.6 + 0.8 * uniform(i as u64, 0)));
     }
     let r = correlation(&predicted, &truth);
+    eprintln!("observed: correlation with the true L_fakemag {r:.3}");
+    // A regression guard tuned to what this set gives, not derived (0.784 on 2026-11-29).
     assert!(r > 0.6, "correlation with the true L_fakemag {r}");
 
     // Its deterministic output (twice: deterministic) is the training forward's with
@@ -430,7 +453,6 @@ fn dist_training_lowers_the_validation_loss_and_writes_a_model_that_predicts() {
         let (y, s) = trainer.model().forward(&x, &mut Dropout::Off).unwrap();
         let y = f64::from(y.flatten_all().unwrap().to_vec1::<f32>().unwrap()[0]);
         let s = f64::from(s.flatten_all().unwrap().to_vec1::<f32>().unwrap()[0]);
-        assert!(y > 0.0, "softplus output");
         assert!((stats.mean[0] - y).abs() < 1e-5 * (1.0 + y.abs()), "{row}");
         assert!((stats.mean_log_variance[0] - s).abs() < 1e-5 * (1.0 + s.abs()));
     }
@@ -438,7 +460,7 @@ fn dist_training_lowers_the_validation_loss_and_writes_a_model_that_predicts() {
 
 #[test]
 fn dist_training_is_reproducible_and_resumes_exactly() {
-    let Some(bases) = bases() else { return };
+    let bases = bases();
     let (set, _, _) = synthetic_dist_set(&bases, 40);
     let dir = tempfile::tempdir().unwrap();
     let checkpoint = dir.path().join("epoch1.safetensors");
@@ -486,7 +508,7 @@ fn dist_training_is_reproducible_and_resumes_exactly() {
 #[test]
 #[ignore]
 fn training_throughput() {
-    let Some(bases) = bases() else { return };
+    let bases = bases();
     let (set, _) = synthetic_set(&bases, 1024);
     for batch in [64, 256] {
         let mut c = config(2, batch, 1);
@@ -519,7 +541,7 @@ fn report_throughput(
 #[test]
 #[ignore]
 fn dist_training_throughput() {
-    let Some(bases) = bases() else { return };
+    let bases = bases();
     let (set, _, _) = synthetic_dist_set(&bases, 1024);
     for batch in [64, 256] {
         let mut c = config(2, batch, 1);

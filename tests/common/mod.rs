@@ -25,11 +25,20 @@ pub fn fixtures() -> Option<PathBuf> {
             dir.display()
         );
     }
-    eprintln!(
-        "NOTICE: reference fixtures not found at {}; skipping this test (set ASTRONN_FIXTURES)",
+    skip_notice(&format!(
+        "reference fixtures not found at {} (set ASTRONN_FIXTURES)",
         dir.display()
-    );
+    ));
     None
+}
+
+/// Says that the running test is skipped, and why, naming the test (its thread's name).
+pub fn skip_notice(why: &str) {
+    let thread = std::thread::current();
+    eprintln!(
+        "NOTICE: {why}; skipping {}",
+        thread.name().unwrap_or("this test")
+    );
 }
 
 /// A file under `tests/data`.
