@@ -79,9 +79,14 @@ fn calibrate_recovers_deliberately_mis_scaled_errors() {
 
     let model = NoiseModel::load(&noise).unwrap();
     let teff = model.correction("teff").unwrap();
+    let logg = model.correction("logg").unwrap();
+    eprintln!("observed: teff {teff:?}, logg {logg:?}");
+    // Regression guards around the truth (scale 1.5, offset 25 K; scale 1, offset 0), their
+    // widths tuned to this seed's fit rather than derived from the fit's own uncertainty.
+    // On 2026-11-29 the fit gave teff scale 1.556, offset 19.5 K; logg scale 0.985, offset
+    // 0.0008.
     assert!((teff.scale - 1.5).abs() < 0.1, "{teff:?}");
     assert!((teff.offset - 25.0).abs() < 8.0, "{teff:?}");
-    let logg = model.correction("logg").unwrap();
     assert!((logg.scale - 1.0).abs() < 0.06, "{logg:?}");
     assert!(logg.offset.abs() < 0.01, "{logg:?}");
 }
