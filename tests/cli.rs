@@ -3,10 +3,18 @@
 
 mod common;
 
+use astronn::io::model_file::{ModelFile, ModelKind};
 use astronn::io::npy::NpyArray;
 use astronn::io::table::{read_primary_cards, ColumnData, Table};
+use astronn::models::default_model;
+use astronn::nn::censored::CensoredBcnn;
+use astronn::nn::dropout::MaskStream;
+use astronn::nn::mc::predict_raw;
+use astronn::nn::network::BayesianNetwork;
+use astronn::pipeline::predict::stream_key;
+use astronn::pipeline::prepare::prepare_file;
+use common::broken::broken_inputs;
 use common::run::{apogee, astronn, bools, floats, ints, s, stderr, strings, succeed};
-use common::synth::{primary_header_bytes, raw_arrays, write_apstar, Img};
 use common::test_data;
 use std::path::{Path, PathBuf};
 
@@ -50,6 +58,55 @@ fn label_bits(table: &Table) -> Vec<Vec<u64>> {
         .flat_map(|l| [l.to_string(), format!("e_{l}"), format!("raw_e_{l}")])
         .map(|name| floats(table, &name).iter().map(|v| v.to_bits()).collect())
         .collect()
+}
+
+/// The fixtures' deterministic outputs of the censored network.
+struct DeterministicReference {
+    /// Labels, 22 per input row.
+    pred: Vec<f64>,
+    /// Predicted log-variances, 22 per input row.
+    log_variance: Vec<f64>,
+    /// The network's label scales σ.
+    std: Vec<f64>,
+}
+
+impl DeterministicReference {
+    fn load(model: &Path) -> Self {
+        let fixtures = common::fixtures().unwrap();
+        let array = |name: &str| NpyArray::read(&fixtures.join(name)).unwrap().data;
+        let model = ModelFile::load(model).unwrap();
+        DeterministicReference {
+            pred: array("bcnn_det_pred.npy"),
+            log_variance: array("bcnn_det_log_variance.npy"),
+            std: CensoredBcnn::load(&model.var_builder())
+                .unwrap()
+                .labels_std()
+                .to_vec(),
+        }
+    }
+
+    /// Asserts that row `row` of `table` holds the reference's 22 raw labels (to 2e-4 σ, as
+    /// the library parity test) and errors σ·exp(log-variance / 2) (to 1e-3 relative) of
+    /// input row `reference_row`, and, without a noise model, reports them unchanged.
+    fn assert_row(&self, table: &Table, row: usize, reference_row: usize) {
+        for (j, label) in LABELS.iter().enumerate() {
+            let k = reference_row * 22 + j;
+            let got = floats(table, &format!("raw_{label}"))[row];
+            assert!(
+                (got - self.pred[k]).abs() <= 2e-4 * self.std[j],
+                "{label} row {row}: {got} vs {}",
+                self.pred[k]
+            );
+            let error = floats(table, &format!("raw_e_{label}"))[row];
+            let expected = (0.5 * self.log_variance[k]).exp() * self.std[j];
+            assert!(
+                (error - expected).abs() <= 1e-3 * expected,
+                "e_{label} row {row}: {error} vs {expected}"
+            );
+            assert_eq!(floats(table, label)[row], got);
+            assert_eq!(floats(table, &format!("e_{label}"))[row], error);
+        }
+    }
 }
 
 #[test]
@@ -111,30 +168,12 @@ fn deterministic_predict_on_real_files_matches_the_reference_end_to_end() {
 
     // The reference's deterministic labels for these spectra: inputs rows 0-5 are file 1
     // rows 0-4 and file 2 row 0.
-    let fixtures = common::fixtures().unwrap();
-    let expected = NpyArray::read(&fixtures.join("bcnn_det_pred.npy"))
-        .unwrap()
-        .data;
-    let std = [300.0, 0.5]; // generous scale for teff/logg; other labels checked below
-    let check = |table: &Table, row: usize, reference_row: usize| {
-        for (j, label) in LABELS.iter().enumerate() {
-            let got = floats(table, &format!("raw_{label}"))[row];
-            let want = expected[reference_row * 22 + j];
-            let scale = if j < 2 { std[j] } else { 0.3 };
-            assert!(
-                (got - want).abs() <= 2e-4 * scale,
-                "{label} row {row}: {got} vs {want}"
-            );
-            // Without a noise model the reported label and error are the raw ones.
-            assert_eq!(floats(table, label)[row], got);
-        }
-    };
-    check(&coadds, 0, 0);
-    check(&coadds, 1, 5);
-    check(&visit_table, 0, 2);
-    check(&visit_table, 1, 3);
-    check(&visit_table, 2, 4);
-    check(&visit_table, 3, 5);
+    let reference = DeterministicReference::load(&model);
+    reference.assert_row(&coadds, 0, 0);
+    reference.assert_row(&coadds, 1, 5);
+    for (row, reference_row) in [(0, 2), (1, 3), (2, 4), (3, 5)] {
+        reference.assert_row(&visit_table, row, reference_row);
+    }
 
     let cards = read_primary_cards(&stars).unwrap();
     let card = |key: &str| {
@@ -332,67 +371,12 @@ fn predict_normalized_npy_matches_the_reference() {
         s(&fixtures.join("inputs_norm_flux.npy")),
     ]);
     let table = apogee(&out);
-    let expected = NpyArray::read(&fixtures.join("bcnn_det_pred.npy"))
-        .unwrap()
-        .data;
-    let teff = floats(&table, "raw_teff");
-    assert_eq!(teff.len(), 12);
-    for (row, value) in teff.iter().enumerate() {
-        assert!((value - expected[row * 22]).abs() < 0.06, "row {row}");
+    assert_eq!(table.rows(), 12);
+    let reference = DeterministicReference::load(&model);
+    for row in 0..12 {
+        reference.assert_row(&table, row, row);
     }
     assert_eq!(ints(&table, "row"), (0..12).collect::<Vec<i64>>());
-}
-
-/// A directory of broken inputs mixed with the good ones.
-fn broken_inputs(dir: &Path) -> Vec<(&'static str, PathBuf)> {
-    let real = test_data(FILE1);
-    let bytes = std::fs::read(&real).unwrap();
-    let mut cases = Vec::new();
-    let mut add = |name: &'static str, path: PathBuf| cases.push((name, path));
-
-    let text = dir.join("apStar-text.fits");
-    std::fs::write(&text, "this is not a FITS file\n").unwrap();
-    add("not FITS", text);
-    let truncated = dir.join("apStar-truncated.fits");
-    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
-    add("truncated", truncated);
-    let empty = dir.join("apStar-empty.fits");
-    std::fs::write(&empty, b"").unwrap();
-    add("empty", empty);
-    let header_only = dir.join("apStar-header-only.fits");
-    std::fs::write(&header_only, primary_header_bytes(&real)).unwrap();
-    add("header only", header_only);
-    let visit_layout = dir.join("apStar-wrong-pixels.fits");
-    std::fs::copy(test_data("apVisit-r13-5095-55844-128.fits"), &visit_layout).unwrap();
-    add("wrong pixel count", visit_layout);
-
-    let (flux, err, mask, rows) = raw_arrays(&real);
-    let all_nan = dir.join("apStar-all-nan.fits");
-    write_apstar(
-        &all_nan,
-        &real,
-        &[rows, 8575],
-        [
-            Img::F64(vec![f64::NAN; flux.len()]),
-            Img::F64(err.clone()),
-            Img::I64(mask.clone()),
-        ],
-    );
-    add("all NaN", all_nan);
-    // Flux finite everywhere but every error zero: no continuum pixel has weight.
-    let no_continuum = dir.join("apStar-no-continuum.fits");
-    write_apstar(
-        &no_continuum,
-        &real,
-        &[rows, 8575],
-        [
-            Img::F64(flux),
-            Img::F64(vec![0.0; err.len()]),
-            Img::I64(mask),
-        ],
-    );
-    add("no finite continuum pixel", no_continuum);
-    cases
 }
 
 #[test]
@@ -505,8 +489,17 @@ fn normalize_writes_broken_spectra_as_nan_rows_and_warns() {
             .count(),
         cases.len()
     );
-    let reader = astronn::io::normalized::NormalizedReader::open(&out).unwrap();
+    let mut reader = astronn::io::normalized::NormalizedReader::open(&out).unwrap();
     assert_eq!(reader.len(), cases.len());
+    // Every row, flux and error, is NaN: none of these spectra could be prepared.
+    let rows = reader.len();
+    for values in [
+        reader.read_flux(0, rows).unwrap(),
+        reader.read_e_flux(0, rows).unwrap(),
+    ] {
+        assert_eq!(values.len(), rows * 7514);
+        assert!(values.iter().all(|v| v.is_nan()));
+    }
 }
 
 #[test]
@@ -540,12 +533,31 @@ fn without_a_model_the_default_models_run_and_say_so_once() {
     let table = apogee(&stars);
     assert_eq!(floats(&table, "teff"), floats(&table, "raw_teff"));
     assert_ne!(floats(&table, "e_teff"), floats(&table, "raw_e_teff"));
-    let teff = floats(&apogee(&stars), "teff");
-    assert_eq!(teff.len(), 2);
-    assert!(
-        teff.iter().all(|t| (3000.0..8000.0).contains(t)),
-        "{teff:?}"
-    );
+    // Every raw label is the embedded network's, for the run's seed and each spectrum's
+    // own dropout stream (stored as float32).
+    let seed: u64 = read_primary_cards(&stars)
+        .unwrap()
+        .into_iter()
+        .find(|(k, _)| k == "SEED")
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    let net =
+        CensoredBcnn::load(&default_model(ModelKind::AstroNN).unwrap().var_builder()).unwrap();
+    for (row, file) in [FILE1, FILE2].into_iter().enumerate() {
+        let coadd = prepare_file(&test_data(file), false).remove(0);
+        let stream = MaskStream::new(seed, stream_key(&coadd.meta));
+        let raw = predict_raw(&net, &coadd.data.unwrap().flux, 4, stream).unwrap();
+        for (j, label) in LABELS.iter().enumerate() {
+            let written = floats(&table, &format!("raw_{label}"))[row];
+            let expected = raw.values[j];
+            assert!(
+                (written - expected).abs() <= 1e-6 * expected.abs().max(1e-3),
+                "{file}: raw_{label} {written} vs {expected}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -711,4 +723,129 @@ fn bench_measures_both_networks_end_to_end_and_training() {
         assert!(rate > 0.0 && rate.is_finite(), "{row}");
     }
     assert!(text.contains("GFLOP/s"), "{text}");
+}
+
+/// Writes `values` (rows of 7514 float64) as a `.npy` file.
+fn write_npy(path: &Path, values: &[f64]) {
+    let rows = values.len() / 7514;
+    let mut header =
+        format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, 7514), }}");
+    // Magic (6), version (2) and length (2) come first; the whole header ends in a newline
+    // at a multiple of 64 bytes.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend(values.iter().flat_map(|v| v.to_le_bytes()));
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn normalized_rows_with_non_finite_values_become_no_result_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = prepare_file(&test_data(FILE2), false)
+        .remove(0)
+        .data
+        .unwrap()
+        .flux;
+    let mut partly = real.clone();
+    partly[100] = f64::NAN;
+    partly[5000] = f64::INFINITY;
+    let values = [real.clone(), vec![f64::NAN; 7514], partly].concat();
+    let npy = dir.path().join("spectra.npy");
+    write_npy(&npy, &values);
+    let (stars, dists) = (dir.path().join("stars.fits"), dir.path().join("dist.fits"));
+    let run = succeed(&[
+        "predict",
+        "--mc",
+        "2",
+        "--seed",
+        "3",
+        "--normalized",
+        s(&npy),
+        "-o",
+        s(&stars),
+        "--dist-output",
+        s(&dists),
+    ]);
+    let messages = stderr(&run);
+    for (row, reason) in [
+        (1, "no normalized flux (the spectrum could not be prepared)"),
+        (2, "normalized flux has 2 non-finite pixels"),
+    ] {
+        assert!(
+            messages.contains(&format!(
+                "spectra.npy row {row}: {reason}; written as NO_RESULT"
+            )),
+            "{messages}"
+        );
+    }
+    let table = apogee(&stars);
+    let flags = ints(&table, "result_flags");
+    assert_eq!(flags[1..], [1 << 11, 1 << 11]);
+    assert_eq!(flags[0] & (1 << 11), 0);
+    let teff = floats(&table, "teff");
+    assert!(teff[0].is_finite() && teff[1].is_nan() && teff[2].is_nan());
+    let dist_flags = ints(&apogee(&dists), "result_flags");
+    assert_eq!(dist_flags[0] & (1 << 11), 0);
+    assert!(
+        dist_flags[1..].iter().all(|f| f & (1 << 11) != 0),
+        "{dist_flags:?}"
+    );
+}
+
+#[test]
+fn visits_that_cannot_be_prepared_are_no_result_rows_of_the_visit_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let all_nan = broken_inputs(dir.path())
+        .into_iter()
+        .find(|(what, _)| *what == "all NaN")
+        .unwrap()
+        .1;
+    let missing = dir.path().join("apStar-missing.fits");
+    let good = test_data(FILE2);
+    let (stars, visits) = (
+        dir.path().join("stars.fits"),
+        dir.path().join("visits.fits"),
+    );
+    let run = succeed(&[
+        "predict",
+        "--mc",
+        "2",
+        "--seed",
+        "3",
+        "-o",
+        s(&stars),
+        "--visits-output",
+        s(&visits),
+        s(&all_nan),
+        s(&good),
+        s(&missing),
+    ]);
+    let messages = stderr(&run);
+    let table = apogee(&visits);
+    let files = strings(&table, "source_file");
+    let flags = ints(&table, "result_flags");
+    let teff = floats(&table, "teff");
+    let summary: Vec<_> = files
+        .iter()
+        .zip(ints(&table, "visit"))
+        .zip(&flags)
+        .map(|((f, v), flag)| format!("{f} visit {v}: {flag}"))
+        .collect();
+    // The all-NaN file's three visits, then the good file's one, then the missing file.
+    assert_eq!(ints(&table, "visit"), [1, 2, 3, 1, 0], "{summary:?}");
+    for row in [0, 1, 2, 4] {
+        assert_eq!(flags[row], 1 << 11, "{summary:?}");
+        assert!(teff[row].is_nan());
+    }
+    assert_eq!(flags[3] & (1 << 11), 0);
+    assert!(teff[3].is_finite());
+    assert!(
+        messages.contains("apStar-all-nan.fits row 2 (visit 1)"),
+        "{messages}"
+    );
 }

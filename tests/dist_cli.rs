@@ -3,15 +3,17 @@
 
 mod common;
 
+use astronn::io::model_file::ModelFile;
 use astronn::io::npy::NpyArray;
-use common::run::{apogee, astronn, bools, floats, ints, s, succeed};
+use astronn::nn::dist::DistBcnn;
+use astronn::nn::network::BayesianNetwork;
+use common::broken::broken_inputs;
+use common::run::{apogee, astronn, bools, floats, ints, s, strings, succeed};
 use common::test_data;
 use std::path::PathBuf;
 
 const FILE1: &str = "apStar-dr17-2M17335483-2753043.fits";
 const FILE2: &str = "apStar-dr17-2M19485057+5005279.fits";
-const MISSING_PHOTOMETRY: i64 = 1 << 1;
-const MISSING_EXTINCTION: i64 = 1 << 2;
 const NO_RESULT: i64 = 1 << 11;
 
 fn models() -> Option<(PathBuf, PathBuf)> {
@@ -48,20 +50,36 @@ fn deterministic_dist_on_real_files_uses_header_photometry() {
     let expected = NpyArray::read(&fixtures.join("dist_det_fakemag.npy"))
         .unwrap()
         .data;
-    let l = floats(&table, "L_fakemag");
-    // Inputs rows 0 and 5 of the fixtures are these files' coadds.
-    assert!(
-        close(l[0], expected[0], 2e-4),
-        "{} vs {}",
-        l[0],
-        expected[0]
-    );
-    assert!(
-        close(l[1], expected[5], 2e-4),
-        "{} vs {}",
-        l[1],
-        expected[5]
-    );
+    let log_variance = NpyArray::read(&fixtures.join("dist_det_log_variance.npy"))
+        .unwrap()
+        .data;
+    let std = DistBcnn::load(&ModelFile::load(&dist_model).unwrap().var_builder())
+        .unwrap()
+        .labels_std()[0];
+    let (l, l_err) = (floats(&table, "L_fakemag"), floats(&table, "L_fakemag_err"));
+    // Inputs rows 0 and 5 of the fixtures are these files' coadds. A deterministic pass's
+    // error is the predicted one alone, σ·exp(log-variance / 2).
+    for (row, fixture) in [(0, 0), (1, 5)] {
+        assert!(
+            close(l[row], expected[fixture], 2e-4),
+            "row {row}: L_fakemag {} vs {}",
+            l[row],
+            expected[fixture]
+        );
+        let expected_error = (0.5 * log_variance[fixture]).exp() * std;
+        assert!(
+            close(l_err[row], expected_error, 1e-3),
+            "row {row}: L_fakemag_err {} vs {expected_error}",
+            l_err[row]
+        );
+    }
+    // Whole flag values: the fixture network's error exceeds 20 % of L_fakemag on both
+    // spectra (FAKEMAG_UNRELIABLE, bit 0, hence flag_bad), and file 1 has no E(B−V)
+    // (MISSING_EXTINCTION, bit 2, hence flag_warn).
+    assert!(l_err.iter().zip(&l).all(|(e, l)| *e >= 0.2 * l));
+    assert_eq!(ints(&table, "result_flags"), [0b101, 0b001]);
+    assert_eq!(bools(&table, "flag_warn"), [true, false]);
+    assert_eq!(bools(&table, "flag_bad"), [true, true]);
 
     // File 1: K = 9.811, SFD_EBV missing -> extinction 0 and MISSING_EXTINCTION.
     let (k, ebv, a_k) = (
@@ -72,9 +90,6 @@ fn deterministic_dist_on_real_files_uses_header_photometry() {
     assert!(close(k[0], 9.811, 1e-6));
     assert!(ebv[0].is_nan());
     assert_eq!(a_k[0], 0.0);
-    let flags = ints(&table, "result_flags");
-    assert_eq!(flags[0] & MISSING_EXTINCTION, MISSING_EXTINCTION);
-    assert!(bools(&table, "flag_warn")[0]);
     // Values are stored as float32: formulas of stored values agree to a few 1e-8.
     let dist = floats(&table, "nn_dist");
     let expected_dist = 1000.0 * 10f64.powf(0.2 * k[0]) / l[0];
@@ -94,7 +109,6 @@ fn deterministic_dist_on_real_files_uses_header_photometry() {
     // File 2: K = 10.522, SFD_EBV = 0.1927.
     assert!(close(ebv[1], 0.192664697766304, 1e-7));
     assert!(close(a_k[1], 0.3517 * 0.192664697766304, 1e-7));
-    assert_eq!(flags[1] & (MISSING_EXTINCTION | MISSING_PHOTOMETRY), 0);
     let k0 = k[1] - a_k[1];
     assert!(close(k[1], 10.522, 1e-6));
     assert!(close(dist[1], 1000.0 * 10f64.powf(0.2 * k0) / l[1], 1e-6));
@@ -168,15 +182,18 @@ fn catalog_photometry_takes_precedence_and_absent_stars_use_the_header() {
         s(&out),
         s(&test_data(FILE1)),
     ]);
-    let table = apogee(&out);
-    assert!(floats(&table, "nn_dist")[0].is_nan());
-    assert!(floats(&table, "nn_parallax")[0].is_nan());
-    assert!(floats(&table, "L_fakemag")[0] > 0.0);
+    let without_k = apogee(&out);
+    assert!(floats(&without_k, "nn_dist")[0].is_nan());
+    assert!(floats(&without_k, "nn_parallax")[0].is_nan());
+    // The network's L_fakemag does not depend on the photometry.
     assert_eq!(
-        ints(&table, "result_flags")[0] & MISSING_PHOTOMETRY,
-        MISSING_PHOTOMETRY
+        floats(&without_k, "L_fakemag")[0],
+        floats(&table, "L_fakemag")[0]
     );
-    assert!(bools(&table, "flag_bad")[0]);
+    // The whole flag value: MISSING_PHOTOMETRY (bit 1) and, as on every row of this
+    // network, FAKEMAG_UNRELIABLE (bit 0); E(B−V) was given.
+    assert_eq!(ints(&without_k, "result_flags")[0], 0b011);
+    assert!(bools(&without_k, "flag_bad")[0]);
 
     // A catalog without the id column is an error before any work.
     std::fs::write(&catalog, "id,k_mag,ebv\nx,1,2\n").unwrap();
@@ -291,10 +308,9 @@ fn broken_inputs_give_no_result_rows_and_wrong_models_are_refused() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let broken = dir.path().join("apStar-broken.fits");
-    std::fs::write(&broken, "not FITS").unwrap();
+    let cases = broken_inputs(dir.path());
     let out = dir.path().join("dist.fits");
-    let run = succeed(&[
+    let mut args = vec![
         "dist",
         "--model",
         s(&dist_model),
@@ -302,16 +318,40 @@ fn broken_inputs_give_no_result_rows_and_wrong_models_are_refused() {
         "4",
         "-o",
         s(&out),
-        s(&broken),
-        s(&test_data(FILE2)),
-    ]);
-    assert!(String::from_utf8_lossy(&run.stderr).contains("apStar-broken.fits"));
+    ];
+    args.extend(cases.iter().map(|(_, path)| s(path)));
+    let good = test_data(FILE2);
+    args.push(s(&good));
+    let run = succeed(&args);
+    let messages = String::from_utf8_lossy(&run.stderr);
     let table = apogee(&out);
     let flags = ints(&table, "result_flags");
-    assert_eq!(flags[0] & NO_RESULT, NO_RESULT);
-    assert!(floats(&table, "L_fakemag")[0].is_nan());
-    assert!(bools(&table, "flag_bad")[0]);
-    assert_eq!(flags[1] & NO_RESULT, 0);
+    let (l_fakemag, bad) = (floats(&table, "L_fakemag"), bools(&table, "flag_bad"));
+    assert_eq!(table.rows(), cases.len() + 1, "one row per input file");
+    for (row, (what, path)) in cases.iter().enumerate() {
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(
+            strings(&table, "source_file")[row].ends_with(&name),
+            "{what}: row {row}"
+        );
+        assert_eq!(flags[row] & NO_RESULT, NO_RESULT, "{what}: NO_RESULT");
+        assert!(l_fakemag[row].is_nan(), "{what}: no L_fakemag");
+        assert!(
+            floats(&table, "nn_dist")[row].is_nan(),
+            "{what}: no distance"
+        );
+        assert!(bad[row], "{what}: flag_bad");
+        assert!(
+            messages
+                .lines()
+                .any(|l| l.starts_with("warning:") && l.contains(&name)),
+            "{what}: no warning naming {name} in\n{messages}"
+        );
+    }
+    // The good file after them: FAKEMAG_UNRELIABLE alone, as in a run of its own.
+    assert_eq!(flags[cases.len()], 0b001);
+    assert!(l_fakemag[cases.len()].is_finite());
+    let broken = &cases[0].1;
 
     let wrong = astronn(&[
         "dist",

@@ -6,6 +6,7 @@
 
 mod common;
 
+use astronn::io::table::read_primary_cards;
 use common::run::{apogee, bools, floats, ints, s, succeed};
 use common::{fixtures, test_data};
 
@@ -59,6 +60,13 @@ fn flags_follow_the_raw_errors_and_not_the_noise_model() {
         [coadds, visits]
     };
     let plain = run("plain", &[]);
+    // No --mc given: the default, 100 MC samples.
+    let mc = read_primary_cards(&plain[0])
+        .unwrap()
+        .into_iter()
+        .find(|(key, _)| key == "MC")
+        .map(|(_, value)| value);
+    assert_eq!(mc.as_deref(), Some("100"));
     let shrunk = run("shrunk", &["--noise-model", s(&noise)]);
 
     let mut seen = Vec::new();

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod broken;
 pub mod dr19;
 pub mod mc;
 pub mod run;
