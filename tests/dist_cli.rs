@@ -359,7 +359,7 @@ fn broken_inputs_give_no_result_rows_and_wrong_models_are_refused() {
         s(&abundance_model),
         "-o",
         s(&out),
-        s(&broken),
+        s(broken),
     ]);
     assert!(!wrong.status.success());
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("AstroNNDist model is needed"));
