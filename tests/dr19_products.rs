@@ -500,8 +500,9 @@ fn dr19_style_headers_give_k_mag_gaia_and_catalog_values() {
     let r = row_where(&d, "source_file", &dr19_source);
     let g = |name: &str| floats(&d, name)[r];
     // The whole flag value: MISSING_EXTINCTION (bit 2), and FAKEMAG_UNRELIABLE (bit 0) as
-    // the stored L_fakemag and its error say.
-    let unreliable = i64::from(g("L_fakemag_err") >= 0.2 * g("L_fakemag"));
+    // the stored L_fakemag and the network's own error say (flags come from the raw error,
+    // before the default model's noise model).
+    let unreliable = i64::from(g("raw_e_L_fakemag") >= 0.2 * g("L_fakemag"));
     assert_eq!(ints(&d, "result_flags")[r], 0b100 | unreliable);
     assert!(g("nn_dist").is_finite() && g("nn_dist") > 0.0);
     assert!(close(g("gdr3_parallax_w_zp"), 0.412 + 0.03464, 1e-7));

@@ -34,9 +34,13 @@ pub fn fixtures() -> Option<PathBuf> {
 }
 
 /// Says that the running test is skipped, and why, naming the test (its thread's name).
+/// Written to the process's stderr directly, not through `eprintln!`, which the test
+/// harness captures: a plain `cargo test` shows every skip.
 pub fn skip_notice(why: &str) {
+    use std::io::Write;
     let thread = std::thread::current();
-    eprintln!(
+    let _ = writeln!(
+        std::io::stderr(),
         "NOTICE: {why}; skipping {}",
         thread.name().unwrap_or("this test")
     );
