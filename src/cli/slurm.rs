@@ -155,42 +155,28 @@ fn task_command(command: &[String]) -> Result<TaskCommand> {
     if parsed.threads.is_some() {
         bail!("do not give --threads in the command: each task uses --cpus-per-task threads");
     }
-    let (outputs, flags, seed, inputs): (Vec<PathBuf>, Vec<&str>, Option<u64>, Vec<String>) =
-        match parsed.command {
-            Command::Predict(a) => {
-                refuse_shard_or_normalized(a.run.shard.is_some(), a.run.normalized.is_some())?;
-                let mut outputs = vec![a.run.output];
-                let mut flags = vec!["--output"];
-                if let Some(path) = a.visits_output {
-                    outputs.push(path);
-                    flags.push("--visits-output");
-                }
-                if let Some(path) = a.dist_output {
-                    outputs.push(path);
-                    flags.push("--dist-output");
-                }
-                (outputs, flags, a.run.seed, a.run.input.inputs)
-            }
-            Command::Dist(a) => {
-                refuse_shard_or_normalized(a.run.shard.is_some(), a.run.normalized.is_some())?;
-                (
-                    vec![a.run.output],
-                    vec!["--output"],
-                    a.run.seed,
-                    a.run.input.inputs,
-                )
-            }
-            Command::Normalize(a) => {
-                refuse_shard_or_normalized(a.shard.is_some(), false)?;
-                (vec![a.output], vec!["--output"], Some(0), a.input.inputs)
-            }
-            _ => unreachable!("the subcommand was checked above"),
-        };
-    let inputs = input_files(&inputs, None)?.total;
+    // Predict and dist draw dropout masks: every shard must use one seed.
+    let (needs_seed, inputs) = match &parsed.command {
+        Command::Predict(a) => {
+            refuse_shard_or_normalized(a.run.shard.is_some(), a.run.normalized.is_some())?;
+            (a.run.seed.is_none(), &a.run.input.inputs)
+        }
+        Command::Dist(a) => {
+            refuse_shard_or_normalized(a.run.shard.is_some(), a.run.normalized.is_some())?;
+            (a.run.seed.is_none(), &a.run.input.inputs)
+        }
+        Command::Normalize(a) => {
+            refuse_shard_or_normalized(a.shard.is_some(), false)?;
+            (false, &a.input.inputs)
+        }
+        _ => unreachable!("the subcommand was checked above"),
+    };
+    let (flags, outputs): (Vec<&str>, Vec<PathBuf>) =
+        outputs_of(&parsed.command).into_iter().unzip();
+    let inputs = input_files(inputs, None)?.total;
     let mut args = redirect_outputs(&command[1..], &flags);
     let mut note = None;
-    if seed.is_none() {
-        // Every shard must draw the same dropout masks an unsharded run would.
+    if needs_seed {
         let seed = crate::cli::commands::random_seed();
         args.extend([
             TaskArg::Literal("--seed".into()),
@@ -223,6 +209,28 @@ fn refuse_shard_or_normalized(shard: bool, normalized: bool) -> Result<()> {
     Ok(())
 }
 
+/// The outputs of a shardable command, each with the long flag that names it.
+fn outputs_of(command: &Command) -> Vec<(&'static str, PathBuf)> {
+    let (output, visits, dist) = match command {
+        Command::Predict(a) => (
+            &a.run.output,
+            a.visits_output.as_ref(),
+            a.dist_output.as_ref(),
+        ),
+        Command::Dist(a) => (&a.run.output, None, None),
+        Command::Normalize(a) => (&a.output, None, None),
+        _ => return Vec::new(),
+    };
+    [
+        ("--output", Some(output)),
+        ("--visits-output", visits),
+        ("--dist-output", dist),
+    ]
+    .into_iter()
+    .filter_map(|(flag, path)| Some((flag, path?.clone())))
+    .collect()
+}
+
 fn parse<'a>(args: impl Iterator<Item = &'a str>) -> Result<Cli> {
     Cli::try_parse_from(std::iter::once("astronn").chain(args))
         .map_err(|e| anyhow::anyhow!("the command after -- is not valid: {}", e.render()))
@@ -250,13 +258,7 @@ fn redirect_outputs(args: &[String], flags: &[&str]) -> Vec<TaskArg> {
             }
             continue;
         }
-        let joined = token
-            .split_once('=')
-            .filter(|(flag, _)| flag.starts_with("--"))
-            .map(|(flag, _)| flag)
-            .or_else(|| token.strip_prefix("-o").map(|_| "-o"))
-            .filter(|_| !token.starts_with("--") || token.contains('='));
-        match joined.and_then(|flag| output_of(flag).map(|n| (flag, n))) {
+        match joined_flag(token).and_then(|flag| output_of(flag).map(|n| (flag, n))) {
             Some((flag, n)) => {
                 out.push(TaskArg::Literal(flag.to_string()));
                 out.push(TaskArg::ShardOutput(n));
@@ -265,6 +267,18 @@ fn redirect_outputs(args: &[String], flags: &[&str]) -> Vec<TaskArg> {
         }
     }
     out
+}
+
+/// The flag of a token that carries its value: `--flag=VALUE`, `-oVALUE` or `-o=VALUE`.
+fn joined_flag(token: &str) -> Option<&str> {
+    if token.starts_with("--") {
+        token.split_once('=').map(|(flag, _)| flag)
+    } else {
+        token
+            .strip_prefix("-o")
+            .filter(|value| !value.is_empty())
+            .map(|_| "-o")
+    }
 }
 
 /// Checks, by parsing the redirected command, that every output (and nothing else) now
@@ -278,15 +292,10 @@ fn check_redirection(subcommand: &str, args: &[TaskArg], outputs: usize) -> Resu
         }))
         .collect();
     let parsed = parse(words.iter().map(String::as_str))?;
-    let found: Vec<PathBuf> = match parsed.command {
-        Command::Predict(a) => [Some(a.run.output), a.visits_output, a.dist_output]
-            .into_iter()
-            .flatten()
-            .collect(),
-        Command::Dist(a) => vec![a.run.output],
-        Command::Normalize(a) => vec![a.output],
-        _ => Vec::new(),
-    };
+    let found: Vec<PathBuf> = outputs_of(&parsed.command)
+        .into_iter()
+        .map(|(_, path)| path)
+        .collect();
     let expected: Vec<PathBuf> = (0..outputs).map(|n| PathBuf::from(marker(n))).collect();
     if found != expected {
         bail!(

@@ -14,8 +14,8 @@
 //! a resubmitted subset of the array (`--array=3,7`) has other `SLURM_ARRAY_TASK_MIN` and
 //! `SLURM_ARRAY_TASK_COUNT`, but the same task ids.
 
-use crate::io::fits_stream::FitsStream;
-use crate::pipeline::shard::{NSHARDS_KEY, SHARD_KEY};
+use crate::pipeline::merge::read_shard;
+use crate::pipeline::shard::Shard;
 use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -341,12 +341,11 @@ impl SlurmRun {
     }
 
     fn is_complete(&self, n: usize, k: usize) -> bool {
-        let Ok(hdus) = FitsStream::scan(&self.shard_path(n, k)) else {
-            return false;
+        let expected = Shard {
+            index: k,
+            count: self.shards,
         };
-        let primary = &hdus[0].header;
-        primary.int(SHARD_KEY) == i64::try_from(k).ok()
-            && primary.int(NSHARDS_KEY) == i64::try_from(self.shards).ok()
+        read_shard(&self.shard_path(n, k)).is_ok_and(|file| file.shard == expected)
     }
 
     /// Submits `shards` of the array (all of them: `0..N`) and the merge after them; with

@@ -217,17 +217,20 @@ impl FitsStream {
     /// HDU in messages.
     fn next_header(&mut self, hdu: usize) -> Result<Option<RawHeader>> {
         let mut records = Vec::new();
-        let mut block = vec![0u8; BLOCK as usize];
+        let mut block = Vec::with_capacity(BLOCK as usize);
         loop {
-            let got =
-                read_full(&mut self.reader, &mut block).map_err(|e| Error::io(&self.path, e))?;
+            block.clear();
+            let got = (&mut self.reader)
+                .take(BLOCK)
+                .read_to_end(&mut block)
+                .map_err(|e| Error::io(&self.path, e))?;
             if got == 0 && records.is_empty() {
                 return Ok(None);
             }
             if hdu == 0 && records.is_empty() && !block[..got].starts_with(b"SIMPLE  =") {
                 return Err(Error::file(&self.path, "not a FITS file (no SIMPLE card)"));
             }
-            if got < block.len() {
+            if got < BLOCK as usize {
                 return Err(self.truncated(hdu, "header"));
             }
             self.position += BLOCK;
@@ -300,20 +303,6 @@ impl FitsStream {
             format!("the file is truncated: it ends inside the {part} of HDU {hdu}"),
         )
     }
-}
-
-/// Reads until `buf` is full or the input ends; returns the bytes read.
-fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match reader.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 #[cfg(test)]

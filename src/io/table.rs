@@ -408,23 +408,26 @@ impl AstraTableWriter {
             fits.write_checksums()?;
         }
         fits.close()?;
-        if !is_gzip_name(&self.dest) {
-            return self.temp.persist(&self.dest);
-        }
-        let gz = TempPath::beside(&self.dest, "fits.gz")?;
-        gzip_file(self.temp.path(), gz.path())?;
-        gz.persist(&self.dest)
+        persist_fits(self.temp, &self.dest)
     }
 }
 
-/// Whether `path` names a gzip-compressed file (`.gz`, any case).
-pub(crate) fn is_gzip_name(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("gz"))
+/// Renames the complete FITS file `temp` over `dest`, gzip-compressing it first when `dest`
+/// ends in `.gz` (any case), as SDSS ships its summary files.
+pub(crate) fn persist_fits(temp: TempPath, dest: &Path) -> Result<()> {
+    let gzip = dest
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+    if !gzip {
+        return temp.persist(dest);
+    }
+    let gz = TempPath::beside(dest, "fits.gz")?;
+    gzip_file(temp.path(), gz.path())?;
+    gz.persist(dest)
 }
 
 /// Compresses `from` into `to` with gzip, streaming (memory does not grow with the file).
-pub(crate) fn gzip_file(from: &Path, to: &Path) -> Result<()> {
+fn gzip_file(from: &Path, to: &Path) -> Result<()> {
     let mut input =
         std::io::BufReader::new(std::fs::File::open(from).map_err(|e| Error::io(from, e))?);
     let output = std::fs::File::create(to).map_err(|e| Error::io(to, e))?;

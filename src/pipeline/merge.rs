@@ -17,7 +17,7 @@
 use crate::io::fits::{parse_cards, Fits};
 use crate::io::fits_stream::{padded, FitsStream, HduLayout, RawHeader};
 use crate::io::normalized::{NormalizedReader, NormalizedWriter, FLUX_HDU};
-use crate::io::table::{gzip_file, is_gzip_name, CardValue, HeaderCard};
+use crate::io::table::{persist_fits, CardValue, HeaderCard};
 use crate::io::temp::TempPath;
 use crate::pipeline::shard::{Shard, NSHARDS_KEY, SHARD_KEY, SHINPUTS_KEY};
 use crate::{Error, Result};
@@ -71,9 +71,10 @@ pub struct MergeSummary {
 }
 
 /// One shard file, read through.
-struct ShardFile {
+pub(crate) struct ShardFile {
     path: PathBuf,
-    shard: Shard,
+    /// Its part of the run.
+    pub(crate) shard: Shard,
     hdus: Vec<HduLayout>,
 }
 
@@ -143,45 +144,36 @@ pub fn merge_shards(inputs: &[PathBuf], output: &Path) -> Result<MergeSummary> {
         check_same_tables(&ordered)?;
         merge_tables(&ordered, temp.path())?
     };
-    if is_gzip_name(output) {
-        let gz = TempPath::beside(output, "fits.gz")?;
-        gzip_file(temp.path(), gz.path())?;
-        gz.persist(output)?;
-    } else {
-        temp.persist(output)?;
-    }
+    persist_fits(temp, output)?;
     Ok(summary)
 }
 
 /// Reads every shard through, checking its part and that it is complete.
 fn read_shards(files: &[PathBuf]) -> Result<Vec<ShardFile>> {
-    files
-        .iter()
-        .map(|path| {
-            let hdus = FitsStream::scan(path)?;
-            let primary = &hdus[0].header;
-            let (Some(index), Some(count)) = (primary.int(SHARD_KEY), primary.int(NSHARDS_KEY))
-            else {
-                return Err(Error::file(
-                    path,
-                    "not a shard: its header has no SHARD and NSHARDS cards (written by a run \
-                     without --shard, or not by astronn)",
-                ));
-            };
-            let shard = usize::try_from(index)
-                .ok()
-                .zip(usize::try_from(count).ok())
-                .ok_or_else(|| Error::file(path, format!("invalid shard {index}/{count}")))
-                .and_then(|(k, n)| {
-                    Shard::new(k, n).map_err(|e| Error::file(path, e.to_string()))
-                })?;
-            Ok(ShardFile {
-                path: path.clone(),
-                shard,
-                hdus,
-            })
-        })
-        .collect()
+    files.iter().map(|path| read_shard(path)).collect()
+}
+
+/// Reads one shard file through: complete, and carrying its part (`SHARD`, `NSHARDS`).
+pub(crate) fn read_shard(path: &Path) -> Result<ShardFile> {
+    let hdus = FitsStream::scan(path)?;
+    let primary = &hdus[0].header;
+    let (Some(index), Some(count)) = (primary.int(SHARD_KEY), primary.int(NSHARDS_KEY)) else {
+        return Err(Error::file(
+            path,
+            "not a shard: its header has no SHARD and NSHARDS cards (written by a run \
+             without --shard, or not by astronn)",
+        ));
+    };
+    let shard = usize::try_from(index)
+        .ok()
+        .zip(usize::try_from(count).ok())
+        .ok_or_else(|| Error::file(path, format!("invalid shard {index}/{count}")))
+        .and_then(|(k, n)| Shard::new(k, n).map_err(|e| Error::file(path, e.to_string())))?;
+    Ok(ShardFile {
+        path: path.to_path_buf(),
+        shard,
+        hdus,
+    })
 }
 
 /// Checks that the shards are of one run and that each of 0 … N−1 is there exactly once;

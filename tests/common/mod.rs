@@ -20,23 +20,21 @@ pub fn fixtures() -> Option<PathBuf> {
     if dir.join("manifest.json").is_file() {
         return Some(dir);
     }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "reference fixtures not found at {} (CI=true requires them)",
-            dir.display()
-        );
-    }
-    skip_notice(&format!(
+    skip(&format!(
         "reference fixtures not found at {} (set ASTRONN_FIXTURES)",
         dir.display()
     ));
     None
 }
 
-/// Says that the running test is skipped, and why, naming the test (its thread's name).
-/// Written to the process's stderr directly, not through `eprintln!`, which the test
-/// harness captures: a plain `cargo test` shows every skip.
-pub fn skip_notice(why: &str) {
+/// Skips the running test because of `why`: under `CI=true` a failure (CI must run every
+/// test), otherwise a notice naming the test. The notice is written to the process's stderr
+/// directly, not through `eprintln!`, which the test harness captures: a plain `cargo test`
+/// shows every skip.
+pub fn skip(why: &str) {
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{why}; CI=true requires it");
+    }
     use std::io::Write;
     let thread = std::thread::current();
     let _ = writeln!(
