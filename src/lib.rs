@@ -8,9 +8,11 @@
 //! - [`models`]: the embedded default models (trained on simulated spectra).
 //! - [`nn`]: the networks and the Monte Carlo dropout engine.
 //! - [`pipeline`]: prediction runs end to end: flags, noise model, tables.
+//! - `python` (feature `python`): the Python module `astronn._astronn` (see `python/`).
 //! - [`products`]: SDSS DR19's summary products column for column (layouts as data,
 //!   header mappings, the writer).
 //! - [`report`]: validation reports: results against a reference catalog.
+//! - [`runtime`]: process-wide allocator and thread settings (the CLI and Python call them).
 //! - [`sim`]: a simulated APOGEE survey with known truth (a test bed, not astrophysics).
 //! - [`train`]: training both networks (astroNN's recipe).
 
@@ -23,8 +25,11 @@ pub mod models;
 pub mod nn;
 pub mod pipeline;
 pub mod products;
+#[cfg(feature = "python")]
+mod python;
 pub(crate) mod random;
 pub mod report;
+pub mod runtime;
 pub mod sim;
 pub mod timestamp;
 pub mod train;

@@ -6,8 +6,8 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    cli::runtime::keep_large_blocks();
-    cli::runtime::park_idle_candle_workers();
+    astronn::runtime::keep_large_blocks();
+    astronn::runtime::park_idle_candle_workers();
     let args = cli::args::Cli::parse();
     match cli::commands::run(args) {
         Ok(code) => code,

@@ -10,9 +10,11 @@
 //! the box.
 
 use crate::io::model_file::{ModelFile, ModelKind};
+use crate::nn::censored::CensoredBcnn;
+use crate::nn::dist::DistBcnn;
 use crate::pipeline::noise::NoiseModel;
 use crate::{Error, Result};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const ASTRONN: &[u8] = include_bytes!("../models/astronn_default.safetensors");
 const ASTRONN_DIST: &[u8] = include_bytes!("../models/astronn_dist_default.safetensors");
@@ -21,10 +23,11 @@ const NOISE_MODEL: &str = include_str!("../models/noise_model_default.json");
 /// The name under which the default noise model appears in messages and table headers.
 pub const DEFAULT_NOISE_MODEL_NAME: &str = "default:noise_model_default.json";
 
-/// What a run using a default model tells its user, once.
-pub const DEFAULT_MODEL_NOTICE: &str = "no --model given: using the default model, trained \
-    on simulated spectra (astronn simulate). It is for trying the tool and testing pipelines; \
-    science runs need a model trained on real spectra (--model).";
+/// What a run using a default model tells its user, once (each face adds how to name a
+/// model: the CLI's `--model`, Python's model path).
+pub const DEFAULT_MODEL_NOTICE: &str = "using the default model, trained on simulated \
+    spectra (astronn simulate). It is for trying the tool and testing pipelines; science \
+    runs need a model trained on real spectra";
 
 /// The name under which a default model appears in messages and table headers.
 pub fn default_model_name(kind: ModelKind) -> &'static str {
@@ -47,6 +50,113 @@ pub fn default_model(kind: ModelKind) -> Result<ModelFile> {
 pub fn default_noise_model() -> Result<NoiseModel> {
     NoiseModel::from_json(NOISE_MODEL)
         .map_err(|msg| Error::Invalid(format!("{DEFAULT_NOISE_MODEL_NAME}: {msg}")))
+}
+
+/// The name that means an embedded default model wherever a model is named: the default
+/// model of the kind needed there (AstroNN's where either kind will do).
+pub const DEFAULT_MODEL: &str = "default";
+/// The name of the embedded default AstroNNDist model where either kind will do.
+pub const DEFAULT_DIST_MODEL: &str = "default-dist";
+
+/// Which model a run uses: an embedded default model or a model file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelSpec {
+    /// The embedded default model of the kind needed (AstroNN's where either will do).
+    Default,
+    /// The embedded default AstroNNDist model.
+    DefaultDist,
+    /// A model file (Astra `.pt` checkpoint or our `.safetensors`).
+    File(PathBuf),
+}
+
+impl ModelSpec {
+    /// The model a command-line or Python argument names: none, [`DEFAULT_MODEL`] or
+    /// [`DEFAULT_DIST_MODEL`] for an embedded model, else a file path.
+    pub fn from_arg(arg: Option<&Path>) -> ModelSpec {
+        match arg.map(|p| (p, p.to_str())) {
+            None | Some((_, Some(DEFAULT_MODEL))) => ModelSpec::Default,
+            Some((_, Some(DEFAULT_DIST_MODEL))) => ModelSpec::DefaultDist,
+            Some((path, _)) => ModelSpec::File(path.to_path_buf()),
+        }
+    }
+
+    /// Whether this names the embedded default model of `kind`.
+    pub fn is_default(&self, kind: ModelKind) -> bool {
+        match self {
+            ModelSpec::Default => true,
+            ModelSpec::DefaultDist => kind == ModelKind::AstroNNDist,
+            ModelSpec::File(_) => false,
+        }
+    }
+
+    /// Reads the model, whatever its kind (`kind` chooses the default model for
+    /// [`ModelSpec::Default`]; `None` means AstroNN's).
+    pub fn load_any(&self, kind: Option<ModelKind>) -> Result<ModelFile> {
+        match self {
+            ModelSpec::Default => default_model(kind.unwrap_or(ModelKind::AstroNN)),
+            ModelSpec::DefaultDist => default_model(ModelKind::AstroNNDist),
+            ModelSpec::File(path) => ModelFile::load(path),
+        }
+    }
+
+    /// Reads a model of `kind`, with a clear message when the file holds the other kind.
+    pub fn load(&self, kind: ModelKind) -> Result<ModelFile> {
+        let model = self.load_any(Some(kind))?;
+        if model.kind != kind {
+            return Err(Error::Invalid(format!(
+                "{} is an {} model, but an {} model is needed here",
+                model.path.display(),
+                kind_title(model.kind),
+                kind_title(kind)
+            )));
+        }
+        Ok(model)
+    }
+}
+
+/// A kind's name as the papers write it.
+pub fn kind_title(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::AstroNN => "AstroNN",
+        ModelKind::AstroNNDist => "AstroNNDist",
+    }
+}
+
+/// The abundance network of a model.
+pub fn censored_network(model: &ModelFile) -> Result<CensoredBcnn> {
+    CensoredBcnn::load(&model.var_builder()).map_err(|e| {
+        Error::file(
+            &model.path,
+            format!("not a valid AstroNN model: {}", Error::from(e)),
+        )
+    })
+}
+
+/// The distance network of a model.
+pub fn dist_network(model: &ModelFile) -> Result<DistBcnn> {
+    DistBcnn::load(&model.var_builder()).map_err(|e| {
+        Error::file(
+            &model.path,
+            format!("not a valid AstroNNDist model: {}", Error::from(e)),
+        )
+    })
+}
+
+/// The noise model of a network and the name the output header gives it: the file given,
+/// else the default models' own when the network is a default model (it is calibrated for
+/// those), else none.
+pub fn resolve_noise_model(
+    path: Option<&Path>,
+    default_network: bool,
+) -> Result<(Option<NoiseModel>, String)> {
+    Ok(match path {
+        Some(path) => (Some(NoiseModel::load(path)?), path.display().to_string()),
+        None if default_network => (
+            Some(default_noise_model()?),
+            DEFAULT_NOISE_MODEL_NAME.to_string(),
+        ),
+        None => (None, "none".to_string()),
+    })
 }
 
 #[cfg(test)]

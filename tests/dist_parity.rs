@@ -12,7 +12,9 @@ use astronn::nn::dist::{DistBcnn, LABEL};
 use astronn::nn::dropout::MaskStream;
 use astronn::nn::mc::{output_statistics, predict_raw};
 use astronn::nn::network::BayesianNetwork;
-use astronn::pipeline::distance::DistanceResult;
+use astronn::pipeline::distance::{
+    astronn_fakemag_to_parallax, astronn_fakemag_to_pc, DistanceResult, ASTRONN_MAGIC_NUMBER,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -195,4 +197,45 @@ fn distances_match_astronn_fakemag_to_pc() {
         assert!((r.parallax_err / r.parallax - dist_err / dist).abs() < 1e-12);
     }
     assert_eq!(magic, 2);
+}
+
+#[test]
+fn astronn_conversions_match_fakemag_to_pc_with_its_magic_number() {
+    let Some(reference) = Reference::load() else {
+        return;
+    };
+    let cases = reference.manifest["dist"]["fakemag_to_pc"]
+        .as_array()
+        .unwrap();
+    for (i, case) in cases.iter().enumerate() {
+        let get = |key: &str| case[key].as_f64().unwrap();
+        let (l, l_err, mag) = (
+            get("L_fakemag"),
+            get("L_fakemag_err"),
+            get("k_mag_corrected"),
+        );
+        let (pc, pc_err) = astronn_fakemag_to_pc(l, mag, l_err);
+        let (plx, plx_err) = astronn_fakemag_to_parallax(l, mag, l_err);
+        let (want, want_err) = (get("dist_pc"), get("dist_err_pc"));
+        if want == ASTRONN_MAGIC_NUMBER {
+            assert_eq!((pc, pc_err), (want, want_err), "case {i}");
+            assert_eq!(plx, ASTRONN_MAGIC_NUMBER, "case {i}");
+            continue;
+        }
+        assert!(
+            (pc - want).abs() <= 1e-12 * want,
+            "case {i}: {pc} vs {want}"
+        );
+        assert!((pc_err - want_err).abs() <= 1e-12 * want_err, "case {i}");
+        assert!((plx * pc - 1000.0).abs() < 1e-9, "case {i}");
+        assert!((plx_err / plx - pc_err / pc).abs() < 1e-12, "case {i}");
+    }
+    assert_eq!(
+        astronn_fakemag_to_pc(100.0, f64::NAN, 1.0),
+        (ASTRONN_MAGIC_NUMBER, ASTRONN_MAGIC_NUMBER)
+    );
+    assert_eq!(
+        astronn_fakemag_to_parallax(ASTRONN_MAGIC_NUMBER, 10.0, 1.0).0,
+        ASTRONN_MAGIC_NUMBER
+    );
 }

@@ -2,26 +2,19 @@
 //! training, with the machine they ran on.
 
 use crate::cli::args::BenchArgs;
-use crate::cli::commands::{censored_network, dist_network, load_model, FILES_PER_CHUNK};
+use crate::cli::commands::load_model;
 use crate::cli::count;
 use anyhow::{bail, Result};
 use astronn::bench::{inference_flops, network_throughput, training_throughput, Measurement};
 use astronn::io::inputs::expand_inputs;
 use astronn::io::model_file::{ModelFile, ModelKind};
-use astronn::nn::censored::CensoredBcnn;
-use astronn::nn::dist::DistBcnn;
+use astronn::models::{censored_network, dist_network, ModelSpec};
 use astronn::nn::network::BayesianNetwork;
-use astronn::pipeline::astronn::{AstroNNJob, AstroNNPredictor};
-use astronn::pipeline::catalogs::StarCatalogs;
-use astronn::pipeline::dist::{DistJob, DistPredictor};
-use astronn::pipeline::predict::{run_predict, Jobs, Observer, PredictOptions};
+use astronn::pipeline::predict::Observer;
 use astronn::pipeline::prepare::prepare_file;
-use astronn::pipeline::source::SpectrumSource;
-use astronn::products::writer::ProductWriter;
-use astronn::products::Product;
+use astronn::pipeline::run::{AstroNNOutputs, CatalogSpec, DistOutputs, Run, RunInputs, RunSpec};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Instant, SystemTime};
 
 const NETWORK_PIXELS: usize = astronn::apogee::grid::NETWORK_PIXELS;
 
@@ -96,8 +89,8 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         &spectra,
         &args,
     )?;
-    print(&end_to_end(&files, &args, Some(censored.clone()), None)?);
-    print(&end_to_end(&files, &args, Some(censored), Some(dist))?);
+    print(&end_to_end(&files, &args, false)?);
+    print(&end_to_end(&files, &args, true)?);
     if args.training {
         for &batch in &args.training_batch {
             print(&training_throughput(
@@ -130,67 +123,48 @@ fn measure_alone(
     Ok(())
 }
 
-/// `predict` (with the given networks) over `--files` files cycled from `files`, writing
-/// tables to a temporary directory.
-fn end_to_end(
-    files: &[PathBuf],
-    args: &BenchArgs,
-    censored: Option<CensoredBcnn>,
-    dist: Option<DistBcnn>,
-) -> Result<Measurement> {
+/// `predict` (AstroNN, and AstroNNDist `with_dist`) over `--files` files cycled from
+/// `files`, writing tables to a temporary directory; only the work is timed.
+fn end_to_end(files: &[PathBuf], args: &BenchArgs, with_dist: bool) -> Result<Measurement> {
     let dir = tempfile_dir()?;
-    let inputs: Vec<PathBuf> = files.iter().cycle().take(args.files).cloned().collect();
-    let mut what = Vec::new();
-    let astronn = match censored {
-        Some(net) => {
-            what.push("AstroNN");
-            Some(AstroNNJob {
-                predictor: AstroNNPredictor::new(net, None)?,
-                coadds: ProductWriter::create(
-                    &dir.join("astronn.fits"),
-                    Product::AllStarAstroNN,
-                    Vec::new(),
-                    SystemTime::now(),
-                )?,
-                visits: None,
-            })
-        }
-        None => None,
-    };
-    let dist = match dist {
-        Some(net) => {
-            what.push("AstroNNDist");
-            Some(DistJob {
-                predictor: DistPredictor::new(net, None),
-                table: ProductWriter::create(
-                    &dir.join("dist.fits"),
-                    Product::AllStarAstroNNdist,
-                    Vec::new(),
-                    SystemTime::now(),
-                )?,
-            })
-        }
-        None => None,
-    };
-    let mut jobs = Jobs {
-        astronn,
-        dist,
-        catalogs: StarCatalogs::default(),
-    };
-    let options = PredictOptions {
+    let model = |path: &Option<PathBuf>| ModelSpec::from_arg(path.as_deref());
+    let spec = RunSpec {
+        inputs: RunInputs::ApStar {
+            inputs: files
+                .iter()
+                .cycle()
+                .take(args.files)
+                .map(|p| p.display().to_string())
+                .collect(),
+            shard: None,
+        },
+        astronn: Some(AstroNNOutputs {
+            model: model(&args.model),
+            output: dir.join("astronn.fits"),
+            visits_output: None,
+        }),
+        dist: with_dist.then(|| DistOutputs {
+            model: model(&args.dist_model),
+            output: dir.join("dist.fits"),
+        }),
+        noise_model: None,
+        catalogs: CatalogSpec::default(),
         mc: args.mc,
-        seed: 1,
+        seed: Some(1),
         strict: false,
+        command_line: "astronn bench".into(),
     };
-    let mut source = SpectrumSource::apstar(inputs, false, FILES_PER_CHUNK);
-    let start = Instant::now();
-    let summary = run_predict(&mut source, &mut jobs, &options, &Silent)?;
-    let seconds = start.elapsed().as_secs_f64();
+    let what = if with_dist {
+        "AstroNN + AstroNNDist"
+    } else {
+        "AstroNN"
+    };
+    let report = Run::prepare(spec)?.execute(&Silent)?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(Measurement {
-        what: format!("predict end to end ({})", what.join(" + ")),
-        spectra: summary.spectra,
-        seconds,
+        what: format!("predict end to end ({what})"),
+        spectra: report.summary.spectra,
+        seconds: report.seconds,
         flops_per_spectrum: None,
     })
 }

@@ -7,35 +7,23 @@ use crate::cli::args::{
 use crate::cli::count;
 use crate::cli::progress::Progress;
 use anyhow::{bail, Context, Result};
-use astronn::io::inputs::expand_inputs;
 use astronn::io::model_file::{ModelFile, ModelKind};
-use astronn::io::normalized::NormalizedWriter;
-use astronn::io::photometry::{PhotometryCatalog, PhotometryColumns};
+use astronn::io::photometry::PhotometryColumns;
 use astronn::io::table::read_table;
-use astronn::io::table::{CardValue, HeaderCard};
-use astronn::models::{
-    default_model, default_noise_model, DEFAULT_MODEL_NOTICE, DEFAULT_NOISE_MODEL_NAME,
-};
-use astronn::nn::censored::CensoredBcnn;
+use astronn::models::{censored_network, dist_network, ModelSpec, DEFAULT_MODEL_NOTICE};
 use astronn::nn::censored::LABELS;
-use astronn::nn::dist::DistBcnn;
 use astronn::nn::network::BayesianNetwork;
-use astronn::pipeline::astronn::{AstroNNJob, AstroNNPredictor};
 use astronn::pipeline::calibrate::{
     calibrate_label, calibrate_label_against_truth, table_labels, table_measurements,
     truth_measurements, LabelCalibration, MIN_PAIRS, MIN_TRUTH_STARS,
 };
-use astronn::pipeline::catalogs::StarCatalogs;
-use astronn::pipeline::dist::{DistJob, DistPredictor, DIST_NOISE_LABEL};
+use astronn::pipeline::dist::DIST_NOISE_LABEL;
 use astronn::pipeline::merge::merge_shards;
 use astronn::pipeline::noise::NoiseModel;
-use astronn::pipeline::normalize::run_normalize;
-use astronn::pipeline::predict::{run_predict, Jobs, PredictOptions, RunSummary};
-use astronn::pipeline::run_info::{card, run_cards};
+use astronn::pipeline::normalize::normalize_files;
+use astronn::pipeline::predict::RunSummary;
+use astronn::pipeline::run::{AstroNNOutputs, CatalogSpec, DistOutputs, Run, RunInputs, RunSpec};
 use astronn::pipeline::shard::{Shard, ShardedInputs};
-use astronn::pipeline::source::SpectrumSource;
-use astronn::products::writer::ProductWriter;
-use astronn::products::Product;
 use astronn::report::join::{join, JoinSpec, Joined};
 use astronn::report::range::LabelRanges;
 use astronn::report::{run_report, ReportOptions};
@@ -44,11 +32,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
-
-/// apStar files read and normalized together before their spectra go to the network.
-pub const FILES_PER_CHUNK: usize = 32;
-/// Normalized spectra read together from a normalized input.
-pub const SPECTRA_PER_CHUNK: usize = 64;
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -71,20 +54,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
 
 /// Sizes the thread pool: `--threads`, else `RAYON_NUM_THREADS`, else every core.
 fn configure_threads(requested: Option<usize>) -> Result<()> {
-    let from_env = std::env::var("RAYON_NUM_THREADS")
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .filter(|&n| n > 0);
-    let threads = match requested {
-        Some(0) => bail!("--threads must be at least 1"),
-        Some(n) => n,
-        None => {
-            from_env.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        }
-    };
-    // candle sizes its parallel kernels from this variable, and without it re-detects the
-    // core count (reading /proc/cpuinfo) on every matrix product.
-    std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+    if requested == Some(0) {
+        bail!("--threads must be at least 1");
+    }
+    let threads = astronn::runtime::thread_count(requested);
+    astronn::runtime::set_thread_count(threads);
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()
@@ -98,21 +72,13 @@ fn command_line() -> String {
 /// The expanded input list, and the part of it `--shard` selects (all of it without).
 pub fn input_files(inputs: &[String], shard: Option<&str>) -> Result<ShardedInputs> {
     let shard = shard.map(Shard::parse).transpose()?;
-    if inputs.is_empty() {
-        bail!("no inputs: give apStar files, directories or @list.txt files");
-    }
-    let files = expand_inputs(inputs)?;
-    if files.is_empty() {
-        bail!("the inputs name no files (a directory is searched for apStar* files)");
-    }
-    Ok(ShardedInputs::new(files, shard.unwrap_or(Shard::WHOLE)))
+    Ok(ShardedInputs::expand(inputs, shard)?)
 }
 
-fn report(quiet: bool, what: &str, summary: &RunSummary, progress: &Progress, outputs: &[&Path]) {
+fn report(quiet: bool, what: &str, summary: &RunSummary, seconds: f64, outputs: &[PathBuf]) {
     if quiet {
         return;
     }
-    let seconds = progress.elapsed();
     let written: Vec<String> = outputs.iter().map(|p| p.display().to_string()).collect();
     eprintln!(
         "{what}: {}, {} NO_RESULT, {seconds:.1} s ({:.1} spectra/s) -> {}",
@@ -124,256 +90,99 @@ fn report(quiet: bool, what: &str, summary: &RunSummary, progress: &Progress, ou
 }
 
 fn normalize(args: NormalizeArgs, quiet: bool) -> Result<ExitCode> {
-    let started = SystemTime::now();
     let inputs = input_files(&args.input.inputs, args.shard.as_deref())?;
-    let mut cards = run_cards(&command_line(), started);
-    cards.push(card(
-        "VISITS",
-        CardValue::Bool(args.visits),
-        "Visit spectra included",
-    ));
-    cards.extend(inputs.cards());
-    let mut writer = NormalizedWriter::create(&args.output, &cards)?;
     let progress = Progress::new(inputs.files.len(), "files", quiet);
-    let summary = run_normalize(
-        &inputs.files,
+    let summary = normalize_files(
+        &inputs,
         args.visits,
-        FILES_PER_CHUNK,
-        &mut writer,
+        &args.output,
+        &command_line(),
         &progress,
     )?;
     progress.finish();
-    writer.finish()?;
-    report(quiet, "normalize", &summary, &progress, &[&args.output]);
+    report(
+        quiet,
+        "normalize",
+        &summary,
+        progress.elapsed(),
+        &[args.output],
+    );
     Ok(ExitCode::SUCCESS)
 }
 
-/// The name that means an embedded default model wherever a model is named: the default
-/// model of the kind needed there (AstroNN's where either kind will do).
-pub const DEFAULT_MODEL: &str = "default";
-/// The name of the embedded default AstroNNDist model where either kind will do.
-pub const DEFAULT_DIST_MODEL: &str = "default-dist";
-
-/// Whether `spec` names the embedded default model of `kind` (no model named counts).
-fn is_default(spec: Option<&Path>, kind: ModelKind) -> bool {
-    match spec.and_then(Path::to_str) {
-        None => spec.is_none(),
-        Some(name) => {
-            name == DEFAULT_MODEL || (name == DEFAULT_DIST_MODEL && kind == ModelKind::AstroNNDist)
-        }
-    }
-}
-
-/// The model `spec` names: [`DEFAULT_MODEL`] (the embedded model of `kind`, or AstroNN's
-/// when `kind` is `None`), [`DEFAULT_DIST_MODEL`], or a model file.
-pub fn named_model(spec: &Path, kind: Option<ModelKind>) -> Result<ModelFile> {
-    Ok(match spec.to_str() {
-        Some(DEFAULT_MODEL) => default_model(kind.unwrap_or(ModelKind::AstroNN))?,
-        Some(DEFAULT_DIST_MODEL) => default_model(ModelKind::AstroNNDist)?,
-        _ => ModelFile::load(spec)?,
-    })
-}
-
-/// Loads a model of the given kind, with a clear message when it is of the other kind;
-/// without a path, the embedded default model (saying once what it is).
+/// Reads a model of `kind` (the embedded default without a path, saying once what it is).
 pub fn load_model(path: Option<&Path>, kind: ModelKind, quiet: bool) -> Result<ModelFile> {
-    let Some(path) = path else {
-        static NOTED: AtomicBool = AtomicBool::new(false);
-        if !quiet && !NOTED.swap(true, Ordering::Relaxed) {
-            eprintln!("note: {DEFAULT_MODEL_NOTICE}");
-        }
-        return Ok(default_model(kind)?);
-    };
-    let model = named_model(path, Some(kind))?;
-    if model.kind != kind {
-        bail!(
-            "{} is an {} model, but an {} model is needed here",
-            path.display(),
-            kind_title(model.kind),
-            kind_title(kind)
-        );
+    let spec = ModelSpec::from_arg(path);
+    if spec.is_default(kind) {
+        note_default_model(quiet);
     }
-    Ok(model)
+    Ok(spec.load(kind)?)
 }
 
-fn kind_title(kind: ModelKind) -> &'static str {
-    match kind {
-        ModelKind::AstroNN => "AstroNN",
-        ModelKind::AstroNNDist => "AstroNNDist",
+/// Says, once, that a default model is in use.
+fn note_default_model(quiet: bool) {
+    static NOTED: AtomicBool = AtomicBool::new(false);
+    if !quiet && !NOTED.swap(true, Ordering::Relaxed) {
+        eprintln!("note: no --model given: {DEFAULT_MODEL_NOTICE} (--model).");
     }
 }
 
-/// The abundance network of a model.
-pub fn censored_network(model: &ModelFile) -> Result<CensoredBcnn> {
-    CensoredBcnn::load(&model.var_builder())
-        .with_context(|| format!("{}: not a valid AstroNN model", model.path.display()))
-}
-
-/// The distance network of a model.
-pub fn dist_network(model: &ModelFile) -> Result<DistBcnn> {
-    DistBcnn::load(&model.var_builder())
-        .with_context(|| format!("{}: not a valid AstroNNDist model", model.path.display()))
-}
-
-/// Run settings from the shared arguments, refusing a sample count without a variance.
-fn run_options(run: &RunArgs) -> Result<PredictOptions> {
-    if run.mc == 1 {
-        bail!("--mc 1 gives no MC variance: use 0 (deterministic) or at least 2 samples");
-    }
-    Ok(PredictOptions {
-        mc: run.mc,
-        seed: run.seed.unwrap_or_else(random_seed),
-        strict: run.strict,
-    })
-}
-
-/// The run's spectra, and the header cards of its part of the input list (none for a
-/// normalized input).
-fn open_source(run: &RunArgs, visits: bool) -> Result<(SpectrumSource, Vec<HeaderCard>)> {
+/// The inputs of a run from its arguments.
+fn run_inputs(run: &RunArgs) -> Result<RunInputs> {
     Ok(match &run.normalized {
-        Some(path) => (
-            SpectrumSource::normalized(path, SPECTRA_PER_CHUNK)?,
-            Vec::new(),
-        ),
-        None => {
-            let inputs = input_files(&run.input.inputs, run.shard.as_deref())?;
-            let cards = inputs.cards();
-            (
-                SpectrumSource::apstar(inputs.files, visits, FILES_PER_CHUNK),
-                cards,
-            )
-        }
+        Some(path) => RunInputs::Normalized(path.clone()),
+        None => RunInputs::ApStar {
+            inputs: run.input.inputs.clone(),
+            shard: run.shard.as_deref().map(Shard::parse).transpose()?,
+        },
     })
 }
 
-/// The run's catalogs (`--sources`, `--gaia`, `--photometry`), read before any work.
-fn load_catalogs(args: &CatalogArgs) -> Result<StarCatalogs> {
-    let columns = PhotometryColumns {
-        id: args.id_column.clone(),
-        k_mag: args.k_mag_column.clone(),
-        ebv: args.ebv_column.clone(),
-    };
-    Ok(StarCatalogs {
-        sources: args
-            .sources
-            .as_deref()
-            .map(|path| StarCatalogs::load_sources(path, &args.sources_id_column))
-            .transpose()?,
-        gaia: args
-            .gaia
-            .as_deref()
-            .map(|path| StarCatalogs::load_gaia(path, &args.gaia_id_column))
-            .transpose()?,
-        photometry: args
-            .photometry
-            .as_deref()
-            .map(|path| PhotometryCatalog::load(path, &columns))
-            .transpose()?,
+/// The catalogs of a run from its arguments.
+fn catalog_spec(args: &CatalogArgs) -> CatalogSpec {
+    CatalogSpec {
+        sources: args.sources.clone(),
+        sources_id_column: args.sources_id_column.clone(),
+        gaia: args.gaia.clone(),
+        gaia_id_column: args.gaia_id_column.clone(),
+        photometry: args.photometry.clone(),
+        photometry_columns: PhotometryColumns {
+            id: args.id_column.clone(),
+            k_mag: args.k_mag_column.clone(),
+            ebv: args.ebv_column.clone(),
+        },
+    }
+}
+
+/// A run's specification from the arguments every prediction command shares.
+fn run_spec(
+    run: &RunArgs,
+    catalogs: &CatalogArgs,
+    noise_model: &Option<PathBuf>,
+) -> Result<RunSpec> {
+    Ok(RunSpec {
+        inputs: run_inputs(run)?,
+        astronn: None,
+        dist: None,
+        noise_model: noise_model.clone(),
+        catalogs: catalog_spec(catalogs),
+        mc: run.mc,
+        seed: run.seed,
+        strict: run.strict,
+        command_line: command_line(),
     })
 }
 
-/// Header cards naming the run's catalogs.
-fn catalog_cards(args: &CatalogArgs) -> Vec<HeaderCard> {
-    let name = |path: &Option<PathBuf>, default: &str| {
-        path.as_ref()
-            .map_or(default.to_string(), |p| p.display().to_string())
-    };
-    vec![
-        card(
-            "SOURCES",
-            CardValue::Str(name(&args.sources, "apStar header")),
-            "Source columns from",
-        ),
-        card(
-            "GAIA",
-            CardValue::Str(name(&args.gaia, "none")),
-            "Gaia DR3 zero-point inputs from",
-        ),
-        card(
-            "PHOTOMET",
-            CardValue::Str(name(&args.photometry, "Source columns k_mag, ebv")),
-            "Source of Ks and E(B-V)",
-        ),
-    ]
-}
-
-/// Header cards describing a network's part of a run that started at `started`.
-fn model_cards(
-    model: &ModelFile,
-    options: &PredictOptions,
-    extra: Vec<HeaderCard>,
-    started: SystemTime,
-) -> Vec<HeaderCard> {
-    let mut cards = run_cards(&command_line(), started);
-    cards.extend([
-        card("MODEL", CardValue::Str(model.identity()), "Model file"),
-        card(
-            "MODELSHA",
-            CardValue::Str(model.sha256.clone()),
-            "SHA-256 of the model file",
-        ),
-        card(
-            "MC",
-            CardValue::I64(options.mc as i64),
-            "MC dropout samples (0: deterministic)",
-        ),
-        card(
-            "SEED",
-            CardValue::Str(options.seed.to_string()),
-            "Seed of the dropout masks",
-        ),
-    ]);
-    cards.extend(extra);
-    cards
-}
-
-/// The noise model of a run and the header card naming it: the file given, else the
-/// default models' own when the run uses a default model, else none.
-fn run_noise_model(
-    path: Option<&Path>,
-    default_model: bool,
-) -> Result<(Option<NoiseModel>, HeaderCard)> {
-    let (model, name) = match path {
-        Some(path) => (Some(NoiseModel::load(path)?), path.display().to_string()),
-        None if default_model => (
-            Some(default_noise_model()?),
-            DEFAULT_NOISE_MODEL_NAME.to_string(),
-        ),
-        None => (None, "none".to_string()),
-    };
-    Ok((model, card("NOISEMOD", CardValue::Str(name), "Noise model")))
-}
-
-fn dist_job(
-    model: &ModelFile,
-    output: &Path,
-    options: &PredictOptions,
-    noise_model: (Option<&NoiseModel>, &HeaderCard),
-    catalog_cards: &[HeaderCard],
-    started: SystemTime,
-) -> Result<DistJob> {
-    let net = dist_network(model)?;
-    let mut extra = catalog_cards.to_vec();
-    extra.push(noise_model.1.clone());
-    let cards = model_cards(model, options, extra, started);
-    Ok(DistJob {
-        predictor: DistPredictor::new(net, noise_model.0),
-        table: ProductWriter::create(output, Product::AllStarAstroNNdist, cards, started)?,
-    })
-}
-
-/// Runs the jobs with a progress bar, finishes their tables and reports.
-fn execute(
-    mut source: SpectrumSource,
-    mut jobs: Jobs,
-    options: &PredictOptions,
-    quiet: bool,
-    what: &str,
-    outputs: &[&Path],
-) -> Result<ExitCode> {
-    let progress = Progress::new(source.total_units(), source.unit_name(), quiet);
-    let summary = run_predict(&mut source, &mut jobs, options, &progress)?;
+/// Prepares a run, executes it with a progress bar and reports.
+fn execute(spec: RunSpec, quiet: bool, what: &str) -> Result<ExitCode> {
+    let run = Run::prepare(spec)?;
+    if run.uses_default_model() {
+        note_default_model(quiet);
+    }
+    let progress = Progress::new(run.total_units(), run.unit_name(), quiet);
+    let finished = run.execute(&progress)?;
     progress.finish();
+    let summary = &finished.summary;
     if summary.skipped_visits > 0 {
         eprintln!(
             "warning: {} in the normalized input {} not predicted: give --visits-output to \
@@ -386,154 +195,46 @@ fn execute(
             }
         );
     }
-    let late = [
-        card(
-            "ELAPSED",
-            CardValue::F64(progress.elapsed()),
-            "Run time [s]",
-        ),
-        card(
-            "NSPECTRA",
-            CardValue::I64(summary.spectra as i64),
-            "Spectra",
-        ),
-        card(
-            "NNORESLT",
-            CardValue::I64(summary.no_result as i64),
-            "Spectra without result",
-        ),
-    ];
-    let mut tables = Vec::new();
-    if let Some(job) = jobs.astronn {
-        tables.push(job.coadds);
-        tables.extend(job.visits);
+    for note in &finished.table_notes {
+        eprintln!("warning: {note}");
     }
-    tables.extend(jobs.dist.map(|job| job.table));
-    for table in tables {
-        for note in table.finish(&late)? {
-            eprintln!("warning: {note}");
-        }
+    if let Some(sources) = &finished.sources_catalog {
+        eprintln!(
+            "note: {} not in {}: {} the apStar header's values",
+            count(summary.missing_sources, "star", "stars"),
+            sources.display(),
+            if summary.missing_sources == 1 {
+                "it keeps"
+            } else {
+                "they keep"
+            }
+        );
     }
-    if summary.missing_sources > 0 {
-        if let Some(sources) = &jobs.catalogs.sources {
-            eprintln!(
-                "note: {} not in {}: {} the apStar header's values",
-                count(summary.missing_sources, "star", "stars"),
-                sources.catalog.path().display(),
-                if summary.missing_sources == 1 {
-                    "it keeps"
-                } else {
-                    "they keep"
-                }
-            );
-        }
-    }
-    report(quiet, what, &summary, &progress, outputs);
+    report(quiet, what, summary, finished.seconds, &finished.outputs);
     Ok(ExitCode::SUCCESS)
 }
 
 fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
-    let started = SystemTime::now();
-    let options = run_options(&args.run)?;
-    let model = load_model(args.run.model.as_deref(), ModelKind::AstroNN, quiet)?;
-    let net = censored_network(&model)?;
-    let dist_model = args
-        .dist_output
-        .as_ref()
-        .map(|_| load_model(args.dist_model.as_deref(), ModelKind::AstroNNDist, quiet))
-        .transpose()?;
-    let (noise_model, noise_card) = run_noise_model(
-        args.noise_model.as_deref(),
-        is_default(args.run.model.as_deref(), ModelKind::AstroNN),
-    )?;
-    // Without a file, each network gets the default noise model only when it is the
-    // default network (the model is calibrated for those).
-    let dist_noise = match args.noise_model {
-        Some(_) => (noise_model.clone(), noise_card.clone()),
-        None => run_noise_model(
-            None,
-            is_default(args.dist_model.as_deref(), ModelKind::AstroNNDist),
-        )?,
-    };
-    let catalogs = load_catalogs(&args.catalogs)?;
-    let (source, input_cards) = open_source(&args.run, args.visits_output.is_some())?;
-
-    let mut extra = catalog_cards(&args.catalogs);
-    extra.extend(input_cards.iter().cloned());
-    extra.push(noise_card);
-    let cards = model_cards(&model, &options, extra, started);
-    let coadds = ProductWriter::create(
-        &args.run.output,
-        Product::AllStarAstroNN,
-        cards.clone(),
-        started,
-    )?;
-    let visits = args
-        .visits_output
-        .as_deref()
-        .map(|path| ProductWriter::create(path, Product::AllVisitAstroNN, cards.clone(), started))
-        .transpose()?;
-    let dist = match (&dist_model, &args.dist_output) {
-        (Some(model), Some(output)) => Some(dist_job(
-            model,
-            output,
-            &options,
-            (dist_noise.0.as_ref(), &dist_noise.1),
-            &[catalog_cards(&args.catalogs), input_cards].concat(),
-            started,
-        )?),
-        _ => None,
-    };
-    let jobs = Jobs {
-        astronn: Some(AstroNNJob {
-            predictor: AstroNNPredictor::new(net, noise_model)?,
-            coadds,
-            visits,
-        }),
-        dist,
-        catalogs,
-    };
-    let mut outputs = vec![args.run.output.as_path()];
-    outputs.extend(args.visits_output.as_deref());
-    outputs.extend(args.dist_output.as_deref());
-    execute(source, jobs, &options, quiet, "predict", &outputs)
+    let mut spec = run_spec(&args.run, &args.catalogs, &args.noise_model)?;
+    spec.astronn = Some(AstroNNOutputs {
+        model: ModelSpec::from_arg(args.run.model.as_deref()),
+        output: args.run.output.clone(),
+        visits_output: args.visits_output.clone(),
+    });
+    spec.dist = args.dist_output.as_ref().map(|output| DistOutputs {
+        model: ModelSpec::from_arg(args.dist_model.as_deref()),
+        output: output.clone(),
+    });
+    execute(spec, quiet, "predict")
 }
 
 fn dist(args: DistArgs, quiet: bool) -> Result<ExitCode> {
-    let started = SystemTime::now();
-    let options = run_options(&args.run)?;
-    let model = load_model(args.run.model.as_deref(), ModelKind::AstroNNDist, quiet)?;
-    let (noise_model, noise_card) = run_noise_model(
-        args.noise_model.as_deref(),
-        is_default(args.run.model.as_deref(), ModelKind::AstroNNDist),
-    )?;
-    let catalogs = load_catalogs(&args.catalogs)?;
-    let (source, input_cards) = open_source(&args.run, false)?;
-    let jobs = Jobs {
-        astronn: None,
-        dist: Some(dist_job(
-            &model,
-            &args.run.output,
-            &options,
-            (noise_model.as_ref(), &noise_card),
-            &[catalog_cards(&args.catalogs), input_cards].concat(),
-            started,
-        )?),
-        catalogs,
-    };
-    execute(source, jobs, &options, quiet, "dist", &[&args.run.output])
-}
-
-/// A seed for runs that did not ask for one (recorded in the output header).
-pub fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    hasher.finish() >> 11
+    let mut spec = run_spec(&args.run, &args.catalogs, &args.noise_model)?;
+    spec.dist = Some(DistOutputs {
+        model: ModelSpec::from_arg(args.run.model.as_deref()),
+        output: args.run.output.clone(),
+    });
+    execute(spec, quiet, "dist")
 }
 
 fn calibrate(args: CalibrateArgs, quiet: bool) -> Result<ExitCode> {
@@ -673,7 +374,9 @@ fn report_command(args: ReportArgs, quiet: bool) -> Result<ExitCode> {
         .model
         .as_deref()
         .map(|spec| -> Result<(String, LabelRanges)> {
-            let metadata = named_model(Path::new(spec), None)?.metadata;
+            let metadata = ModelSpec::from_arg(Some(Path::new(spec)))
+                .load_any(None)?
+                .metadata;
             Ok((
                 spec.to_string(),
                 LabelRanges::from_metadata(&metadata, spec)?,
@@ -715,7 +418,7 @@ fn report_command(args: ReportArgs, quiet: bool) -> Result<ExitCode> {
 }
 
 fn convert(args: ConvertArgs) -> Result<ExitCode> {
-    let model = named_model(&args.input, None)?;
+    let model = ModelSpec::from_arg(Some(&args.input)).load_any(None)?;
     // Building the network checks every parameter's presence and shape.
     match model.kind {
         ModelKind::AstroNN => drop(censored_network(&model)?),
@@ -768,7 +471,7 @@ fn merge(args: MergeArgs, quiet: bool) -> Result<ExitCode> {
 }
 
 fn info(args: InfoArgs) -> Result<ExitCode> {
-    let model = named_model(&args.model, None)?;
+    let model = ModelSpec::from_arg(Some(&args.model)).load_any(None)?;
     println!("file:        {}", model.path.display());
     println!("format:      {:?}", model.format);
     println!("kind:        {}", model.kind.name());

@@ -4,7 +4,6 @@ pub mod args;
 pub mod bench;
 pub mod commands;
 pub mod progress;
-pub mod runtime;
 pub mod simulate;
 pub mod slurm;
 pub mod train;

@@ -177,7 +177,7 @@ fn task_command(command: &[String]) -> Result<TaskCommand> {
     let mut args = redirect_outputs(&command[1..], &flags);
     let mut note = None;
     if needs_seed {
-        let seed = crate::cli::commands::random_seed();
+        let seed = astronn::pipeline::run::random_seed();
         args.extend([
             TaskArg::Literal("--seed".into()),
             TaskArg::Literal(seed.to_string()),

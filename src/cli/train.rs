@@ -3,7 +3,6 @@
 //! write the model.
 
 use crate::cli::args::{NetworkKind, TrainArgs};
-use crate::cli::commands::{FILES_PER_CHUNK, SPECTRA_PER_CHUNK};
 use crate::cli::count;
 use crate::cli::progress::Progress;
 use anyhow::{bail, Context, Result};
@@ -12,6 +11,7 @@ use astronn::io::labels::{FakemagCatalog, LabelCatalog, LabelColumns, TrainingLa
 use astronn::io::model_file::ModelKind;
 use astronn::io::temp::TempPath;
 use astronn::nn::censored::LABELS;
+use astronn::pipeline::run::{FILES_PER_CHUNK, SPECTRA_PER_CHUNK};
 use astronn::pipeline::run_info::utc_timestamp;
 use astronn::pipeline::source::SpectrumSource;
 use astronn::pipeline::training_set::collect_training_set;

@@ -183,6 +183,41 @@ impl DistanceResult {
     }
 }
 
+/// astroNN's marker of a missing value.
+pub const ASTRONN_MAGIC_NUMBER: f64 = -9999.0;
+
+/// Whether astroNN's `fakemag_to_pc` and `fakemag_to_parallax` give the magic number: a
+/// magic-number or NaN L_fakemag or magnitude, or a non-positive L_fakemag.
+fn astronn_magic(fakemag: f64, mag: f64) -> bool {
+    fakemag == ASTRONN_MAGIC_NUMBER
+        || mag == ASTRONN_MAGIC_NUMBER
+        || fakemag.is_nan()
+        || mag.is_nan()
+        || fakemag <= 0.0
+}
+
+/// astroNN's `fakemag_to_pc` for one star: the distance 1000 · 10^(0.2·mag) / fakemag pc
+/// from the (extinction-corrected) apparent magnitude `mag`, and its error
+/// (fakemag_err / fakemag) · distance; both [`ASTRONN_MAGIC_NUMBER`] where astroNN gives it.
+/// (DR19's tables use [`DistanceResult`] instead, with NaN and its own limits.)
+pub fn astronn_fakemag_to_pc(fakemag: f64, mag: f64, fakemag_err: f64) -> (f64, f64) {
+    if astronn_magic(fakemag, mag) {
+        return (ASTRONN_MAGIC_NUMBER, ASTRONN_MAGIC_NUMBER);
+    }
+    let pc = 1000.0 * 10f64.powf(0.2 * mag) / fakemag;
+    (pc, fakemag_err / fakemag * pc)
+}
+
+/// astroNN's `fakemag_to_parallax` for one star: fakemag / 10^(0.2·mag) mas and its error
+/// (fakemag_err / fakemag) · parallax; both [`ASTRONN_MAGIC_NUMBER`] where astroNN gives it.
+pub fn astronn_fakemag_to_parallax(fakemag: f64, mag: f64, fakemag_err: f64) -> (f64, f64) {
+    if astronn_magic(fakemag, mag) {
+        return (ASTRONN_MAGIC_NUMBER, ASTRONN_MAGIC_NUMBER);
+    }
+    let parallax = fakemag / 10f64.powf(0.2 * mag);
+    (parallax, fakemag_err / fakemag * parallax)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

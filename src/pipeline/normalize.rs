@@ -3,17 +3,50 @@
 
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::io::normalized::NormalizedWriter;
+use crate::io::table::CardValue;
 use crate::pipeline::predict::{describe, Observer, RunSummary};
 use crate::pipeline::prepare::prepare_file;
+use crate::pipeline::run::FILES_PER_CHUNK;
+use crate::pipeline::run_info::{card, run_cards};
+use crate::pipeline::shard::ShardedInputs;
 use crate::Result;
 use rayon::prelude::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+/// Normalizes `inputs` (with `visits`, every visit too) into the file `output`, whose header
+/// records the run (`command_line`) and its part of the input list.
+pub fn normalize_files(
+    inputs: &ShardedInputs,
+    visits: bool,
+    output: &Path,
+    command_line: &str,
+    observer: &dyn Observer,
+) -> Result<RunSummary> {
+    let mut cards = run_cards(command_line, SystemTime::now());
+    cards.push(card(
+        "VISITS",
+        CardValue::Bool(visits),
+        "Visit spectra included",
+    ));
+    cards.extend(inputs.cards());
+    let mut writer = NormalizedWriter::create(output, &cards)?;
+    let summary = run_normalize(
+        &inputs.files,
+        visits,
+        FILES_PER_CHUNK,
+        &mut writer,
+        observer,
+    )?;
+    writer.finish()?;
+    Ok(summary)
+}
 
 /// Normalizes the coadd (and with `visits` every visit) of each file, `files_per_chunk` files
 /// at a time in parallel, appending rows in input order. A spectrum that cannot be prepared
 /// is written as a row of NaN (so `predict --normalized` reports it as NO_RESULT) and warned
 /// about.
-pub fn run_normalize(
+fn run_normalize(
     files: &[PathBuf],
     visits: bool,
     files_per_chunk: usize,

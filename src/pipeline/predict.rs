@@ -80,11 +80,14 @@ pub fn describe(meta: &SpectrumMeta) -> String {
     }
 }
 
-/// What one spectrum gave: the rows of each job, and why it failed if it did.
-struct Outcome {
-    astronn: Option<AstroNNRow>,
-    dist: Option<DistRow>,
-    failure: Option<(String, String)>,
+/// What one spectrum gave: the rows of each network, and why it failed if it did.
+pub struct Outcome {
+    /// The AstroNN row (a NO_RESULT row on failure), when AstroNN ran.
+    pub astronn: Option<AstroNNRow>,
+    /// The AstroNNDist row, when AstroNNDist ran (never for a visit).
+    pub dist: Option<DistRow>,
+    /// The spectrum (as [`describe`] gives it) and the reason, when a network failed.
+    pub failure: Option<(String, String)>,
 }
 
 /// Runs one network on a prepared spectrum, timing it; `Err` holds the reason.
@@ -106,9 +109,24 @@ fn run_network(
 }
 
 /// The networks of a run without their tables (shared by the worker threads).
-struct Predictors<'a> {
-    astronn: Option<&'a AstroNNPredictor>,
-    dist: Option<&'a DistPredictor>,
+pub struct Predictors<'a> {
+    /// AstroNN, for coadds and visits.
+    pub astronn: Option<&'a AstroNNPredictor>,
+    /// AstroNNDist, for coadds.
+    pub dist: Option<&'a DistPredictor>,
+}
+
+/// Runs the networks on prepared spectra, in parallel over the thread pool; the outcomes
+/// are in the spectra's order.
+pub fn predict_spectra(
+    spectra: Vec<Prepared<Vec<f64>>>,
+    predictors: &Predictors,
+    options: &PredictOptions,
+) -> Vec<Outcome> {
+    spectra
+        .into_par_iter()
+        .map(|s| process(s, predictors, options))
+        .collect()
 }
 
 fn process(spectrum: Prepared<Vec<f64>>, jobs: &Predictors, options: &PredictOptions) -> Outcome {
@@ -216,10 +234,7 @@ fn predict_chunk(
         astronn: jobs.astronn.as_ref().map(|j| &j.predictor),
         dist: jobs.dist.as_ref().map(|j| &j.predictor),
     };
-    let outcomes: Vec<Outcome> = wanted
-        .into_par_iter()
-        .map(|s| process(s, &shared, options))
-        .collect();
+    let outcomes = predict_spectra(wanted, &shared, options);
     let mut astronn_rows = Vec::new();
     let mut dist_rows = Vec::new();
     for outcome in outcomes {

@@ -130,6 +130,23 @@ pub struct ShardedInputs {
 }
 
 impl ShardedInputs {
+    /// Expands `inputs` (apStar files, directories searched for apStar files, `@list`
+    /// files) and takes `shard`'s part of the list (all of it without).
+    pub fn expand(inputs: &[String], shard: Option<Shard>) -> Result<ShardedInputs> {
+        if inputs.is_empty() {
+            return Err(Error::Invalid(
+                "no inputs: give apStar files, directories or @list.txt files".into(),
+            ));
+        }
+        let files = crate::io::inputs::expand_inputs(inputs)?;
+        if files.is_empty() {
+            return Err(Error::Invalid(
+                "the inputs name no files (a directory is searched for apStar* files)".into(),
+            ));
+        }
+        Ok(ShardedInputs::new(files, shard.unwrap_or(Shard::WHOLE)))
+    }
+
     /// Takes `shard`'s part of the expanded input list `all`.
     pub fn new(all: Vec<PathBuf>, shard: Shard) -> ShardedInputs {
         let hash = input_list_hash(&all);

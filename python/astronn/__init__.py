@@ -1,0 +1,53 @@
+"""astronn: the SDSS AstroNN pipelines (APOGEE stellar labels and distances, as in Data
+Release 19) on a fast Rust engine, with no deep-learning framework to install.
+
+Spectra in numpy arrays::
+
+    >>> import numpy as np, astronn
+    >>> model = astronn.load_model()                   # or an Astra .pt checkpoint
+    >>> out = model.predict(np.ones((2, 7514)), normalized=True, mc=10, seed=1)
+    >>> sorted(out)[:4]
+    ['al_h', 'c1_h', 'c_h', 'ca_h']
+
+apStar files to DR19's tables::
+
+    >>> coadds, visits, dist = astronn.predict_files("tests/data", visits=True)  # doctest: +SKIP
+
+- :func:`load_model` → :class:`Model` (``.predict`` on raw or normalized spectra)
+- :func:`normalize`, :func:`read_apstar`
+- :func:`predict_files` → :class:`Results` of astropy Tables
+- :func:`fakemag_to_pc`, :func:`fakemag_to_parallax` (as in astroNN)
+- :class:`Network`: a drop-in for Astra's PyTorch ``Network``
+"""
+
+from ._astronn import __version__
+from ._checks import APSTAR_PIXELS, NETWORK_PIXELS, DEFAULT_MODEL_NOTICE, AstroNNWarning
+from ._files import Results, TABLE_FILES, predict_files, read_result_table
+from ._model import (
+    Model,
+    fakemag_to_parallax,
+    fakemag_to_pc,
+    load_model,
+    normalize,
+    read_apstar,
+)
+from ._network import Network
+
+__all__ = [
+    "__version__",
+    "APSTAR_PIXELS",
+    "NETWORK_PIXELS",
+    "DEFAULT_MODEL_NOTICE",
+    "AstroNNWarning",
+    "Model",
+    "Network",
+    "Results",
+    "TABLE_FILES",
+    "fakemag_to_parallax",
+    "fakemag_to_pc",
+    "load_model",
+    "normalize",
+    "predict_files",
+    "read_apstar",
+    "read_result_table",
+]

@@ -1,0 +1,104 @@
+"""Type stub of the native module (built from src/python by maturin). Use the documented
+wrappers in :mod:`astronn`; these take C-ordered float64 arrays and uint64 bitmasks."""
+
+from typing import Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+DEFAULT_MODEL_NOTICE: str
+APSTAR_PIXELS: int
+NETWORK_PIXELS: int
+
+class Model:
+    @property
+    def labels(self) -> List[str]: ...
+    @property
+    def columns(self) -> List[str]: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def metadata(self) -> Dict[str, str]: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def is_default(self) -> bool: ...
+    @property
+    def noise_model(self) -> str: ...
+    def predict_normalized(
+        self,
+        flux: npt.NDArray[np.float64],
+        *,
+        mc: int,
+        seed: Optional[int],
+        strict: bool = False,
+        noise_model: Optional[str] = None,
+        threads: Optional[int] = None,
+        k_mag: Optional[npt.NDArray[np.float64]] = None,
+        ebv: Optional[npt.NDArray[np.float64]] = None,
+    ) -> Tuple[Dict[str, np.ndarray], List[str]]: ...
+    def predict_apstar(
+        self,
+        flux: npt.NDArray[np.float64],
+        e_flux: npt.NDArray[np.float64],
+        bitmask: npt.NDArray[np.uint64],
+        *,
+        mc: int,
+        seed: Optional[int],
+        strict: bool = False,
+        noise_model: Optional[str] = None,
+        threads: Optional[int] = None,
+        k_mag: Optional[npt.NDArray[np.float64]] = None,
+        ebv: Optional[npt.NDArray[np.float64]] = None,
+    ) -> Tuple[Dict[str, np.ndarray], List[str]]: ...
+
+def load_model(path: Optional[str] = None, kind: Optional[str] = "astronn") -> Model: ...
+def normalize(
+    flux: npt.NDArray[np.float64],
+    e_flux: npt.NDArray[np.float64],
+    bitmask: npt.NDArray[np.uint64],
+) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], List[Tuple[int, str]]]: ...
+def fakemag_to_pc(
+    fakemag: npt.NDArray[np.float64],
+    mag: npt.NDArray[np.float64],
+    fakemag_err: npt.NDArray[np.float64],
+) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+def fakemag_to_parallax(
+    fakemag: npt.NDArray[np.float64],
+    mag: npt.NDArray[np.float64],
+    fakemag_err: npt.NDArray[np.float64],
+) -> Tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+def read_apstar(path: str, visits: bool = True) -> dict: ...
+def read_table(path: str, hdu: str = "APOGEE") -> Dict[str, np.ndarray]: ...
+def predict_files(
+    inputs: List[str],
+    outputs: Dict[str, str],
+    *,
+    model: Optional[str] = None,
+    dist_model: Optional[str] = None,
+    normalized: Optional[str] = None,
+    shard: Optional[str] = None,
+    mc: int = 100,
+    seed: Optional[int] = None,
+    strict: bool = False,
+    noise_model: Optional[str] = None,
+    sources: Optional[str] = None,
+    sources_id_column: Optional[str] = None,
+    gaia: Optional[str] = None,
+    gaia_id_column: Optional[str] = None,
+    photometry: Optional[str] = None,
+    photometry_columns: Optional[Tuple[str, str, str]] = None,
+    threads: Optional[int] = None,
+    progress: Optional[Callable[[int, int, int], None]] = None,
+    command_line: str = "",
+) -> Tuple[dict, List[str]]: ...
+def bench_network(
+    model: Model,
+    flux: npt.NDArray[np.float64],
+    count: int,
+    mc: int = 100,
+    threads: Optional[int] = None,
+) -> Tuple[int, float]: ...

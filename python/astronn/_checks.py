@@ -1,0 +1,103 @@
+"""Argument checks shared by the public functions: arrays of the right shape and kind,
+converted to what the native module takes (C-ordered float64, uint64 bitmasks)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Iterable, Optional, Sequence, Union
+
+import numpy as np
+
+from . import _astronn
+
+APSTAR_PIXELS: int = _astronn.APSTAR_PIXELS
+NETWORK_PIXELS: int = _astronn.NETWORK_PIXELS
+
+#: What a run using an embedded default model says, as the command line says it.
+DEFAULT_MODEL_NOTICE: str = (
+    f"no model given: {_astronn.DEFAULT_MODEL_NOTICE} (give the path of one, e.g. an Astra .pt "
+    "checkpoint)."
+)
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class AstroNNWarning(UserWarning):
+    """A spectrum without a result, a default model in use, or another note from astronn."""
+
+
+def warn_all(messages: Iterable[str]) -> None:
+    """Issues each message as an :class:`AstroNNWarning`."""
+    for message in messages:
+        warnings.warn(message, AstroNNWarning, stacklevel=3)
+
+
+def pixels(array, name: str, width: int, hint: str = "") -> np.ndarray:
+    """``array`` as a C-ordered float64 (N, ``width``) array, or a ValueError saying what
+    was expected. float32 and float64 arrays in C or Fortran order are accepted."""
+    array = np.asarray(array)
+    expected = f"{name} must be a float32 or float64 array of shape (N, {width})"
+    if array.dtype.kind != "f" or array.dtype.itemsize not in (4, 8):
+        raise ValueError(f"{expected}; got dtype {array.dtype}")
+    if array.ndim != 2 or array.shape[1] != width:
+        raise ValueError(f"{expected}; got shape {array.shape}{hint}")
+    return np.ascontiguousarray(array, dtype=np.float64)
+
+
+def bitmask(array, shape: Sequence[int]) -> np.ndarray:
+    """A pixel bitmask of ``shape`` as C-ordered uint64 (zeros when ``array`` is None)."""
+    if array is None:
+        return np.zeros(shape, dtype=np.uint64)
+    array = np.asarray(array)
+    if array.dtype.kind not in "iu":
+        raise ValueError(f"bitmask must be an integer array; got dtype {array.dtype}")
+    if array.shape != tuple(shape):
+        raise ValueError(f"bitmask must have the flux's shape {tuple(shape)}; got {array.shape}")
+    if array.dtype.kind == "i" and (array < 0).any():
+        raise ValueError("bitmask must not hold negative values")
+    return np.ascontiguousarray(array, dtype=np.uint64)
+
+
+def vector(values, rows: int, name: str) -> Optional[np.ndarray]:
+    """Per-spectrum values as a float64 vector of ``rows`` (None stays None)."""
+    if values is None:
+        return None
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 0:
+        array = np.full(rows, float(array))
+    if array.shape != (rows,):
+        raise ValueError(f"{name} must have one value per spectrum ({rows}); got shape {array.shape}")
+    return np.ascontiguousarray(array)
+
+
+def path_or_none(path: Optional[PathLike]) -> Optional[str]:
+    """A path argument as text (None stays None)."""
+    return None if path is None else os.fspath(path)
+
+
+def threads(value: Optional[int]) -> Optional[int]:
+    """A ``threads`` argument: None (every core) or a positive integer."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"threads must be a positive integer or None; got {value!r}")
+    return int(value)
+
+
+def mc(value: int) -> int:
+    """An ``mc`` argument: 0 (deterministic) or at least 2 samples."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"mc must be a non-negative integer; got {value!r}")
+    if value == 1:
+        raise ValueError("mc = 1 gives no MC variance: use 0 (deterministic) or at least 2 samples")
+    return int(value)
+
+
+def seed(value: Optional[int]) -> Optional[int]:
+    """A ``seed`` argument: None (drawn) or a non-negative integer below 2**64."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < 2**64:
+        raise ValueError(f"seed must be an integer in [0, 2**64) or None; got {value!r}")
+    return int(value)

@@ -1,0 +1,313 @@
+"""Models and spectra held in numpy arrays: load a model, predict, normalize, read apStar
+files, convert L_fakemag to distances."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+
+from . import _astronn, _checks
+from ._checks import APSTAR_PIXELS, NETWORK_PIXELS, PathLike, AstroNNWarning
+
+
+class Model:
+    """A loaded AstroNN or AstroNNDist model, ready to predict.
+
+    Get one from :func:`load_model`. Example::
+
+        >>> import numpy as np, astronn
+        >>> model = astronn.load_model()            # the embedded default AstroNN model
+        >>> out = model.predict(np.ones((2, 7514)), normalized=True, mc=10, seed=1)
+        >>> out["teff"].shape, out["e_teff"].shape
+        ((2,), (2,))
+    """
+
+    def __init__(self, native: "_astronn.Model"):
+        self._native = native
+
+    @property
+    def labels(self) -> List[str]:
+        """The labels the network predicts, in output order (``["L_fakemag"]`` for a
+        distance model)."""
+        return self._native.labels
+
+    @property
+    def columns(self) -> List[str]:
+        """The keys of :meth:`predict`'s result, in table order."""
+        return self._native.columns
+
+    @property
+    def kind(self) -> str:
+        """``"astronn"`` (labels) or ``"dist"`` (L_fakemag and distances)."""
+        return self._native.kind
+
+    @property
+    def metadata(self) -> Dict[str, str]:
+        """The model's metadata (provenance, label ranges; empty for Astra ``.pt`` files)."""
+        return self._native.metadata
+
+    @property
+    def path(self) -> str:
+        """Where the model was read from (``default:…`` for an embedded model)."""
+        return self._native.path
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the model file, as the tables' ``MODELSHA`` header card gives it."""
+        return self._native.sha256
+
+    @property
+    def is_default(self) -> bool:
+        """Whether this is an embedded default model (trained on simulated spectra)."""
+        return self._native.is_default
+
+    @property
+    def noise_model(self) -> str:
+        """The noise model :meth:`predict` applies when given none: the default models' own
+        for a default model, ``"none"`` otherwise."""
+        return self._native.noise_model
+
+    def __repr__(self) -> str:
+        return repr(self._native)
+
+    def predict(
+        self,
+        flux,
+        e_flux=None,
+        bitmask=None,
+        *,
+        normalized: bool = False,
+        mc: int = 100,
+        seed: Optional[int] = None,
+        noise_model: Optional[PathLike] = None,
+        threads: Optional[int] = None,
+        strict: bool = False,
+        k_mag=None,
+        ebv=None,
+    ) -> Dict[str, np.ndarray]:
+        """Predicts every spectrum (row) of ``flux``.
+
+        Parameters
+        ----------
+        flux : array of shape (N, 8575), or (N, 7514) with ``normalized=True``
+            Raw apStar pixels (continuum-normalized inside, exactly as ``astronn normalize``
+            and :func:`normalize` do), or normalized spectra. float32 or float64, C or
+            Fortran order.
+        e_flux : array of shape (N, 8575), needed for raw pixels
+            Flux errors as the continuum step takes them (:func:`read_apstar` returns them).
+        bitmask : integer array of shape (N, 8575), optional
+            APOGEE_PIXMASK bits of the raw pixels; zero when not given.
+        normalized : bool
+            Whether ``flux`` holds normalized spectra.
+        mc : int
+            MC-dropout samples per spectrum; 0 for one deterministic pass (dropout off).
+        seed : int, optional
+            Seed of the dropout masks; row ``i`` has its own stream from it, so a row's result
+            does not depend on the other rows. Drawn at random when not given.
+        noise_model : path, optional
+            A noise model (``astronn calibrate`` JSON, or Astra's pickle) recalibrating the
+            errors; without one, :attr:`noise_model` applies.
+        threads : int, optional
+            Threads to use (every core when not given). The GIL is released meanwhile.
+        strict : bool
+            Raise ``ValueError`` for a spectrum without a result instead of returning a
+            NO_RESULT row (with an :class:`AstroNNWarning`).
+        k_mag, ebv : arrays of shape (N,), optional
+            For a distance model: 2MASS Ks magnitude and SFD E(B-V) per spectrum, turning
+            L_fakemag into distances (without them the distances are NaN).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            One 1-D array of N values per column of our tables: for an AstroNN model each
+            label (``teff``, ``logg``, ``c_h``, …), its error ``e_teff``, and the network's
+            values before the noise model ``raw_teff``, ``raw_e_teff``; for a distance model
+            ``L_fakemag``, ``L_fakemag_err``, ``nn_dist``, ``nn_parallax`` and the rest of
+            ``astraAllStarAstroNNdist``'s result columns; then ``result_flags`` (int64),
+            ``flag_warn`` and ``flag_bad`` (bool). A spectrum without a result has NaN values
+            and the NO_RESULT flag.
+
+        Example
+        -------
+        >>> import numpy as np, astronn
+        >>> model = astronn.load_model()
+        >>> out = model.predict(np.ones((3, 7514)), normalized=True, mc=0)
+        >>> sorted(out)[:3]
+        ['al_h', 'c1_h', 'c_h']
+        """
+        if self.kind != "dist" and (k_mag is not None or ebv is not None):
+            raise ValueError("k_mag and ebv are for a distance model (kind 'dist')")
+        width = NETWORK_PIXELS if normalized else APSTAR_PIXELS
+        hint = ""
+        if not normalized and np.ndim(flux) == 2 and np.shape(flux)[1] == NETWORK_PIXELS:
+            hint = " (normalized spectra need normalized=True)"
+        flux = _checks.pixels(flux, "flux", width, hint)
+        rows = flux.shape[0]
+        common = dict(
+            mc=_checks.mc(mc),
+            seed=_checks.seed(seed),
+            strict=bool(strict),
+            noise_model=_checks.path_or_none(noise_model),
+            threads=_checks.threads(threads),
+            k_mag=_checks.vector(k_mag, rows, "k_mag"),
+            ebv=_checks.vector(ebv, rows, "ebv"),
+        )
+        if normalized:
+            if e_flux is not None or bitmask is not None:
+                raise ValueError("e_flux and bitmask are for raw pixels, not normalized spectra")
+            columns, notes = self._native.predict_normalized(flux, **common)
+        else:
+            if e_flux is None:
+                raise ValueError(
+                    "raw apStar pixels need e_flux (read_apstar returns it); for normalized "
+                    "spectra give normalized=True"
+                )
+            e_flux = _checks.pixels(e_flux, "e_flux", APSTAR_PIXELS)
+            if e_flux.shape != flux.shape:
+                raise ValueError(f"e_flux must have the flux's shape {flux.shape}; got {e_flux.shape}")
+            mask = _checks.bitmask(bitmask, flux.shape)
+            columns, notes = self._native.predict_apstar(flux, e_flux, mask, **common)
+        _checks.warn_all(notes)
+        return columns
+
+
+def load_model(path: Optional[PathLike] = None, kind: str = "astronn") -> Model:
+    """Loads a model.
+
+    Parameters
+    ----------
+    path : path, optional
+        An Astra PyTorch checkpoint (``.pt``, read without PyTorch) or an astronn
+        ``.safetensors`` model. Without one (or with ``"default"``), the embedded default
+        model of ``kind``: it was trained on simulated spectra, for trying the tool, and an
+        :class:`AstroNNWarning` says so.
+    kind : {"astronn", "dist"}
+        The network expected: labels, or L_fakemag and distances. A file holding the other
+        kind is a ``ValueError``.
+
+    Example
+    -------
+    >>> import astronn
+    >>> model = astronn.load_model("astronn_bcnn_censored.pt")   # doctest: +SKIP
+    >>> model.labels[:3]                                          # doctest: +SKIP
+    ['teff', 'logg', 'c_h']
+    """
+    native = _astronn.load_model(_checks.path_or_none(path), kind)
+    if native.is_default:
+        _checks.warn_all([_checks.DEFAULT_MODEL_NOTICE])
+    return Model(native)
+
+
+def normalize(flux, e_flux, bitmask=None) -> Tuple[np.ndarray, np.ndarray]:
+    """Continuum-normalizes raw apStar spectra exactly as astroNN's
+    ``apogee_continuum(flux, e_flux, bitmask, dr=17)`` (and ``astronn normalize``) do.
+
+    Parameters
+    ----------
+    flux, e_flux : arrays of shape (N, 8575)
+        Flux and flux errors as the continuum step takes them (:func:`read_apstar`).
+    bitmask : integer array of shape (N, 8575), optional
+        APOGEE_PIXMASK bits (zero when not given).
+
+    Returns
+    -------
+    (norm_flux, norm_e_flux) : arrays of shape (N, 7514)
+        A row that cannot be normalized is NaN, with an :class:`AstroNNWarning`.
+
+    Example
+    -------
+    >>> import astronn
+    >>> star = astronn.read_apstar("tests/data/apStar-dr17-2M17335483-2753043.fits")  # doctest: +SKIP
+    >>> flux, e_flux = astronn.normalize(star["flux"], star["e_flux"], star["bitmask"])  # doctest: +SKIP
+    """
+    flux = _checks.pixels(flux, "flux", APSTAR_PIXELS)
+    e_flux = _checks.pixels(e_flux, "e_flux", APSTAR_PIXELS)
+    if e_flux.shape != flux.shape:
+        raise ValueError(f"e_flux must have the flux's shape {flux.shape}; got {e_flux.shape}")
+    norm_flux, norm_e_flux, failures = _astronn.normalize(flux, e_flux, _checks.bitmask(bitmask, flux.shape))
+    _checks.warn_all(f"row {row}: {reason}; normalized to NaN" for row, reason in failures)
+    return norm_flux, norm_e_flux
+
+
+def read_apstar(path: PathLike, visits: bool = True) -> dict:
+    """Reads an apStar file (DR17 or DR19 layout, ``.fits`` or ``.fits.gz``).
+
+    Returns
+    -------
+    dict
+        ``flux``, ``e_flux`` (float64) and ``bitmask`` (uint64), each (rows, 8575): the
+        coadd in row 0, then (with ``visits``) each visit, ready for :func:`normalize` and
+        :meth:`Model.predict` (``e_flux`` is already derived from the file's error array as
+        Astra does). ``row``, ``kind`` ("coadd"/"visit"), ``visit`` and ``visit_file`` per
+        row; ``header``: the star's header values under DR19 column names (``sdss4_apogee_id``,
+        ``ra``, ``dec``, ``snr``, ``k_mag``, …); ``visit_headers``: each visit's own values;
+        ``failures``: ``(row, reason)`` for rows whose pixels are unusable (left NaN).
+
+    Example
+    -------
+    >>> import astronn
+    >>> star = astronn.read_apstar("tests/data/apStar-dr17-2M17335483-2753043.fits")  # doctest: +SKIP
+    >>> star["flux"].shape, star["header"]["sdss4_apogee_id"]                         # doctest: +SKIP
+    ((7, 8575), '2M17335483-2753043')
+    """
+    return _astronn.read_apstar(_checks.path_or_none(path), bool(visits))
+
+
+def _distance_conversion(native, fakemag, mag, fakemag_err, unit: str):
+    fakemag, mag = np.broadcast_arrays(np.asarray(fakemag, dtype=np.float64), np.asarray(mag, dtype=np.float64))
+    shape = fakemag.shape
+    errors = np.zeros(shape) if fakemag_err is None else np.broadcast_to(np.asarray(fakemag_err, dtype=np.float64), shape)
+    values, value_errors = native(
+        np.ascontiguousarray(fakemag.ravel()),
+        np.ascontiguousarray(mag.ravel()),
+        np.ascontiguousarray(errors.ravel()),
+    )
+    values, value_errors = values.reshape(shape), value_errors.reshape(shape)
+    if shape == ():
+        values, value_errors = values[()], value_errors[()]
+    try:
+        from astropy import units as u
+
+        values, value_errors = values * u.Unit(unit), value_errors * u.Unit(unit)
+    except ImportError:
+        pass
+    return values if fakemag_err is None else (values, value_errors)
+
+
+def fakemag_to_pc(fakemag, mag, fakemag_err=None):
+    """astroNN's ``fakemag_to_pc``: distance = 1000 · 10^(0.2·mag) / fakemag parsec from
+    L_fakemag and the (extinction-corrected) apparent magnitude, and with ``fakemag_err``
+    its error (fakemag_err / fakemag) · distance. astroNN's magic number −9999 where
+    L_fakemag ≤ 0, or either input is NaN or −9999.
+
+    Returns astropy Quantities in pc as astroNN does when astropy is installed, plain
+    arrays (in pc) otherwise. (DR19's tables use their own rules: NaN, limits; see
+    ``nn_dist`` in :meth:`Model.predict`.)
+
+    Example
+    -------
+    >>> import astronn
+    >>> float(astronn.fakemag_to_pc(150.0, 9.811, 10.0)[0].value)   # doctest: +SKIP
+    611.0950149463729
+    """
+    return _distance_conversion(_astronn.fakemag_to_pc, fakemag, mag, fakemag_err, "pc")
+
+
+def fakemag_to_parallax(fakemag, mag, fakemag_err=None):
+    """astroNN's ``fakemag_to_parallax``: parallax = fakemag / 10^(0.2·mag) mas, and with
+    ``fakemag_err`` its error (fakemag_err / fakemag) · parallax; −9999 as in
+    :func:`fakemag_to_pc`. astropy Quantities in mas when astropy is installed, plain
+    arrays otherwise."""
+    return _distance_conversion(_astronn.fakemag_to_parallax, fakemag, mag, fakemag_err, "mas")
+
+
+__all__ = [
+    "AstroNNWarning",
+    "Model",
+    "load_model",
+    "normalize",
+    "read_apstar",
+    "fakemag_to_pc",
+    "fakemag_to_parallax",
+]

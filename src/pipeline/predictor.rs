@@ -1,0 +1,349 @@
+//! A model ready to predict: its network and noise model, applied to arrays of spectra held
+//! in memory (raw apStar pixels, normalized inside, or normalized spectra). The Python
+//! face's `Model` is this; file runs ([`crate::pipeline::run`]) use the same network code.
+
+use crate::apogee::continuum::normalize;
+use crate::apogee::grid::{APSTAR_PIXELS, NETWORK_PIXELS};
+use crate::io::fields::{Fields, Value};
+use crate::io::model_file::{ModelFile, ModelKind};
+use crate::io::normalized::SpectrumMeta;
+use crate::io::table::ColumnData;
+use crate::models::{censored_network, dist_network, resolve_noise_model, ModelSpec};
+use crate::pipeline::astronn::AstroNNPredictor;
+use crate::pipeline::dist::DistPredictor;
+use crate::pipeline::noise::NoiseModel;
+use crate::pipeline::predict::{predict_spectra, PredictOptions, Predictors};
+use crate::pipeline::prepare::Prepared;
+use crate::{Error, Result};
+use rayon::prelude::*;
+use std::path::Path;
+
+/// The network of a predictor, with its noise model.
+pub enum Network {
+    /// Labels (Teff, log g, abundances).
+    AstroNN(AstroNNPredictor),
+    /// L_fakemag and distances.
+    Dist(DistPredictor),
+}
+
+/// A model with its network built and its noise model chosen.
+pub struct Predictor {
+    model: ModelFile,
+    network: Network,
+    noise_model: String,
+}
+
+/// The name under which spectra given as arrays appear in warnings; with the row number it
+/// also keys their dropout streams.
+pub const ARRAY_SOURCE: &str = "array";
+
+/// Results of spectra given as arrays: one value per spectrum in each column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Predictions {
+    /// `(name, values)` in table order: for AstroNN each label, `e_`, `raw_` and `raw_e_`
+    /// column, then `result_flags`, `flag_warn`, `flag_bad`; for AstroNNDist the columns of
+    /// `astraAllStarAstroNNdist` that the network and the given photometry determine.
+    pub columns: Vec<(String, ColumnData)>,
+    /// One line for each spectrum without a result (it is a NO_RESULT row), naming its row.
+    pub warnings: Vec<String>,
+}
+
+/// Columns of an AstroNNDist result (as [`crate::pipeline::dist::DistRow::results`] names
+/// them), in the order of the DR19 table.
+const DIST_COLUMNS: [&str; 19] = [
+    "a_k_mag",
+    "L_fakemag",
+    "L_fakemag_err",
+    "L_fakemag_model_err",
+    "nn_dist",
+    "nn_dist_err",
+    "nn_dist_model_err",
+    "nn_parallax",
+    "nn_parallax_err",
+    "nn_parallax_model_err",
+    "gdr3_parallax_w_zp",
+    "gdr3_parallax_err",
+    "gdr3_zeropoint",
+    "weighted_parallax",
+    "weighted_parallax_err",
+    "weighted_dist",
+    "weighted_dist_err",
+    "raw_L_fakemag",
+    "raw_e_L_fakemag",
+];
+
+/// The flag columns every result ends with.
+const FLAG_COLUMNS: [&str; 3] = ["result_flags", "flag_warn", "flag_bad"];
+
+impl Predictor {
+    /// Loads the model `spec` names, of `kind`, with the noise model at `noise_model`; without
+    /// one, a default model gets the default models' noise model and any other none.
+    pub fn load(spec: &ModelSpec, kind: ModelKind, noise_model: Option<&Path>) -> Result<Self> {
+        let model = spec.load(kind)?;
+        let (noise, name) = resolve_noise_model(noise_model, spec.is_default(kind))?;
+        Predictor::new(model, noise, name)
+    }
+
+    /// Builds the network of `model` (checking every parameter), recalibrating errors with
+    /// `noise_model` (named `noise_name` in output headers) if given.
+    pub fn new(
+        model: ModelFile,
+        noise_model: Option<NoiseModel>,
+        noise_name: String,
+    ) -> Result<Self> {
+        let network = match model.kind {
+            ModelKind::AstroNN => Network::AstroNN(AstroNNPredictor::new(
+                censored_network(&model)?,
+                noise_model,
+            )?),
+            ModelKind::AstroNNDist => Network::Dist(DistPredictor::new(
+                dist_network(&model)?,
+                noise_model.as_ref(),
+            )),
+        };
+        Ok(Predictor {
+            model,
+            network,
+            noise_model: noise_name,
+        })
+    }
+
+    /// The same network with another noise model.
+    pub fn with_noise_model(
+        &self,
+        noise_model: Option<NoiseModel>,
+        noise_name: String,
+    ) -> Result<Self> {
+        let network = match &self.network {
+            Network::AstroNN(p) => {
+                Network::AstroNN(AstroNNPredictor::new(p.network().clone(), noise_model)?)
+            }
+            Network::Dist(p) => Network::Dist(DistPredictor::new(
+                p.network().clone(),
+                noise_model.as_ref(),
+            )),
+        };
+        Ok(Predictor {
+            model: self.model.clone(),
+            network,
+            noise_model: noise_name,
+        })
+    }
+
+    /// The model file (identity, checksum, metadata).
+    pub fn model(&self) -> &ModelFile {
+        &self.model
+    }
+
+    /// The network with its noise model.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// The network with its noise model, for a run that owns it.
+    pub fn into_network(self) -> Network {
+        self.network
+    }
+
+    /// The noise model's name as output headers give it ("none" without one).
+    pub fn noise_model_name(&self) -> &str {
+        &self.noise_model
+    }
+
+    /// The labels the network predicts (`L_fakemag` for AstroNNDist).
+    pub fn labels(&self) -> Vec<String> {
+        match &self.network {
+            Network::AstroNN(p) => p.labels().to_vec(),
+            Network::Dist(_) => vec![crate::pipeline::dist::DIST_NOISE_LABEL.to_string()],
+        }
+    }
+
+    /// The columns of a result, in table order.
+    pub fn column_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = match &self.network {
+            Network::AstroNN(p) => p
+                .labels()
+                .iter()
+                .flat_map(|l| {
+                    [
+                        l.clone(),
+                        format!("e_{l}"),
+                        format!("raw_{l}"),
+                        format!("raw_e_{l}"),
+                    ]
+                })
+                .collect(),
+            Network::Dist(_) => DIST_COLUMNS.iter().map(|c| c.to_string()).collect(),
+        };
+        names.extend(FLAG_COLUMNS.iter().map(|c| c.to_string()));
+        names
+    }
+
+    /// Predicts normalized spectra: `flux` holds `rows` spectra of [`NETWORK_PIXELS`] values.
+    /// `fields` gives each row's photometry (`k_mag`, `ebv`) and astrometry for a distance
+    /// model (none: NaN distances). A row with non-finite flux is a NO_RESULT row.
+    pub fn predict_normalized(
+        &self,
+        flux: &[f64],
+        fields: Option<&[Fields]>,
+        options: &PredictOptions,
+    ) -> Result<Predictions> {
+        let rows = checked_rows(flux.len(), NETWORK_PIXELS, "normalized flux")?;
+        let spectra = (0..rows)
+            .map(|i| {
+                let row = &flux[i * NETWORK_PIXELS..(i + 1) * NETWORK_PIXELS];
+                let data = match row.iter().filter(|v| !v.is_finite()).count() {
+                    0 => Ok(row.to_vec()),
+                    bad => Err(format!("normalized flux has {bad} non-finite pixels")),
+                };
+                array_spectrum(i, fields, data)
+            })
+            .collect();
+        self.predict_prepared(spectra, options)
+    }
+
+    /// Predicts raw apStar spectra (`rows` × [`APSTAR_PIXELS`] flux, flux errors as the
+    /// continuum step takes them, and pixel bitmasks), normalizing each exactly as
+    /// `normalize` does. A row that cannot be normalized is a NO_RESULT row.
+    pub fn predict_apstar(
+        &self,
+        pixels: &ApStarPixels,
+        fields: Option<&[Fields]>,
+        options: &PredictOptions,
+    ) -> Result<Predictions> {
+        let spectra = normalize_rows(pixels)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, normalized)| array_spectrum(i, fields, normalized.map(|(flux, _)| flux)))
+            .collect();
+        self.predict_prepared(spectra, options)
+    }
+
+    fn predict_prepared(
+        &self,
+        spectra: Vec<Prepared<Vec<f64>>>,
+        options: &PredictOptions,
+    ) -> Result<Predictions> {
+        let predictors = match &self.network {
+            Network::AstroNN(p) => Predictors {
+                astronn: Some(p),
+                dist: None,
+            },
+            Network::Dist(p) => Predictors {
+                astronn: None,
+                dist: Some(p),
+            },
+        };
+        let outcomes = predict_spectra(spectra, &predictors, options);
+        let mut warnings = Vec::new();
+        let mut rows = Vec::with_capacity(outcomes.len());
+        for outcome in outcomes {
+            if let Some((spectrum, reason)) = &outcome.failure {
+                if options.strict {
+                    return Err(Error::Invalid(format!("{spectrum}: {reason}")));
+                }
+                warnings.push(format!("{spectrum}: {reason}; NO_RESULT"));
+            }
+            rows.push(match (&self.network, outcome.astronn, outcome.dist) {
+                (Network::AstroNN(p), Some(row), _) => row.results(p.labels()),
+                (_, _, Some(row)) => row.results(),
+                _ => unreachable!("every spectrum has a row of the predictor's network"),
+            });
+        }
+        Ok(Predictions {
+            columns: self
+                .column_names()
+                .into_iter()
+                .map(|name| {
+                    let values = column(&rows, &name);
+                    (name, values)
+                })
+                .collect(),
+            warnings,
+        })
+    }
+}
+
+/// Raw apStar spectra held in memory, row-major.
+pub struct ApStarPixels<'a> {
+    /// Flux, `rows` × [`APSTAR_PIXELS`].
+    pub flux: &'a [f64],
+    /// Flux errors as the continuum step takes them (see [`crate::io::apstar::e_flux_from_error`]).
+    pub e_flux: &'a [f64],
+    /// Pixel bitmasks (`APOGEE_PIXMASK`); all zero when not known.
+    pub bitmask: &'a [u64],
+}
+
+/// A row's normalized flux and flux error ([`NETWORK_PIXELS`] values each), or the reason
+/// it cannot be normalized.
+pub type NormalizedRow = std::result::Result<(Vec<f64>, Vec<f64>), String>;
+
+/// Continuum-normalizes every row of `pixels` (in parallel).
+pub fn normalize_rows(pixels: &ApStarPixels) -> Result<Vec<NormalizedRow>> {
+    let rows = checked_rows(pixels.flux.len(), APSTAR_PIXELS, "flux")?;
+    for (what, len) in [
+        ("e_flux", pixels.e_flux.len()),
+        ("bitmask", pixels.bitmask.len()),
+    ] {
+        if len != pixels.flux.len() {
+            return Err(Error::Invalid(format!(
+                "{what} has {len} values but flux has {}: they must have the same shape",
+                pixels.flux.len()
+            )));
+        }
+    }
+    let row = |i: usize| i * APSTAR_PIXELS..(i + 1) * APSTAR_PIXELS;
+    Ok((0..rows)
+        .into_par_iter()
+        .map(|i| {
+            normalize(
+                &pixels.flux[row(i)],
+                &pixels.e_flux[row(i)],
+                &pixels.bitmask[row(i)],
+            )
+            .map(|n| (n.flux, n.e_flux))
+        })
+        .collect())
+}
+
+/// The number of rows of `len` values `width` wide, refusing a ragged length.
+fn checked_rows(len: usize, width: usize, what: &str) -> Result<usize> {
+    if len % width != 0 {
+        return Err(Error::Invalid(format!(
+            "{what} must have {width} pixels per spectrum; {len} values are not whole rows"
+        )));
+    }
+    Ok(len / width)
+}
+
+/// A spectrum given as row `index` of an array, with its fields if given.
+fn array_spectrum(
+    index: usize,
+    fields: Option<&[Fields]>,
+    data: std::result::Result<Vec<f64>, String>,
+) -> Prepared<Vec<f64>> {
+    let mut meta = SpectrumMeta::anonymous(ARRAY_SOURCE, index);
+    if let Some(fields) = fields.and_then(|f| f.get(index)) {
+        meta.fields = fields.clone();
+    }
+    Prepared {
+        meta,
+        data,
+        seconds: 0.0,
+    }
+}
+
+/// One column of `rows`: floats, or integers and logicals for the flag columns.
+fn column(rows: &[Fields], name: &str) -> ColumnData {
+    match rows.first().and_then(|r| r.get(name)) {
+        Some(Value::Int(_)) => {
+            ColumnData::I64(rows.iter().map(|r| r.i64(name).unwrap_or(0)).collect())
+        }
+        Some(Value::Bool(_)) => ColumnData::Bool(
+            rows.iter()
+                .map(|r| matches!(r.get(name), Some(Value::Bool(true))))
+                .collect(),
+        ),
+        _ => ColumnData::F64(rows.iter().map(|r| r.f64(name)).collect()),
+    }
+}

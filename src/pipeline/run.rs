@@ -1,0 +1,449 @@
+//! One prediction run from inputs to DR19 tables, as the command line, the Python module and
+//! Slurm tasks start it. [`Run::prepare`] loads and checks everything (models, noise model,
+//! catalogs, inputs, outputs) before any work; [`Run::execute`] does the work.
+
+use crate::io::model_file::{ModelFile, ModelKind};
+use crate::io::photometry::{PhotometryCatalog, PhotometryColumns};
+use crate::io::table::{CardValue, HeaderCard};
+use crate::models::ModelSpec;
+use crate::pipeline::astronn::AstroNNJob;
+use crate::pipeline::catalogs::StarCatalogs;
+use crate::pipeline::dist::DistJob;
+use crate::pipeline::predict::{run_predict, Jobs, Observer, PredictOptions, RunSummary};
+use crate::pipeline::predictor::{Network, Predictor};
+use crate::pipeline::run_info::{card, run_cards};
+use crate::pipeline::shard::{Shard, ShardedInputs};
+use crate::pipeline::source::SpectrumSource;
+use crate::products::writer::ProductWriter;
+use crate::products::Product;
+use crate::{Error, Result};
+use std::path::PathBuf;
+use std::time::{Instant, SystemTime};
+
+/// apStar files read and normalized together before their spectra go to the networks.
+pub const FILES_PER_CHUNK: usize = 32;
+/// Normalized spectra read together from a normalized input.
+pub const SPECTRA_PER_CHUNK: usize = 64;
+
+/// Where a run's spectra come from.
+#[derive(Debug, Clone)]
+pub enum RunInputs {
+    /// apStar files, directories (searched for apStar files) and `@list` files, and the
+    /// part of their expanded list this process reads (all of it without).
+    ApStar {
+        inputs: Vec<String>,
+        shard: Option<Shard>,
+    },
+    /// Normalized spectra: a `normalize` output or an `.npy` array.
+    Normalized(PathBuf),
+}
+
+/// Catalogs replacing the apStar header's values for the stars they list.
+#[derive(Debug, Clone)]
+pub struct CatalogSpec {
+    /// A Source catalog with DR19 Source column names.
+    pub sources: Option<PathBuf>,
+    /// Its column matched against the spectra's column of the same name.
+    pub sources_id_column: String,
+    /// Gaia DR3 astrometry with Gaia's column names.
+    pub gaia: Option<PathBuf>,
+    /// Its identifier column (`source_id` is matched against `gaia_dr3_source_id`).
+    pub gaia_id_column: String,
+    /// Ks magnitude and E(B−V) per star.
+    pub photometry: Option<PathBuf>,
+    /// Its columns.
+    pub photometry_columns: PhotometryColumns,
+}
+
+impl Default for CatalogSpec {
+    /// No catalogs, with the default column names of the command line.
+    fn default() -> Self {
+        CatalogSpec {
+            sources: None,
+            sources_id_column: "sdss4_apogee_id".into(),
+            gaia: None,
+            gaia_id_column: "source_id".into(),
+            photometry: None,
+            photometry_columns: PhotometryColumns::default(),
+        }
+    }
+}
+
+impl CatalogSpec {
+    /// Reads the catalogs.
+    pub fn load(&self) -> Result<StarCatalogs> {
+        Ok(StarCatalogs {
+            sources: self
+                .sources
+                .as_deref()
+                .map(|path| StarCatalogs::load_sources(path, &self.sources_id_column))
+                .transpose()?,
+            gaia: self
+                .gaia
+                .as_deref()
+                .map(|path| StarCatalogs::load_gaia(path, &self.gaia_id_column))
+                .transpose()?,
+            photometry: self
+                .photometry
+                .as_deref()
+                .map(|path| PhotometryCatalog::load(path, &self.photometry_columns))
+                .transpose()?,
+        })
+    }
+
+    /// Header cards naming the catalogs.
+    pub fn cards(&self) -> Vec<HeaderCard> {
+        let name = |path: &Option<PathBuf>, default: &str| {
+            path.as_ref()
+                .map_or(default.to_string(), |p| p.display().to_string())
+        };
+        vec![
+            card(
+                "SOURCES",
+                CardValue::Str(name(&self.sources, "apStar header")),
+                "Source columns from",
+            ),
+            card(
+                "GAIA",
+                CardValue::Str(name(&self.gaia, "none")),
+                "Gaia DR3 zero-point inputs from",
+            ),
+            card(
+                "PHOTOMET",
+                CardValue::Str(name(&self.photometry, "Source columns k_mag, ebv")),
+                "Source of Ks and E(B-V)",
+            ),
+        ]
+    }
+}
+
+/// AstroNN's part of a run: its model and tables.
+#[derive(Debug, Clone)]
+pub struct AstroNNOutputs {
+    /// The model.
+    pub model: ModelSpec,
+    /// The coadds' table (`astraAllStarAstroNN`).
+    pub output: PathBuf,
+    /// The visits' table (`astraAllVisitAstroNN`); visits are read only when it is given.
+    pub visits_output: Option<PathBuf>,
+}
+
+/// AstroNNDist's part of a run: its model and table.
+#[derive(Debug, Clone)]
+pub struct DistOutputs {
+    /// The model.
+    pub model: ModelSpec,
+    /// The table (`astraAllStarAstroNNdist`).
+    pub output: PathBuf,
+}
+
+/// Everything a prediction run needs to know. At least one of `astronn`, `dist` is given.
+#[derive(Debug, Clone)]
+pub struct RunSpec {
+    /// The spectra.
+    pub inputs: RunInputs,
+    /// AstroNN labels.
+    pub astronn: Option<AstroNNOutputs>,
+    /// AstroNNDist distances.
+    pub dist: Option<DistOutputs>,
+    /// A noise model for both networks; without one, each default model gets the default
+    /// noise model and any other network none.
+    pub noise_model: Option<PathBuf>,
+    /// Catalogs replacing header values.
+    pub catalogs: CatalogSpec,
+    /// MC-dropout samples per spectrum (0: deterministic; 1 is refused).
+    pub mc: usize,
+    /// Seed of the dropout masks (drawn, and recorded in the headers, when `None`).
+    pub seed: Option<u64>,
+    /// Fail on the first spectrum without a result instead of writing a NO_RESULT row.
+    pub strict: bool,
+    /// The command line (or call) that started the run, for the headers.
+    pub command_line: String,
+}
+
+/// A run ready to execute: models built, catalogs read, tables created.
+pub struct Run {
+    source: SpectrumSource,
+    jobs: Jobs,
+    options: PredictOptions,
+    outputs: Vec<PathBuf>,
+    uses_default_model: bool,
+}
+
+/// What an executed run did.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// Counts of spectra.
+    pub summary: RunSummary,
+    /// Wall time of the work.
+    pub seconds: f64,
+    /// Notes about the written tables (values that did not fit their columns, …).
+    pub table_notes: Vec<String>,
+    /// The Source catalog, when stars were missing from it.
+    pub sources_catalog: Option<PathBuf>,
+    /// The tables written.
+    pub outputs: Vec<PathBuf>,
+}
+
+/// The run options, refusing a sample count without a variance.
+pub fn predict_options(mc: usize, seed: Option<u64>, strict: bool) -> Result<PredictOptions> {
+    if mc == 1 {
+        return Err(Error::Invalid(
+            "--mc 1 gives no MC variance: use 0 (deterministic) or at least 2 samples".into(),
+        ));
+    }
+    Ok(PredictOptions {
+        mc,
+        seed: seed.unwrap_or_else(random_seed),
+        strict,
+    })
+}
+
+/// A seed for runs that did not ask for one (recorded in the output header).
+pub fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    hasher.finish() >> 11
+}
+
+impl Run {
+    /// Loads and checks everything the run needs and creates its tables; nothing is read
+    /// from the inputs yet.
+    pub fn prepare(spec: RunSpec) -> Result<Run> {
+        let started = SystemTime::now();
+        let options = predict_options(spec.mc, spec.seed, spec.strict)?;
+        if spec.astronn.is_none() && spec.dist.is_none() {
+            return Err(Error::Invalid(
+                "a run needs AstroNN or AstroNNDist outputs".into(),
+            ));
+        }
+        let astronn = spec
+            .astronn
+            .as_ref()
+            .map(|o| Predictor::load(&o.model, ModelKind::AstroNN, spec.noise_model.as_deref()))
+            .transpose()?;
+        let dist = spec
+            .dist
+            .as_ref()
+            .map(|o| {
+                Predictor::load(
+                    &o.model,
+                    ModelKind::AstroNNDist,
+                    spec.noise_model.as_deref(),
+                )
+            })
+            .transpose()?;
+        let catalogs = spec.catalogs.load()?;
+        let visits = spec
+            .astronn
+            .as_ref()
+            .is_some_and(|o| o.visits_output.is_some());
+        let (source, input_cards) = open_source(&spec.inputs, visits)?;
+
+        let mut shared = spec.catalogs.cards();
+        shared.extend(input_cards);
+        let header = |predictor: &Predictor| {
+            model_cards(predictor, &options, &shared, &spec.command_line, started)
+        };
+        let mut outputs = Vec::new();
+        let astronn = match (astronn, &spec.astronn) {
+            (Some(predictor), Some(o)) => {
+                let cards = header(&predictor);
+                let coadds = ProductWriter::create(
+                    &o.output,
+                    Product::AllStarAstroNN,
+                    cards.clone(),
+                    started,
+                )?;
+                let visits = o
+                    .visits_output
+                    .as_deref()
+                    .map(|path| {
+                        ProductWriter::create(path, Product::AllVisitAstroNN, cards, started)
+                    })
+                    .transpose()?;
+                outputs.push(o.output.clone());
+                outputs.extend(o.visits_output.clone());
+                let Network::AstroNN(predictor) = predictor.into_network() else {
+                    unreachable!("an AstroNN model builds an AstroNN network")
+                };
+                Some(AstroNNJob {
+                    predictor,
+                    coadds,
+                    visits,
+                })
+            }
+            _ => None,
+        };
+        let dist = match (dist, &spec.dist) {
+            (Some(predictor), Some(o)) => {
+                let table = ProductWriter::create(
+                    &o.output,
+                    Product::AllStarAstroNNdist,
+                    header(&predictor),
+                    started,
+                )?;
+                outputs.push(o.output.clone());
+                let Network::Dist(predictor) = predictor.into_network() else {
+                    unreachable!("an AstroNNDist model builds an AstroNNDist network")
+                };
+                Some(DistJob { predictor, table })
+            }
+            _ => None,
+        };
+        let uses_default_model = [
+            spec.astronn
+                .as_ref()
+                .map(|o| (&o.model, ModelKind::AstroNN)),
+            spec.dist
+                .as_ref()
+                .map(|o| (&o.model, ModelKind::AstroNNDist)),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|(model, kind)| model.is_default(kind));
+        Ok(Run {
+            source,
+            jobs: Jobs {
+                astronn,
+                dist,
+                catalogs,
+            },
+            options,
+            outputs,
+            uses_default_model,
+        })
+    }
+
+    /// The run's options (with the seed drawn if none was given).
+    pub fn options(&self) -> &PredictOptions {
+        &self.options
+    }
+
+    /// Progress units of the whole run: files, or spectra for normalized inputs.
+    pub fn total_units(&self) -> usize {
+        self.source.total_units()
+    }
+
+    /// What a progress unit is called.
+    pub fn unit_name(&self) -> &'static str {
+        self.source.unit_name()
+    }
+
+    /// Whether a network of the run is an embedded default model (trained on simulated
+    /// spectra: the caller should say so).
+    pub fn uses_default_model(&self) -> bool {
+        self.uses_default_model
+    }
+
+    /// The tables the run writes.
+    pub fn outputs(&self) -> &[PathBuf] {
+        &self.outputs
+    }
+
+    /// Runs every spectrum through the networks, then finishes the tables (adding the
+    /// run's counts and time to their headers).
+    pub fn execute(mut self, observer: &dyn Observer) -> Result<RunReport> {
+        let start = Instant::now();
+        let summary = run_predict(&mut self.source, &mut self.jobs, &self.options, observer)?;
+        let seconds = start.elapsed().as_secs_f64();
+        let late = [
+            card("ELAPSED", CardValue::F64(seconds), "Run time [s]"),
+            card(
+                "NSPECTRA",
+                CardValue::I64(summary.spectra as i64),
+                "Spectra",
+            ),
+            card(
+                "NNORESLT",
+                CardValue::I64(summary.no_result as i64),
+                "Spectra without result",
+            ),
+        ];
+        let mut tables = Vec::new();
+        if let Some(job) = self.jobs.astronn {
+            tables.push(job.coadds);
+            tables.extend(job.visits);
+        }
+        tables.extend(self.jobs.dist.map(|job| job.table));
+        let mut table_notes = Vec::new();
+        for table in tables {
+            table_notes.extend(table.finish(&late)?);
+        }
+        let sources_catalog = match &self.jobs.catalogs.sources {
+            Some(sources) if summary.missing_sources > 0 => {
+                Some(sources.catalog.path().to_path_buf())
+            }
+            _ => None,
+        };
+        Ok(RunReport {
+            summary,
+            seconds,
+            table_notes,
+            sources_catalog,
+            outputs: self.outputs,
+        })
+    }
+}
+
+/// The run's spectra, and the header cards of its part of the input list (none for a
+/// normalized input).
+fn open_source(inputs: &RunInputs, visits: bool) -> Result<(SpectrumSource, Vec<HeaderCard>)> {
+    Ok(match inputs {
+        RunInputs::Normalized(path) => (
+            SpectrumSource::normalized(path, SPECTRA_PER_CHUNK)?,
+            Vec::new(),
+        ),
+        RunInputs::ApStar { inputs, shard } => {
+            let inputs = ShardedInputs::expand(inputs, *shard)?;
+            let cards = inputs.cards();
+            (
+                SpectrumSource::apstar(inputs.files, visits, FILES_PER_CHUNK),
+                cards,
+            )
+        }
+    })
+}
+
+/// Header cards of a network's tables: the run, the model, the MC settings, then `shared`
+/// (catalogs, inputs) and the noise model.
+fn model_cards(
+    predictor: &Predictor,
+    options: &PredictOptions,
+    shared: &[HeaderCard],
+    command_line: &str,
+    started: SystemTime,
+) -> Vec<HeaderCard> {
+    let model: &ModelFile = predictor.model();
+    let mut cards = run_cards(command_line, started);
+    cards.extend([
+        card("MODEL", CardValue::Str(model.identity()), "Model file"),
+        card(
+            "MODELSHA",
+            CardValue::Str(model.sha256.clone()),
+            "SHA-256 of the model file",
+        ),
+        card(
+            "MC",
+            CardValue::I64(options.mc as i64),
+            "MC dropout samples (0: deterministic)",
+        ),
+        card(
+            "SEED",
+            CardValue::Str(options.seed.to_string()),
+            "Seed of the dropout masks",
+        ),
+    ]);
+    cards.extend(shared.iter().cloned());
+    cards.push(card(
+        "NOISEMOD",
+        CardValue::Str(predictor.noise_model_name().to_string()),
+        "Noise model",
+    ));
+    cards
+}

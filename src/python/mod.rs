@@ -1,0 +1,35 @@
+//! The Python face (`astronn._astronn`, built with the `python` feature by maturin): numpy
+//! arrays in and out over the library's [`crate::pipeline::predictor::Predictor`] and
+//! [`crate::pipeline::run::Run`]. It holds conversions only; the pure-Python package
+//! `python/astronn` checks arguments, builds tables and documents the API.
+
+mod arrays;
+mod calls;
+mod files;
+mod model;
+
+use pyo3::prelude::*;
+
+/// The native module. Importing it makes the process-wide settings the command line makes
+/// (allocator thresholds, idle candle workers, the thread count candle reads), so Python
+/// runs at the CLI's speed.
+#[pymodule]
+fn _astronn(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    crate::runtime::keep_large_blocks();
+    crate::runtime::park_idle_candle_workers();
+    crate::runtime::set_thread_count(crate::runtime::thread_count(None));
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DEFAULT_MODEL_NOTICE", crate::models::DEFAULT_MODEL_NOTICE)?;
+    m.add("APSTAR_PIXELS", crate::apogee::grid::APSTAR_PIXELS)?;
+    m.add("NETWORK_PIXELS", crate::apogee::grid::NETWORK_PIXELS)?;
+    m.add_class::<model::Model>()?;
+    m.add_function(wrap_pyfunction!(model::load_model, m)?)?;
+    m.add_function(wrap_pyfunction!(arrays::normalize, m)?)?;
+    m.add_function(wrap_pyfunction!(arrays::fakemag_to_pc, m)?)?;
+    m.add_function(wrap_pyfunction!(arrays::fakemag_to_parallax, m)?)?;
+    m.add_function(wrap_pyfunction!(files::read_apstar, m)?)?;
+    m.add_function(wrap_pyfunction!(files::read_table, m)?)?;
+    m.add_function(wrap_pyfunction!(files::predict_files, m)?)?;
+    m.add_function(wrap_pyfunction!(model::bench_network, m)?)?;
+    Ok(())
+}

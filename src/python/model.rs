@@ -1,0 +1,256 @@
+//! `Model`: a loaded model predicting spectra held in numpy arrays.
+
+use crate::bench::network_throughput;
+use crate::io::fields::Fields;
+use crate::io::model_file::ModelKind;
+use crate::models::{resolve_noise_model, ModelSpec};
+use crate::nn::network::BayesianNetwork;
+use crate::pipeline::predictor::{ApStarPixels, Network, Predictions, Predictor};
+use crate::pipeline::run::predict_options;
+use crate::python::arrays::{columns_dict, contiguous, contiguous1};
+use crate::python::calls::{run_released, to_py_err};
+use numpy::{PyReadonlyArray1, PyReadonlyArray2};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// A model with its network built, ready to predict.
+#[pyclass(module = "astronn._astronn", frozen)]
+pub struct Model {
+    predictor: Predictor,
+    default: bool,
+}
+
+/// The kind a Python caller names: `"astronn"` or `"dist"` (also `"astronn_dist"`).
+fn parse_kind(kind: &str) -> PyResult<ModelKind> {
+    match kind {
+        "astronn" => Ok(ModelKind::AstroNN),
+        "dist" | "astronn_dist" => Ok(ModelKind::AstroNNDist),
+        other => Err(PyValueError::new_err(format!(
+            "kind must be \"astronn\" or \"dist\", not {other:?}"
+        ))),
+    }
+}
+
+/// Loads a model: the embedded default of `kind` when `path` is None (or "default",
+/// "default-dist"), else an Astra `.pt` checkpoint or our `.safetensors` file. With `kind`
+/// None, whatever kind the file holds (AstroNN's default model without a path).
+#[pyfunction]
+#[pyo3(signature = (path=None, kind=Some("astronn")))]
+pub fn load_model(py: Python<'_>, path: Option<PathBuf>, kind: Option<&str>) -> PyResult<Model> {
+    let kind = kind.map(parse_kind).transpose()?;
+    let spec = ModelSpec::from_arg(path.as_deref());
+    run_released(py, None, move || {
+        let model = match kind {
+            Some(kind) => spec.load(kind)?,
+            None => spec.load_any(None)?,
+        };
+        let default = spec.is_default(model.kind);
+        let (noise, name) = resolve_noise_model(None, default)?;
+        Ok(Model {
+            predictor: Predictor::new(model, noise, name)?,
+            default,
+        })
+    })
+}
+
+/// Per-row photometry for a distance model (`k_mag`, `ebv`), as the rows' fields.
+fn photometry(
+    k_mag: Option<PyReadonlyArray1<'_, f64>>,
+    ebv: Option<PyReadonlyArray1<'_, f64>>,
+    rows: usize,
+) -> PyResult<Option<Vec<Fields>>> {
+    if k_mag.is_none() && ebv.is_none() {
+        return Ok(None);
+    }
+    let mut fields = vec![Fields::new(); rows];
+    for (name, values) in [("k_mag", k_mag), ("ebv", ebv)] {
+        let Some(values) = values else { continue };
+        let values = contiguous1(&values, name)?;
+        if values.len() != rows {
+            return Err(PyValueError::new_err(format!(
+                "{name} has {} values for {rows} spectra",
+                values.len()
+            )));
+        }
+        for (f, &v) in fields.iter_mut().zip(values) {
+            f.set_f64(name, v);
+        }
+    }
+    Ok(Some(fields))
+}
+
+impl Model {
+    /// The predictor of a call: this model's, or the same network with the noise model at
+    /// `noise_model`.
+    fn with_noise(&self, noise_model: Option<&Path>) -> crate::Result<Option<Predictor>> {
+        noise_model
+            .map(|path| {
+                let (noise, name) = resolve_noise_model(Some(path), self.default)?;
+                self.predictor.with_noise_model(noise, name)
+            })
+            .transpose()
+    }
+
+    /// Runs `work` on this model (or on it with another noise model) without the GIL and
+    /// returns the columns and warnings.
+    #[allow(clippy::too_many_arguments)]
+    fn predict_with<'py>(
+        &self,
+        py: Python<'py>,
+        noise_model: Option<PathBuf>,
+        threads: Option<usize>,
+        work: impl FnOnce(&Predictor) -> crate::Result<Predictions> + Send,
+    ) -> PyResult<(Bound<'py, PyDict>, Vec<String>)> {
+        let predictions = run_released(py, threads, || {
+            let other = self.with_noise(noise_model.as_deref())?;
+            work(other.as_ref().unwrap_or(&self.predictor))
+        })?;
+        Ok((columns_dict(py, predictions.columns)?, predictions.warnings))
+    }
+}
+
+#[pymethods]
+impl Model {
+    /// The labels the network predicts (`["L_fakemag"]` for a distance model).
+    #[getter]
+    fn labels(&self) -> Vec<String> {
+        self.predictor.labels()
+    }
+
+    /// The columns `predict` returns, in table order.
+    #[getter]
+    fn columns(&self) -> Vec<String> {
+        self.predictor.column_names()
+    }
+
+    /// `"astronn"` or `"dist"`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        match self.predictor.model().kind {
+            ModelKind::AstroNN => "astronn",
+            ModelKind::AstroNNDist => "dist",
+        }
+    }
+
+    /// The model's free-form metadata (provenance, description; empty for `.pt` files).
+    #[getter]
+    fn metadata(&self) -> BTreeMap<String, String> {
+        self.predictor.model().metadata.clone()
+    }
+
+    /// Where the model was read from (`default:…` for an embedded model).
+    #[getter]
+    fn path(&self) -> String {
+        self.predictor.model().path.display().to_string()
+    }
+
+    /// SHA-256 of the model file.
+    #[getter]
+    fn sha256(&self) -> String {
+        self.predictor.model().sha256.clone()
+    }
+
+    /// Whether this is an embedded default model (trained on simulated spectra).
+    #[getter]
+    fn is_default(&self) -> bool {
+        self.default
+    }
+
+    /// The noise model `predict` applies without `noise_model` ("none" when none).
+    #[getter]
+    fn noise_model(&self) -> String {
+        self.predictor.noise_model_name().to_string()
+    }
+
+    /// Predicts normalized spectra (C-contiguous float64, rows × 7514): `(columns, warnings)`.
+    #[pyo3(signature = (flux, *, mc, seed, strict=false, noise_model=None, threads=None, k_mag=None, ebv=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn predict_normalized<'py>(
+        &self,
+        py: Python<'py>,
+        flux: PyReadonlyArray2<'py, f64>,
+        mc: usize,
+        seed: Option<u64>,
+        strict: bool,
+        noise_model: Option<PathBuf>,
+        threads: Option<usize>,
+        k_mag: Option<PyReadonlyArray1<'py, f64>>,
+        ebv: Option<PyReadonlyArray1<'py, f64>>,
+    ) -> PyResult<(Bound<'py, PyDict>, Vec<String>)> {
+        let options = predict_options(mc, seed, strict).map_err(to_py_err)?;
+        let flux = contiguous(&flux, "flux")?;
+        let fields = photometry(k_mag, ebv, flux.len() / crate::apogee::grid::NETWORK_PIXELS)?;
+        self.predict_with(py, noise_model, threads, |p| {
+            p.predict_normalized(flux, fields.as_deref(), &options)
+        })
+    }
+
+    /// Predicts raw apStar spectra (C-contiguous float64 flux and e_flux, uint64 bitmask,
+    /// rows × 8575), normalizing each as `normalize` does: `(columns, warnings)`.
+    #[pyo3(signature = (flux, e_flux, bitmask, *, mc, seed, strict=false, noise_model=None, threads=None, k_mag=None, ebv=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn predict_apstar<'py>(
+        &self,
+        py: Python<'py>,
+        flux: PyReadonlyArray2<'py, f64>,
+        e_flux: PyReadonlyArray2<'py, f64>,
+        bitmask: PyReadonlyArray2<'py, u64>,
+        mc: usize,
+        seed: Option<u64>,
+        strict: bool,
+        noise_model: Option<PathBuf>,
+        threads: Option<usize>,
+        k_mag: Option<PyReadonlyArray1<'py, f64>>,
+        ebv: Option<PyReadonlyArray1<'py, f64>>,
+    ) -> PyResult<(Bound<'py, PyDict>, Vec<String>)> {
+        let options = predict_options(mc, seed, strict).map_err(to_py_err)?;
+        let pixels = ApStarPixels {
+            flux: contiguous(&flux, "flux")?,
+            e_flux: contiguous(&e_flux, "e_flux")?,
+            bitmask: contiguous(&bitmask, "bitmask")?,
+        };
+        let rows = pixels.flux.len() / crate::apogee::grid::APSTAR_PIXELS;
+        let fields = photometry(k_mag, ebv, rows)?;
+        self.predict_with(py, noise_model, threads, |p| {
+            p.predict_apstar(&pixels, fields.as_deref(), &options)
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<astronn Model {} ({} labels)>",
+            self.predictor.model().identity(),
+            self.predictor.labels().len()
+        )
+    }
+}
+
+/// `astronn bench`'s "network alone" measurement on `model`: `count` normalized spectra
+/// (cycled from `flux`, rows × 7514) with `mc` samples over the thread pool. Returns
+/// `(spectra, seconds)`.
+#[pyfunction]
+#[pyo3(signature = (model, flux, count, mc=100, threads=None))]
+pub fn bench_network(
+    py: Python<'_>,
+    model: &Model,
+    flux: PyReadonlyArray2<'_, f64>,
+    count: usize,
+    mc: usize,
+    threads: Option<usize>,
+) -> PyResult<(usize, f64)> {
+    let spectra: Vec<Vec<f64>> = contiguous(&flux, "flux")?
+        .chunks_exact(crate::apogee::grid::NETWORK_PIXELS)
+        .map(<[f64]>::to_vec)
+        .collect();
+    let m = run_released(py, threads, || {
+        let net: &dyn BayesianNetwork = match model.predictor.network() {
+            Network::AstroNN(p) => p.network(),
+            Network::Dist(p) => p.network(),
+        };
+        network_throughput("network alone", net, &spectra, count, mc, 0.0)
+    })?;
+    Ok((m.spectra, m.seconds))
+}
