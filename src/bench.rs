@@ -130,3 +130,32 @@ pub fn training_throughput(
         flops_per_spectrum: None,
     })
 }
+
+/// Jacobians of all labels of `count` spectra (cycling through `spectra`) with `mc` samples
+/// (0: deterministic), spread over the thread pool.
+pub fn jacobian_throughput(
+    net: &crate::pipeline::jacobian::JacobianNetwork,
+    spectra: &[Vec<f64>],
+    count: usize,
+    mc: usize,
+) -> Result<Measurement> {
+    if spectra.is_empty() {
+        return Err(Error::Invalid("no spectra to measure with".into()));
+    }
+    let start = Instant::now();
+    (0..count).into_par_iter().try_for_each(|i| {
+        net.spectrum(
+            &spectra[i % spectra.len()],
+            mc,
+            MaskStream::new(1, i as u64),
+            false,
+        )
+        .map(drop)
+    })?;
+    Ok(Measurement {
+        what: format!("Jacobian of every label, mc = {mc}"),
+        spectra: count,
+        seconds: start.elapsed().as_secs_f64(),
+        flops_per_spectrum: None,
+    })
+}

@@ -7,7 +7,7 @@ Spectra in numpy arrays::
     >>> model = astronn.load_model()                   # or an Astra .pt checkpoint
     >>> out = model.predict(np.ones((2, 7514)), normalized=True, mc=10, seed=1)
     >>> sorted(out)[:4]
-    ['al_h', 'c1_h', 'c_h', 'ca_h']
+    ['al_h', 'c_1_h', 'c_h', 'ca_h']
 
 apStar files to DR19's tables::
 

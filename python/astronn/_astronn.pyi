@@ -55,6 +55,16 @@ class Model:
         ebv: Optional[npt.NDArray[np.float64]] = None,
     ) -> Tuple[Dict[str, np.ndarray], List[str]]: ...
 
+    def jacobian(
+        self,
+        flux: npt.NDArray[np.float64],
+        *,
+        mc: int = 0,
+        seed: Optional[int] = None,
+        log_variance: bool = False,
+        threads: Optional[int] = None,
+    ) -> Tuple[npt.NDArray[np.float32], Optional[npt.NDArray[np.float32]]]: ...
+
 def load_model(path: Optional[str] = None, kind: Optional[str] = "astronn") -> Model: ...
 def normalize(
     flux: npt.NDArray[np.float64],

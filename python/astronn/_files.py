@@ -35,7 +35,7 @@ class Results(NamedTuple):
 def read_result_table(path: PathLike) -> Any:
     """Reads a table astronn wrote (``HDU 2``, ``APOGEE``): an astropy Table with the
     primary header's cards (MODEL, SEED, MC, …) in ``meta``, or without astropy a dict of
-    numpy arrays of its scalar columns."""
+    numpy arrays of its columns (byte-array columns 2-D)."""
     try:
         from astropy.io import fits
         from astropy.table import Table

@@ -134,7 +134,7 @@ class Model:
         >>> model = astronn.load_model()
         >>> out = model.predict(np.ones((3, 7514)), normalized=True, mc=0)
         >>> sorted(out)[:3]
-        ['al_h', 'c1_h', 'c_h']
+        ['al_h', 'c_1_h', 'c_h']
         """
         if self.kind != "dist" and (k_mag is not None or ebv is not None):
             raise ValueError("k_mag and ebv are for a distance model (kind 'dist')")
@@ -170,6 +170,55 @@ class Model:
             columns, notes = self._native.predict_apstar(flux, e_flux, mask, **common)
         _checks.warn_all(notes)
         return columns
+
+    def jacobian(
+        self,
+        flux,
+        *,
+        normalized: bool = True,
+        mc: int = 0,
+        seed: Optional[int] = None,
+        log_variance: bool = False,
+        threads: Optional[int] = None,
+    ):
+        """Which pixels drive each label: the Jacobian d label / d pixel of every spectrum.
+
+        Parameters
+        ----------
+        flux : array of shape (N, 7514)
+            Normalized spectra (``normalized=False`` is not supported: normalize first with
+            :func:`normalize`).
+        mc : int
+            0 differentiates the deterministic pass; otherwise the mean of the per-sample
+            Jacobians over ``mc`` MC-dropout samples (row *i*'s masks from ``seed`` and *i*,
+            as in :meth:`predict`).
+        log_variance : bool
+            Also return the Jacobian of the predictive log-variance (normalised units).
+
+        Returns
+        -------
+        numpy.ndarray of float32, shape (N, labels, 7514)
+            In label units per unit of normalized flux, labels in :attr:`labels` order; with
+            ``log_variance``, a pair ``(labels_jacobian, log_variance_jacobian)``.
+
+        Example
+        -------
+        >>> import numpy as np, astronn
+        >>> model = astronn.load_model()
+        >>> model.jacobian(np.ones((2, 7514))).shape
+        (2, 22, 7514)
+        """
+        if not normalized:
+            raise ValueError("jacobian takes normalized spectra: normalize them first (astronn.normalize)")
+        flux = _checks.pixels(flux, "flux", NETWORK_PIXELS)
+        values, log_variances = self._native.jacobian(
+            flux,
+            mc=_checks.mc(mc),
+            seed=_checks.seed(seed),
+            log_variance=bool(log_variance),
+            threads=_checks.threads(threads),
+        )
+        return (values, log_variances) if log_variance else values
 
 
 def load_model(path: Optional[PathLike] = None, kind: str = "astronn") -> Model:
@@ -249,7 +298,7 @@ def read_apstar(path: PathLike, visits: bool = True) -> dict:
     >>> import astronn
     >>> star = astronn.read_apstar("tests/data/apStar-dr17-2M17335483-2753043.fits")  # doctest: +SKIP
     >>> star["flux"].shape, star["header"]["sdss4_apogee_id"]                         # doctest: +SKIP
-    ((7, 8575), '2M17335483-2753043')
+    ((4, 8575), '2M17335483-2753043')
     """
     return _astronn.read_apstar(_checks.path_or_none(path), bool(visits))
 

@@ -48,6 +48,9 @@ pub enum Command {
     /// Run predict, dist or normalize as a Slurm job array of shards, merged by a dependent
     /// job; or resubmit the shards of such a run that did not finish (--resume).
     Slurm(SlurmArgs),
+    /// Which pixels drive each label: the Jacobian d label / d pixel of every spectrum,
+    /// written as a FITS cube, with per-label figures against wavelength (--plot).
+    Jacobian(JacobianArgs),
     /// Describe a model file.
     Info(InfoArgs),
     /// Simulate an APOGEE survey with known truth (apStar files, truth and label catalogs):
@@ -253,6 +256,53 @@ pub struct DistArgs {
 
     #[command(flatten)]
     pub catalogs: CatalogArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct JacobianArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Read already-normalized spectra (a FITS written by `normalize`, or a .npy array of
+    /// N×7514) instead of apStar inputs.
+    #[arg(long, value_name = "FILE", conflicts_with = "inputs")]
+    pub normalized: Option<PathBuf>,
+
+    /// Output: HDU JACOBIAN, a float32 cube (NAXIS1 = 7514 pixels, NAXIS2 = labels, NAXIS3
+    /// = spectra; numpy reads it as [spectrum, label, pixel]), and HDU SPECTRA.
+    #[arg(short, long, value_name = "OUT.fits")]
+    pub output: PathBuf,
+
+    /// Model (Astra .pt, astronn .safetensors, `default` or `default-dist`). Default: the
+    /// embedded default model of --kind.
+    #[arg(long, short, value_name = "MODEL")]
+    pub model: Option<PathBuf>,
+
+    /// The network, when --model is not given.
+    #[arg(long, value_enum, default_value_t = NetworkKind::Astronn)]
+    pub kind: NetworkKind,
+
+    /// MC-dropout samples: the mean of the per-sample Jacobians; 0 differentiates the
+    /// deterministic pass.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    pub mc: usize,
+
+    /// Seed of the dropout masks (with --mc). Default: a random seed, in the header.
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+
+    /// Only these labels, comma-separated (e.g. teff,logg,fe_h).
+    #[arg(long, value_delimiter = ',', value_name = "LABELS")]
+    pub labels: Vec<String>,
+
+    /// Also the Jacobian of the predictive log-variance (HDU LOGVAR_JACOBIAN).
+    #[arg(long)]
+    pub log_variance: bool,
+
+    /// Write a PNG per label into DIR: the Jacobian against wavelength on the three chips
+    /// (mean over the spectra, and the first spectrum), the element's ASPCAP windows shaded.
+    #[arg(long, value_name = "DIR")]
+    pub plot: Option<PathBuf>,
 }
 
 /// Which network to train.

@@ -5,16 +5,22 @@ use crate::cli::args::BenchArgs;
 use crate::cli::commands::load_model;
 use crate::cli::count;
 use anyhow::{bail, Result};
-use astronn::bench::{inference_flops, network_throughput, training_throughput, Measurement};
+use astronn::bench::{
+    inference_flops, jacobian_throughput, network_throughput, training_throughput, Measurement,
+};
 use astronn::io::inputs::expand_inputs;
 use astronn::io::model_file::{ModelFile, ModelKind};
 use astronn::models::{censored_network, dist_network, ModelSpec};
 use astronn::nn::network::BayesianNetwork;
+use astronn::pipeline::jacobian::JacobianNetwork;
 use astronn::pipeline::predict::Observer;
 use astronn::pipeline::prepare::prepare_file;
 use astronn::pipeline::run::{AstroNNOutputs, CatalogSpec, DistOutputs, Run, RunInputs, RunSpec};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// Spectra whose Jacobians are measured with MC dropout (four times as many without).
+const JACOBIAN_SPECTRA: usize = 16;
 
 const NETWORK_PIXELS: usize = astronn::apogee::grid::NETWORK_PIXELS;
 
@@ -89,6 +95,15 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         &spectra,
         &args,
     )?;
+    let jacobians = JacobianNetwork::from_model(&model)?;
+    for mc in [0, args.mc] {
+        let count = if mc == 0 {
+            JACOBIAN_SPECTRA * 4
+        } else {
+            JACOBIAN_SPECTRA
+        };
+        print(&jacobian_throughput(&jacobians, &spectra, count, mc)?);
+    }
     print(&end_to_end(&files, &args, false)?);
     print(&end_to_end(&files, &args, true)?);
     if args.training {

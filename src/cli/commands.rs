@@ -47,6 +47,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Convert(args) => convert(args),
         Command::Merge(args) => merge(args, cli.quiet),
         Command::Slurm(args) => crate::cli::slurm::slurm(args, cli.quiet),
+        Command::Jacobian(args) => crate::cli::jacobian::jacobian(args, &command_line(), cli.quiet),
         Command::Info(args) => info(args),
         Command::Simulate(args) => crate::cli::simulate::simulate(args, &command_line(), cli.quiet),
     }

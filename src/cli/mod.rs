@@ -3,6 +3,7 @@
 pub mod args;
 pub mod bench;
 pub mod commands;
+pub mod jacobian;
 pub mod progress;
 pub mod simulate;
 pub mod slurm;

@@ -37,8 +37,8 @@ pub const E_FLUX_HDU: &str = "E_FLUX";
 /// Name of the table HDU describing each spectrum.
 pub const SPECTRA_HDU: &str = "SPECTRA";
 
-/// Rows of spectra moved per step when the file is assembled (about 15 MB of f64).
-const CHUNK_ROWS: usize = 256;
+/// Values moved per step when an image is assembled (about 15 MB of f64).
+const CHUNK_VALUES: usize = 256 * NETWORK_PIXELS;
 /// Spectrum descriptions moved per step when the `SPECTRA` table is written.
 const META_CHUNK: usize = 8192;
 
@@ -94,61 +94,99 @@ impl Spill {
     }
 }
 
-/// Streams normalized spectra into a normalized-spectrum file (see the module documentation).
+/// An image HDU with one plane per spectrum: its name, the plane's axes (FITS order,
+/// NAXIS1 first; the spectra are the last axis), its `BITPIX` and extra header cards.
+#[derive(Debug, Clone)]
+pub struct PlaneImage {
+    /// `EXTNAME`.
+    pub name: String,
+    /// Axis lengths of one spectrum's plane.
+    pub plane: Vec<usize>,
+    /// FITS `BITPIX` (−64: float64, −32: float32).
+    pub bitpix: i32,
+    /// Cards written into the image's header.
+    pub cards: Vec<HeaderCard>,
+}
+
+impl PlaneImage {
+    fn values(&self) -> usize {
+        self.plane.iter().product()
+    }
+}
+
+/// Streams per-spectrum planes (image HDUs) and the spectra's descriptions (`SPECTRA`) into
+/// a FITS file, keeping memory flat: planes are spilled to temporary files beside the output
+/// and the file is assembled from them in chunks by [`SpectraFileWriter::finish`], then
+/// renamed into place. Normalized-spectrum files and Jacobian cubes are written with it.
 ///
-/// Dropping the writer without [`NormalizedWriter::finish`] removes every temporary file.
-pub struct NormalizedWriter {
+/// Dropping the writer without finishing removes every temporary file.
+pub struct SpectraFileWriter {
     // Field order matters: `fits` is closed before `temp` removes its file.
     fits: Option<Fits>,
     temp: TempPath,
     dest: PathBuf,
-    flux: Spill,
-    e_flux: Spill,
+    images: Vec<(PlaneImage, Spill)>,
     meta: Spill,
     columns: SpectraColumns,
     rows: usize,
 }
 
-impl std::fmt::Debug for NormalizedWriter {
+impl std::fmt::Debug for SpectraFileWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NormalizedWriter")
+        f.debug_struct("SpectraFileWriter")
             .field("dest", &self.dest)
             .field("rows", &self.rows)
             .finish()
     }
 }
 
-impl NormalizedWriter {
-    /// Starts a file destined for `path`, with `primary` cards in HDU 0. The temporary files
-    /// are created beside `path` at once, so an unwritable destination fails here.
-    pub fn create(path: &Path, primary: &[HeaderCard]) -> Result<Self> {
+impl SpectraFileWriter {
+    /// Starts a file destined for `path`, with `primary` cards in HDU 0 and the `images`. The
+    /// temporary files are created beside `path` at once, so an unwritable destination fails
+    /// here.
+    pub fn create(path: &Path, primary: &[HeaderCard], images: Vec<PlaneImage>) -> Result<Self> {
         let temp = TempPath::beside(path, "fits")?;
         let mut fits = Fits::create(temp.path())?;
         fits.create_empty_primary()?;
         for card in primary {
             fits.write_card(card)?;
         }
-        Ok(NormalizedWriter {
+        let images = images
+            .into_iter()
+            .map(|image| {
+                let spill = Spill::create(path, &image.name.to_ascii_lowercase())?;
+                Ok((image, spill))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SpectraFileWriter {
             fits: Some(fits),
             temp,
             dest: path.to_path_buf(),
-            flux: Spill::create(path, "flux")?,
-            e_flux: Spill::create(path, "e_flux")?,
+            images,
             meta: Spill::create(path, "meta")?,
             columns: SpectraColumns::default(),
             rows: 0,
         })
     }
 
-    /// Adds one spectrum: its description and 7514 normalized flux and error values.
-    pub fn append(&mut self, meta: &SpectrumMeta, flux: &[f64], e_flux: &[f64]) -> Result<()> {
-        for (name, values) in [("flux", flux), ("e_flux", e_flux)] {
-            if values.len() != NETWORK_PIXELS {
+    /// Adds one spectrum: its description and one plane per image, in the images' order.
+    pub fn append(&mut self, meta: &SpectrumMeta, planes: &[&[f64]]) -> Result<()> {
+        if planes.len() != self.images.len() {
+            return Err(Error::Invalid(format!(
+                "{}: {} planes for {} images",
+                self.dest.display(),
+                planes.len(),
+                self.images.len()
+            )));
+        }
+        for ((image, _), values) in self.images.iter().zip(planes) {
+            if values.len() != image.values() {
                 return Err(Error::Invalid(format!(
-                    "{}: a normalized {name} has {} pixels, {NETWORK_PIXELS} expected \
-                     (spectrum from {} row {})",
+                    "{}: a {} plane has {} values, {} expected (spectrum from {} row {})",
                     self.dest.display(),
+                    image.name,
                     values.len(),
+                    image.values(),
                     meta.source_file,
                     meta.row
                 )));
@@ -156,8 +194,9 @@ impl NormalizedWriter {
         }
         let mut record = Vec::with_capacity(512);
         encode(meta, &mut record);
-        self.flux.write_f64s(flux)?;
-        self.e_flux.write_f64s(e_flux)?;
+        for ((_, spill), values) in self.images.iter_mut().zip(planes) {
+            spill.write_f64s(values)?;
+        }
         self.meta.write(&record)?;
         self.columns.observe(meta);
         self.rows += 1;
@@ -182,18 +221,24 @@ impl NormalizedWriter {
             .take()
             .ok_or_else(|| Error::file(&self.dest, "the writer was already closed"))?;
         let rows = self.rows;
-        let n = i64::try_from(rows).unwrap_or(i64::MAX);
-        let width = i64::try_from(NETWORK_PIXELS).unwrap_or(i64::MAX);
-        for (name, spill) in [(FLUX_HDU, self.flux), (E_FLUX_HDU, self.e_flux)] {
-            fits.create_image(-64, &[width, n])?;
-            fits.write_key_str("EXTNAME", name, "")?;
+        let to_i64 = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+        for (image, spill) in self.images {
+            let mut axes: Vec<i64> = image.plane.iter().map(|&v| to_i64(v)).collect();
+            axes.push(to_i64(rows));
+            fits.create_image(image.bitpix, &axes)?;
+            fits.write_key_str("EXTNAME", &image.name, "")?;
+            for card in &image.cards {
+                fits.write_card(card)?;
+            }
+            let per_row = image.values();
+            let chunk_rows = (CHUNK_VALUES / per_row.max(1)).max(1);
             let (mut reader, spill_path) = spill.into_reader()?;
             let mut done = 0;
             let mut bytes = Vec::new();
             let mut values = Vec::new();
             while done < rows {
-                let m = (rows - done).min(CHUNK_ROWS);
-                bytes.resize(m * NETWORK_PIXELS * 8, 0);
+                let m = (rows - done).min(chunk_rows);
+                bytes.resize(m * per_row * 8, 0);
                 reader
                     .read_exact(&mut bytes)
                     .map_err(|e| Error::io(spill_path.path(), e))?;
@@ -203,8 +248,9 @@ impl NormalizedWriter {
                         f64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]])
                     }),
                 );
-                let first_row = i64::try_from(done + 1).unwrap_or(i64::MAX);
-                fits.write_pixels_f64(&[1, first_row], &values)?;
+                let mut first = vec![1i64; image.plane.len()];
+                first.push(to_i64(done + 1));
+                fits.write_pixels_f64(&first, &values)?;
                 done += m;
             }
         }
@@ -223,6 +269,50 @@ impl NormalizedWriter {
         }
         fits.close()?;
         self.temp.persist(&self.dest)
+    }
+}
+
+/// Streams normalized spectra into a normalized-spectrum file (see the module documentation).
+///
+/// Dropping the writer without [`NormalizedWriter::finish`] removes every temporary file.
+#[derive(Debug)]
+pub struct NormalizedWriter(SpectraFileWriter);
+
+impl NormalizedWriter {
+    /// Starts a file destined for `path`, with `primary` cards in HDU 0. The temporary files
+    /// are created beside `path` at once, so an unwritable destination fails here.
+    pub fn create(path: &Path, primary: &[HeaderCard]) -> Result<Self> {
+        let image = |name: &str| PlaneImage {
+            name: name.to_string(),
+            plane: vec![NETWORK_PIXELS],
+            bitpix: -64,
+            cards: Vec::new(),
+        };
+        Ok(NormalizedWriter(SpectraFileWriter::create(
+            path,
+            primary,
+            vec![image(FLUX_HDU), image(E_FLUX_HDU)],
+        )?))
+    }
+
+    /// Adds one spectrum: its description and 7514 normalized flux and error values.
+    pub fn append(&mut self, meta: &SpectrumMeta, flux: &[f64], e_flux: &[f64]) -> Result<()> {
+        self.0.append(meta, &[flux, e_flux])
+    }
+
+    /// Spectra appended so far.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no spectrum was appended yet.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Writes the file ([`SpectraFileWriter::finish`]).
+    pub fn finish(self) -> Result<()> {
+        self.0.finish()
     }
 }
 

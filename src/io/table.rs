@@ -579,8 +579,9 @@ impl Table {
 /// Columns map to [`ColumnData`] by their equivalent type after `TSCAL`/`TZERO`: doubles to
 /// `F64`, floats to `F32`, 8/16-bit integers to `I16`, unsigned 16-bit and 32-bit integers to
 /// `I32`, unsigned 32-bit and 64-bit integers to `I64`, logicals to `Bool` (undefined ones
-/// false) and strings to `Str` with surrounding blanks trimmed. Columns whose cells are
-/// arrays (repeat > 1), bit and complex columns have no `ColumnData` form and are left out.
+/// false), strings to `Str` with surrounding blanks trimmed, and byte arrays (such as DR19's
+/// `sdss5_target_flags`) to `ByteArray`. Other columns whose cells are arrays (repeat > 1),
+/// bit and complex columns have no `ColumnData` form and are left out.
 pub fn read_table(path: &Path, hdu_name: &str) -> Result<Table> {
     let mut fits = fits::Fits::open(path)?;
     let hdutype = fits

@@ -52,6 +52,15 @@ struct ElementBranch {
     log_variance: Linear,
 }
 
+/// The pixels a branch reads: the indices where its mask (`aspcap_masks.{i}`) is set.
+pub(crate) fn window_pixels(mask: &[u8]) -> Vec<u32> {
+    mask.iter()
+        .enumerate()
+        .filter(|(_, &inside)| inside != 0)
+        .map(|(pixel, _)| pixel as u32)
+        .collect()
+}
+
 impl ElementBranch {
     fn load(vb: &VarBuilder, index: usize) -> Result<Self> {
         let mask = vb.get_with_hints_dtype(
@@ -60,13 +69,7 @@ impl ElementBranch {
             candle_nn::Init::Const(0.0),
             DType::U8,
         )?;
-        let window: Vec<u32> = mask
-            .to_vec1::<u8>()?
-            .iter()
-            .enumerate()
-            .filter(|(_, &inside)| inside != 0)
-            .map(|(pixel, _)| pixel as u32)
-            .collect();
+        let window = window_pixels(&mask.to_vec1::<u8>()?);
         let width = window.len();
         let (d1, d2) = BRANCH_WIDTHS[index];
         Ok(ElementBranch {

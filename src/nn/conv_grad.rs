@@ -457,17 +457,19 @@ impl ConvTrunk {
     }
 
     /// The packed parameter gradients of conv1 and conv2 for the output gradient `grad`:
-    /// per-spectrum partial sums in parallel, added in spectrum order.
+    /// per-spectrum partial sums in parallel, added in spectrum order; with `p1` (conv1's
+    /// packed parameters), also the gradient with respect to the spectra `x` (`[b, n]`).
     #[allow(clippy::too_many_arguments)]
     fn backward<T: WithDType>(
         &self,
         x: &[T],
         (b, n): (usize, usize),
+        p1: Option<&[T]>,
         p2: &[T],
         h1: &[T],
         a2: &[T],
         grad: &[T],
-    ) -> (Vec<T>, Vec<T>) {
+    ) -> (Vec<T>, Vec<T>, Option<Vec<T>>) {
         let TrunkShape {
             c1,
             c2,
@@ -478,13 +480,14 @@ impl ConvTrunk {
         let zero = T::from_f64(0.0);
         let sizes = (c1 * (width + 1), c2 * (c1 * width + 1));
         let (w2, _) = unpack(p2, c2);
+        let w1 = p1.map(|p1| unpack(p1, c1).0);
         let masks = self.masks.as_ref();
-        let partials: Vec<(Vec<T>, Vec<T>)> = (0..b)
+        let partials: Vec<(Vec<T>, Vec<T>, Vec<T>)> = (0..b)
             .into_par_iter()
             .map_init(
                 || (vec![zero; c2 * n], vec![zero; c1 * n]),
                 |(grad_a2, grad_h1), row| {
-                    let mut partial = (vec![zero; sizes.0], vec![zero; sizes.1]);
+                    let mut partial = (vec![zero; sizes.0], vec![zero; sizes.1], Vec::new());
                     if n == 0 {
                         return partial;
                     }
@@ -516,20 +519,28 @@ impl ConvTrunk {
                         n,
                         width,
                     );
+                    if let Some(w1) = &w1 {
+                        partial.2 = vec![zero; n];
+                        grad_input_row(grad_h1, &mut partial.2, n, w1, width);
+                    }
                     partial
                 },
             )
             .collect();
         let mut sums = (vec![zero; sizes.0], vec![zero; sizes.1]);
-        for (p1, p2) in partials {
+        let mut grad_x = w1.as_ref().map(|_| Vec::with_capacity(b * n));
+        for (p1, p2, gx) in partials {
             for (s, p) in sums.0.iter_mut().zip(p1) {
                 *s += p;
             }
             for (s, p) in sums.1.iter_mut().zip(p2) {
                 *s += p;
             }
+            if let Some(grad_x) = grad_x.as_mut() {
+                grad_x.extend(gx);
+            }
         }
-        sums
+        (sums.0, sums.1, grad_x)
     }
 }
 
@@ -552,21 +563,26 @@ impl ConvTrunk {
         ))
     }
 
-    /// [`ConvTrunk::backward`] on storages of `T` (spectra, packed conv2 parameters, output
-    /// gradient; the saved activations): the packed gradients of conv1 and conv2.
-    fn parameter_gradients<T: WithDType>(
+    /// [`ConvTrunk::backward`] on storages of `T` (spectra, packed conv1 and conv2
+    /// parameters, output gradient; the saved activations): the packed gradients of conv1
+    /// and conv2, and with `input_gradient` the gradient with respect to the spectra.
+    fn gradients<T: WithDType>(
         &self,
-        [x, p2, grad]: [Data; 3],
+        [x, p1, p2, grad]: [Data; 4],
         (h1, a2): (&CpuStorage, &CpuStorage),
-        dims: (usize, usize),
+        (dims, input_gradient): ((usize, usize), bool),
         device: &Device,
-    ) -> Result<(Tensor, Tensor)> {
+    ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
         let (h1, a2) = (h1.as_slice::<T>()?, a2.as_slice::<T>()?);
-        let (g1, g2) = self.backward(slice::<T>(x)?, dims, slice(p2)?, h1, a2, slice(grad)?);
+        let p1 = input_gradient.then(|| slice::<T>(p1)).transpose()?;
+        let (g1, g2, gx) =
+            self.backward(slice::<T>(x)?, dims, p1, slice(p2)?, h1, a2, slice(grad)?);
         let TrunkShape { c1, c2, width, .. } = self.shape;
         Ok((
             Tensor::from_vec(g1, (c1, width + 1), device)?,
             Tensor::from_vec(g2, (c2, c1 * width + 1), device)?,
+            gx.map(|gx| Tensor::from_vec(gx, dims, device))
+                .transpose()?,
         ))
     }
 }
@@ -608,17 +624,17 @@ impl CustomOp3 for ConvTrunk {
         Ok((features, Shape::from((b, n / pool * c2))))
     }
 
+    /// The parameters' gradients, and the spectra's when they are on the tape (a variable,
+    /// for Jacobians, or a result of other operations).
     fn bwd(
         &self,
         x: &Tensor,
-        _p1: &Tensor,
+        p1: &Tensor,
         p2: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        if x.track_op() {
-            candle_core::bail!("conv trunk: the spectra must be data, not a result of parameters");
-        }
+        let input_gradient = x.track_op();
         let dims = x.dims2()?;
         let grad = grad.contiguous()?;
         let saved = self
@@ -629,24 +645,31 @@ impl CustomOp3 for ConvTrunk {
             candle_core::bail!("conv trunk: backward pass before the forward pass");
         };
         let (x_data, x_layout) = x.storage_and_layout();
+        let (p1_data, p1_layout) = p1.storage_and_layout();
         let (p2_data, p2_layout) = p2.storage_and_layout();
         let (grad_data, grad_layout) = grad.storage_and_layout();
-        let (Storage::Cpu(x_data), Storage::Cpu(p2_data), Storage::Cpu(grad_data)) =
-            (&*x_data, &*p2_data, &*grad_data)
+        let (
+            Storage::Cpu(x_data),
+            Storage::Cpu(p1_data),
+            Storage::Cpu(p2_data),
+            Storage::Cpu(grad_data),
+        ) = (&*x_data, &*p1_data, &*p2_data, &*grad_data)
         else {
             candle_core::bail!("conv trunk runs on the CPU only");
         };
         let inputs = [
             (x_data, x_layout),
+            (p1_data, p1_layout),
             (p2_data, p2_layout),
             (grad_data, grad_layout),
         ];
-        let (g1, g2) = match x_data.dtype() {
-            DType::F32 => self.parameter_gradients::<f32>(inputs, (h1, a2), dims, x.device())?,
-            DType::F64 => self.parameter_gradients::<f64>(inputs, (h1, a2), dims, x.device())?,
+        let what = (dims, input_gradient);
+        let (g1, g2, gx) = match x_data.dtype() {
+            DType::F32 => self.gradients::<f32>(inputs, (h1, a2), what, x.device())?,
+            DType::F64 => self.gradients::<f64>(inputs, (h1, a2), what, x.device())?,
             dtype => candle_core::bail!("conv trunk needs f32 or f64 inputs, not {dtype:?}"),
         };
-        Ok((None, Some(g1), Some(g2)))
+        Ok((gx, Some(g1), Some(g2)))
     }
 }
 
@@ -747,8 +770,10 @@ mod tests {
         assert_eq!(grad, expected);
     }
 
+    /// Spectra on the tape (as for Jacobians) get their gradient; its values are checked
+    /// against finite differences in `crate::train::gradcheck`.
     #[test]
-    fn spectra_with_a_gradient_are_refused() {
+    fn spectra_on_the_tape_get_a_gradient() {
         let dev = Device::Cpu;
         let x = candle_core::Var::randn(0f32, 1.0, (1, 16), &dev).unwrap();
         let (w1, b1) = (
@@ -760,6 +785,8 @@ mod tests {
             Tensor::zeros(4, DType::F32, &dev).unwrap(),
         );
         let y = conv_trunk(x.as_tensor(), (&w1, &b1), (w2.as_tensor(), &b2), 2, None).unwrap();
-        assert!(y.sum_all().unwrap().backward().is_err());
+        let grads = y.sum_all().unwrap().backward().unwrap();
+        assert_eq!(grads.get(x.as_tensor()).unwrap().dims(), [1, 16]);
+        assert!(grads.get(w2.as_tensor()).is_some());
     }
 }

@@ -16,6 +16,7 @@ pub mod dist;
 pub mod distance;
 pub mod flags;
 pub mod gaia;
+pub mod jacobian;
 pub mod merge;
 pub mod noise;
 pub mod normalize;

@@ -1,18 +1,24 @@
 //! `Model`: a loaded model predicting spectra held in numpy arrays.
 
+use crate::apogee::grid::NETWORK_PIXELS;
 use crate::bench::network_throughput;
 use crate::io::fields::Fields;
 use crate::io::model_file::ModelKind;
 use crate::models::{resolve_noise_model, ModelSpec};
+use crate::nn::dropout::{spectrum_key, MaskStream};
 use crate::nn::network::BayesianNetwork;
+use crate::pipeline::jacobian::JacobianNetwork;
+use crate::pipeline::predictor::ARRAY_SOURCE;
 use crate::pipeline::predictor::{ApStarPixels, Network, Predictions, Predictor};
 use crate::pipeline::run::predict_options;
 use crate::python::arrays::{columns_dict, contiguous, contiguous1};
 use crate::python::calls::{run_released, to_py_err};
-use numpy::{PyReadonlyArray1, PyReadonlyArray2};
+use numpy::ndarray::Array3;
+use numpy::{IntoPyArray, PyArray3, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -217,6 +223,54 @@ impl Model {
         self.predict_with(py, noise_model, threads, |p| {
             p.predict_apstar(&pixels, fields.as_deref(), &options)
         })
+    }
+
+    /// Jacobians d label / d pixel of normalized spectra (C-contiguous float64, rows ×
+    /// 7514): float32 arrays (rows, labels, 7514), and the log-variance's when asked for.
+    #[pyo3(signature = (flux, *, mc=0, seed=None, log_variance=false, threads=None))]
+    #[allow(clippy::type_complexity)]
+    fn jacobian<'py>(
+        &self,
+        py: Python<'py>,
+        flux: PyReadonlyArray2<'py, f64>,
+        mc: usize,
+        seed: Option<u64>,
+        log_variance: bool,
+        threads: Option<usize>,
+    ) -> PyResult<(Bound<'py, PyArray3<f32>>, Option<Bound<'py, PyArray3<f32>>>)> {
+        let options = predict_options(mc, seed, false).map_err(to_py_err)?;
+        let flux = contiguous(&flux, "flux")?;
+        let model = self.predictor.model();
+        let (values, log_variances, labels) = run_released(py, threads, || {
+            let net = JacobianNetwork::from_model(model)?;
+            let rows: Vec<_> = flux
+                .par_chunks(NETWORK_PIXELS)
+                .enumerate()
+                .map(|(i, row)| {
+                    let key = spectrum_key(ARRAY_SOURCE, i as u64);
+                    net.spectrum(
+                        row,
+                        options.mc,
+                        MaskStream::new(options.seed, key),
+                        log_variance,
+                    )
+                })
+                .collect::<crate::Result<Vec<_>>>()?;
+            let values: Vec<f32> = rows.iter().flat_map(|j| j.labels.iter().copied()).collect();
+            let log_variances: Option<Vec<f32>> = log_variance.then(|| {
+                rows.iter()
+                    .flat_map(|j| j.log_variance.iter().flatten().copied())
+                    .collect()
+            });
+            Ok((values, log_variances, net.labels().len()))
+        })?;
+        let cube = |values: Vec<f32>| {
+            let spectra = values.len() / (labels * NETWORK_PIXELS).max(1);
+            Array3::from_shape_vec((spectra, labels, NETWORK_PIXELS), values)
+                .map(|a| a.into_pyarray(py))
+                .map_err(|e| PyValueError::new_err(e.to_string()))
+        };
+        Ok((cube(values)?, log_variances.map(cube).transpose()?))
     }
 
     fn __repr__(&self) -> String {

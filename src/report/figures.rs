@@ -515,6 +515,97 @@ fn colour_bar(area: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> 
     Ok(())
 }
 
+/// `jacobian_<label>.png`: a label's Jacobian against wavelength, one panel per detector
+/// chip: the mean over the spectra (blue) and the first spectrum (grey), with the pixels of
+/// `window` (the element's ASPCAP windows) shaded.
+pub fn jacobian(
+    dir: &Path,
+    label: &str,
+    mean: &[f64],
+    first: Option<&[f64]>,
+    window: Option<&[bool]>,
+) -> Result<PathBuf> {
+    use crate::apogee::grid::{chip_ranges_without_gaps, wavelength, CHIPS, LOG_LAMBDA_STEP};
+    let name = format!("jacobian_{label}.png");
+    figure(dir, &name, |path| {
+        let root = BitMapBackend::new(path, (1400, 900)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let title = format!(
+            "d {} / d pixel: mean over the spectra (blue), first spectrum (grey){}",
+            display_name(label),
+            if window.is_some() {
+                ", ASPCAP windows (shaded)"
+            } else {
+                ""
+            }
+        );
+        let root = root.titled(&title, (FONT, 20))?;
+        let chips = chip_ranges_without_gaps();
+        for (chip, area) in chips.iter().zip(root.split_evenly((3, 1))) {
+            let apstar = &CHIPS[chips.iter().position(|c| c == chip).unwrap_or(0)];
+            let lambda: Vec<f64> = apstar.clone().map(wavelength).collect();
+            // Half a pixel in wavelength, for the shaded window pixels.
+            let half_pixel = |l: f64| 0.5 * l * (10f64.powf(LOG_LAMBDA_STEP) - 1.0);
+            let values = mean[chip.clone()].iter().copied();
+            let others = first.map_or(Vec::new(), |f| f[chip.clone()].to_vec());
+            let (lo, hi) = values
+                .clone()
+                .chain(others.iter().copied())
+                .filter(|v| v.is_finite())
+                .fold((0.0f64, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+            let pad = 0.05 * (hi - lo).max(1e-12);
+            let y = (lo - pad, hi + pad);
+            let x = (lambda[0], lambda[lambda.len() - 1]);
+            let mut chart = ChartBuilder::on(&area)
+                .margin(8)
+                .x_label_area_size(36)
+                .y_label_area_size(70)
+                .build_cartesian_2d(x.0..x.1, y.0..y.1)?;
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .x_labels(8)
+                .y_labels(5)
+                .x_label_formatter(&|v| format!("{v:.0}"))
+                .label_style((FONT, 12))
+                .axis_desc_style((FONT, 13))
+                .x_desc("wavelength [Å]")
+                .y_desc(format!("{} per unit flux", unit(label)))
+                .draw()?;
+            if let Some(window) = window {
+                let shaded = lambda
+                    .iter()
+                    .zip(&window[chip.clone()])
+                    .filter(|(_, &inside)| inside)
+                    .map(|(&l, _)| {
+                        let half = half_pixel(l);
+                        Rectangle::new(
+                            [(l - half, y.0), (l + half, y.1)],
+                            YELLOW.mix(0.35).filled(),
+                        )
+                    });
+                chart.draw_series(shaded)?;
+            }
+            if !others.is_empty() {
+                chart.draw_series(std::iter::once(PathElement::new(
+                    lambda
+                        .iter()
+                        .copied()
+                        .zip(others.iter().copied())
+                        .collect::<Vec<_>>(),
+                    BLACK.mix(0.35).stroke_width(1),
+                )))?;
+            }
+            chart.draw_series(std::iter::once(PathElement::new(
+                lambda.iter().copied().zip(values).collect::<Vec<_>>(),
+                BLUE.stroke_width(1),
+            )))?;
+        }
+        root.present()?;
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -140,6 +140,15 @@ fn convolution_trunk() {
         for (name, v) in [("w1", &w1), ("b1", &b1), ("w2", &w2), ("b2", &b2)] {
             check(name, v, &all(v), &loss);
         }
+        // With the spectra on the tape (a variable, as for Jacobians), their gradient too.
+        let spectra = Var::from_tensor(&x).unwrap();
+        let through_spectra = || {
+            let conv1 = (w1.as_tensor(), b1.as_tensor());
+            let conv2 = (w2.as_tensor(), b2.as_tensor());
+            let features = conv_trunk(spectra.as_tensor(), conv1, conv2, 4, masks.clone());
+            (features.unwrap() * &r).unwrap().sum_all().unwrap()
+        };
+        check("spectra", &spectra, &all(&spectra), &through_spectra);
     }
 }
 

@@ -17,7 +17,7 @@ use crate::apogee::grid::NETWORK_PIXELS;
 use crate::apogee::masks::{branch_window, BRANCH_ELEMENTS};
 use crate::io::model_file::ModelKind;
 use crate::nn::censored::{
-    assemble, CensoredBcnn, BRANCH_WIDTHS, DENSE_2_WIDTH, LABELS, SHARED_HIDDEN,
+    assemble, window_pixels, CensoredBcnn, BRANCH_WIDTHS, DENSE_2_WIDTH, LABELS, SHARED_HIDDEN,
 };
 use crate::nn::sampling::Dropout;
 use crate::nn::trunk::DENSE_1_WIDTH;
@@ -109,6 +109,30 @@ impl TrainableCensored {
             branches,
             stop_gradient: true,
         })
+    }
+}
+
+impl TrainableCensored {
+    /// Takes each branch's pixel window from a model's `aspcap_masks.{i}` where it has them
+    /// (a model's windows may differ from the embedded ASPCAP masks); a window must have as
+    /// many pixels as its branch's first layer has inputs.
+    pub(crate) fn use_model_windows(&mut self, tensors: &HashMap<String, Tensor>) -> Result<()> {
+        for (i, branch) in self.branches.iter_mut().enumerate() {
+            let Some(mask) = tensors.get(&format!("aspcap_masks.{i}")) else {
+                continue;
+            };
+            let window = window_pixels(&mask.to_dtype(DType::U8)?.to_vec1::<u8>()?);
+            if window.len() != branch.window.elem_count() {
+                candle_core::bail!(
+                    "aspcap_masks.{i} has {} pixels, elem_dense1.{i} reads {}",
+                    window.len(),
+                    branch.window.elem_count()
+                );
+            }
+            let width = window.len();
+            branch.window = Tensor::from_vec(window, width, &Device::Cpu)?;
+        }
+        Ok(())
     }
 }
 
