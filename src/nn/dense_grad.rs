@@ -110,7 +110,7 @@ impl CustomOp3 for Linear {
         &self,
         x: &Tensor,
         w: &Tensor,
-        _bias: &Tensor,
+        bias: &Tensor,
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
@@ -120,9 +120,13 @@ impl CustomOp3 for Linear {
         } else {
             None
         };
-        let grad_w = grad.t()?.matmul(&x.detach())?;
-        let grad_b = grad.sum(0)?;
-        Ok((grad_x, Some(grad_w), Some(grad_b)))
+        // Parameters off the tape (a network frozen for Jacobians) need no gradient.
+        let grad_w = w
+            .track_op()
+            .then(|| grad.t()?.matmul(&x.detach()))
+            .transpose()?;
+        let grad_b = bias.track_op().then(|| grad.sum(0)).transpose()?;
+        Ok((grad_x, grad_w, grad_b))
     }
 }
 

@@ -61,13 +61,13 @@ impl JacobianNetwork {
                 // Astra's network has no stop-gradient: the Jacobian is of the whole function.
                 net.stop_gradient = false;
                 let inference = crate::models::censored_network(model)?;
-                (Differentiable::AstroNN(net), Box::new(inference))
+                (Differentiable::AstroNN(net.frozen()), Box::new(inference))
             }
             ModelKind::AstroNNDist => {
                 let net = TrainableDist::new(DType::F32, 0).map_err(invalid)?;
                 net.set_parameters(&model.tensors).map_err(invalid)?;
                 let inference = crate::models::dist_network(model)?;
-                (Differentiable::Dist(net), Box::new(inference))
+                (Differentiable::Dist(net.frozen()), Box::new(inference))
             }
         };
         Ok(JacobianNetwork {
@@ -115,15 +115,15 @@ impl JacobianNetwork {
         let labels = self.labels.len();
         let mut sums = vec![0f64; labels * NETWORK_PIXELS];
         let mut log_variance_sums = log_variance.then(|| vec![0f64; labels * NETWORK_PIXELS]);
-        let mut remaining = samples.max(1);
+        if samples == 0 {
+            let (values, log_variances) = self.deterministic(&x, log_variance)?;
+            sums = values;
+            log_variance_sums = log_variances;
+        }
+        let mut remaining = samples;
         while remaining > 0 {
             let rows = remaining.min(SAMPLES_PER_BATCH);
-            let mut dropout = if samples == 0 {
-                Dropout::Off
-            } else {
-                Dropout::On(&mut stream)
-            };
-            let batch = self.batch(&x, rows, &mut dropout, log_variance)?;
+            let batch = self.batch(&x, rows, &mut Dropout::On(&mut stream), log_variance)?;
             add(&mut sums, &batch.0);
             if let (Some(sums), Some(batch)) = (log_variance_sums.as_mut(), batch.1) {
                 add(sums, &batch);
@@ -146,6 +146,37 @@ impl JacobianNetwork {
         })
     }
 
+    /// The deterministic Jacobians in one backward pass per output kind: one copy of `x`
+    /// per label, and the sum of each copy's own label (the diagonal) differentiated, so
+    /// row j of the input gradient is label j's Jacobian.
+    fn deterministic(&self, x: &[f32], log_variance: bool) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
+        let labels = self.labels.len();
+        let input = self.copies(x, labels)?;
+        let (outputs, log_variances) = self.forward(input.as_tensor(), &mut Dropout::Off)?;
+        let eye = Tensor::eye(labels, outputs.dtype(), &Device::Cpu)?;
+        let gradient = |t: &Tensor| -> Result<Vec<f64>> {
+            let grads = (t * &eye)?.sum_all()?.backward()?;
+            input_gradient(&grads, &input)?
+                .to_dtype(DType::F64)?
+                .flatten_all()?
+                .to_vec1::<f64>()
+                .map_err(Error::from)
+        };
+        let values = gradient(&outputs)?;
+        let log_variance = log_variance.then(|| gradient(&log_variances)).transpose()?;
+        Ok((values, log_variance))
+    }
+
+    /// `rows` copies of `x` as a variable `[rows, 7514]`.
+    fn copies(&self, x: &[f32], rows: usize) -> Result<Var> {
+        let copies: Vec<f32> = (0..rows).flat_map(|_| x.iter().copied()).collect();
+        Ok(Var::from_tensor(&Tensor::from_vec(
+            copies,
+            (rows, NETWORK_PIXELS),
+            &Device::Cpu,
+        )?)?)
+    }
+
     /// Sums over `rows` samples (copies of `x` with their own masks) of each output's and
     /// (with `log_variance`) each log-variance's gradient, `[labels, 7514]` in f64.
     fn batch(
@@ -155,21 +186,16 @@ impl JacobianNetwork {
         dropout: &mut Dropout,
         log_variance: bool,
     ) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
-        let copies: Vec<f32> = (0..rows).flat_map(|_| x.iter().copied()).collect();
-        let input = Var::from_tensor(&Tensor::from_vec(
-            copies,
-            (rows, NETWORK_PIXELS),
-            &Device::Cpu,
-        )?)?;
+        let input = self.copies(x, rows)?;
         let (outputs, log_variances) = self.forward(input.as_tensor(), dropout)?;
         let gradients = |t: &Tensor| -> Result<Vec<f64>> {
             let mut rows_summed = Vec::with_capacity(self.labels.len() * NETWORK_PIXELS);
             for j in 0..self.labels.len() {
                 let grads = t.narrow(1, j, 1)?.sum_all()?.backward()?;
-                let grad = grads.get(input.as_tensor()).ok_or_else(|| {
-                    Error::Invalid("the network's output does not depend on its input".into())
-                })?;
-                let summed = grad.to_dtype(DType::F64)?.sum(0)?.to_vec1::<f64>()?;
+                let summed = input_gradient(&grads, &input)?
+                    .to_dtype(DType::F64)?
+                    .sum(0)?
+                    .to_vec1::<f64>()?;
                 rows_summed.extend(summed);
             }
             Ok(rows_summed)
@@ -180,6 +206,14 @@ impl JacobianNetwork {
             .transpose()?;
         Ok((values, log_variance))
     }
+}
+
+/// The gradient of the input spectra in `grads`.
+fn input_gradient(grads: &candle_core::backprop::GradStore, input: &Var) -> Result<Tensor> {
+    grads
+        .get(input.as_tensor())
+        .cloned()
+        .ok_or_else(|| Error::Invalid("the network's output does not depend on its input".into()))
 }
 
 /// Adds `values` to `sums` element by element.

@@ -40,6 +40,20 @@ pub struct TrainableDist {
     log_variance: Dense,
 }
 
+impl TrainableDist {
+    /// The network with its parameters off the tape: gradients flow to the input only (for
+    /// Jacobians), and no parameter gradient is computed.
+    pub(crate) fn frozen(&self) -> TrainableDist {
+        TrainableDist {
+            parameters: self.parameters.clone(),
+            trunk: self.trunk.frozen(),
+            dense_2: self.dense_2.frozen(),
+            output: self.output.frozen(),
+            log_variance: self.log_variance.frozen(),
+        }
+    }
+}
+
 impl std::fmt::Debug for TrainableDist {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TrainableDist")

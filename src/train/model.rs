@@ -113,6 +113,31 @@ impl TrainableCensored {
 }
 
 impl TrainableCensored {
+    /// The network with its parameters off the tape: gradients flow to the input only (for
+    /// Jacobians), and no parameter gradient is computed.
+    pub(crate) fn frozen(&self) -> TrainableCensored {
+        TrainableCensored {
+            parameters: self.parameters.clone(),
+            trunk: self.trunk.frozen(),
+            dense_2: self.dense_2.frozen(),
+            teff_logg_feh: self.teff_logg_feh.frozen(),
+            teff_logg_feh_log_variance: self.teff_logg_feh_log_variance.frozen(),
+            aux: self.aux.frozen(),
+            branches: self
+                .branches
+                .iter()
+                .map(|b| Branch {
+                    window: b.window.clone(),
+                    dense1: b.dense1.frozen(),
+                    dense2: b.dense2.frozen(),
+                    out: b.out.frozen(),
+                    log_variance: b.log_variance.frozen(),
+                })
+                .collect(),
+            stop_gradient: self.stop_gradient,
+        }
+    }
+
     /// Takes each branch's pixel window from a model's `aspcap_masks.{i}` where it has them
     /// (a model's windows may differ from the embedded ASPCAP masks); a window must have as
     /// many pixels as its branch's first layer has inputs.

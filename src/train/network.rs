@@ -30,6 +30,7 @@ pub fn is_weight(name: &str) -> bool {
 }
 
 /// A network's trainable parameters: candle [`Var`]s under Astra's names.
+#[derive(Clone)]
 pub struct Parameters {
     varmap: VarMap,
     /// Parameter names, sorted: the order of initialisation, L2 sums and optimiser state.
@@ -171,6 +172,16 @@ pub(crate) struct Dense {
     bias: Tensor,
 }
 
+impl Dense {
+    /// The layer with its parameters off the tape (no gradients computed for them).
+    pub(crate) fn frozen(&self) -> Dense {
+        Dense {
+            weight: self.weight.detach(),
+            bias: self.bias.detach(),
+        }
+    }
+}
+
 impl Module for Dense {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         linear(x, &self.weight, &self.bias)
@@ -224,6 +235,16 @@ impl TrainableTrunk {
             conv2: conv(CONV1_CHANNELS, CONV2_CHANNELS, "conv2")?,
             dense_1: dense(vb, FLAT_FEATURES, DENSE_1_WIDTH, "dense_1")?,
         })
+    }
+
+    /// The trunk with its parameters off the tape.
+    pub(crate) fn frozen(&self) -> TrainableTrunk {
+        let off = |(w, b): &(Tensor, Tensor)| (w.detach(), b.detach());
+        TrainableTrunk {
+            conv1: off(&self.conv1),
+            conv2: off(&self.conv2),
+            dense_1: self.dense_1.frozen(),
+        }
     }
 
     /// l3 `[b, 192]` for inputs `x` `[b, 7514]` (already of the parameters' dtype): conv1 →
