@@ -15,7 +15,7 @@ use crate::nn::dropout::MaskStream;
 use crate::nn::mc::SAMPLES_PER_BATCH;
 use crate::nn::network::BayesianNetwork;
 use crate::nn::sampling::Dropout;
-use crate::pipeline::predict::{describe, stream_key, Observer};
+use crate::pipeline::predict::{describe, dropout_stream, stream_key, Observer};
 use crate::pipeline::source::SpectrumSource;
 use crate::train::network::TrainableNetwork;
 use crate::train::{TrainableCensored, TrainableDist};
@@ -26,6 +26,7 @@ use std::path::Path;
 
 /// A network whose outputs can be differentiated with respect to its input spectrum.
 pub struct JacobianNetwork {
+    kind: ModelKind,
     net: Differentiable,
     labels: Vec<String>,
     input_mean: Vec<f64>,
@@ -71,6 +72,7 @@ impl JacobianNetwork {
             }
         };
         Ok(JacobianNetwork {
+            kind: model.kind,
             net,
             labels: inference.label_names(),
             input_mean: inference.input_mean().to_vec(),
@@ -81,6 +83,12 @@ impl JacobianNetwork {
     /// The labels, in row order.
     pub fn labels(&self) -> &[String] {
         &self.labels
+    }
+
+    /// The dropout-mask stream of the spectrum of stream key `key`: the one `predict` uses
+    /// for this network.
+    pub fn stream(&self, seed: u64, key: u64) -> MaskStream {
+        dropout_stream(seed, key, self.kind)
     }
 
     /// Outputs and log-variances (`[rows, labels]`, normalised units) of inputs `x`.
@@ -343,7 +351,7 @@ pub fn run_jacobian(
             .par_iter()
             .map(|s| {
                 let flux = s.data.as_ref().map_err(|r| Error::Invalid(r.clone()))?;
-                let stream = MaskStream::new(options.seed, stream_key(&s.meta));
+                let stream = net.stream(options.seed, stream_key(&s.meta));
                 net.spectrum(flux, options.mc, stream, options.log_variance)
             })
             .collect();

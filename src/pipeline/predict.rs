@@ -1,6 +1,7 @@
 //! Prediction runs: every spectrum of a source through AstroNN, AstroNNDist or both in one
 //! pass (each spectrum read and normalized once), rows appended to the tables in input order.
 
+use crate::io::model_file::ModelKind;
 use crate::io::normalized::SpectrumMeta;
 use crate::nn::dropout::{spectrum_key, MaskStream};
 use crate::nn::mc::{predict_raw, RawLabels};
@@ -60,6 +61,16 @@ pub struct Jobs {
 
 /// Distinguishes the dropout streams of the two networks for the same spectrum.
 const DIST_STREAM: u64 = 0x6469_7374; // "dist"
+
+/// The dropout-mask stream of a network (`kind`) for the spectrum of stream key `key`
+/// ([`stream_key`]): every use of a network on a spectrum (predictions, Jacobians) draws
+/// from it.
+pub fn dropout_stream(seed: u64, key: u64, kind: ModelKind) -> MaskStream {
+    match kind {
+        ModelKind::AstroNN => MaskStream::new(seed, key),
+        ModelKind::AstroNNDist => MaskStream::new(seed, key ^ DIST_STREAM),
+    }
+}
 
 /// The stream key of a spectrum: its source file's name (not directory) and row, so results
 /// do not depend on where files live, their order, or how the run is split.
@@ -136,7 +147,7 @@ fn process(spectrum: Prepared<Vec<f64>>, jobs: &Predictors, options: &PredictOpt
         failure.get_or_insert_with(|| (describe(&spectrum.meta), reason.clone()));
     };
     let astronn = jobs.astronn.map(|job| {
-        let stream = MaskStream::new(options.seed, key);
+        let stream = dropout_stream(options.seed, key, ModelKind::AstroNN);
         let (outcome, network) = run_network(job.network(), &spectrum.data, options.mc, stream);
         let timing = Timing {
             network,
@@ -151,7 +162,7 @@ fn process(spectrum: Prepared<Vec<f64>>, jobs: &Predictors, options: &PredictOpt
         }
     });
     let dist = jobs.dist.filter(|_| !spectrum.meta.is_visit()).map(|job| {
-        let stream = MaskStream::new(options.seed, key ^ DIST_STREAM);
+        let stream = dropout_stream(options.seed, key, ModelKind::AstroNNDist);
         let (outcome, network) = run_network(job.network(), &spectrum.data, options.mc, stream);
         let timing = Timing {
             network,

@@ -5,7 +5,7 @@ use crate::bench::network_throughput;
 use crate::io::fields::Fields;
 use crate::io::model_file::ModelKind;
 use crate::models::{resolve_noise_model, ModelSpec};
-use crate::nn::dropout::{spectrum_key, MaskStream};
+use crate::nn::dropout::spectrum_key;
 use crate::nn::network::BayesianNetwork;
 use crate::pipeline::jacobian::JacobianNetwork;
 use crate::pipeline::predictor::ARRAY_SOURCE;
@@ -248,12 +248,7 @@ impl Model {
                 .enumerate()
                 .map(|(i, row)| {
                     let key = spectrum_key(ARRAY_SOURCE, i as u64);
-                    net.spectrum(
-                        row,
-                        options.mc,
-                        MaskStream::new(options.seed, key),
-                        log_variance,
-                    )
+                    net.spectrum(row, options.mc, net.stream(options.seed, key), log_variance)
                 })
                 .collect::<crate::Result<Vec<_>>>()?;
             let values: Vec<f32> = rows.iter().flat_map(|j| j.labels.iter().copied()).collect();
