@@ -14,8 +14,9 @@ from conftest import REPO
 pytestmark = pytest.mark.filterwarnings("ignore:no model given:astronn.AstroNNWarning")
 
 RUN_COLUMNS = {"created", "t_elapsed", "t_overhead"}
-#: (LONGSTRN announces the long-string convention, which only a long CMDLINE needs.)
-RUN_CARDS = {"DATE", "CMDLINE", "ELAPSED", "CHECKSUM", "DATASUM", "LONGSTRN"}
+#: (LONGSTRN announces the long-string convention, which only a long CMDLINE needs;
+#: CREATED is the table's own time stamp, to the second.)
+RUN_CARDS = {"DATE", "CMDLINE", "ELAPSED", "CHECKSUM", "DATASUM", "LONGSTRN", "CREATED"}
 
 
 def same_values(a, b) -> bool:
