@@ -44,7 +44,7 @@ fn pixels() -> (Vec<f64>, Vec<f64>, Vec<u64>) {
 
 #[test]
 fn raw_pixels_predict_as_their_normalized_spectra() {
-    let predictor = Predictor::load(&ModelSpec::Default, ModelKind::AstroNN, None).unwrap();
+    let predictor = Predictor::load(&ModelSpec::Default, Some(ModelKind::AstroNN), None).unwrap();
     let (flux, e_flux, bitmask) = pixels();
     let raw = ApStarPixels {
         flux: &flux,
@@ -74,7 +74,8 @@ fn raw_pixels_predict_as_their_normalized_spectra() {
 
 #[test]
 fn a_row_that_cannot_be_used_is_no_result_with_a_warning() {
-    let predictor = Predictor::load(&ModelSpec::DefaultDist, ModelKind::AstroNNDist, None).unwrap();
+    let predictor =
+        Predictor::load(&ModelSpec::DefaultDist, Some(ModelKind::AstroNNDist), None).unwrap();
     let mut flux = vec![1.0; 3 * 7514];
     flux[7514 + 5] = f64::INFINITY;
     let out = predictor

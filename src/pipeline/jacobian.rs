@@ -120,24 +120,11 @@ impl JacobianNetwork {
             .zip(&self.input_mean)
             .map(|(f, m)| (f - m) as f32)
             .collect();
-        let labels = self.labels.len();
-        let mut sums = vec![0f64; labels * NETWORK_PIXELS];
-        let mut log_variance_sums = log_variance.then(|| vec![0f64; labels * NETWORK_PIXELS]);
-        if samples == 0 {
-            let (values, log_variances) = self.deterministic(&x, log_variance)?;
-            sums = values;
-            log_variance_sums = log_variances;
-        }
-        let mut remaining = samples;
-        while remaining > 0 {
-            let rows = remaining.min(SAMPLES_PER_BATCH);
-            let batch = self.batch(&x, rows, &mut Dropout::On(&mut stream), log_variance)?;
-            add(&mut sums, &batch.0);
-            if let (Some(sums), Some(batch)) = (log_variance_sums.as_mut(), batch.1) {
-                add(sums, &batch);
-            }
-            remaining -= rows;
-        }
+        let (sums, log_variance_sums) = if samples == 0 {
+            self.deterministic(&x, log_variance)?
+        } else {
+            self.mc_sums(&x, samples, &mut stream, log_variance)?
+        };
         let count = samples.max(1) as f64;
         let scale = |sums: Vec<f64>, per_label: &dyn Fn(usize) -> f64| -> Vec<f32> {
             sums.chunks(NETWORK_PIXELS)
@@ -173,6 +160,31 @@ impl JacobianNetwork {
         let values = gradient(&outputs)?;
         let log_variance = log_variance.then(|| gradient(&log_variances)).transpose()?;
         Ok((values, log_variance))
+    }
+
+    /// Sums of the per-sample Jacobians over `samples` MC samples, in batches of at most
+    /// [`SAMPLES_PER_BATCH`], masks from `stream`.
+    fn mc_sums(
+        &self,
+        x: &[f32],
+        samples: usize,
+        stream: &mut MaskStream,
+        log_variance: bool,
+    ) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
+        let size = self.labels.len() * NETWORK_PIXELS;
+        let mut sums = vec![0f64; size];
+        let mut log_variance_sums = log_variance.then(|| vec![0f64; size]);
+        let mut remaining = samples;
+        while remaining > 0 {
+            let rows = remaining.min(SAMPLES_PER_BATCH);
+            let batch = self.batch(x, rows, &mut Dropout::On(stream), log_variance)?;
+            add(&mut sums, &batch.0);
+            if let (Some(sums), Some(batch)) = (log_variance_sums.as_mut(), batch.1) {
+                add(sums, &batch);
+            }
+            remaining -= rows;
+        }
+        Ok((sums, log_variance_sums))
     }
 
     /// `rows` copies of `x` as a variable `[rows, 7514]`.

@@ -76,12 +76,25 @@ const DIST_COLUMNS: [&str; 19] = [
 const FLAG_COLUMNS: [&str; 3] = ["result_flags", "flag_warn", "flag_bad"];
 
 impl Predictor {
-    /// Loads the model `spec` names, of `kind`, with the noise model at `noise_model`; without
-    /// one, a default model gets the default models' noise model and any other none.
-    pub fn load(spec: &ModelSpec, kind: ModelKind, noise_model: Option<&Path>) -> Result<Self> {
-        let model = spec.load(kind)?;
-        let (noise, name) = resolve_noise_model(noise_model, spec.is_default(kind))?;
+    /// Loads the model `spec` names, of `kind` (of whatever kind the file holds when `None`),
+    /// with the noise model at `noise_model`; without one, a default model gets the default
+    /// models' noise model and any other none.
+    pub fn load(
+        spec: &ModelSpec,
+        kind: Option<ModelKind>,
+        noise_model: Option<&Path>,
+    ) -> Result<Self> {
+        let model = match kind {
+            Some(kind) => spec.load(kind)?,
+            None => spec.load_any(None)?,
+        };
+        let (noise, name) = resolve_noise_model(noise_model, spec.is_default(model.kind))?;
         Predictor::new(model, noise, name)
+    }
+
+    /// Whether the model is an embedded default model (`spec` named it so).
+    pub fn is_default(&self, spec: &ModelSpec) -> bool {
+        spec.is_default(self.model.kind)
     }
 
     /// Builds the network of `model` (checking every parameter), recalibrating errors with

@@ -225,7 +225,13 @@ impl Run {
         let astronn = spec
             .astronn
             .as_ref()
-            .map(|o| Predictor::load(&o.model, ModelKind::AstroNN, spec.noise_model.as_deref()))
+            .map(|o| {
+                Predictor::load(
+                    &o.model,
+                    Some(ModelKind::AstroNN),
+                    spec.noise_model.as_deref(),
+                )
+            })
             .transpose()?;
         let dist = spec
             .dist
@@ -233,7 +239,7 @@ impl Run {
             .map(|o| {
                 Predictor::load(
                     &o.model,
-                    ModelKind::AstroNNDist,
+                    Some(ModelKind::AstroNNDist),
                     spec.noise_model.as_deref(),
                 )
             })

@@ -49,16 +49,9 @@ pub fn load_model(py: Python<'_>, path: Option<PathBuf>, kind: Option<&str>) -> 
     let kind = kind.map(parse_kind).transpose()?;
     let spec = ModelSpec::from_arg(path.as_deref());
     run_released(py, None, move || {
-        let model = match kind {
-            Some(kind) => spec.load(kind)?,
-            None => spec.load_any(None)?,
-        };
-        let default = spec.is_default(model.kind);
-        let (noise, name) = resolve_noise_model(None, default)?;
-        Ok(Model {
-            predictor: Predictor::new(model, noise, name)?,
-            default,
-        })
+        let predictor = Predictor::load(&spec, kind, None)?;
+        let default = predictor.is_default(&spec);
+        Ok(Model { predictor, default })
     })
 }
 
