@@ -32,7 +32,7 @@ fn deterministic_pass_matches_pytorch() {
     let expected_output = reference.array("bcnn_det_output.npy");
     let expected_log_var = reference.array("bcnn_det_log_variance.npy");
     let expected_pred = reference.array("bcnn_det_pred.npy");
-    let std = net.labels_std().to_vec();
+    let std = net.scaling().labels_std.to_vec();
     let rows = reference.inputs.len() / PIXELS;
     assert_eq!(rows, 12);
     for row in 0..rows {

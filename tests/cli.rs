@@ -80,7 +80,8 @@ impl DeterministicReference {
             log_variance: array("bcnn_det_log_variance.npy"),
             std: CensoredBcnn::load(&model.var_builder())
                 .unwrap()
-                .labels_std()
+                .scaling()
+                .labels_std
                 .to_vec(),
         }
     }

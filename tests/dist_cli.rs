@@ -55,7 +55,8 @@ fn deterministic_dist_on_real_files_uses_header_photometry() {
         .data;
     let std = DistBcnn::load(&ModelFile::load(&dist_model).unwrap().var_builder())
         .unwrap()
-        .labels_std()[0];
+        .scaling()
+        .labels_std[0];
     let (l, l_err) = (floats(&table, "L_fakemag"), floats(&table, "L_fakemag_err"));
     // Inputs rows 0 and 5 of the fixtures are these files' coadds. A deterministic pass's
     // error is the predicted one alone, σ·exp(log-variance / 2).

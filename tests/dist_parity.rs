@@ -33,10 +33,10 @@ fn network_shape_and_normalisation() {
     };
     let net = load_network(&reference.dir.join("astronn_dist_bcnn.pt"));
     assert_eq!(net.label_names(), vec![LABEL.to_string()]);
-    assert_eq!(net.input_mean().len(), PIXELS);
-    assert_eq!(net.labels_mean(), vec![0.0]);
+    assert_eq!(net.scaling().input_mean.len(), PIXELS);
+    assert_eq!(net.scaling().labels_mean, vec![0.0]);
     // Stored as float32 in the checkpoint: 104.31 to f32 precision.
-    assert!((net.labels_std()[0] - 104.31).abs() < 1e-4);
+    assert!((net.scaling().labels_std[0] - 104.31).abs() < 1e-4);
 }
 
 #[test]
@@ -52,7 +52,7 @@ fn deterministic_pass_matches_pytorch() {
     assert_eq!(rows, 12);
     assert_eq!(expected_output.len(), rows);
     assert_eq!(expected_fakemag.len(), rows);
-    let std = net.labels_std()[0];
+    let std = net.scaling().labels_std[0];
     let (mut worst_output, mut worst_log_var, mut worst_fakemag) = (0f64, 0f64, 0f64);
     for row in 0..rows {
         let flux = &reference.inputs[row * PIXELS..(row + 1) * PIXELS];
@@ -134,8 +134,8 @@ fn safetensors_round_trip_keeps_the_outputs() {
     assert_eq!(copy.metadata["description"], "round trip");
     let a = DistBcnn::load(&original.var_builder()).unwrap();
     let b = DistBcnn::load(&copy.var_builder()).unwrap();
-    assert_eq!(a.labels_std(), b.labels_std());
-    assert_eq!(a.input_mean(), b.input_mean());
+    assert_eq!(a.scaling().labels_std, b.scaling().labels_std);
+    assert_eq!(a.scaling().input_mean, b.scaling().input_mean);
     for row in [0, 7] {
         let flux = &reference.inputs[row * PIXELS..(row + 1) * PIXELS];
         for samples in [0, 50] {

@@ -420,7 +420,10 @@ fn dist_training_lowers_the_validation_loss_and_writes_a_model_that_predicts() {
     assert_eq!(model.tensors["input_mean"].dtype(), DType::F64);
     assert!(!model.tensors.contains_key("labels_mean"));
     let net = DistBcnn::load(&model.var_builder()).unwrap();
-    assert_eq!(net.labels_std(), &trainer.normalisation().labels_std[..]);
+    assert_eq!(
+        net.scaling().labels_std,
+        &trainer.normalisation().labels_std[..]
+    );
 
     // It has learnt how the luminosity depends on the spectrum, not only its mean: the
     // deterministic L_fakemag follows the true one.

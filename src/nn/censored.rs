@@ -4,9 +4,11 @@
 
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::apogee::masks::BRANCH_ELEMENTS;
+use crate::nn::dense::layer_width;
 use crate::nn::network::BayesianNetwork;
 use crate::nn::sampling::{repeat_rows, Dropout};
-use crate::nn::trunk::{SpectrumTrunk, DENSE_1_WIDTH};
+use crate::nn::scaling::{McVariance, Scaling};
+use crate::nn::trunk::SpectrumTrunk;
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::{linear, Linear, VarBuilder};
 
@@ -28,8 +30,9 @@ pub const fn branch_output(branch: usize) -> usize {
     }
 }
 
-/// Widths of each element branch's two dense layers (d1, d2), in branch order: C and N are
-/// wide, the others narrow.
+/// Widths of each element branch's two dense layers (d1, d2), in branch order, in Astra's
+/// network (the one `train` builds): C and N are wide, the others narrow. A loaded model's
+/// widths come from its parameters.
 pub(crate) const BRANCH_WIDTHS: [(usize, usize); 19] = {
     let mut widths = [(32, 16); 19];
     widths[0] = (256, 64);
@@ -37,9 +40,10 @@ pub(crate) const BRANCH_WIDTHS: [(usize, usize); 19] = {
     widths
 };
 
-/// Values the full-spectrum branch hands every element head: aux (2), teff, logg, fe_h.
+/// Values the full-spectrum branch hands every element head in Astra's network: aux (2),
+/// teff, logg, fe_h.
 pub(crate) const SHARED_HIDDEN: usize = 5;
-/// Width of `dense_2`, the last hidden layer of the full-spectrum branch.
+/// Width of `dense_2`, the last hidden layer of the full-spectrum branch, in Astra's network.
 pub(crate) const DENSE_2_WIDTH: usize = 96;
 
 /// One element branch: its pixel window and four dense layers.
@@ -62,7 +66,9 @@ pub(crate) fn window_pixels(mask: &[u8]) -> Vec<u32> {
 }
 
 impl ElementBranch {
-    fn load(vb: &VarBuilder, index: usize) -> Result<Self> {
+    /// Loads branch `index`; its layer widths come from the parameters, `shared` is the
+    /// number of values the full-spectrum branch hands it.
+    fn load(vb: &VarBuilder, index: usize, shared: usize) -> Result<Self> {
         let mask = vb.get_with_hints_dtype(
             NETWORK_PIXELS,
             &format!("aspcap_masks.{index}"),
@@ -71,21 +77,14 @@ impl ElementBranch {
         )?;
         let window = window_pixels(&mask.to_vec1::<u8>()?);
         let width = window.len();
-        let (d1, d2) = BRANCH_WIDTHS[index];
+        let d1 = layer_width(vb, &format!("elem_dense1.{index}"))?;
+        let d2 = layer_width(vb, &format!("elem_dense2.{index}"))?;
         Ok(ElementBranch {
             window: Tensor::from_vec(window, width, &Device::Cpu)?,
             dense1: linear(width, d1, vb.pp(format!("elem_dense1.{index}")))?,
             dense2: linear(d1, d2, vb.pp(format!("elem_dense2.{index}")))?,
-            out: linear(
-                d2 + SHARED_HIDDEN,
-                1,
-                vb.pp(format!("elem_dense_out.{index}")),
-            )?,
-            log_variance: linear(
-                d2 + SHARED_HIDDEN,
-                1,
-                vb.pp(format!("elem_dense_var.{index}")),
-            )?,
+            out: linear(d2 + shared, 1, vb.pp(format!("elem_dense_out.{index}")))?,
+            log_variance: linear(d2 + shared, 1, vb.pp(format!("elem_dense_var.{index}")))?,
         })
     }
 
@@ -116,9 +115,7 @@ impl ElementBranch {
 /// The censored Bayesian CNN with its normalisation constants.
 #[derive(Debug, Clone)]
 pub struct CensoredBcnn {
-    input_mean: Vec<f64>,
-    labels_mean: Vec<f64>,
-    labels_std: Vec<f64>,
+    scaling: Scaling,
     trunk: SpectrumTrunk,
     dense_2: Linear,
     teff_logg_feh: Linear,
@@ -128,26 +125,31 @@ pub struct CensoredBcnn {
 }
 
 impl CensoredBcnn {
-    /// Loads the network from Astra's parameter names (SPEC §4 table).
+    /// Loads the network from Astra's parameter names (SPEC §4 table). The hidden layers'
+    /// widths are the parameters' own (astroNN's folders choose them); the MC convention is
+    /// Astra's (see [`CensoredBcnn::with_mc_variance`]).
     pub fn load(vb: &VarBuilder) -> Result<Self> {
-        let f64_vector = |name: &str, n: usize| -> Result<Vec<f64>> {
-            vb.get_with_hints_dtype(n, name, candle_nn::Init::Const(0.0), DType::F64)?
-                .to_vec1::<f64>()
-        };
+        let trunk = SpectrumTrunk::load(vb)?;
+        let dense_2_width = layer_width(vb, "dense_2")?;
+        let aux_width = layer_width(vb, "dense_aux_fullspec")?;
         let branches = (0..BRANCH_ELEMENTS.len())
-            .map(|i| ElementBranch::load(vb, i))
+            .map(|i| ElementBranch::load(vb, i, aux_width + 3))
             .collect::<Result<Vec<_>>>()?;
         Ok(CensoredBcnn {
-            input_mean: f64_vector("input_mean", NETWORK_PIXELS)?,
-            labels_mean: f64_vector("labels_mean", LABELS.len())?,
-            labels_std: f64_vector("labels_std", LABELS.len())?,
-            trunk: SpectrumTrunk::load(vb)?,
-            dense_2: linear(DENSE_1_WIDTH, DENSE_2_WIDTH, vb.pp("dense_2"))?,
-            teff_logg_feh: linear(DENSE_2_WIDTH, 3, vb.pp("dense_teffloggfeh"))?,
-            teff_logg_feh_log_variance: linear(DENSE_2_WIDTH, 3, vb.pp("dense_teffloggfeh_var"))?,
-            aux: linear(DENSE_2_WIDTH, 2, vb.pp("dense_aux_fullspec"))?,
+            scaling: Scaling::load(vb, NETWORK_PIXELS, LABELS.len(), true)?,
+            dense_2: linear(trunk.width(), dense_2_width, vb.pp("dense_2"))?,
+            teff_logg_feh: linear(dense_2_width, 3, vb.pp("dense_teffloggfeh"))?,
+            teff_logg_feh_log_variance: linear(dense_2_width, 3, vb.pp("dense_teffloggfeh_var"))?,
+            aux: linear(dense_2_width, aux_width, vb.pp("dense_aux_fullspec"))?,
+            trunk,
             branches,
         })
+    }
+
+    /// The network with its MC statistics measured with `variance`.
+    pub fn with_mc_variance(mut self, variance: McVariance) -> Self {
+        self.scaling = self.scaling.with_mc_variance(variance);
+        self
     }
 }
 
@@ -169,16 +171,8 @@ impl BayesianNetwork for CensoredBcnn {
         LABELS.iter().map(|s| s.to_string()).collect()
     }
 
-    fn input_mean(&self) -> &[f64] {
-        &self.input_mean
-    }
-
-    fn labels_mean(&self) -> Vec<f64> {
-        self.labels_mean.clone()
-    }
-
-    fn labels_std(&self) -> &[f64] {
-        &self.labels_std
+    fn scaling(&self) -> &Scaling {
+        &self.scaling
     }
 
     fn forward(

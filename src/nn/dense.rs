@@ -12,6 +12,12 @@ pub struct TransposedLinear {
     bias: Tensor,
 }
 
+/// The number of outputs of dense layer `layer` (its bias's length): how a loaded model's
+/// hidden widths are found.
+pub fn layer_width(vb: &VarBuilder, layer: &str) -> Result<usize> {
+    vb.pp(layer).get_unchecked("bias")?.dim(0)
+}
+
 impl TransposedLinear {
     /// Loads PyTorch's `weight` `[out, in]` and `bias` `[out]`.
     pub fn load(inputs: usize, outputs: usize, vb: VarBuilder) -> Result<Self> {

@@ -7,24 +7,22 @@
 //! [`RawLabels`](crate::nn::mc::RawLabels) give `L_fakemag` and `L_fakemag_err` directly.
 
 use crate::apogee::grid::NETWORK_PIXELS;
+use crate::nn::dense::layer_width;
 use crate::nn::network::BayesianNetwork;
 use crate::nn::sampling::Dropout;
-use crate::nn::trunk::{SpectrumTrunk, DENSE_1_WIDTH};
-use candle_core::{DType, Module, Result, Tensor};
+use crate::nn::scaling::{McVariance, Scaling};
+use crate::nn::trunk::SpectrumTrunk;
+use candle_core::{Module, Result, Tensor};
 use candle_nn::{linear, Linear, VarBuilder};
 
 /// The network's single output label. Astra's column is `L_fakemag`; the engine's label
 /// name is the bare quantity, which the distance pipeline turns into its columns.
 pub const LABEL: &str = "fakemag";
 
-/// Width of `dense_2`, the hidden layer of the distance head.
-const DENSE_2_WIDTH: usize = 64;
-
 /// AstroNNDist's network with its normalisation constants.
 #[derive(Debug, Clone)]
 pub struct DistBcnn {
-    input_mean: Vec<f64>,
-    labels_std: Vec<f64>,
+    scaling: Scaling,
     trunk: SpectrumTrunk,
     dense_2: Linear,
     output: Linear,
@@ -34,20 +32,25 @@ pub struct DistBcnn {
 impl DistBcnn {
     /// Loads the network from Astra's parameter names (SPEC §5): `input_mean`,
     /// `labels_std` (read as f64 whatever its stored type: Astra's checkpoints may keep it as
-    /// f32), `conv1`, `conv2`, `dense_1`, `dense_2`, `dense_output` and `dense_var`.
+    /// f32), `conv1`, `conv2`, `dense_1`, `dense_2`, `dense_output` and `dense_var`. The
+    /// hidden layers' widths are the parameters' own; the MC convention is Astra's (see
+    /// [`DistBcnn::with_mc_variance`]).
     pub fn load(vb: &VarBuilder) -> Result<Self> {
-        let f64_vector = |name: &str, n: usize| -> Result<Vec<f64>> {
-            vb.get_with_hints_dtype(n, name, candle_nn::Init::Const(0.0), DType::F64)?
-                .to_vec1::<f64>()
-        };
+        let trunk = SpectrumTrunk::load(vb)?;
+        let dense_2_width = layer_width(vb, "dense_2")?;
         Ok(DistBcnn {
-            input_mean: f64_vector("input_mean", NETWORK_PIXELS)?,
-            labels_std: f64_vector("labels_std", 1)?,
-            trunk: SpectrumTrunk::load(vb)?,
-            dense_2: linear(DENSE_1_WIDTH, DENSE_2_WIDTH, vb.pp("dense_2"))?,
-            output: linear(DENSE_2_WIDTH, 1, vb.pp("dense_output"))?,
-            log_variance: linear(DENSE_2_WIDTH, 1, vb.pp("dense_var"))?,
+            scaling: Scaling::load(vb, NETWORK_PIXELS, 1, false)?,
+            dense_2: linear(trunk.width(), dense_2_width, vb.pp("dense_2"))?,
+            output: linear(dense_2_width, 1, vb.pp("dense_output"))?,
+            log_variance: linear(dense_2_width, 1, vb.pp("dense_var"))?,
+            trunk,
         })
+    }
+
+    /// The network with its MC statistics measured with `variance`.
+    pub fn with_mc_variance(mut self, variance: McVariance) -> Self {
+        self.scaling = self.scaling.with_mc_variance(variance);
+        self
     }
 }
 
@@ -74,17 +77,9 @@ impl BayesianNetwork for DistBcnn {
         vec![LABEL.to_string()]
     }
 
-    fn input_mean(&self) -> &[f64] {
-        &self.input_mean
-    }
-
-    /// Zero: `L_fakemag = mean · labels_std` has no offset (SPEC §5).
-    fn labels_mean(&self) -> Vec<f64> {
-        vec![0.0; self.labels_std.len()]
-    }
-
-    fn labels_std(&self) -> &[f64] {
-        &self.labels_std
+    /// No label offset: `L_fakemag = mean · labels_std` (SPEC §5).
+    fn scaling(&self) -> &Scaling {
+        &self.scaling
     }
 
     /// The trunk (dropout after conv1, the flatten and dense_1), then

@@ -5,6 +5,7 @@
 use crate::nn::dropout::MaskStream;
 use crate::nn::network::BayesianNetwork;
 use crate::nn::sampling::Dropout;
+use crate::nn::scaling::{McVariance, Scaling};
 use candle_core::{Device, Result, Tensor};
 
 /// Per-label statistics of a spectrum's outputs, in the network's standardised units.
@@ -12,15 +13,22 @@ use candle_core::{Device, Result, Tensor};
 pub struct OutputStatistics {
     /// Mean output over the samples (the output itself for a deterministic pass).
     pub mean: Vec<f64>,
-    /// Unbiased variance of the outputs over the samples (0 for a deterministic pass).
+    /// Variance of the outputs over the samples (the model's [`McVariance`]; 0 for a
+    /// deterministic pass).
     pub variance: Vec<f64>,
     /// Mean predicted log-variance over the samples.
     pub mean_log_variance: Vec<f64>,
 }
 
 impl OutputStatistics {
-    /// Statistics of `samples` rows of outputs and log-variances (row-major, `labels` wide).
-    pub fn from_samples(outputs: &[f32], log_variances: &[f32], labels: usize) -> Self {
+    /// Statistics of `samples` rows of outputs and log-variances (row-major, `labels` wide),
+    /// the spread measured with `variance`.
+    pub fn from_samples(
+        outputs: &[f32],
+        log_variances: &[f32],
+        labels: usize,
+        variance: McVariance,
+    ) -> Self {
         let samples = outputs.len() / labels;
         let column_mean = |values: &[f32], j: usize| -> f64 {
             (0..samples)
@@ -31,13 +39,10 @@ impl OutputStatistics {
         let mean: Vec<f64> = (0..labels).map(|j| column_mean(outputs, j)).collect();
         let variance = (0..labels)
             .map(|j| {
-                if samples < 2 {
-                    return 0.0;
-                }
                 let squares: f64 = (0..samples)
                     .map(|s| (f64::from(outputs[s * labels + j]) - mean[j]).powi(2))
                     .sum();
-                squares / (samples - 1) as f64
+                variance.of(squares, samples)
             })
             .collect();
         let mean_log_variance = (0..labels).map(|j| column_mean(log_variances, j)).collect();
@@ -54,32 +59,32 @@ impl OutputStatistics {
 pub struct RawLabels {
     /// mean · labels_std + labels_mean.
     pub values: Vec<f64>,
-    /// sqrt(exp(mean log-variance) + MC variance) · labels_std.
+    /// sqrt(exp(mean log-variance) + MC variance) · labels_error_std.
     pub errors: Vec<f64>,
-    /// sqrt(MC variance) · labels_std: the MC-dropout ("model") part of the error, which
-    /// AstroNNdist reports as `L_fakemag_model_err` (0 for a deterministic pass).
+    /// sqrt(MC variance) · labels_error_std: the MC-dropout ("model") part of the error,
+    /// which AstroNNdist reports as `L_fakemag_model_err` (0 for a deterministic pass).
     pub model_errors: Vec<f64>,
 }
 
 impl RawLabels {
     /// De-standardises output statistics with the model's label normalisation.
-    pub fn from_statistics(stats: &OutputStatistics, mean: &[f64], std: &[f64]) -> Self {
+    pub fn from_statistics(stats: &OutputStatistics, scaling: &Scaling) -> Self {
         let values = stats
             .mean
             .iter()
-            .zip(mean.iter().zip(std))
+            .zip(scaling.labels_mean.iter().zip(&scaling.labels_std))
             .map(|(m, (offset, scale))| m * scale + offset)
             .collect();
         let errors = stats
             .mean_log_variance
             .iter()
-            .zip(stats.variance.iter().zip(std))
+            .zip(stats.variance.iter().zip(&scaling.labels_error_std))
             .map(|(mlv, (var, scale))| (mlv.exp() + var).sqrt() * scale)
             .collect();
         let model_errors = stats
             .variance
             .iter()
-            .zip(std)
+            .zip(&scaling.labels_error_std)
             .map(|(var, scale)| var.sqrt() * scale)
             .collect();
         RawLabels {
@@ -90,17 +95,13 @@ impl RawLabels {
     }
 }
 
-/// The network's input for a normalized spectrum: flux − input_mean, computed in f64 and
-/// rounded to f32, as a `[1, pixels]` tensor.
+/// The network's input for a normalized spectrum ([`Scaling::standardize`]) as a
+/// `[1, pixels]` tensor.
 pub fn standardize<N: BayesianNetwork + ?Sized>(
     net: &N,
     normalized_flux: &[f64],
 ) -> Result<Tensor> {
-    let x: Vec<f32> = normalized_flux
-        .iter()
-        .zip(net.input_mean())
-        .map(|(f, m)| (f - m) as f32)
-        .collect();
+    let x = net.scaling().standardize(normalized_flux);
     let n = x.len();
     Tensor::from_vec(x, (1, n), &Device::Cpu)
 }
@@ -141,6 +142,7 @@ pub fn output_statistics<N: BayesianNetwork + ?Sized>(
         &outputs,
         &log_variances,
         labels,
+        net.scaling().mc_variance,
     ))
 }
 
@@ -152,11 +154,7 @@ pub fn predict_raw<N: BayesianNetwork + ?Sized>(
     stream: MaskStream,
 ) -> Result<RawLabels> {
     let stats = output_statistics(net, normalized_flux, samples, stream)?;
-    Ok(RawLabels::from_statistics(
-        &stats,
-        &net.labels_mean(),
-        net.labels_std(),
-    ))
+    Ok(RawLabels::from_statistics(&stats, net.scaling()))
 }
 
 #[cfg(test)]
@@ -168,10 +166,14 @@ mod tests {
         // Two labels, three samples.
         let outputs = [1.0f32, 10.0, 2.0, 20.0, 3.0, 60.0];
         let log_variances = [0.0f32, 1.0, 0.0, 2.0, 0.0, 3.0];
-        let stats = OutputStatistics::from_samples(&outputs, &log_variances, 2);
+        let stats =
+            OutputStatistics::from_samples(&outputs, &log_variances, 2, McVariance::Unbiased);
         assert_eq!(stats.mean, vec![2.0, 30.0]);
         assert_eq!(stats.variance, vec![1.0, 700.0]);
         assert_eq!(stats.mean_log_variance, vec![0.0, 2.0]);
+        let population =
+            OutputStatistics::from_samples(&outputs, &log_variances, 2, McVariance::Population);
+        assert_eq!(population.variance, vec![2.0 / 3.0, 1400.0 / 3.0]);
     }
 
     #[test]
@@ -181,8 +183,27 @@ mod tests {
             variance: vec![0.25],
             mean_log_variance: vec![(0.75f64).ln()],
         };
-        let raw = RawLabels::from_statistics(&stats, &[4000.0], &[200.0]);
+        let scaling = Scaling {
+            input_mean: vec![],
+            input_std: vec![],
+            labels_mean: vec![4000.0],
+            labels_std: vec![200.0],
+            labels_error_std: vec![200.0],
+            mc_variance: McVariance::Unbiased,
+        };
+        let raw = RawLabels::from_statistics(&stats, &scaling);
         assert_eq!(raw.values, vec![4100.0]);
         assert!((raw.errors[0] - 200.0).abs() < 1e-9);
+        // astroNN's labels mode 0: values unscaled, errors scaled.
+        let mode0 = Scaling {
+            labels_mean: vec![0.0],
+            labels_std: vec![1.0],
+            labels_error_std: vec![100.0],
+            ..scaling
+        };
+        let raw = RawLabels::from_statistics(&stats, &mode0);
+        assert_eq!(raw.values, vec![0.5]);
+        assert!((raw.errors[0] - 100.0).abs() < 1e-9);
+        assert!((raw.model_errors[0] - 50.0).abs() < 1e-9);
     }
 }

@@ -16,4 +16,5 @@ pub mod dropout;
 pub mod mc;
 pub mod network;
 pub mod sampling;
+pub mod scaling;
 pub mod trunk;

@@ -4,7 +4,7 @@
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::nn::conv::Conv1dSame;
 use crate::nn::conv_pool::ConvReluPool;
-use crate::nn::dense::TransposedLinear;
+use crate::nn::dense::{layer_width, TransposedLinear};
 use crate::nn::sampling::Dropout;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -17,7 +17,8 @@ pub(crate) const CONV1_CHANNELS: usize = 2;
 /// Features after conv2, pooling and flattening: 4 channels × 1878 positions.
 pub const FLAT_FEATURES: usize = ConvReluPool::features(NETWORK_PIXELS);
 
-/// Width of `dense_1`, the first dense layer of the full-spectrum branch.
+/// Width of `dense_1`, the first dense layer of the full-spectrum branch, in Astra's networks
+/// (the ones `train` builds); a loaded model's width is its parameters' own.
 pub const DENSE_1_WIDTH: usize = 192;
 
 /// `conv1`, `conv2` and `dense_1` with their activations and dropouts.
@@ -26,16 +27,24 @@ pub struct SpectrumTrunk {
     conv1: Conv1dSame,
     conv2: ConvReluPool,
     dense_1: TransposedLinear,
+    width: usize,
 }
 
 impl SpectrumTrunk {
-    /// Loads `conv1`, `conv2` and `dense_1` from a model's parameters.
+    /// Loads `conv1`, `conv2` and `dense_1` (of the width the parameters have).
     pub fn load(vb: &VarBuilder) -> Result<Self> {
+        let width = layer_width(vb, "dense_1")?;
         Ok(SpectrumTrunk {
             conv1: Conv1dSame::load(1, CONV1_CHANNELS, KERNEL, vb.pp("conv1"))?,
             conv2: ConvReluPool::load(vb.pp("conv2"))?,
-            dense_1: TransposedLinear::load(FLAT_FEATURES, DENSE_1_WIDTH, vb.pp("dense_1"))?,
+            dense_1: TransposedLinear::load(FLAT_FEATURES, width, vb.pp("dense_1"))?,
+            width,
         })
+    }
+
+    /// The width of `dense_1`, the trunk's output.
+    pub fn width(&self) -> usize {
+        self.width
     }
 
     /// relu(conv1(x)) for inputs `[b, 7514]`: `[b, 2, 7514]`. It does not depend on the
@@ -47,7 +56,7 @@ impl SpectrumTrunk {
     /// From conv1's activations (`[b, 2, 7514]`, one row per input) to `dense_1`'s
     /// dropped-out activations for `samples` MC samples of each input: drop → conv2 → relu →
     /// max-pool → flatten (position-major) → drop → dense_1 → relu → drop. Output
-    /// `[b · samples, 192]`, samples of one input adjacent.
+    /// `[b · samples, width]`, samples of one input adjacent.
     pub fn forward_from_conv1(
         &self,
         conv1: &Tensor,

@@ -15,6 +15,7 @@ use crate::nn::dropout::MaskStream;
 use crate::nn::mc::SAMPLES_PER_BATCH;
 use crate::nn::network::BayesianNetwork;
 use crate::nn::sampling::Dropout;
+use crate::nn::scaling::Scaling;
 use crate::pipeline::predict::{describe, dropout_stream, stream_key, Observer};
 use crate::pipeline::source::SpectrumSource;
 use crate::train::network::TrainableNetwork;
@@ -29,8 +30,7 @@ pub struct JacobianNetwork {
     kind: ModelKind,
     net: Differentiable,
     labels: Vec<String>,
-    input_mean: Vec<f64>,
-    labels_std: Vec<f64>,
+    scaling: Scaling,
 }
 
 /// The differentiable forward pass of either network.
@@ -75,8 +75,7 @@ impl JacobianNetwork {
             kind: model.kind,
             net,
             labels: inference.label_names(),
-            input_mean: inference.input_mean().to_vec(),
-            labels_std: inference.labels_std().to_vec(),
+            scaling: inference.scaling().clone(),
         })
     }
 
@@ -115,28 +114,28 @@ impl JacobianNetwork {
                 normalized_flux.len()
             )));
         }
-        let x: Vec<f32> = normalized_flux
-            .iter()
-            .zip(&self.input_mean)
-            .map(|(f, m)| (f - m) as f32)
-            .collect();
+        let x = self.scaling.standardize(normalized_flux);
         let (sums, log_variance_sums) = if samples == 0 {
             self.deterministic(&x, log_variance)?
         } else {
             self.mc_sums(&x, samples, &mut stream, log_variance)?
         };
         let count = samples.max(1) as f64;
+        // d/d flux = d/d input ÷ input_std (per pixel), times the output's scale.
+        let input_std = &self.scaling.input_std;
         let scale = |sums: Vec<f64>, per_label: &dyn Fn(usize) -> f64| -> Vec<f32> {
             sums.chunks(NETWORK_PIXELS)
                 .enumerate()
                 .flat_map(|(j, row)| {
                     let s = per_label(j) / count;
-                    row.iter().map(move |v| (v * s) as f32)
+                    row.iter()
+                        .zip(input_std)
+                        .map(move |(v, pixel_std)| (v * s / pixel_std) as f32)
                 })
                 .collect()
         };
         Ok(Jacobian {
-            labels: scale(sums, &|j| self.labels_std[j]),
+            labels: scale(sums, &|j| self.scaling.labels_std[j]),
             log_variance: log_variance_sums.map(|sums| scale(sums, &|_| 1.0)),
         })
     }

@@ -379,8 +379,8 @@ fn dist_training_forward_matches_the_inference_path() {
     assert_eq!(tensors["labels_std"].dtype(), DType::F64);
     assert_eq!(tensors["input_mean"].dtype(), DType::F64);
     let inference = TrainableDist::inference(tensors).unwrap();
-    assert_eq!(inference.labels_std(), &[3.0]);
-    assert_eq!(inference.labels_mean(), vec![0.0]);
+    assert_eq!(inference.scaling().labels_std, vec![3.0]);
+    assert_eq!(inference.scaling().labels_mean, vec![0.0]);
     let x = randn(&mut rng, &[3, NETWORK_PIXELS], 0.2)
         .to_dtype(DType::F32)
         .unwrap();

@@ -98,7 +98,8 @@ fn spread<N: BayesianNetwork + ?Sized>(net: &N, flux: &[f64], mut stream: MaskSt
 /// the output variance and the mean log-variance within [`SIGMAS`] standard errors of the
 /// reference's; the label value and its error within the standard errors propagated to them
 /// (the error e = σ·sqrt(exp(mlv) + v) moves by σ²·(δv + exp(mlv)·δmlv) / 2e); and the error
-/// composed exactly as that formula says, MC variance included. `labels_std` is σ;
+/// composed exactly as that formula says, MC variance included. `labels_std` is σ (the
+/// errors' own scale where a model has one);
 /// `reference_values`/`reference_errors` are the reference's labels and errors.
 pub fn assert_mc_matches<N: BayesianNetwork + ?Sized>(
     net: &N,
@@ -113,7 +114,8 @@ pub fn assert_mc_matches<N: BayesianNetwork + ?Sized>(
     let stats = output_statistics(net, flux, samples, stream.clone()).unwrap();
     let raw = predict_raw(net, flux, samples, stream).unwrap();
     let spread = spread(net, flux, MaskStream::new(99, row as u64));
-    let std = net.labels_std();
+    let std = &net.scaling().labels_std;
+    let error_std = &net.scaling().labels_error_std;
     let counts = 1.0 / samples as f64 + 1.0 / case.samples;
     for j in 0..stats.mean.len() {
         let v = stats.variance[j];
@@ -136,7 +138,7 @@ pub fn assert_mc_matches<N: BayesianNetwork + ?Sized>(
             "mean log-variance",
         );
         let predictive = stats.mean_log_variance[j].exp();
-        let composed = (predictive + v).sqrt() * std[j];
+        let composed = (predictive + v).sqrt() * error_std[j];
         assert!(
             (raw.errors[j] - composed).abs() <= 1e-12 * composed,
             "row {row} output {j}: error {} is not σ·sqrt(exp(mlv) + MC variance) = {composed}",
@@ -148,7 +150,7 @@ pub fn assert_mc_matches<N: BayesianNetwork + ?Sized>(
             se_mean * std[j],
             "label",
         );
-        let se_error = std[j].powi(2)
+        let se_error = error_std[j].powi(2)
             * (se_variance.powi(2) + (predictive * se_mlv).powi(2)).sqrt()
             / (2.0 * raw.errors[j]);
         within(raw.errors[j], reference_errors[j], se_error, "error");
