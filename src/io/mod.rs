@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod fields;
 pub mod fits;
 pub mod fits_stream;
+pub mod hdf5;
 pub mod inputs;
 pub mod labels;
 pub mod model_file;
