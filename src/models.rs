@@ -65,7 +65,8 @@ pub enum ModelSpec {
     Default,
     /// The embedded default AstroNNDist model.
     DefaultDist,
-    /// A model file (Astra `.pt` checkpoint or our `.safetensors`).
+    /// A model file (Astra `.pt` checkpoint or our `.safetensors`) or an astroNN model
+    /// folder.
     File(PathBuf),
 }
 
@@ -124,22 +125,24 @@ pub fn kind_title(kind: ModelKind) -> &'static str {
 
 /// The abundance network of a model.
 pub fn censored_network(model: &ModelFile) -> Result<CensoredBcnn> {
-    CensoredBcnn::load(&model.var_builder()).map_err(|e| {
+    let net = CensoredBcnn::load(&model.var_builder()).map_err(|e| {
         Error::file(
             &model.path,
             format!("not a valid AstroNN model: {}", Error::from(e)),
         )
-    })
+    })?;
+    Ok(net.with_mc_variance(model.mc_variance()?))
 }
 
 /// The distance network of a model.
 pub fn dist_network(model: &ModelFile) -> Result<DistBcnn> {
-    DistBcnn::load(&model.var_builder()).map_err(|e| {
+    let net = DistBcnn::load(&model.var_builder()).map_err(|e| {
         Error::file(
             &model.path,
             format!("not a valid AstroNNDist model: {}", Error::from(e)),
         )
-    })
+    })?;
+    Ok(net.with_mc_variance(model.mc_variance()?))
 }
 
 /// The noise model of a network and the name the output header gives it: the file given,

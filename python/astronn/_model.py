@@ -227,8 +227,9 @@ def load_model(path: Optional[PathLike] = None, kind: str = "astronn") -> Model:
     Parameters
     ----------
     path : path, optional
-        An Astra PyTorch checkpoint (``.pt``, read without PyTorch) or an astronn
-        ``.safetensors`` model. Without one (or with ``"default"``), the embedded default
+        An Astra PyTorch checkpoint (``.pt``, read without PyTorch), an astronn
+        ``.safetensors`` model, or an astroNN model folder (such as the DR17 VAC's
+        ``astroNN_0512_run002``; read without TensorFlow). Without one (or with ``"default"``), the embedded default
         model of ``kind``: it was trained on simulated spectra, for trying the tool, and an
         :class:`AstroNNWarning` says so.
     kind : {"astronn", "dist"}

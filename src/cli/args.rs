@@ -40,7 +40,8 @@ pub enum Command {
     /// summaries (bias, scatter, scatter over the Cramér–Rao bound, error calibration,
     /// distances, out-of-training-range errors) and PNG figures.
     Report(ReportArgs),
-    /// Convert an Astra PyTorch checkpoint (.pt) into an astronn model file (.safetensors).
+    /// Convert an Astra PyTorch checkpoint (.pt) or an astroNN model folder into an astronn
+    /// model file (.safetensors).
     Convert(ConvertArgs),
     /// Put the shards of a run (`--shard`) back together into the table one unsharded run
     /// would have written, after checking they are all there and of one run.
@@ -51,7 +52,7 @@ pub enum Command {
     /// Which pixels drive each label: the Jacobian d label / d pixel of every spectrum,
     /// written as a FITS cube, with per-label figures against wavelength (--plot).
     Jacobian(JacobianArgs),
-    /// Describe a model file.
+    /// Describe a model: its kind, labels, normalisation and provenance.
     Info(InfoArgs),
     /// Simulate an APOGEE survey with known truth (apStar files, truth and label catalogs):
     /// a test bed for the networks, not astrophysics.
@@ -142,9 +143,9 @@ pub struct RunArgs {
     #[arg(short, long, value_name = "OUT.fits")]
     pub output: PathBuf,
 
-    /// Model: an Astra PyTorch checkpoint (.pt), an astronn model (.safetensors), or
-    /// `default`. Default: the embedded model trained on simulated spectra (for trying the
-    /// tool, not for science).
+    /// Model: an Astra PyTorch checkpoint (.pt), an astronn model (.safetensors), an astroNN
+    /// model folder (or its .json / .h5 / .keras file), or `default`. Default: the embedded
+    /// model trained on simulated spectra (for trying the tool, not for science).
     #[arg(long, short, value_name = "MODEL")]
     pub model: Option<PathBuf>,
 
@@ -230,8 +231,8 @@ pub struct PredictArgs {
     #[arg(long, value_name = "V.fits")]
     pub visits_output: Option<PathBuf>,
 
-    /// AstroNNDist model for --dist-output: a file, or `default` (the embedded model trained
-    /// on simulated spectra, also used when none is given).
+    /// AstroNNDist model for --dist-output: a file, an astroNN model folder, or `default`
+    /// (the embedded model trained on simulated spectra, also used when none is given).
     #[arg(long, value_name = "MODEL", requires = "dist_output")]
     pub dist_model: Option<PathBuf>,
 
@@ -273,8 +274,8 @@ pub struct JacobianArgs {
     #[arg(short, long, value_name = "OUT.fits")]
     pub output: PathBuf,
 
-    /// Model (Astra .pt, astronn .safetensors, `default` or `default-dist`). Default: the
-    /// embedded default model of --kind.
+    /// Model (Astra .pt, astronn .safetensors, an astroNN model folder, `default` or
+    /// `default-dist`). Default: the embedded default model of --kind.
     #[arg(long, short, value_name = "MODEL")]
     pub model: Option<PathBuf>,
 
@@ -517,9 +518,10 @@ pub struct ReportArgs {
 
 #[derive(Debug, Args)]
 pub struct ConvertArgs {
-    /// Astra checkpoint to read (or `default` / `default-dist`: the embedded AstroNN /
+    /// Model to read: an Astra checkpoint (.pt), an astroNN model folder (or its .json /
+    /// .h5 / .keras file), or `default` / `default-dist` (the embedded AstroNN /
     /// AstroNNDist model).
-    #[arg(value_name = "IN.pt")]
+    #[arg(value_name = "IN")]
     pub input: PathBuf,
 
     /// Model file to write.
@@ -533,8 +535,8 @@ pub struct ConvertArgs {
 
 #[derive(Debug, Args)]
 pub struct InfoArgs {
-    /// Model file (.pt or .safetensors), or `default` / `default-dist` for the embedded
-    /// AstroNN / AstroNNDist model.
+    /// Model file (.pt or .safetensors), an astroNN model folder, or `default` /
+    /// `default-dist` for the embedded AstroNN / AstroNNDist model.
     #[arg(value_name = "MODEL")]
     pub model: PathBuf,
 }

@@ -3,6 +3,7 @@
 pub mod apstar;
 pub mod apstar_header;
 pub mod apstar_write;
+pub mod astronn_folder;
 pub mod catalog;
 pub mod fields;
 pub mod fits;

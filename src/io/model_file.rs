@@ -1,7 +1,10 @@
-//! Model files: Astra's PyTorch checkpoints (read directly, nothing executed) and our own
-//! safetensors format, which adds the metadata a run needs to the same parameter names.
+//! Model files: Astra's PyTorch checkpoints (read directly, nothing executed), astroNN's model
+//! folders ([`astronn_folder`]) and our own safetensors format, which adds the metadata a
+//! run needs to the same parameter names.
 
+use crate::io::astronn_folder;
 use crate::io::temp::TempPath;
+use crate::nn::scaling::McVariance;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -56,12 +59,16 @@ pub enum ModelFormat {
     TorchCheckpoint,
     /// Our safetensors model file.
     Safetensors,
+    /// An astroNN model folder (JSON + Keras 2 `.h5` or Keras 3 `.keras`).
+    AstroNNFolder,
 }
 
 /// Metadata key naming the file format in our safetensors files.
 const FORMAT_KEY: &str = "format";
 const FORMAT_VALUE: &str = "astronn-model";
 const KIND_KEY: &str = "kind";
+/// Metadata key of the MC convention ([`McVariance`]; absent means Astra's, unbiased).
+pub const MC_VARIANCE_KEY: &str = "mc_variance";
 
 /// A model's parameters and metadata, ready to build a network from.
 #[derive(Debug, Clone)]
@@ -81,8 +88,12 @@ pub struct ModelFile {
 }
 
 impl ModelFile {
-    /// Reads a model file, recognising the format by its content.
+    /// Reads a model: an astroNN folder (or its JSON or weights file), else a model file,
+    /// recognising the format by its content.
     pub fn load(path: &Path) -> Result<ModelFile> {
+        if path.is_dir() || astronn_folder::is_astronn_model(path) {
+            return astronn_folder::load(path);
+        }
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
         if bytes.starts_with(b"PK\x03\x04") {
             let tensors: HashMap<String, Tensor> = crate::io::torch::read_state_dict(path)?
@@ -134,6 +145,19 @@ impl ModelFile {
             tensors,
             metadata,
         })
+    }
+
+    /// How the model's MC samples' spread is measured (its metadata's `mc_variance`).
+    pub fn mc_variance(&self) -> Result<McVariance> {
+        match self.metadata.get(MC_VARIANCE_KEY) {
+            None => Ok(McVariance::Unbiased),
+            Some(name) => McVariance::from_name(name).ok_or_else(|| {
+                Error::file(
+                    &self.path,
+                    format!("unknown {MC_VARIANCE_KEY} '{name}' in metadata"),
+                )
+            }),
+        }
     }
 
     /// A parameter builder over this model's tensors (floating parameters as f32).

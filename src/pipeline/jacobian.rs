@@ -56,17 +56,15 @@ impl JacobianNetwork {
         };
         let (net, inference): (Differentiable, Box<dyn BayesianNetwork>) = match model.kind {
             ModelKind::AstroNN => {
-                let mut net = TrainableCensored::new(DType::F32, 0).map_err(invalid)?;
-                net.set_parameters(&model.tensors).map_err(invalid)?;
-                net.use_model_windows(&model.tensors).map_err(invalid)?;
-                // Astra's network has no stop-gradient: the Jacobian is of the whole function.
+                let mut net = TrainableCensored::from_model(&model.tensors).map_err(invalid)?;
+                // Neither Astra's network nor astroNN's at inference (its StopGrad acts in training
+                // only) stops the gradient: the Jacobian is of the whole function.
                 net.stop_gradient = false;
                 let inference = crate::models::censored_network(model)?;
                 (Differentiable::AstroNN(net.frozen()), Box::new(inference))
             }
             ModelKind::AstroNNDist => {
-                let net = TrainableDist::new(DType::F32, 0).map_err(invalid)?;
-                net.set_parameters(&model.tensors).map_err(invalid)?;
+                let net = TrainableDist::from_model(&model.tensors).map_err(invalid)?;
                 let inference = crate::models::dist_network(model)?;
                 (Differentiable::Dist(net.frozen()), Box::new(inference))
             }

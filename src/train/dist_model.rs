@@ -19,7 +19,7 @@ use crate::io::model_file::ModelKind;
 use crate::nn::dist::{softplus, DistBcnn};
 use crate::nn::sampling::Dropout;
 use crate::nn::trunk::DENSE_1_WIDTH;
-use crate::train::network::{dense, Dense, Parameters, TrainableNetwork, TrainableTrunk};
+use crate::train::network::{dense, units, Dense, Parameters, TrainableNetwork, TrainableTrunk};
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Module, Result, Shape, Tensor};
 use candle_nn::VarBuilder;
 use std::collections::HashMap;
@@ -28,7 +28,8 @@ use std::collections::HashMap;
 /// calls it.
 pub const DIST_LABELS: [&str; 1] = ["L_fakemag"];
 
-/// Width of `dense_2`, the hidden layer of the distance head.
+/// Width of `dense_2`, the hidden layer of the distance head, in Astra's network (a loaded
+/// model's is its own).
 const DENSE_2_WIDTH: usize = 64;
 
 /// AstroNNDist's trainable parameters and its differentiable forward pass.
@@ -54,6 +55,20 @@ impl TrainableDist {
     }
 }
 
+impl TrainableDist {
+    /// The network with `dense_1` and `dense_2` of the given widths, every parameter zero.
+    fn zeros(dtype: DType, dense_1: usize, dense_2: usize) -> Result<TrainableDist> {
+        let (varmap, vb) = Parameters::builder(dtype);
+        Ok(TrainableDist {
+            trunk: TrainableTrunk::new(&vb, dense_1)?,
+            dense_2: dense(&vb, dense_1, dense_2, "dense_2")?,
+            output: dense(&vb, dense_2, 1, "dense_output")?,
+            log_variance: dense(&vb, dense_2, 1, "dense_var")?,
+            parameters: Parameters::new(varmap, dtype)?,
+        })
+    }
+}
+
 impl std::fmt::Debug for TrainableDist {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TrainableDist")
@@ -70,19 +85,18 @@ impl TrainableNetwork for TrainableDist {
 
     /// A freshly initialised network ([`Parameters::initialise`]).
     fn new(dtype: DType, seed: u64) -> Result<TrainableDist> {
-        let (varmap, vb) = Parameters::builder(dtype);
-        let trunk = TrainableTrunk::new(&vb)?;
-        let dense_2 = dense(&vb, DENSE_1_WIDTH, DENSE_2_WIDTH, "dense_2")?;
-        let output = dense(&vb, DENSE_2_WIDTH, 1, "dense_output")?;
-        let log_variance = dense(&vb, DENSE_2_WIDTH, 1, "dense_var")?;
-        let net = TrainableDist {
-            parameters: Parameters::new(varmap, dtype)?,
-            trunk,
-            dense_2,
-            output,
-            log_variance,
-        };
+        let net = TrainableDist::zeros(dtype, DENSE_1_WIDTH, DENSE_2_WIDTH)?;
         net.parameters.initialise(seed)?;
+        Ok(net)
+    }
+
+    fn from_model(tensors: &HashMap<String, Tensor>) -> Result<TrainableDist> {
+        let net = TrainableDist::zeros(
+            DType::F32,
+            units(tensors, "dense_1")?,
+            units(tensors, "dense_2")?,
+        )?;
+        net.set_parameters(tensors)?;
         Ok(net)
     }
 

@@ -23,7 +23,9 @@ use crate::nn::sampling::Dropout;
 use crate::nn::trunk::DENSE_1_WIDTH;
 use crate::train::adam::max_norm;
 use crate::train::data::Normalisation;
-use crate::train::network::{dense, drop, Dense, Parameters, TrainableNetwork, TrainableTrunk};
+use crate::train::network::{
+    dense, drop, units, Dense, Parameters, TrainableNetwork, TrainableTrunk,
+};
 use crate::train::trainer::TrainConfig;
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -66,10 +68,51 @@ impl std::fmt::Debug for TrainableCensored {
     }
 }
 
+/// The censored network's layer widths.
+#[derive(Debug, Clone, PartialEq)]
+struct Widths {
+    dense_1: usize,
+    dense_2: usize,
+    aux: usize,
+    /// Each element branch's two dense layers.
+    branches: Vec<(usize, usize)>,
+}
+
+impl Widths {
+    /// Astra's network, the one `train` builds.
+    fn astra() -> Widths {
+        Widths {
+            dense_1: DENSE_1_WIDTH,
+            dense_2: DENSE_2_WIDTH,
+            aux: SHARED_HIDDEN - 3,
+            branches: BRANCH_WIDTHS.to_vec(),
+        }
+    }
+
+    /// A model's widths, from its parameters.
+    fn of(tensors: &HashMap<String, Tensor>) -> Result<Widths> {
+        Ok(Widths {
+            dense_1: units(tensors, "dense_1")?,
+            dense_2: units(tensors, "dense_2")?,
+            aux: units(tensors, MAX_NORM_LAYER)?,
+            branches: (0..BRANCH_ELEMENTS.len())
+                .map(|i| {
+                    Ok((
+                        units(tensors, &format!("elem_dense1.{i}"))?,
+                        units(tensors, &format!("elem_dense2.{i}"))?,
+                    ))
+                })
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
 impl TrainableCensored {
-    /// The network with every parameter zero.
-    fn zeros(dtype: DType) -> Result<TrainableCensored> {
+    /// The network of layer widths `widths` with every parameter zero.
+    fn zeros(dtype: DType, widths: &Widths) -> Result<TrainableCensored> {
         let (varmap, vb) = Parameters::builder(dtype);
+        // Each head sees aux and the three shared outputs (teff, logg, fe_h).
+        let shared = widths.aux + 3;
         let branches = (0..BRANCH_ELEMENTS.len())
             .map(|i| {
                 let window: Vec<u32> = branch_window(i)
@@ -79,26 +122,21 @@ impl TrainableCensored {
                     .map(|(pixel, _)| pixel as u32)
                     .collect();
                 let width = window.len();
-                let (d1, d2) = BRANCH_WIDTHS[i];
+                let (d1, d2) = widths.branches[i];
                 Ok(Branch {
                     window: Tensor::from_vec(window, width, &Device::Cpu)?,
                     dense1: dense(&vb, width, d1, &format!("elem_dense1.{i}"))?,
                     dense2: dense(&vb, d1, d2, &format!("elem_dense2.{i}"))?,
-                    out: dense(&vb, d2 + SHARED_HIDDEN, 1, &format!("elem_dense_out.{i}"))?,
-                    log_variance: dense(
-                        &vb,
-                        d2 + SHARED_HIDDEN,
-                        1,
-                        &format!("elem_dense_var.{i}"),
-                    )?,
+                    out: dense(&vb, d2 + shared, 1, &format!("elem_dense_out.{i}"))?,
+                    log_variance: dense(&vb, d2 + shared, 1, &format!("elem_dense_var.{i}"))?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let trunk = TrainableTrunk::new(&vb)?;
-        let dense_2 = dense(&vb, DENSE_1_WIDTH, DENSE_2_WIDTH, "dense_2")?;
-        let teff_logg_feh = dense(&vb, DENSE_2_WIDTH, 3, "dense_teffloggfeh")?;
-        let teff_logg_feh_log_variance = dense(&vb, DENSE_2_WIDTH, 3, "dense_teffloggfeh_var")?;
-        let aux = dense(&vb, DENSE_2_WIDTH, 2, MAX_NORM_LAYER)?;
+        let trunk = TrainableTrunk::new(&vb, widths.dense_1)?;
+        let dense_2 = dense(&vb, widths.dense_1, widths.dense_2, "dense_2")?;
+        let teff_logg_feh = dense(&vb, widths.dense_2, 3, "dense_teffloggfeh")?;
+        let teff_logg_feh_log_variance = dense(&vb, widths.dense_2, 3, "dense_teffloggfeh_var")?;
+        let aux = dense(&vb, widths.dense_2, widths.aux, MAX_NORM_LAYER)?;
         Ok(TrainableCensored {
             parameters: Parameters::new(varmap, dtype)?,
             trunk,
@@ -169,8 +207,16 @@ impl TrainableNetwork for TrainableCensored {
 
     /// A freshly initialised network ([`Parameters::initialise`]).
     fn new(dtype: DType, seed: u64) -> Result<TrainableCensored> {
-        let net = TrainableCensored::zeros(dtype)?;
+        let net = TrainableCensored::zeros(dtype, &Widths::astra())?;
         net.parameters.initialise(seed)?;
+        Ok(net)
+    }
+
+    /// Also takes the model's element windows ([`TrainableCensored::use_model_windows`]).
+    fn from_model(tensors: &HashMap<String, Tensor>) -> Result<TrainableCensored> {
+        let mut net = TrainableCensored::zeros(DType::F32, &Widths::of(tensors)?)?;
+        net.set_parameters(tensors)?;
+        net.use_model_windows(tensors)?;
         Ok(net)
     }
 

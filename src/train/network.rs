@@ -12,7 +12,7 @@ use crate::nn::conv_pool::{self, C_OUT as CONV2_CHANNELS, POOL};
 use crate::nn::dense_grad::linear;
 use crate::nn::network::BayesianNetwork;
 use crate::nn::sampling::Dropout;
-use crate::nn::trunk::{CONV1_CHANNELS, DENSE_1_WIDTH, FLAT_FEATURES, KERNEL};
+use crate::nn::trunk::{CONV1_CHANNELS, FLAT_FEATURES, KERNEL};
 use crate::random::{normal, stream};
 use crate::train::data::Normalisation;
 use crate::train::trainer::TrainConfig;
@@ -198,6 +198,14 @@ pub(crate) fn dense(vb: &VarBuilder, inputs: usize, outputs: usize, name: &str) 
     })
 }
 
+/// The number of units of dense layer `layer` in a model's tensors (its bias's length).
+pub(crate) fn units(tensors: &HashMap<String, Tensor>, layer: &str) -> Result<usize> {
+    tensors
+        .get(&format!("{layer}.bias"))
+        .map(Tensor::elem_count)
+        .ok_or_else(|| candle_core::Error::Msg(format!("parameter {layer}.bias is missing")))
+}
+
 /// Inverted dropout on `t` with the next mask of `dropout` (identity when off).
 pub(crate) fn drop(t: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
     match dropout.mask(t.elem_count()) {
@@ -221,8 +229,9 @@ pub(crate) struct TrainableTrunk {
 }
 
 impl TrainableTrunk {
-    /// Creates the trunk's parameters through `vb` under Astra's names.
-    pub(crate) fn new(vb: &VarBuilder) -> Result<TrainableTrunk> {
+    /// Creates the trunk's parameters through `vb` under Astra's names, `dense_1` of
+    /// `width` units.
+    pub(crate) fn new(vb: &VarBuilder, width: usize) -> Result<TrainableTrunk> {
         let conv = |c_in: usize, c_out: usize, name: &str| -> Result<(Tensor, Tensor)> {
             let vb = vb.pp(name);
             Ok((
@@ -233,7 +242,7 @@ impl TrainableTrunk {
         Ok(TrainableTrunk {
             conv1: conv(1, CONV1_CHANNELS, "conv1")?,
             conv2: conv(CONV1_CHANNELS, CONV2_CHANNELS, "conv2")?,
-            dense_1: dense(vb, FLAT_FEATURES, DENSE_1_WIDTH, "dense_1")?,
+            dense_1: dense(vb, FLAT_FEATURES, width, "dense_1")?,
         })
     }
 
@@ -284,6 +293,10 @@ pub trait TrainableNetwork: Sized + std::fmt::Debug {
     /// the gradient checks), weights drawn from the stream of `seed`
     /// ([`Parameters::initialise`]).
     fn new(dtype: DType, seed: u64) -> Result<Self>;
+
+    /// The network of a model's tensors: its layer widths (a loaded model chooses them, as
+    /// astroNN's folders do) and its parameters, as f32.
+    fn from_model(tensors: &HashMap<String, Tensor>) -> Result<Self>;
 
     /// The trainable parameters.
     fn parameters(&self) -> &Parameters;
