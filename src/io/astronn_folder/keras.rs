@@ -108,7 +108,7 @@ impl KerasModel {
         Ok(KerasModel {
             path: path.to_path_buf(),
             keras_version,
-            layers: parse_graph(path, &config)?,
+            layers: parse_graph(path, &config)?.into_iter().collect(),
             weights,
         })
     }
@@ -139,24 +139,25 @@ impl KerasModel {
         let file = Hdf5File::from_bytes(&weights_path, member("model.weights.h5")?)?;
         let root = file.root()?;
         let layers_group = root.group("layers")?;
+        let stored = layers_group.members()?;
+        let layers = parse_graph(path, &config)?;
         let mut weights = HashMap::new();
-        for layer in layers_group.members()? {
-            let vars = layers_group.group(&format!("{layer}/vars"))?;
+        for (name, key) in keras3_weight_keys(&layers) {
+            if !stored.contains(&key) {
+                continue;
+            }
+            let vars = layers_group.group(&format!("{key}/vars"))?;
             let members = vars.members()?;
             if members.iter().any(|m| m == "0") && members.iter().any(|m| m == "1") {
-                weights.insert(
-                    layer,
-                    LayerWeights {
-                        kernel: read_weight(&vars, "0")?,
-                        bias: read_weight(&vars, "1")?,
-                    },
-                );
+                let kernel = read_weight(&vars, "0")?;
+                let bias = read_weight(&vars, "1")?;
+                weights.insert(name, LayerWeights { kernel, bias });
             }
         }
         Ok(KerasModel {
             path: path.to_path_buf(),
             keras_version,
-            layers: parse_graph(path, &config)?,
+            layers: layers.into_iter().collect(),
             weights,
         })
     }
@@ -235,9 +236,49 @@ fn weight_role(name: &str) -> Option<&str> {
     Some(last.split(':').next().unwrap_or(last))
 }
 
+/// Where a Keras 3 archive keeps each layer's variables: not under the layer's name, which
+/// Keras regards as unreproducible, but under its class in snake case, numbered in the
+/// model's layer order (`dense`, `dense_1`, ... over every `Dense` layer; Keras'
+/// `saving_lib._save_container_state`). Pairs of (layer name, key under `layers/`).
+fn keras3_weight_keys(layers: &[(String, Layer)]) -> Vec<(String, String)> {
+    let mut used: HashMap<String, usize> = HashMap::new();
+    layers
+        .iter()
+        .map(|(name, layer)| {
+            let base = snake_case(&layer.class);
+            let count = used.entry(base.clone()).or_insert(0);
+            let key = match *count {
+                0 => base.clone(),
+                n => format!("{base}_{n}"),
+            };
+            *count += 1;
+            (name.clone(), key)
+        })
+        .collect()
+}
+
+/// Keras' `naming.to_snake_case`: `Conv1D` → `conv1d`, `MCDropout` → `mc_dropout`.
+fn snake_case(class: &str) -> String {
+    let chars: Vec<char> = class.chars().collect();
+    let mut out = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        // An underscore before a capital that starts a word ("Xy" after any character) and
+        // between a lower-case letter and a capital.
+        let starts_word = i > 0
+            && c.is_ascii_uppercase()
+            && chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
+        let after_lower = i > 0 && c.is_ascii_uppercase() && chars[i - 1].is_ascii_lowercase();
+        if starts_word || after_lower {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
 /// The layers of a functional model's config (Keras 2's `model_config` or Keras 3's
-/// `config.json`), by name.
-fn parse_graph(path: &Path, text: &str) -> Result<HashMap<String, Layer>> {
+/// `config.json`), in the model's order.
+fn parse_graph(path: &Path, text: &str) -> Result<Vec<(String, Layer)>> {
     let bad = |msg: &str| Error::file(path, format!("model config: {msg}"));
     let json: Value =
         serde_json::from_str(text).map_err(|e| bad(&format!("malformed JSON ({e})")))?;
@@ -330,6 +371,27 @@ mod tests {
     }
 
     #[test]
+    fn keras_3_keys_number_layers_by_class_in_model_order() {
+        assert_eq!(snake_case("Conv1D"), "conv1d");
+        assert_eq!(snake_case("MCDropout"), "mc_dropout");
+        assert_eq!(snake_case("MaxPooling1D"), "max_pooling1d");
+        assert_eq!(snake_case("Dense"), "dense");
+        let layer = |class: &str| Layer {
+            class: class.to_string(),
+            inbound: Vec::new(),
+        };
+        let layers = vec![
+            ("c_dense".to_string(), layer("Dense")),
+            ("conv".to_string(), layer("Conv1D")),
+            ("dense_7".to_string(), layer("Dense")),
+        ];
+        let keys = keras3_weight_keys(&layers);
+        assert_eq!(keys[0], ("c_dense".to_string(), "dense".to_string()));
+        assert_eq!(keys[1], ("conv".to_string(), "conv1d".to_string()));
+        assert_eq!(keys[2], ("dense_7".to_string(), "dense_1".to_string()));
+    }
+
+    #[test]
     fn weight_roles_come_from_keras_2_names() {
         assert_eq!(weight_role("dense_3/kernel:0"), Some("kernel"));
         assert_eq!(weight_role("c_dense/bias:0"), Some("bias"));
@@ -348,7 +410,10 @@ mod tests {
         let model = KerasModel {
             path: PathBuf::from("m.h5"),
             keras_version: None,
-            layers: parse_graph(Path::new("m.h5"), config).unwrap(),
+            layers: parse_graph(Path::new("m.h5"), config)
+                .unwrap()
+                .into_iter()
+                .collect(),
             weights: HashMap::new(),
         };
         assert_eq!(model.weighted_input("d2", 0).unwrap(), "d1");
