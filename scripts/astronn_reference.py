@@ -357,7 +357,8 @@ def build_folder(name, spec, real, folder, probe):
     net.save(folder)  # astroNN's save: folder, hyperparameter.txt, weights, JSON, history
     if spec["style"] == "list":
         rewrite_list_style(folder, spec)
-    drop_optimizer_state(os.path.join(folder, "model_weights.h5"))
+    if os.path.exists(os.path.join(folder, "model_weights.h5")):  # Keras 2 only (not .keras)
+        drop_optimizer_state(os.path.join(folder, "model_weights.h5"))
     return seed, rejected
 
 

@@ -11,90 +11,59 @@ fn folder(name: &str) -> PathBuf {
     common::test_data("astronn_models").join(name)
 }
 
-#[test]
-fn predict_with_a_censored_folder_writes_a_complete_table_and_convert_round_trips() {
+/// Runs `command` (`predict` or `dist`) with the folder `name` and with its `convert`ed
+/// model file, asserts the two tables are identical (timing columns aside), and returns the
+/// first's `APOGEE` table.
+fn run_and_round_trip(command: &str, name: &str) -> astronn::io::table::Table {
     let dir = tempfile::tempdir().unwrap();
     let data = common::test_data("");
-    let from_folder = dir.path().join("folder.fits");
-    let model = folder("censored_dict");
-    succeed(&[
-        "predict",
-        "--seed",
-        "7",
-        "--model",
-        s(&model),
-        "-o",
-        s(&from_folder),
-        s(&data),
-    ]);
-    let table = apogee(&from_folder);
-    let teff = floats(&table, "teff");
-    assert!(!teff.is_empty());
-    assert!(teff.iter().all(|t| t.is_finite()), "{teff:?}");
-    assert!(floats(&table, "e_mg_h")
-        .iter()
-        .all(|e| e.is_finite() && *e > 0.0));
-
-    let converted = dir.path().join("censored.safetensors");
+    let model = folder(name);
+    let converted = dir.path().join("converted.safetensors");
     succeed(&["convert", s(&model), "-o", s(&converted)]);
-    let from_file = dir.path().join("file.fits");
-    succeed(&[
-        "predict",
-        "--seed",
-        "7",
-        "--model",
-        s(&converted),
-        "-o",
-        s(&from_file),
-        s(&data),
-    ]);
+    let run = |model: &PathBuf, output: &str| -> PathBuf {
+        let output = dir.path().join(output);
+        let args = [
+            command,
+            "--seed",
+            "7",
+            "--model",
+            s(model),
+            "-o",
+            s(&output),
+            s(&data),
+        ];
+        succeed(&args);
+        output
+    };
+    let from_folder = run(&model, "folder.fits");
+    let from_file = run(&converted, "file.fits");
     assert_eq!(
         comparable_table(&from_folder, "APOGEE"),
         comparable_table(&from_file, "APOGEE")
+    );
+    apogee(&from_folder)
+}
+
+#[test]
+fn predict_with_a_censored_folder_writes_a_complete_table_and_convert_round_trips() {
+    let table = run_and_round_trip("predict", "censored_dict");
+    let teff = floats(&table, "teff");
+    assert!(!teff.is_empty());
+    assert!(teff.iter().all(|t| t.is_finite()), "{teff:?}");
+    let errors = floats(&table, "e_mg_h");
+    assert!(
+        errors.iter().all(|e| e.is_finite() && *e > 0.0),
+        "{errors:?}"
     );
 }
 
 #[test]
 fn dist_with_a_distance_folder_writes_a_complete_table_and_convert_round_trips() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = common::test_data("");
-    let model = folder("dist_list_mode0");
-    let from_folder = dir.path().join("dist.fits");
-    succeed(&[
-        "dist",
-        "--seed",
-        "7",
-        "--model",
-        s(&model),
-        "-o",
-        s(&from_folder),
-        s(&data),
-    ]);
-    let table = apogee(&from_folder);
+    let table = run_and_round_trip("dist", "dist_list_mode0");
     let fakemag = floats(&table, "L_fakemag");
     assert!(!fakemag.is_empty());
-    assert!(
-        fakemag.iter().all(|v| v.is_finite() && *v > 0.0),
-        "{fakemag:?}"
-    );
-
-    let converted = dir.path().join("dist.safetensors");
-    succeed(&["convert", s(&model), "-o", s(&converted)]);
-    let from_file = dir.path().join("file.fits");
-    succeed(&[
-        "dist",
-        "--seed",
-        "7",
-        "--model",
-        s(&converted),
-        "-o",
-        s(&from_file),
-        s(&data),
-    ]);
-    assert_eq!(
-        comparable_table(&from_folder, "APOGEE"),
-        comparable_table(&from_file, "APOGEE")
-    );
+    let positive = fakemag.iter().all(|v| v.is_finite() && *v > 0.0);
+    assert!(positive, "{fakemag:?}");
 }
 
 #[test]
