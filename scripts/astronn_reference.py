@@ -9,7 +9,8 @@ styles of the published folders, and records what astroNN's `predict` returns on
 inputs, so the port can be checked against astroNN rather than against a re-implementation.
 
 Folders written under tests/data/astronn_models/ (hidden sizes as small as the networks
-allow; still ~2 MB for a censored folder, ~0.7 MB for a dist one: see PROVENANCE.md):
+allow; Keras 2 weights without the Adam state: ~1.1 MB for censored_dict, < 1 MB for the
+others, ~2.1 MB for censored_keras3: see PROVENANCE.md):
 
   censored_dict    ApogeeBCNNCensored, astroNN 1.1.0's default format: dict-valued JSON with
                    three inputs (input, input_err, labels_err), input_norm_mode "3" per input,
