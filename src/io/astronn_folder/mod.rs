@@ -38,14 +38,16 @@ const CENSORED_TARGETS: [&str; 22] = [
 ];
 
 /// Whether `path` names an astroNN model: a folder holding [`PARAMETER_FILE`], that file,
-/// or a Keras weights file (`.h5`, `.keras`) beside it.
+/// or a Keras weights file (`.h5`, `.keras`), which must be beside it. A path that does not
+/// exist is none (reading it then says so).
 pub fn is_astronn_model(path: &Path) -> bool {
     if path.is_dir() {
         return path.join(PARAMETER_FILE).is_file();
     }
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-    path.file_name().and_then(|n| n.to_str()) == Some(PARAMETER_FILE)
-        || matches!(extension, "h5" | "keras")
+    path.is_file()
+        && (path.file_name().and_then(|n| n.to_str()) == Some(PARAMETER_FILE)
+            || matches!(extension, "h5" | "keras"))
 }
 
 /// Reads an astroNN model (see [`is_astronn_model`] for what `path` may name).
@@ -90,13 +92,16 @@ fn locate(path: &Path) -> Result<(PathBuf, PathBuf, PathBuf)> {
     };
     let json = folder.join(PARAMETER_FILE);
     if !json.is_file() {
-        return Err(Error::file(
-            path,
+        let msg = if path.is_dir() {
+            format!("a directory, but not an astroNN model folder (it has no {PARAMETER_FILE})")
+        } else {
             format!(
-                "not an astroNN model folder: no {PARAMETER_FILE} in {}",
+                "no {PARAMETER_FILE} beside it in {}: an astroNN weights file is read with its \
+                 model folder",
                 folder.display()
-            ),
-        ));
+            )
+        };
+        return Err(Error::file(path, msg));
     }
     let named_weights =
         path.is_file() && path.file_name().and_then(|n| n.to_str()) != Some(PARAMETER_FILE);
