@@ -59,10 +59,9 @@ pub struct KerasModel {
 }
 
 impl KerasModel {
-    /// Reads a Keras 2 HDF5 model file or a Keras 3 `.keras` archive (recognised by
-    /// content: an HDF5 signature or a zip archive).
-    pub fn read(path: &Path) -> Result<KerasModel> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    /// A Keras 2 HDF5 model file or a Keras 3 `.keras` archive held in memory (recognised
+    /// by content: an HDF5 signature or a zip archive); `path` names it in messages.
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<KerasModel> {
         if bytes.starts_with(b"PK\x03\x04") {
             Self::from_keras3(path, &bytes)
         } else {

@@ -54,12 +54,16 @@ pub fn is_astronn_model(path: &Path) -> bool {
 pub fn load(path: &Path) -> Result<ModelFile> {
     let (folder, json_path, weights_path) = locate(path)?;
     let json = std::fs::read(&json_path).map_err(|e| Error::io(&json_path, e))?;
-    let text =
-        String::from_utf8(json.clone()).map_err(|_| Error::file(&json_path, "not UTF-8 text"))?;
-    let parameters = Parameters::parse(&text).map_err(|msg| Error::file(&json_path, msg))?;
+    let text = std::str::from_utf8(&json).map_err(|_| Error::file(&json_path, "not UTF-8 text"))?;
+    let parameters = Parameters::parse(text).map_err(|msg| Error::file(&json_path, msg))?;
     let kind = kind(&parameters).map_err(|msg| Error::file(&json_path, msg))?;
     check_architecture(&parameters).map_err(|msg| Error::file(&json_path, msg))?;
-    let model = KerasModel::read(&weights_path)?;
+    let weights = std::fs::read(&weights_path).map_err(|e| Error::io(&weights_path, e))?;
+    // The model's identity: SHA-256 of the weights file followed by the JSON.
+    let mut digest = Sha256::new();
+    digest.update(&weights);
+    digest.update(&json);
+    let model = KerasModel::from_bytes(&weights_path, weights)?;
     let mut tensors = std::collections::HashMap::new();
     match kind {
         ModelKind::AstroNN => tensors::censored(&model, &mut tensors)?,
@@ -67,10 +71,6 @@ pub fn load(path: &Path) -> Result<ModelFile> {
     }
     check_hidden(&parameters, kind, &tensors).map_err(|msg| Error::file(&weights_path, msg))?;
     insert_scaling(&parameters, kind, &mut tensors).map_err(|msg| Error::file(&json_path, msg))?;
-    let weights = std::fs::read(&weights_path).map_err(|e| Error::io(&weights_path, e))?;
-    let mut digest = Sha256::new();
-    digest.update(&weights);
-    digest.update(&json);
     Ok(ModelFile {
         path: folder.clone(),
         kind,
@@ -295,10 +295,11 @@ fn insert_scaling(
         }
         ModelKind::AstroNNDist => {}
     }
-    if vectors
-        .iter()
-        .any(|(_, v)| v.iter().any(|x| !x.is_finite()))
-        || vectors[1].1.iter().chain(&vectors[2].1).any(|&s| s == 0.0)
+    let zero_std = input_std.iter().chain(&labels_std).any(|&s| s == 0.0);
+    if zero_std
+        || vectors
+            .iter()
+            .any(|(_, v)| v.iter().any(|x| !x.is_finite()))
     {
         return Err("the normalisation has non-finite values or a zero std".into());
     }
