@@ -8,6 +8,7 @@
 
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::nn::censored::LABELS;
+use crate::nn::scaling::{McVariance, Scaling};
 use crate::{Error, Result};
 use sha2::{Digest, Sha256};
 
@@ -199,19 +200,56 @@ impl TrainingSet {
 }
 
 /// The normalisation a model is trained with (and saved with).
+///
+/// A model trained from scratch has Astra's conventions (unit `input_std`, errors scaled by
+/// `labels_std`, unbiased MC variance); a model fine-tuned from a parent keeps the parent's
+/// constants and conventions ([`Normalisation::of_model`]), astroNN folders' included.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalisation {
     /// Mean normalized spectrum (7514), subtracted from every input.
     pub input_mean: Vec<f64>,
+    /// Divides the flux after the mean is subtracted (ones except for astroNN's folders).
+    pub input_std: Vec<f64>,
     /// Per-label mean of the present values (0 for a label with none, and for every label
     /// of a normalisation without offset).
     pub labels_mean: Vec<f64>,
     /// Per-label population standard deviation of the present values (1 for a label with
     /// fewer than two distinct values, so that it stays finite).
     pub labels_std: Vec<f64>,
+    /// Scales the predicted errors at inference (`labels_std`, except for astroNN's labels
+    /// normalisation mode 0; see [`Scaling`]).
+    pub labels_error_std: Vec<f64>,
+    /// The variance convention of the MC samples at inference.
+    pub mc_variance: McVariance,
 }
 
 impl Normalisation {
+    /// Constants with Astra's conventions: unit `input_std`, errors scaled by `labels_std`,
+    /// unbiased MC variance.
+    pub fn new(input_mean: Vec<f64>, labels_mean: Vec<f64>, labels_std: Vec<f64>) -> Self {
+        Normalisation {
+            input_std: vec![1.0; input_mean.len()],
+            labels_error_std: labels_std.clone(),
+            input_mean,
+            labels_mean,
+            labels_std,
+            mc_variance: McVariance::default(),
+        }
+    }
+
+    /// A loaded model's constants and conventions (its inference network's [`Scaling`]),
+    /// to train on with them unchanged.
+    pub fn of_model(scaling: &Scaling) -> Self {
+        Normalisation {
+            input_mean: scaling.input_mean.clone(),
+            input_std: scaling.input_std.clone(),
+            labels_mean: scaling.labels_mean.clone(),
+            labels_std: scaling.labels_std.clone(),
+            labels_error_std: scaling.labels_error_std.clone(),
+            mc_variance: scaling.mc_variance,
+        }
+    }
+
     /// The normalisation of a whole training set (validation rows included, as astroNN
     /// normalises before it splits).
     pub fn of(set: &TrainingSet) -> Normalisation {
@@ -253,18 +291,15 @@ impl Normalisation {
                 labels_std[j] = var.sqrt();
             }
         }
-        Normalisation {
-            input_mean,
-            labels_mean,
-            labels_std,
-        }
+        Normalisation::new(input_mean, labels_mean, labels_std)
     }
 
-    /// Writes the network input of a spectrum: flux − input_mean, computed in f64 and
-    /// rounded to f32 (as [`crate::nn::mc::standardize`] does at prediction).
+    /// Writes the network input of a spectrum: (flux − input_mean) / input_std, computed in
+    /// f64 and rounded to f32 (as [`Scaling::standardize`] does at prediction).
     pub(crate) fn standardize_flux(&self, flux: &[f32], out: &mut [f32]) {
-        for ((o, &f), m) in out.iter_mut().zip(flux).zip(&self.input_mean) {
-            *o = (f64::from(f) - m) as f32;
+        let constants = self.input_mean.iter().zip(&self.input_std);
+        for ((o, &f), (m, s)) in out.iter_mut().zip(flux).zip(constants) {
+            *o = ((f64::from(f) - m) / s) as f32;
         }
     }
 

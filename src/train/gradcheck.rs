@@ -259,11 +259,11 @@ fn training_forward_matches_the_inference_path() {
             v.set(&b).unwrap();
         }
     }
-    let norm = Normalisation {
-        input_mean: vec![0.0; NETWORK_PIXELS],
-        labels_mean: vec![0.0; LABELS.len()],
-        labels_std: vec![1.0; LABELS.len()],
-    };
+    let norm = Normalisation::new(
+        vec![0.0; NETWORK_PIXELS],
+        vec![0.0; LABELS.len()],
+        vec![1.0; LABELS.len()],
+    );
     let tensors = net.model_tensors(&norm).unwrap();
     let inference =
         CensoredBcnn::load(&VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu)).unwrap();
@@ -369,11 +369,7 @@ fn whole_dist_network_with_dropout() {
 fn dist_training_forward_matches_the_inference_path() {
     let mut rng = stream(10, "gradcheck", 0);
     let net = dist_network(&mut rng, DType::F32, 15);
-    let norm = Normalisation {
-        input_mean: vec![0.0; NETWORK_PIXELS],
-        labels_mean: vec![0.0],
-        labels_std: vec![3.0],
-    };
+    let norm = Normalisation::new(vec![0.0; NETWORK_PIXELS], vec![0.0], vec![3.0]);
     let tensors = net.model_tensors(&norm).unwrap();
     assert!(!tensors.contains_key("labels_mean"));
     assert_eq!(tensors["labels_std"].dtype(), DType::F64);

@@ -27,6 +27,7 @@
 pub mod adam;
 pub mod data;
 pub mod dist_model;
+pub mod freeze;
 #[cfg(test)]
 mod gradcheck;
 pub mod loss;

@@ -242,9 +242,12 @@ impl TrainableNetwork for TrainableCensored {
         CensoredBcnn::load(&VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu))
     }
 
-    /// Keras's max-norm on `dense_aux_fullspec`'s weights (SPEC §9).
-    fn constrain(&self, config: &TrainConfig) -> Result<()> {
+    /// Keras's max-norm on `dense_aux_fullspec`'s weights (SPEC §9), unless they are frozen.
+    fn constrain(&self, config: &TrainConfig, is_trained: &dyn Fn(&str) -> bool) -> Result<()> {
         let name = format!("{MAX_NORM_LAYER}.weight");
+        if !is_trained(&name) {
+            return Ok(());
+        }
         let weight = self
             .parameters
             .var(&name)

@@ -130,7 +130,9 @@ impl Parameters {
     }
 
     /// The parameters (copied, as f32) and the normalisation (f64: `input_mean`,
-    /// `labels_std`, and `labels_mean` when `with_labels_mean`) under Astra's names.
+    /// `labels_std`, and `labels_mean` when `with_labels_mean`; `input_std` and
+    /// `labels_error_std` only where they differ from Astra's conventions, as a model
+    /// fine-tuned from an astroNN folder keeps them) under Astra's names.
     pub fn model_tensors(
         &self,
         norm: &Normalisation,
@@ -147,6 +149,12 @@ impl Parameters {
             tensors.insert("labels_mean".into(), vector(&norm.labels_mean)?);
         }
         tensors.insert("labels_std".into(), vector(&norm.labels_std)?);
+        if norm.input_std.iter().any(|&s| s != 1.0) {
+            tensors.insert("input_std".into(), vector(&norm.input_std)?);
+        }
+        if norm.labels_error_std != norm.labels_std {
+            tensors.insert("labels_error_std".into(), vector(&norm.labels_error_std)?);
+        }
         Ok(tensors)
     }
 
@@ -316,8 +324,9 @@ pub trait TrainableNetwork: Sized + std::fmt::Debug {
     /// The inference network of the model `tensors` ([`TrainableNetwork::model_tensors`]).
     fn inference(tensors: HashMap<String, Tensor>) -> Result<Self::Inference>;
 
-    /// Weight constraints applied after every optimiser step (none by default).
-    fn constrain(&self, _config: &TrainConfig) -> Result<()> {
+    /// Weight constraints applied after every optimiser step to the parameters
+    /// `is_trained` accepts (a frozen parameter keeps its value bitwise); none by default.
+    fn constrain(&self, _config: &TrainConfig, _is_trained: &dyn Fn(&str) -> bool) -> Result<()> {
         Ok(())
     }
 

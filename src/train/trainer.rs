@@ -11,21 +11,22 @@
 //! resumed from it continues bit for bit as the uninterrupted run would (with the same
 //! thread count: candle's matrix products may split their sums by thread).
 
-use crate::io::model_file::{ModelFile, ModelFormat};
+use crate::io::model_file::{ModelFile, ModelFormat, MC_VARIANCE_KEY};
 use crate::nn::network::BayesianNetwork;
 use crate::nn::sampling::Dropout;
 use crate::random::{shuffle, stream};
 use crate::train::adam::Adam;
 use crate::train::data::{Normalisation, TrainingSet};
 use crate::train::dist_model::TrainableDist;
+use crate::train::freeze::frozen_parameters;
 use crate::train::loss::{censored_loss, spectrum_losses, LabelTargets};
 use crate::train::model::TrainableCensored;
-use crate::train::network::TrainableNetwork;
+use crate::train::network::{is_weight, TrainableNetwork};
 use crate::train::schedule::{PlateauSettings, ReduceLrOnPlateau};
 use crate::{Error, Result};
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device, Tensor, Var};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::time::Instant;
 
@@ -51,6 +52,12 @@ pub struct TrainConfig {
     pub plateau: PlateauSettings,
     /// Spectra per validation forward pass (memory only; results do not depend on it).
     pub eval_batch_size: usize,
+    /// Parameters kept fixed (`--freeze`: `conv`, `trunk` or patterns; see
+    /// [`crate::train::freeze`]).
+    pub freeze: Vec<String>,
+    /// Stop after this many epochs without a better validation loss (`None`: run every
+    /// epoch).
+    pub early_stop: Option<usize>,
 }
 
 impl Default for TrainConfig {
@@ -65,6 +72,8 @@ impl Default for TrainConfig {
             max_norm: 0.5,
             plateau: PlateauSettings::default(),
             eval_batch_size: 256,
+            freeze: Vec::new(),
+            early_stop: None,
         }
     }
 }
@@ -90,6 +99,13 @@ impl TrainConfig {
         if !(self.l2 >= 0.0 && self.max_norm > 0.0) {
             return bad("the L2 factor must be ≥ 0 and the max-norm positive".into());
         }
+        match self.early_stop {
+            Some(0) => return bad("--early-stop needs at least 1 epoch".into()),
+            Some(_) if self.val_fraction == 0.0 => {
+                return bad("--early-stop needs a validation set (--val-fraction > 0)".into())
+            }
+            _ => {}
+        }
         Ok(())
     }
 
@@ -107,6 +123,7 @@ impl TrainConfig {
             ("plateau.patience", self.plateau.patience.to_string()),
             ("plateau.min_delta", self.plateau.min_delta.to_string()),
             ("plateau.min_lr", self.plateau.min_lr.to_string()),
+            ("freeze", self.freeze.join(",")),
         ]
     }
 }
@@ -173,17 +190,35 @@ pub struct Trainer<N: TrainableNetwork> {
     train_rows: Vec<usize>,
     val_rows: Vec<usize>,
     model: N,
+    /// Names of the parameters the optimiser updates (all but the frozen ones).
+    trained: Vec<String>,
+    /// The L2 term of the frozen weights (they do not change, so it is a constant).
+    frozen_l2: f64,
     adam: Adam,
     schedule: ReduceLrOnPlateau,
     epoch: usize,
     step: u64,
     history: Vec<EpochMetrics>,
+    best: Option<BestEpoch>,
     data_sha256: String,
+    /// Where the starting weights came from (`parent`, `parent_sha256`, …), for metadata.
+    lineage: BTreeMap<String, String>,
+}
+
+/// The epoch with the lowest validation loss so far and its model tensors.
+#[derive(Debug, Clone)]
+struct BestEpoch {
+    epoch: usize,
+    val_loss: f64,
+    tensors: HashMap<String, Tensor>,
 }
 
 /// Metadata key of the label range a model was trained on: a JSON object mapping each label
 /// to `[min, max]` of its training values.
 pub const LABEL_RANGE_KEY: &str = "label_range";
+
+/// Prefix of the best epoch's parameters in a checkpoint.
+const BEST_PREFIX: &str = "best.";
 
 /// The validation rows (sorted) and training rows (sorted) of `n` spectra: a seeded
 /// shuffle, its first ⌈fraction · n⌉ (at most n − 1) rows held out.
@@ -208,11 +243,89 @@ pub type CensoredTrainer = Trainer<TrainableCensored>;
 /// A training run of the distance network (AstroNNDist).
 pub type DistTrainer = Trainer<TrainableDist>;
 
+/// The normalisation and MC convention a model file was saved with.
+fn model_normalisation<N: TrainableNetwork>(file: &ModelFile) -> Result<Normalisation> {
+    let network = N::inference(file.tensors.clone())?;
+    let scaling = network
+        .scaling()
+        .clone()
+        .with_mc_variance(file.mc_variance()?);
+    Ok(Normalisation::of_model(&scaling))
+}
+
 impl<N: TrainableNetwork> Trainer<N> {
     /// A run on `set` from freshly initialised weights. The set's label columns must be the
     /// network's ([`TrainableNetwork::LABELS`]). The normalisation is computed from the
     /// whole set; the validation split is drawn from the seed.
     pub fn new(set: TrainingSet, config: TrainConfig) -> Result<Trainer<N>> {
+        let model = N::new(DType::F32, config.seed)?;
+        let norm = Normalisation::with_offset(&set, N::LABEL_OFFSET);
+        Self::start(set, config, model, norm, BTreeMap::new())
+    }
+
+    /// A run on `set` that starts from the weights of `parent` (any model `predict` loads,
+    /// of this network's kind), keeping its architecture and, unless `renormalize`, its
+    /// normalisation and conventions (with `renormalize` they are computed from `set`, as
+    /// for a new model). The trained model's metadata names the parent and its SHA-256.
+    pub fn fine_tune(
+        set: TrainingSet,
+        config: TrainConfig,
+        parent: &ModelFile,
+        renormalize: bool,
+    ) -> Result<Trainer<N>> {
+        let model = Self::parent_network(parent)?;
+        let norm = if renormalize {
+            Normalisation::with_offset(&set, N::LABEL_OFFSET)
+        } else {
+            model_normalisation::<N>(parent)?
+        };
+        let mut lineage = BTreeMap::new();
+        lineage.insert("parent".to_string(), parent.path.display().to_string());
+        lineage.insert("parent_sha256".to_string(), parent.sha256.clone());
+        lineage.insert("parent_format".to_string(), format!("{:?}", parent.format));
+        lineage.insert("parent_renormalized".to_string(), renormalize.to_string());
+        Self::start(set, config, model, norm, lineage)
+    }
+
+    /// Checks `config` and, for a run from `parent`, that the network can be built from it
+    /// and that `config.freeze` names its parameters: the mistakes a run would otherwise
+    /// only find after reading its spectra.
+    pub fn check_settings(config: &TrainConfig, parent: Option<&ModelFile>) -> Result<()> {
+        config.validate()?;
+        let model = match parent {
+            Some(parent) => Self::parent_network(parent)?,
+            None => N::new(DType::F32, config.seed)?,
+        };
+        let names: Vec<String> = model.vars().into_iter().map(|(name, _)| name).collect();
+        frozen_parameters(&config.freeze, &names)?;
+        Ok(())
+    }
+
+    /// The network of `parent`, which must be of this network's kind.
+    fn parent_network(parent: &ModelFile) -> Result<N> {
+        if parent.kind != N::KIND {
+            return Err(Error::file(
+                &parent.path,
+                format!(
+                    "is a {} model; training {} needs a {} model to start from",
+                    parent.kind.name(),
+                    N::KIND.name(),
+                    N::KIND.name()
+                ),
+            ));
+        }
+        N::from_model(&parent.tensors)
+            .map_err(|e| Error::file(&parent.path, format!("cannot start training from it: {e}")))
+    }
+
+    /// A run of `model` on `set` with `norm`, at epoch 0.
+    fn start(
+        set: TrainingSet,
+        config: TrainConfig,
+        model: N,
+        norm: Normalisation,
+        lineage: BTreeMap<String, String>,
+    ) -> Result<Trainer<N>> {
         config.validate()?;
         if set.label_names() != N::LABELS {
             return Err(Error::Invalid(format!(
@@ -222,14 +335,16 @@ impl<N: TrainableNetwork> Trainer<N> {
                 N::LABELS.join(", ")
             )));
         }
-        let norm = Normalisation::with_offset(&set, N::LABEL_OFFSET);
         let (mut labels, mut errors) = (Vec::new(), Vec::new());
         for i in 0..set.len() {
             norm.standardize_labels(set.labels(i), set.label_errors(i), &mut labels, &mut errors);
         }
         let (val_rows, train_rows) = split(set.len(), config.val_fraction, config.seed);
-        let model = N::new(DType::F32, config.seed)?;
-        let adam = Adam::new(&model.vars());
+        let names: Vec<String> = model.vars().into_iter().map(|(name, _)| name).collect();
+        let frozen = frozen_parameters(&config.freeze, &names)?;
+        let trained: Vec<String> = names.into_iter().filter(|n| !frozen.contains(n)).collect();
+        let frozen_l2 = weights_l2(&model.vars(), &frozen, config.l2)?;
+        let adam = Adam::new(&trained_vars(&model, &trained));
         let schedule = ReduceLrOnPlateau::new(config.lr, config.plateau);
         let data_sha256 = set.sha256();
         Ok(Trainer {
@@ -241,18 +356,23 @@ impl<N: TrainableNetwork> Trainer<N> {
             train_rows,
             val_rows,
             model,
+            trained,
+            frozen_l2,
             adam,
             schedule,
             epoch: 0,
             step: 0,
             history: Vec::new(),
+            best: None,
             data_sha256,
+            lineage,
         })
     }
 
     /// Continues the run saved in checkpoint `path` (see [`Trainer::checkpoint`]) on the same
-    /// `set`. `config` must agree with the checkpoint's settings except `epochs` (which may
-    /// extend the run) and `eval_batch_size`; the learning rate continues from the
+    /// `set`: its weights, normalisation, optimiser, schedule, best epoch and parent.
+    /// `config` must agree with the checkpoint's settings except `epochs` (which may extend
+    /// the run), `early_stop` and `eval_batch_size`; the learning rate continues from the
     /// schedule's state.
     pub fn resume(path: &Path, set: TrainingSet, config: TrainConfig) -> Result<Trainer<N>> {
         let file = ModelFile::load(path)?;
@@ -282,23 +402,33 @@ impl<N: TrainableNetwork> Trainer<N> {
                 .map_err(|_| Error::file(path, format!("checkpoint.{key} is not valid: {text}")))
         }
         for (key, value) in config.result_settings() {
-            let stored = get(&format!("config.{key}"))?;
-            if *stored != value {
+            // Checkpoints from before `--freeze` existed froze nothing.
+            let stored = match get(&format!("config.{key}")) {
+                Err(_) if key == "freeze" => "",
+                stored => stored?.as_str(),
+            };
+            if stored != value {
                 return Err(Error::Invalid(format!(
                     "{}: the checkpoint was made with {key} = {stored}, not {value}",
                     path.display()
                 )));
             }
         }
-        let mut trainer = Self::new(set, config)?;
+        let model = N::from_model(&file.tensors).map_err(|e| Error::file(path, e.to_string()))?;
+        let norm = model_normalisation::<N>(&file)?;
+        let lineage = meta
+            .iter()
+            .filter(|(key, _)| key.starts_with("parent"))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        let mut trainer = Self::start(set, config, model, norm, lineage)?;
         if *get("data_sha256")? != trainer.data_sha256 {
             return Err(Error::Invalid(format!(
                 "{}: the checkpoint was trained on other data (its data SHA-256 differs)",
                 path.display()
             )));
         }
-        trainer.model.set_parameters(&file.tensors)?;
-        let vars = trainer.model.vars();
+        let vars = trained_vars(&trainer.model, &trainer.trained);
         let adam_step: u64 = parse(path, "adam_step", get("adam_step")?)?;
         trainer.adam = Adam::from_tensors(&vars, &file.tensors, adam_step)?;
         trainer.schedule.lr = parse(path, "lr", get("lr")?)?;
@@ -308,6 +438,20 @@ impl<N: TrainableNetwork> Trainer<N> {
         trainer.step = parse(path, "step", get("step")?)?;
         trainer.history = serde_json::from_str(get("history")?)
             .map_err(|e| Error::file(path, format!("checkpoint history: {e}")))?;
+        if let Ok(epoch) = get("best_epoch") {
+            let best: HashMap<String, Tensor> = file
+                .tensors
+                .iter()
+                .filter_map(|(k, v)| Some((k.strip_prefix(BEST_PREFIX)?.to_string(), v.clone())))
+                .collect();
+            let network =
+                N::from_model(&best).map_err(|e| Error::file(path, format!("best epoch: {e}")))?;
+            trainer.best = Some(BestEpoch {
+                epoch: parse(path, "best_epoch", epoch)?,
+                val_loss: parse(path, "best_val_loss", get("best_val_loss")?)?,
+                tensors: network.model_tensors(&trainer.norm)?,
+            });
+        }
         Ok(trainer)
     }
 
@@ -321,9 +465,33 @@ impl<N: TrainableNetwork> Trainer<N> {
         self.epoch
     }
 
-    /// Whether `config.epochs` epochs are done.
+    /// Whether the run is over: `config.epochs` epochs are done, or early stopping has
+    /// seen `config.early_stop` epochs without a better validation loss.
     pub fn is_finished(&self) -> bool {
-        self.epoch >= self.config.epochs
+        self.epoch >= self.config.epochs || self.stopped_early()
+    }
+
+    /// Whether early stopping ended the run before `config.epochs`.
+    pub fn stopped_early(&self) -> bool {
+        match (self.config.early_stop, &self.best) {
+            (Some(patience), Some(best)) => self.epoch - best.epoch >= patience,
+            _ => false,
+        }
+    }
+
+    /// The epoch with the lowest validation loss so far and that loss (`None` before the
+    /// first validated epoch, or without a validation set).
+    pub fn best_epoch(&self) -> Option<(usize, f64)> {
+        self.best.as_ref().map(|b| (b.epoch, b.val_loss))
+    }
+
+    /// Names of the parameters kept fixed (`config.freeze`).
+    pub fn frozen(&self) -> Vec<String> {
+        let vars = self.model.vars();
+        vars.into_iter()
+            .map(|(name, _)| name)
+            .filter(|name| !self.trained.contains(name))
+            .collect()
     }
 
     /// Metrics of every epoch done so far (a resumed run includes the earlier ones).
@@ -416,7 +584,7 @@ impl<N: TrainableNetwork> Trainer<N> {
         );
         let mut loss_sum = 0.0;
         let mut done = 0;
-        let vars = self.model.vars();
+        let vars = trained_vars(&self.model, &self.trained);
         for batch in order.chunks(self.config.batch_size) {
             let x = self.inputs(batch)?;
             let targets = self.targets(batch)?;
@@ -426,8 +594,9 @@ impl<N: TrainableNetwork> Trainer<N> {
             let loss = censored_loss(&prediction, &log_variance, &targets)?;
             let grads = loss.backward()?;
             // The L2 term's gradient is added by the optimiser, which returns its value.
-            let penalty = self.adam.update(&vars, &grads, lr, self.config.l2)?;
-            self.model.constrain(&self.config)?;
+            let penalty = self.adam.update(&vars, &grads, lr, self.config.l2)? + self.frozen_l2;
+            self.model
+                .constrain(&self.config, &|name| self.trained.iter().any(|t| t == name))?;
             self.step += 1;
             let batch_loss = f64::from(loss.to_scalar::<f32>()?) + penalty;
             loss_sum += batch_loss * batch.len() as f64;
@@ -440,6 +609,9 @@ impl<N: TrainableNetwork> Trainer<N> {
             self.schedule.end_epoch(mae);
         }
         self.epoch += 1;
+        if let Some(v) = &validation {
+            self.remember_if_best(v.loss)?;
+        }
         let metrics = EpochMetrics {
             epoch: self.epoch,
             train_loss: loss_sum / done.max(1) as f64,
@@ -455,6 +627,23 @@ impl<N: TrainableNetwork> Trainer<N> {
         };
         self.history.push(metrics.clone());
         Ok(metrics)
+    }
+
+    /// Keeps the current model as the best one if `val_loss` is lower than every earlier
+    /// epoch's (a NaN loss never is; on a tie the earlier epoch stays).
+    fn remember_if_best(&mut self, val_loss: f64) -> Result<()> {
+        let better = match &self.best {
+            None => !val_loss.is_nan(),
+            Some(best) => val_loss < best.val_loss,
+        };
+        if better {
+            self.best = Some(BestEpoch {
+                epoch: self.epoch,
+                val_loss,
+                tensors: self.model.model_tensors(&self.norm)?,
+            });
+        }
+        Ok(())
     }
 
     /// The current network as the inference path builds it from a model file.
@@ -522,9 +711,10 @@ impl<N: TrainableNetwork> Trainer<N> {
         }))
     }
 
-    /// Provenance of the current model: label names, epochs, final losses, seed and the
-    /// other settings, the training data's SHA-256 and the software version.
-    pub fn provenance(&self) -> BTreeMap<String, String> {
+    /// Provenance of the model of epoch `saved_epoch`: label names, epochs, final and best
+    /// losses, seed and the other settings, the parent a fine-tuned run started from, the
+    /// training data's SHA-256 and the software version.
+    pub fn provenance(&self, saved_epoch: usize) -> BTreeMap<String, String> {
         let mut meta = BTreeMap::new();
         let labels: Vec<&str> = self.set.label_names().to_vec();
         meta.insert(
@@ -546,6 +736,13 @@ impl<N: TrainableNetwork> Trainer<N> {
             format!("astronn {}", env!("CARGO_PKG_VERSION")),
         );
         meta.insert("epochs".into(), self.epoch.to_string());
+        meta.insert("saved_epoch".into(), saved_epoch.to_string());
+        if let Some((epoch, loss)) = self.best_epoch() {
+            meta.insert("best_epoch".into(), epoch.to_string());
+            meta.insert("best_val_loss".into(), loss.to_string());
+        }
+        meta.insert(MC_VARIANCE_KEY.into(), self.norm.mc_variance.name().into());
+        meta.extend(self.lineage.clone());
         if let Some(last) = self.history.last() {
             meta.insert("final_train_loss".into(), last.train_loss.to_string());
             if let Some(v) = last.val_loss {
@@ -561,32 +758,67 @@ impl<N: TrainableNetwork> Trainer<N> {
         meta
     }
 
-    /// The current model as an in-memory model file (parameters under Astra's names,
-    /// element masks, normalisation, [`Trainer::provenance`] metadata); `path` is where it
-    /// will be written.
+    /// The current (last epoch's) model as an in-memory model file (parameters under
+    /// Astra's names, element masks, normalisation, [`Trainer::provenance`] metadata);
+    /// `path` is where it will be written.
     pub fn model_file(&self, path: &Path) -> Result<ModelFile> {
+        self.file_of(path, self.epoch, self.model.model_tensors(&self.norm)?)
+    }
+
+    /// The model of the epoch with the lowest validation loss (the current one when no
+    /// epoch was validated), as [`Trainer::model_file`] makes it.
+    pub fn best_model_file(&self, path: &Path) -> Result<ModelFile> {
+        match &self.best {
+            Some(best) => self.file_of(path, best.epoch, best.tensors.clone()),
+            None => self.model_file(path),
+        }
+    }
+
+    fn file_of(
+        &self,
+        path: &Path,
+        epoch: usize,
+        tensors: HashMap<String, Tensor>,
+    ) -> Result<ModelFile> {
         Ok(ModelFile {
             path: path.to_path_buf(),
             kind: N::KIND,
             format: ModelFormat::Safetensors,
             sha256: String::new(),
-            tensors: self.model.model_tensors(&self.norm)?,
-            metadata: self.provenance(),
+            tensors,
+            metadata: self.provenance(epoch),
         })
     }
 
-    /// Writes the current model as our native model file, loadable by `predict`, with the
-    /// provenance metadata plus `extra` (the command line, input hashes, …).
+    /// Writes the best epoch's model ([`Trainer::best_model_file`]) as our native model
+    /// file, loadable by `predict`, with the provenance metadata plus `extra` (the command
+    /// line, input hashes, …). The last epoch's model is in the last checkpoint.
     pub fn save_model(&self, path: &Path, extra: BTreeMap<String, String>) -> Result<()> {
+        self.best_model_file(path)?.save_safetensors(path, extra)
+    }
+
+    /// Writes the last epoch's model ([`Trainer::model_file`]) as [`Trainer::save_model`]
+    /// writes the best one.
+    pub fn save_last_model(&self, path: &Path, extra: BTreeMap<String, String>) -> Result<()> {
         self.model_file(path)?.save_safetensors(path, extra)
     }
 
     /// Writes a checkpoint: the model file (usable by `predict` as it is) plus Adam's
     /// moments and step, the schedule's state, the epoch and step counters (the random
-    /// streams' position), the settings, the data's SHA-256 and the metrics so far.
+    /// streams' position), the settings, the data's SHA-256, the metrics so far and the best
+    /// epoch's parameters (`best.{param}`).
     pub fn checkpoint(&self, path: &Path) -> Result<()> {
         let mut file = self.model_file(path)?;
         file.tensors.extend(self.adam.state_tensors()?);
+        if let Some(best) = &self.best {
+            for (name, _) in self.model.vars() {
+                let tensor = best.tensors.get(&name).ok_or_else(|| {
+                    Error::Invalid(format!("the best epoch's model lacks {name}"))
+                })?;
+                file.tensors
+                    .insert(format!("{BEST_PREFIX}{name}"), tensor.clone());
+            }
+        }
         let mut meta = BTreeMap::new();
         meta.insert(CHECKPOINT_KEY.to_string(), "1".to_string());
         let mut put = |key: &str, value: String| {
@@ -599,6 +831,10 @@ impl<N: TrainableNetwork> Trainer<N> {
         put("best", self.schedule.best.to_string());
         put("wait", self.schedule.wait.to_string());
         put("data_sha256", self.data_sha256.clone());
+        if let Some(best) = &self.best {
+            put("best_epoch", best.epoch.to_string());
+            put("best_val_loss", best.val_loss.to_string());
+        }
         put(
             "history",
             serde_json::to_string(&self.history)
@@ -609,6 +845,27 @@ impl<N: TrainableNetwork> Trainer<N> {
         }
         file.save_safetensors(path, meta)
     }
+}
+
+/// The variables of `model` named in `names`, in the model's (sorted) order.
+fn trained_vars<N: TrainableNetwork>(model: &N, names: &[String]) -> Vec<(String, Var)> {
+    model
+        .vars()
+        .into_iter()
+        .filter(|(name, _)| names.contains(name))
+        .collect()
+}
+
+/// `factor` · Σ w² over the weights (not biases) among `vars` named in `names`.
+fn weights_l2(vars: &[(String, Var)], names: &[String], factor: f64) -> Result<f64> {
+    let mut sum = 0.0;
+    for (name, var) in vars {
+        if is_weight(name) && names.contains(name) {
+            let squares = var.as_tensor().to_dtype(DType::F64)?.sqr()?.sum_all()?;
+            sum += squares.to_scalar::<f64>()?;
+        }
+    }
+    Ok(factor * sum)
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ pub mod dr19;
 pub mod mc;
 pub mod run;
 pub mod synth;
+pub mod training_sets;
 
 use std::path::PathBuf;
 
