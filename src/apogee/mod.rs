@@ -1,5 +1,6 @@
-//! The APOGEE pixel grid, pixel bits, masks and continuum normalization.
+//! The APOGEE pixel grid, pixel and star bits, masks and continuum normalization.
 
+pub mod bitmasks;
 pub mod continuum;
 pub mod grid;
 pub mod masks;

@@ -376,8 +376,57 @@ pub struct TrainArgs {
     pub metrics: Option<PathBuf>,
 
     /// Continue from a checkpoint of an earlier run with the same data and settings.
-    #[arg(long, value_name = "CHECKPOINT")]
+    #[arg(long, value_name = "CHECKPOINT", conflicts_with = "init")]
     pub resume: Option<PathBuf>,
+
+    /// Fine-tune: start from this model's weights instead of random ones. Any model predict
+    /// reads (Astra .pt, our .safetensors, an astroNN model folder, or `default`) of the
+    /// --kind trained; its architecture and (without --renormalize) its normalisation are
+    /// kept, and the new model's metadata names it and its SHA-256.
+    #[arg(long, value_name = "MODEL")]
+    pub init: Option<PathBuf>,
+
+    /// With --init: compute the normalisation (mean spectrum, label means and stds) from the
+    /// new training set instead of keeping the parent's.
+    #[arg(long, requires = "init")]
+    pub renormalize: bool,
+
+    /// Keep parameters fixed while training: `conv` (both convolutions), `trunk` (the
+    /// convolutions and dense_1) or a pattern over parameter names (`*` and `?`; a layer
+    /// name stands for its weight and bias), e.g. `dense_aux_fullspec`. Repeatable.
+    #[arg(long, value_name = "conv|trunk|PATTERN")]
+    pub freeze: Vec<String>,
+
+    /// Stop after N epochs without a better validation loss (the model written is always
+    /// the epoch with the best validation loss).
+    #[arg(long, value_name = "N")]
+    pub early_stop: Option<usize>,
+
+    /// Which epoch's model to write: the one with the best validation loss, or the last.
+    #[arg(long, value_enum, default_value_t = SavedEpoch::Best)]
+    pub save: SavedEpoch,
+
+    /// Train only on the catalog stars a DR19 selection keeps: `dr19-astronn` (no M_H_BAD,
+    /// STAR_BAD, NO_ASPCAP_RESULT, MISSING_APSTAR, NO_GRID or PROBLEM_TARGET in ASPCAPFLAG)
+    /// or `dr19-dist` (VSCATTER < 1, SNR > 200, no STARFLAG bit, valid K and SFD_EBV, Gaia
+    /// quality cuts). Prints how many stars each rule removed.
+    #[arg(long, value_name = "NAME")]
+    pub select: Option<String>,
+
+    /// Train only on catalog stars for which EXPR holds, e.g. 'SNR > 200 && !(STARFLAG) &&
+    /// VSCATTER < 1' (columns, numbers, + - * /, comparisons, && || !, finite(x), abs(x),
+    /// bit tests FLAG[BIT] by number or name). Applied after --select.
+    #[arg(long = "where", value_name = "EXPR")]
+    pub where_expr: Option<String>,
+}
+
+/// The epoch whose model `train` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SavedEpoch {
+    /// The epoch with the lowest validation loss (the last one without a validation set).
+    Best,
+    /// The last epoch.
+    Last,
 }
 
 fn parse_label_column(text: &str) -> Result<(String, String), String> {

@@ -2,19 +2,21 @@
 //! parallaxes and photometry), train with per-epoch progress, checkpoints and metrics, and
 //! write the model.
 
-use crate::cli::args::{NetworkKind, TrainArgs};
+use crate::cli::args::{NetworkKind, SavedEpoch, TrainArgs};
 use crate::cli::count;
 use crate::cli::progress::Progress;
 use anyhow::{bail, Context, Result};
 use astronn::io::inputs::expand_inputs;
 use astronn::io::labels::{FakemagCatalog, LabelCatalog, LabelColumns, TrainingLabels};
-use astronn::io::model_file::ModelKind;
+use astronn::io::model_file::{ModelFile, ModelKind};
 use astronn::io::temp::TempPath;
+use astronn::models::ModelSpec;
 use astronn::nn::censored::LABELS;
 use astronn::pipeline::run::{FILES_PER_CHUNK, SPECTRA_PER_CHUNK};
 use astronn::pipeline::run_info::utc_timestamp;
 use astronn::pipeline::source::SpectrumSource;
 use astronn::pipeline::training_set::collect_training_set;
+use astronn::train::selection::Selection;
 use astronn::train::trainer::{TrainConfig, Trainer};
 use astronn::train::{TrainableCensored, TrainableDist, TrainableNetwork};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -91,11 +93,43 @@ fn train_network<N: TrainableNetwork>(
         .clone()
         .unwrap_or_else(|| beside(&args.output, ".metrics.json"));
 
+    let config = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        lr: args.lr,
+        val_fraction: args.val_fraction,
+        seed: args.seed,
+        freeze: args.freeze.clone(),
+        early_stop: args.early_stop,
+        ..TrainConfig::default()
+    };
+    if !args.freeze.is_empty() && args.init.is_none() && args.resume.is_none() {
+        bail!("--freeze keeps a model's weights: it needs --init MODEL (or --resume)");
+    }
+    let parent = match &args.init {
+        Some(path) => Some(ModelSpec::from_arg(Some(path)).load(N::KIND)?),
+        None => None,
+    };
+    Trainer::<N>::check_settings(&config, parent.as_ref())?;
+
     let columns = LabelColumns {
         id: args.id_column.clone(),
         overrides: args.label_columns.iter().cloned().collect(),
     };
+    let selection = selection(&args)?;
     let catalog = load_labels::<N>(&args, &columns)?;
+    let selected = match &selection {
+        Some(selection) => {
+            let outcome = selection.apply(&args.catalog, &columns.id)?;
+            if !quiet {
+                for line in outcome.summary_lines() {
+                    eprintln!("train: {line}");
+                }
+            }
+            Some(outcome)
+        }
+        None => None,
+    };
     let mut source = match &args.normalized {
         Some(path) => SpectrumSource::normalized(path, SPECTRA_PER_CHUNK)?,
         None => {
@@ -106,31 +140,32 @@ fn train_network<N: TrainableNetwork>(
         }
     };
     let reading = Progress::new(source.total_units(), source.unit_name(), quiet);
-    let (set, join) = collect_training_set(&mut source, catalog.as_ref(), &reading)?;
+    let (set, join) =
+        collect_training_set(&mut source, catalog.as_ref(), selected.as_ref(), &reading)?;
     reading.finish();
     if !quiet {
         eprintln!(
-            "train: {} with labels ({} read, {} not in the catalog, {} without labels, {} \
-             unusable)",
+            "train: {} with labels ({} read, {} not in the catalog, {} not selected, {} \
+             without labels, {} unusable)",
             count(join.joined, "spectrum", "spectra"),
             join.spectra,
             join.not_in_catalog,
+            join.not_selected,
             join.without_labels,
             join.unusable
         );
     }
 
-    let config = TrainConfig {
-        epochs: args.epochs,
-        batch_size: args.batch_size,
-        lr: args.lr,
-        val_fraction: args.val_fraction,
-        seed: args.seed,
-        ..TrainConfig::default()
-    };
-    let mut trainer = match &args.resume {
-        Some(checkpoint) => Trainer::<N>::resume(checkpoint, set, config)?,
-        None => Trainer::<N>::new(set, config)?,
+    let mut trainer = match (&args.resume, &parent) {
+        (Some(checkpoint), _) => Trainer::<N>::resume(checkpoint, set, config)?,
+        (None, Some(parent)) => {
+            let trainer = Trainer::<N>::fine_tune(set, config, parent, args.renormalize)?;
+            if !quiet {
+                report_parent(&trainer, parent)?;
+            }
+            trainer
+        }
+        (None, None) => Trainer::<N>::new(set, config)?,
     };
     while !trainer.is_finished() {
         let epoch = trainer.epoch() + 1;
@@ -141,8 +176,13 @@ fn train_network<N: TrainableNetwork>(
             let val = metrics
                 .val_loss
                 .map_or("-".to_string(), |v| format!("{v:.4}"));
+            let best = if trainer.best_epoch().map(|(e, _)| e) == Some(epoch) {
+                " (best)"
+            } else {
+                ""
+            };
             eprintln!(
-                "epoch {epoch}/{}: train loss {:.4}, validation loss {val}, lr {:.2e}, \
+                "epoch {epoch}/{}: train loss {:.4}, validation loss {val}{best}, lr {:.2e}, \
                  {:.0} spectra/s",
                 args.epochs, metrics.train_loss, metrics.lr, metrics.spectra_per_second
             );
@@ -175,8 +215,26 @@ fn train_network<N: TrainableNetwork>(
         trainer.data_sha256().to_string(),
     );
     metadata.insert("training_spectra".to_string(), join.joined.to_string());
-    trainer.save_model(&args.output, metadata)?;
-    if !quiet {
+    match args.save {
+        SavedEpoch::Best => trainer.save_model(&args.output, metadata)?,
+        SavedEpoch::Last => trainer.save_last_model(&args.output, metadata)?,
+    }
+    if !quiet && args.save == SavedEpoch::Best {
+        if let Some((epoch, loss)) = trainer.best_epoch() {
+            let stop = if trainer.stopped_early() {
+                format!(
+                    "stopped early after {} epochs without a better validation loss; ",
+                    trainer.epoch() - epoch
+                )
+            } else {
+                String::new()
+            };
+            eprintln!(
+                "train: {stop}the model is epoch {epoch} of {} (validation loss {loss:.4}); the \
+                 last epoch's is its checkpoint",
+                trainer.epoch()
+            );
+        }
         eprintln!(
             "train: model -> {}, metrics -> {}, checkpoints -> {}",
             args.output.display(),
@@ -185,6 +243,38 @@ fn train_network<N: TrainableNetwork>(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The catalog selection `--select` and `--where` ask for (preset rules first), if any;
+/// an unknown preset or a bad expression is an error here, before any data is read.
+fn selection(args: &TrainArgs) -> Result<Option<Selection>> {
+    let preset = args.select.as_deref().map(Selection::preset).transpose()?;
+    let filter = args
+        .where_expr
+        .as_deref()
+        .map(Selection::parse_where)
+        .transpose()?;
+    Ok(match (preset, filter) {
+        (Some(preset), Some(filter)) => Some(preset.and(filter)),
+        (preset, filter) => preset.or(filter),
+    })
+}
+
+/// Prints how the parent model does on this run's validation spectra, before training:
+/// fine-tuning starts from there.
+fn report_parent<N: TrainableNetwork>(trainer: &Trainer<N>, parent: &ModelFile) -> Result<()> {
+    let frozen = trainer.frozen();
+    if !frozen.is_empty() {
+        eprintln!("train: frozen: {}", frozen.join(", "));
+    }
+    if let Some(validation) = trainer.validate()? {
+        eprintln!(
+            "epoch 0 ({}): validation loss {:.4}",
+            parent.identity(),
+            validation.loss
+        );
+    }
+    Ok(())
 }
 
 fn epoch_bar(spectra: usize, epoch: usize, epochs: usize, quiet: bool) -> ProgressBar {

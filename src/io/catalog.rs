@@ -108,6 +108,19 @@ impl Catalog {
     }
 }
 
+/// The column names of a catalog, in file order: for FITS, those of its table HDU (from the
+/// header alone); for CSV, those of the header line. `what` names the catalog in messages.
+pub fn column_names(path: &Path, what: &str) -> Result<Vec<String>> {
+    match csv_text(path)? {
+        None => Ok(open_table(path, what)?
+            .1
+            .into_iter()
+            .map(|info| info.name)
+            .collect()),
+        Some(text) => Ok(csv_table(path, &text, what)?.0),
+    }
+}
+
 /// The text of a CSV catalog, or `None` for a FITS one (see [`looks_like_fits`]); a file
 /// that is neither is an error.
 pub(crate) fn csv_text(path: &Path) -> Result<Option<String>> {

@@ -1,10 +1,13 @@
 //! Building a training set: the coadds of a run's inputs, joined by APOGEE identifier with
-//! a label catalog (AstroNN's labels or AstroNNDist's L_fakemag).
+//! a label catalog (AstroNN's labels or AstroNNDist's L_fakemag), optionally restricted to
+//! the stars a selection keeps.
 
+use crate::apogee::grid::NETWORK_PIXELS;
 use crate::io::labels::TrainingLabels;
 use crate::pipeline::predict::{describe, Observer};
 use crate::pipeline::source::SpectrumSource;
 use crate::train::data::TrainingSet;
+use crate::train::selection::SelectionOutcome;
 use crate::{Error, Result};
 
 /// How the join went.
@@ -16,6 +19,8 @@ pub struct JoinSummary {
     pub joined: usize,
     /// Spectra whose star the catalog does not list.
     pub not_in_catalog: usize,
+    /// Spectra whose star the catalog lists but the selection removed (left out).
+    pub not_selected: usize,
     /// Spectra whose star the catalog lists without any usable label (for AstroNNDist: no
     /// parallax, no parallax error or no valid Ks magnitude).
     pub without_labels: usize,
@@ -24,14 +29,21 @@ pub struct JoinSummary {
 }
 
 /// Reads every coadd of `source` and keeps those whose star has at least one label in
-/// `catalog`. Fails when none does, saying why.
+/// `catalog` and, with a `selection`, is one it keeps. Fails when none does, saying why.
 pub fn collect_training_set(
     source: &mut SpectrumSource,
     catalog: &dyn TrainingLabels,
+    selection: Option<&SelectionOutcome>,
     observer: &dyn Observer,
 ) -> Result<(TrainingSet, JoinSummary)> {
     let mut summary = JoinSummary::default();
-    let (mut flux, mut labels, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+    let mut flux = Vec::new();
+    // One coadd per file or spectrum at most: reserving that much up front saves growing
+    // (reallocating and copying) gigabytes, and reserved pages never written are never
+    // resident. If the reservation is refused, the vector grows as it goes instead.
+    flux.try_reserve_exact(expected_coadds(source).saturating_mul(NETWORK_PIXELS))
+        .ok();
+    let (mut labels, mut errors) = (Vec::new(), Vec::new());
     while let Some(chunk) = source.next_chunk()? {
         let mut spectra = 0;
         for spectrum in chunk.spectra.into_iter().filter(|s| !s.meta.is_visit()) {
@@ -44,10 +56,15 @@ pub fn collect_training_set(
                     continue;
                 }
             };
-            let Some((values, label_errors)) = catalog.lookup(&spectrum.meta.apogee_id()) else {
+            let id = spectrum.meta.apogee_id();
+            let Some((values, label_errors)) = catalog.lookup(&id) else {
                 summary.not_in_catalog += 1;
                 continue;
             };
+            if selection.is_some_and(|s| !s.contains(&id)) {
+                summary.not_selected += 1;
+                continue;
+            }
             if values.iter().all(|v| v.is_nan()) {
                 summary.without_labels += 1;
                 continue;
@@ -71,6 +88,12 @@ pub fn collect_training_set(
                 summary.spectra,
                 catalog.label_rule()
             )
+        } else if summary.not_selected > 0 {
+            format!(
+                "the selection removed the stars of all {} spectra found in the catalog ({})",
+                summary.not_selected,
+                selection.map_or_else(String::new, ToString::to_string)
+            )
         } else {
             format!(
                 "none of the {} spectra's stars (sdss4_apogee_id) is in the label catalog {}",
@@ -82,4 +105,12 @@ pub fn collect_training_set(
     }
     let set = TrainingSet::with_labels(catalog.label_names(), flux, labels, Some(errors))?;
     Ok((set, summary))
+}
+
+/// The most coadds `source` can deliver: one per apStar file or normalized spectrum.
+fn expected_coadds(source: &SpectrumSource) -> usize {
+    match source.unit_name() {
+        "files" | "spectra" => source.total_units(),
+        _ => 0,
+    }
 }

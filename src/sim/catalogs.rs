@@ -3,12 +3,14 @@
 //!   `astronn report`;
 //! - `labels.fits`: what a survey catalog would give, in the allStar layout `astronn train`
 //!   reads by default (labels with errors, some missing as −9999; parallaxes with Gaia-like
-//!   errors; Ks and E(B−V)).
+//!   errors; Ks and E(B−V)), and the quality columns DR19's training selections cut on
+//!   (flags, RV scatter, Gaia EDR3 astrometric quality; [`crate::sim::flags`]).
 
 use crate::io::table::{ColumnData, ColumnKind, ColumnSpec};
 use crate::nn::censored::LABELS;
 use crate::nn::dropout::MaskStream;
 use crate::random::{normal, uniform};
+use crate::sim::flags::Quality;
 use crate::sim::population::Star;
 use crate::sim::spectrum::{FE_H, LOGG, N_LABELS, TEFF};
 use crate::train::data::MISSING_LABEL;
@@ -30,6 +32,8 @@ pub struct StarRecord {
     pub crb: [f64; N_LABELS],
     /// The survey catalog's view of the star.
     pub observed: ObservedCatalog,
+    /// The survey catalog's quality columns.
+    pub quality: Quality,
 }
 
 /// A survey catalog's measurements of a star: labels with errors (NaN = missing), Ks with
@@ -232,7 +236,8 @@ pub fn truth_rows(records: &[StarRecord]) -> Vec<ColumnData> {
 }
 
 /// Columns of `labels.fits` (allStar names: `TEFF`, `LOGG`, `FE_H`, `<X>_FE` and their
-/// `_ERR`, `K`, `SFD_EBV`; and the inputs of AstroNNDist training).
+/// `_ERR`, `K`, `SFD_EBV`; the inputs of AstroNNDist training; then the quality columns, with
+/// the Gaia EDR3 ones named as a join of `gaia_source` onto allStar would name them).
 pub fn label_catalog_columns() -> Vec<ColumnSpec> {
     let mut names = vec!["TEFF".to_string(), "LOGG".into(), "FE_H".into()];
     names.extend(element_labels().map(|(_, label)| format!("{}_FE", allstar_element(label))));
@@ -253,8 +258,25 @@ pub fn label_catalog_columns() -> Vec<ColumnSpec> {
     ] {
         columns.push(ColumnSpec::new(name, ColumnKind::F64));
     }
+    for (name, kind) in QUALITY_COLUMNS {
+        columns.push(ColumnSpec::new(name, kind));
+    }
     columns
 }
+
+/// The quality columns of `labels.fits`, after the others.
+const QUALITY_COLUMNS: [(&str, ColumnKind); 10] = [
+    ("ASPCAPFLAG", ColumnKind::I64),
+    ("STARFLAG", ColumnKind::I64),
+    ("ANDFLAG", ColumnKind::I64),
+    ("VSCATTER", ColumnKind::F64),
+    ("NVISITS", ColumnKind::I32),
+    ("GAIAEDR3_PARALLAX", ColumnKind::F64),
+    ("GAIAEDR3_PARALLAX_ERROR", ColumnKind::F64),
+    ("GAIAEDR3_RUWE", ColumnKind::F64),
+    ("GAIAEDR3_IPD_FRAC_MULTI_PEAK", ColumnKind::I16),
+    ("GAIAEDR3_IPD_GOF_HARMONIC_AMPLITUDE", ColumnKind::F64),
+];
 
 /// The element labels (index, name): every label but Teff, log g and [Fe/H].
 fn element_labels() -> impl Iterator<Item = (usize, &'static str)> {
@@ -299,6 +321,26 @@ pub fn label_catalog_rows(records: &[StarRecord]) -> Vec<ColumnData> {
         f64s(&|r| r.observed.parallax_err),
         f64s(&|r| r.observed.k_mag),
         f64s(&|r| r.star.ebv),
+    ]);
+    let flags = |f: &dyn Fn(&Quality) -> u64| {
+        ColumnData::I64(records.iter().map(|r| f(&r.quality) as i64).collect())
+    };
+    data.extend([
+        flags(&|q| q.aspcapflag),
+        flags(&|q| q.starflag),
+        flags(&|q| q.andflag),
+        f64s(&|r| r.quality.vscatter),
+        ColumnData::I32(records.iter().map(|r| r.nvisits as i32).collect()),
+        f64s(&|r| r.observed.parallax),
+        f64s(&|r| r.observed.parallax_err),
+        f64s(&|r| r.quality.ruwe),
+        ColumnData::I16(
+            records
+                .iter()
+                .map(|r| r.quality.ipd_frac_multi_peak)
+                .collect(),
+        ),
+        f64s(&|r| r.quality.ipd_gof_harmonic_amplitude),
     ]);
     data
 }

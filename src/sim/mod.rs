@@ -7,11 +7,13 @@
 //! - [`observe`]: visits, noise, instrumental continuum and flagged pixels;
 //! - [`crb`]: the Cramér–Rao bound of every label;
 //! - [`catalogs`]: the truth and survey (allStar-like) catalogs;
+//! - [`flags`]: the survey catalog's quality flags, RV scatter and Gaia astrometric quality;
 //! - [`given`]: stars given by the user instead of drawn;
 //! - [`survey`]: the whole run, to apStar files or normalized spectra.
 
 pub mod catalogs;
 pub mod crb;
+pub mod flags;
 pub mod given;
 pub mod observe;
 pub mod population;

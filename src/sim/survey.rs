@@ -17,6 +17,7 @@ use crate::sim::catalogs::{
     StarRecord,
 };
 use crate::sim::crb::cramer_rao_bounds;
+use crate::sim::flags::{draw_quality, FLAGS_STREAM};
 use crate::sim::observe::{coadd_noise, observe, ApStarArrays, Observation};
 use crate::sim::population::{draw_star_within, LabelBound, Star};
 use crate::sim::spectrum::{draw_line_scatter, SpectralModel, LINE_STRENGTH_SCATTER};
@@ -237,6 +238,13 @@ fn simulate_star(survey: &Survey, index: usize) -> Result<Simulated> {
     );
     let observed = observe_catalog(&mut rng, &star);
     let position = Position::draw(&mut rng);
+    // Its own stream: the quality columns change nothing else of the star.
+    let quality = draw_quality(
+        &mut stream(survey.seed, FLAGS_STREAM, index as u64),
+        observation.coadd_snr,
+        observation.visit_snr.len(),
+        observed.parallax.is_finite(),
+    );
     let record = StarRecord {
         file: apstar_name(&id),
         id,
@@ -245,6 +253,7 @@ fn simulate_star(survey: &Survey, index: usize) -> Result<Simulated> {
         nvisits: observation.visit_snr.len(),
         crb,
         observed,
+        quality,
     };
     let spectra = match survey.output {
         SurveyOutput::ApStar => Spectra::ApStar {

@@ -2,7 +2,10 @@
 //! its normalisation, the loss, differentiable forward passes over trainable parameters
 //! ([`TrainableNetwork`]: [`model::TrainableCensored`], [`dist_model::TrainableDist`]), Adam
 //! with Keras's conventions, the plateau learning-rate schedule, and a [`Trainer`] that runs
-//! epochs, validates, checkpoints, resumes exactly and writes the trained model file.
+//! epochs, validates, checkpoints, resumes exactly and writes the trained model file: the
+//! epoch with the best validation loss, optionally stopping early. A run may start from a
+//! loaded model (fine-tuning, with [`freeze`]d parameters) and train on the catalog rows a
+//! [`selection`] keeps (DR19's presets or a `--where` expression).
 //!
 //! The recipe is astroNN's; where this implementation has to choose, it does so as follows:
 //!
@@ -23,6 +26,10 @@
 //!   parallax_err · 10^(0.2·K0) ([`crate::io::labels::fakemag_label`]), negative parallaxes
 //!   kept; it is divided by its std with no mean offset, as its inference multiplies by
 //!   `labels_std` only. The validation MAE is in L_fakemag units.
+//! - The best epoch is judged by the validation loss (the L2 term included; a NaN loss
+//!   never wins, a tie keeps the earlier epoch); a fine-tuned run's starting point is not a
+//!   candidate. A frozen parameter gets no update, no L2 step and no max-norm; its L2 term
+//!   still counts in the reported losses.
 
 pub mod adam;
 pub mod data;
@@ -34,6 +41,7 @@ pub mod loss;
 pub mod model;
 pub mod network;
 pub mod schedule;
+pub mod selection;
 pub mod trainer;
 
 pub use data::{Normalisation, TrainingSet};
