@@ -512,7 +512,7 @@ fn normalized_round_trip_with_chunked_reads() {
     let mut reader = NormalizedReader::open(&path).unwrap();
     assert_eq!(reader.len(), n);
     assert!(reader.has_e_flux());
-    for (i, m) in reader.meta().iter().enumerate() {
+    for (i, m) in reader.read_all_meta().unwrap().iter().enumerate() {
         let want = meta(i);
         assert_eq!(format!("{m:?}"), format!("{want:?}"), "meta {i}");
     }
@@ -559,9 +559,9 @@ fn normalized_empty_file_and_drop() {
         .unwrap()
         .finish()
         .unwrap();
-    let reader = NormalizedReader::open(&path).unwrap();
+    let mut reader = NormalizedReader::open(&path).unwrap();
     assert_eq!(reader.len(), 0);
-    assert!(reader.meta().is_empty());
+    assert!(reader.read_all_meta().unwrap().is_empty());
 
     let dropped = dir.path().join("dropped.fits");
     {
@@ -605,7 +605,7 @@ fn normalized_reader_accepts_flux_only_files() {
     let mut reader = NormalizedReader::open(&path).unwrap();
     assert_eq!(reader.len(), 3);
     assert!(!reader.has_e_flux());
-    for (i, m) in reader.meta().iter().enumerate() {
+    for (i, m) in reader.read_all_meta().unwrap().iter().enumerate() {
         assert_eq!(m.source_file, "flux_only.fits");
         assert_eq!(m.row, i as i64);
         assert_eq!(m.kind, "coadd");

@@ -530,8 +530,13 @@ proptest! {
 /// one per star, with the catalog's identifiers.
 #[test]
 fn the_survey_spectra_carry_the_catalog_ids() {
-    let reader =
+    let mut reader =
         astronn::io::normalized::NormalizedReader::open(&survey().join("normalized.fits")).unwrap();
-    let spectra: Vec<String> = reader.meta().iter().map(SpectrumMeta::apogee_id).collect();
+    let spectra: Vec<String> = reader
+        .read_all_meta()
+        .unwrap()
+        .iter()
+        .map(SpectrumMeta::apogee_id)
+        .collect();
     assert_eq!(spectra, ids(&labels_table()));
 }

@@ -298,7 +298,7 @@ fn train_dist_writes_a_model_that_dist_runs() {
     let messages = stderr(&out);
     assert!(
         messages.contains(
-            "58 spectra with labels (60 read, 1 not in the catalog, 1 without labels, 0 unusable)"
+            "58 spectra with labels (60 read, 1 not in the catalog, 0 not selected, 1 without labels, 0 unusable)"
         ),
         "{messages}"
     );

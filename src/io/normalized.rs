@@ -323,7 +323,9 @@ pub struct NormalizedReader {
     flux_hdu: usize,
     e_flux_hdu: Option<usize>,
     rows: usize,
-    meta: Vec<SpectrumMeta>,
+    /// The `SPECTRA` table's HDU, read a chunk of rows at a time (`None`: the file has
+    /// none, and each row is described as a coadd of this file).
+    spectra_hdu: Option<usize>,
 }
 
 impl std::fmt::Debug for NormalizedReader {
@@ -337,8 +339,9 @@ impl std::fmt::Debug for NormalizedReader {
 }
 
 impl NormalizedReader {
-    /// Opens a normalized-spectrum file and reads its `SPECTRA` table (or describes each row
-    /// as a coadd of this file when there is none). The images must have 7514 columns.
+    /// Opens a normalized-spectrum file and checks its images (7514 columns) and its
+    /// `SPECTRA` table (one row per spectrum); nothing per spectrum is read until asked for,
+    /// so that memory does not grow with the file.
     pub fn open(path: &Path) -> Result<Self> {
         let mut fits = Fits::open(path)?;
         let (flux_hdu, rows) = match image_rows(&mut fits, FLUX_HDU)? {
@@ -363,9 +366,19 @@ impl NormalizedReader {
             }
             None => None,
         };
-        let meta = match fits.move_to_named(SPECTRA_HDU)? {
+        let spectra_hdu = match fits.move_to_named(SPECTRA_HDU)? {
             Some(t) if t == fits::BINARY_TBL || t == fits::ASCII_TBL => {
-                read_spectra_table(&mut fits, path, rows)?
+                let (_, nrows) = fits.table_shape()?;
+                if nrows != rows {
+                    return Err(Error::file(
+                        path,
+                        format!(
+                            "'{SPECTRA_HDU}' describes {nrows} spectra but '{FLUX_HDU}' holds \
+                             {rows}"
+                        ),
+                    ));
+                }
+                Some(fits.current_hdu())
             }
             Some(_) => {
                 return Err(Error::file(
@@ -373,15 +386,7 @@ impl NormalizedReader {
                     format!("'{SPECTRA_HDU}' is an image, but it should be a table"),
                 ))
             }
-            None => {
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                (0..rows)
-                    .map(|i| SpectrumMeta::anonymous(&name, i))
-                    .collect()
-            }
+            None => None,
         };
         Ok(NormalizedReader {
             fits,
@@ -389,7 +394,7 @@ impl NormalizedReader {
             flux_hdu,
             e_flux_hdu,
             rows,
-            meta,
+            spectra_hdu,
         })
     }
 
@@ -403,9 +408,32 @@ impl NormalizedReader {
         self.rows == 0
     }
 
-    /// The description of every spectrum, in row order.
-    pub fn meta(&self) -> &[SpectrumMeta] {
-        &self.meta
+    /// The descriptions of spectra `start .. start + count`, in row order (read from the
+    /// `SPECTRA` table, or each a coadd of this file when it has none).
+    pub fn read_meta(&mut self, start: usize, count: usize) -> Result<Vec<SpectrumMeta>> {
+        self.check_range(start, count)?;
+        let rows = start..start + count;
+        let Some(hdu) = self.spectra_hdu else {
+            return metas_from_columns(&self.path, rows, Vec::new());
+        };
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        self.fits.move_to_hdu(hdu)?;
+        let (ncols, _) = self.fits.table_shape()?;
+        let mut columns = Vec::with_capacity(ncols);
+        for colnum in 1..=ncols {
+            let info = self.fits.column_info(colnum)?;
+            if let Some(data) = self.fits.read_column(&info, start + 1, count)? {
+                columns.push((info.name, data));
+            }
+        }
+        metas_from_columns(&self.path, rows, columns)
+    }
+
+    /// The descriptions of every spectrum ([`NormalizedReader::read_meta`] of all rows).
+    pub fn read_all_meta(&mut self) -> Result<Vec<SpectrumMeta>> {
+        self.read_meta(0, self.rows)
     }
 
     /// Whether the file has an `E_FLUX` image.
@@ -428,6 +456,19 @@ impl NormalizedReader {
         self.read_rows(hdu, E_FLUX_HDU, start, count)
     }
 
+    /// An error unless spectra `start .. start + count` are in the file.
+    fn check_range(&self, start: usize, count: usize) -> Result<()> {
+        if start.checked_add(count).is_some_and(|end| end <= self.rows) {
+            return Ok(());
+        }
+        Err(Error::Invalid(format!(
+            "{}: spectra {start}..{} requested but the file holds {}",
+            self.path.display(),
+            start.saturating_add(count),
+            self.rows
+        )))
+    }
+
     fn read_rows(
         &mut self,
         hdu: usize,
@@ -435,15 +476,7 @@ impl NormalizedReader {
         start: usize,
         count: usize,
     ) -> Result<Vec<f64>> {
-        let end = start.checked_add(count).filter(|&e| e <= self.rows);
-        if end.is_none() {
-            return Err(Error::Invalid(format!(
-                "{}: spectra {start}..{} requested but the file holds {}",
-                self.path.display(),
-                start.saturating_add(count),
-                self.rows
-            )));
-        }
+        self.check_range(start, count)?;
         let mut out = vec![0f64; count * NETWORK_PIXELS];
         if count == 0 {
             return Ok(out);
@@ -509,23 +542,4 @@ fn image_rows(fits: &mut Fits, name: &str) -> Result<Option<(usize, usize)>> {
         }
     };
     Ok(Some((hdu, rows)))
-}
-
-/// Reads the `SPECTRA` table (the current HDU); absent columns take the anonymous defaults.
-fn read_spectra_table(fits: &mut Fits, path: &Path, rows: usize) -> Result<Vec<SpectrumMeta>> {
-    let (ncols, nrows) = fits.table_shape()?;
-    if nrows != rows {
-        return Err(Error::file(
-            path,
-            format!("'{SPECTRA_HDU}' describes {nrows} spectra but '{FLUX_HDU}' holds {rows}"),
-        ));
-    }
-    let mut columns = Vec::with_capacity(ncols);
-    for colnum in 1..=ncols {
-        let info = fits.column_info(colnum)?;
-        if let Some(data) = fits.read_column(&info, 1, rows)? {
-            columns.push((info.name, data));
-        }
-    }
-    metas_from_columns(path, rows, columns)
 }

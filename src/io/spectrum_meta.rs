@@ -264,20 +264,19 @@ impl SpectraColumns {
     }
 }
 
-/// The spectra described by a `SPECTRA` table's `columns` (`rows` of them) of `path`:
-/// the place columns, and every other column as a field (older files' `sfd_ebv` as `ebv`).
+/// The spectra `rows` of `path` described by the `columns` of its `SPECTRA` table read for
+/// those rows: the place columns, and every other column as a field (older files' `sfd_ebv`
+/// as `ebv`).
 pub(crate) fn metas_from_columns(
     path: &Path,
-    rows: usize,
+    rows: std::ops::Range<usize>,
     columns: Vec<(String, ColumnData)>,
 ) -> Result<Vec<SpectrumMeta>> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut metas: Vec<SpectrumMeta> = (0..rows)
-        .map(|i| SpectrumMeta::anonymous(&name, i))
-        .collect();
+    let mut metas: Vec<SpectrumMeta> = rows.map(|i| SpectrumMeta::anonymous(&name, i)).collect();
     for (column, data) in columns {
         let column = column.to_ascii_lowercase();
         let wrong = || {

@@ -393,14 +393,11 @@ fn merge_normalized(shards: &[ShardFile], dest: &Path) -> Result<MergeSummary> {
             let count = CHUNK.min(reader.len() - start);
             let flux = reader.read_flux(start, count)?;
             let e_flux = reader.read_e_flux(start, count)?;
+            let metas = reader.read_meta(start, count)?;
             let width = flux.len() / count;
-            for i in 0..count {
+            for (i, meta) in metas.iter().enumerate() {
                 let span = i * width..(i + 1) * width;
-                writer.append(
-                    &reader.meta()[start + i],
-                    &flux[span.clone()],
-                    &e_flux[span],
-                )?;
+                writer.append(meta, &flux[span.clone()], &e_flux[span])?;
             }
             start += count;
         }

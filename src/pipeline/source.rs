@@ -137,7 +137,7 @@ impl SpectrumSource {
                 }
                 let count = (*spectra_per_chunk).min(reader.len() - *next);
                 let flux = reader.read_flux(*next, count)?;
-                let metas = reader.meta()[*next..*next + count].to_vec();
+                let metas = reader.read_meta(*next, count)?;
                 let spectra = metas
                     .into_iter()
                     .zip(flux.chunks_exact(NETWORK_PIXELS))
