@@ -384,25 +384,6 @@ fn columns_are_found_ignoring_case() {
     assert!(outcome.contains("a"));
 }
 
-#[test]
-fn an_unknown_column_lists_the_catalog_columns() {
-    let file = csv("APOGEE_ID,SNR,VSCATTER\na,150,0.1\n");
-    let err = Selection::parse_where("VSCATTER < 1 && SNRR > 200")
-        .unwrap()
-        .apply(file.path(), "APOGEE_ID")
-        .unwrap_err()
-        .to_string();
-    let first = err.lines().next().unwrap();
-    assert_eq!(
-        first,
-        format!(
-            "no column 'SNRR' in {} (it has: APOGEE_ID, SNR, VSCATTER)",
-            file.path().display()
-        )
-    );
-    assert_eq!(caret(&err), (16, 4));
-}
-
 /// The column and width of the carets under the echoed expression (both lines indented by
 /// two spaces, the last two lines of the message).
 fn caret(message: &str) -> (usize, usize) {
