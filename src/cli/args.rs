@@ -397,8 +397,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "conv|trunk|PATTERN")]
     pub freeze: Vec<String>,
 
-    /// Stop after N epochs without a better validation loss (the model written is always
-    /// the epoch with the best validation loss).
+    /// Stop after N epochs without a better validation loss (the model written is still the
+    /// best epoch's, unless --save last).
     #[arg(long, value_name = "N")]
     pub early_stop: Option<usize>,
 
