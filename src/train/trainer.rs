@@ -11,9 +11,11 @@
 //! resumed from it continues bit for bit as the uninterrupted run would (with the same
 //! thread count: candle's matrix products may split their sums by thread).
 
+use crate::apogee::grid::NETWORK_PIXELS;
 use crate::io::model_file::{ModelFile, ModelFormat, MC_VARIANCE_KEY};
 use crate::nn::network::BayesianNetwork;
 use crate::nn::sampling::Dropout;
+use crate::nn::scaling::Scaling;
 use crate::random::{shuffle, stream};
 use crate::train::adam::Adam;
 use crate::train::data::{Normalisation, TrainingSet};
@@ -245,10 +247,8 @@ pub type DistTrainer = Trainer<TrainableDist>;
 
 /// The normalisation and MC convention a model file was saved with.
 fn model_normalisation<N: TrainableNetwork>(file: &ModelFile) -> Result<Normalisation> {
-    let network = N::inference(file.tensors.clone())?;
-    let scaling = network
-        .scaling()
-        .clone()
+    let labels = N::LABELS.len();
+    let scaling = Scaling::load(&file.var_builder(), NETWORK_PIXELS, labels, N::LABEL_OFFSET)?
         .with_mc_variance(file.mc_variance()?);
     Ok(Normalisation::of_model(&scaling))
 }
@@ -294,6 +294,7 @@ impl<N: TrainableNetwork> Trainer<N> {
         config.validate()?;
         let model = match parent {
             Some(parent) => Self::parent_network(parent)?,
+            None if config.freeze.is_empty() => return Ok(()),
             None => N::new(DType::F32, config.seed)?,
         };
         let names: Vec<String> = model.vars().into_iter().map(|(name, _)| name).collect();
