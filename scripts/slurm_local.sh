@@ -150,6 +150,8 @@ start_munge() {
 # Start a slurm daemon (it daemonizes itself) unless it is already running.
 start_daemon() {
     pid_alive "$DIR/run/$1.pid" "$1" && return 0
+    # A pid file left by a daemon that died unstopped would read as "exited" below.
+    rm -f "$DIR/run/$1.pid"
     "$1" >>"$DIR/log/$1.stderr" 2>&1 \
         || { cat "$DIR/log/$1.stderr" >&2; show_logs; die "$1 failed to start"; }
 }
@@ -177,6 +179,8 @@ cmd_start() {
     local deadline=$((SECONDS + 60))
     for ((i = 0; SECONDS < deadline; i++)); do
         for d in slurmctld slurmd; do
+            # A daemon writes its pid file a moment after it forks: until then it is starting.
+            [[ -e $DIR/run/$d.pid ]] || continue
             pid_alive "$DIR/run/$d.pid" $d || { show_logs; die "$d exited"; }
         done
         node_up && registered "$since" && { log "cluster up: $(summary)"; return 0; }
