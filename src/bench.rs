@@ -8,6 +8,7 @@ use crate::nn::network::BayesianNetwork;
 use crate::train::data::TrainingSet;
 use crate::train::trainer::{CensoredTrainer, TrainConfig};
 use crate::{Error, Result};
+use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 use std::time::Instant;
 
@@ -63,6 +64,111 @@ pub fn inference_flops(model: &ModelFile, samples: usize, pixels: usize) -> f64 
             })
         })
         .sum()
+}
+
+/// A float32 matrix product `[rows, inner] × [inner, cols]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProductShape {
+    pub rows: usize,
+    pub inner: usize,
+    pub cols: usize,
+}
+
+impl ProductShape {
+    /// The square product `[n, n] × [n, n]`.
+    pub fn square(n: usize) -> Self {
+        ProductShape {
+            rows: n,
+            inner: n,
+            cols: n,
+        }
+    }
+
+    /// The network's dominant product: `dense_1` (`[in, out]` weights) applied to the
+    /// `samples` MC samples of one spectrum at once, as inference runs it. `None` for a
+    /// model without `dense_1`.
+    pub fn dense_1(model: &ModelFile, samples: usize) -> Option<Self> {
+        match model.tensors.get("dense_1.weight")?.dims() {
+            &[out, input] => Some(ProductShape {
+                rows: samples.max(1),
+                inner: input,
+                cols: out,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Floating-point operations of one product (2 per multiply-add).
+    pub fn flops(&self) -> f64 {
+        2.0 * (self.rows * self.inner * self.cols) as f64
+    }
+}
+
+/// How a measured product uses the threads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProductThreads {
+    /// Every thread of the pool runs its own product at once, as inference runs one
+    /// spectrum per thread.
+    OnePerThread,
+    /// One product at a time, split over the pool by the matrix-product library.
+    Shared,
+}
+
+/// A measured matrix-product rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductRate {
+    /// What was measured.
+    pub what: String,
+    /// The best GFLOP/s of the timed rounds.
+    pub gflops: f64,
+}
+
+/// Shortest time spent measuring one product rate.
+const PRODUCT_SECONDS: f64 = 1.0;
+
+/// Rounds timed per product rate, at least.
+const PRODUCT_ROUNDS: usize = 3;
+
+/// The machine's float32 matrix-product rate for `shape`, through candle (the library of
+/// the networks' dense layers, and so its kernels for this CPU): the best of timed rounds
+/// after one untimed round, for at least [`PRODUCT_SECONDS`] and [`PRODUCT_ROUNDS`] rounds.
+/// The best round, not the mean, since it is a limit we compare the networks against.
+pub fn product_rate(shape: ProductShape, threads: ProductThreads) -> Result<ProductRate> {
+    let device = Device::Cpu;
+    let a = Tensor::rand(-1f32, 1f32, (shape.rows, shape.inner), &device)?;
+    let b = Tensor::rand(-1f32, 1f32, (shape.inner, shape.cols), &device)?;
+    let products = match threads {
+        ProductThreads::OnePerThread => rayon::current_num_threads(),
+        ProductThreads::Shared => 1,
+    };
+    let round = || -> Result<f64> {
+        let start = Instant::now();
+        (0..products)
+            .into_par_iter()
+            .try_for_each(|_| a.matmul(&b).map(drop))?;
+        Ok(start.elapsed().as_secs_f64())
+    };
+    round()?;
+    let start = Instant::now();
+    let mut best = f64::INFINITY;
+    let mut rounds = 0;
+    while rounds < PRODUCT_ROUNDS || start.elapsed().as_secs_f64() < PRODUCT_SECONDS {
+        best = best.min(round()?);
+        rounds += 1;
+    }
+    let ProductShape { rows, inner, cols } = shape;
+    let what = match threads {
+        ProductThreads::OnePerThread => {
+            format!("float32 product [{rows}, {inner}] × [{inner}, {cols}], one per thread")
+        }
+        ProductThreads::Shared => {
+            format!("float32 product [{rows}, {inner}] × [{inner}, {cols}], all threads")
+        }
+    };
+    Ok(ProductRate {
+        what,
+        gflops: shape.flops() * products as f64 / best.max(1e-12) / 1e9,
+    })
 }
 
 /// Runs `count` spectra (cycling through `spectra`) through `net` with `mc` samples, spread

@@ -19,6 +19,7 @@
 pub mod apogee;
 pub mod bench;
 pub mod cluster;
+pub mod cpu;
 pub mod error;
 pub mod io;
 pub mod models;

@@ -1,9 +1,11 @@
-//! The benchmark's work model: floating-point operations per spectrum of MC inference.
+//! The benchmark's work model: floating-point operations per spectrum of MC inference, and
+//! the matrix products the networks are measured against.
 
 mod common;
 
-use astronn::bench::inference_flops;
-use astronn::io::model_file::ModelFile;
+use astronn::bench::{inference_flops, product_rate, ProductShape, ProductThreads};
+use astronn::io::model_file::{ModelFile, ModelKind};
+use astronn::models::default_model;
 
 #[test]
 fn flop_counts_follow_the_architectures() {
@@ -25,4 +27,31 @@ fn flop_counts_follow_the_architectures() {
     let dist = ModelFile::load(&dir.join("astronn_dist_bcnn.pt")).unwrap();
     // conv1 once; conv2, dense_1 (2·192·7512), dense_2 (2·64·192), output and variance.
     assert_eq!(inference_flops(&dist, 100, 7514), 387_363_648.0);
+}
+
+#[test]
+fn the_dominant_product_is_dense_1_over_one_spectrums_samples() {
+    let model = default_model(ModelKind::AstroNN).unwrap();
+    let shape = ProductShape::dense_1(&model, 100).unwrap();
+    assert_eq!(
+        shape,
+        ProductShape {
+            rows: 100,
+            inner: 7512,
+            cols: 192
+        }
+    );
+    assert_eq!(shape.flops(), 2.0 * 100.0 * 7512.0 * 192.0);
+    // A deterministic pass is one row.
+    assert_eq!(ProductShape::dense_1(&model, 0).unwrap().rows, 1);
+    assert_eq!(ProductShape::square(3).flops(), 54.0);
+}
+
+#[test]
+fn product_rates_name_their_shape_and_are_finite() {
+    for threads in [ProductThreads::OnePerThread, ProductThreads::Shared] {
+        let rate = product_rate(ProductShape::square(64), threads).unwrap();
+        assert!(rate.what.starts_with("float32 product [64, 64] × [64, 64]"));
+        assert!(rate.gflops > 0.0 && rate.gflops.is_finite(), "{rate:?}");
+    }
 }

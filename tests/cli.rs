@@ -723,7 +723,31 @@ fn bench_measures_both_networks_end_to_end_and_training() {
             .unwrap_or_else(|| panic!("no rate in `{row}`"));
         assert!(rate > 0.0 && rate.is_finite(), "{row}");
     }
-    assert!(text.contains("GFLOP/s"), "{text}");
+    assert!(text.contains("\nCPU features: AVX2 "), "{text}");
+    // The limit is the better of the two product rates, and the networks are a share of it.
+    let gflops = |prefix: &str| -> f64 {
+        let row = text
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no `{prefix}` in {text}"));
+        let words: Vec<&str> = row.split_whitespace().collect();
+        words[words.len() - 2].parse().unwrap()
+    };
+    let dense_1 = gflops("float32 product [4, 7512] × [7512, 192], one per thread");
+    let square = gflops("float32 product [2048, 2048] × [2048, 2048], all threads");
+    assert!(dense_1 > 0.0 && square > 0.0, "{text}");
+    assert_eq!(gflops("product limit"), dense_1.max(square));
+    let network = text
+        .lines()
+        .find(|l| l.starts_with("AstroNN network alone"))
+        .unwrap();
+    let share: f64 = network
+        .split(" GFLOP/s = ")
+        .nth(1)
+        .and_then(|rest| rest.split(" % of the product limit").next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no share of the limit in `{network}`"));
+    assert!(share > 0.0, "{network}");
 }
 
 /// Writes `values` (rows of 7514 float64) as a `.npy` file.

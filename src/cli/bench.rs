@@ -6,8 +6,10 @@ use crate::cli::commands::load_model;
 use crate::cli::count;
 use anyhow::{bail, Result};
 use astronn::bench::{
-    inference_flops, jacobian_throughput, network_throughput, training_throughput, Measurement,
+    inference_flops, jacobian_throughput, network_throughput, product_rate, training_throughput,
+    Measurement, ProductShape, ProductThreads,
 };
+use astronn::cpu::{model_name, CpuFeatures};
 use astronn::io::inputs::expand_inputs;
 use astronn::io::model_file::{ModelFile, ModelKind};
 use astronn::models::{censored_network, dist_network, ModelSpec};
@@ -22,6 +24,10 @@ use std::process::ExitCode;
 /// Spectra whose Jacobians are measured with MC dropout (four times as many without).
 const JACOBIAN_SPECTRA: usize = 16;
 
+/// Side of the square product measured beside the network's own (numpy's and PyTorch's
+/// usual yardstick).
+const SQUARE_PRODUCT: usize = 2048;
+
 const NETWORK_PIXELS: usize = astronn::apogee::grid::NETWORK_PIXELS;
 
 /// Progress and warnings are not wanted while timing.
@@ -34,23 +40,19 @@ impl Observer for Silent {
 
 fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, name)| name.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
     let threads = rayon::current_num_threads();
-    format!("{cpu}, {cores} cores, {threads} threads")
+    format!("{}, {cores} cores, {threads} threads", model_name())
 }
 
-fn print(m: &Measurement) {
-    let gflops = m
-        .gflops()
-        .map_or(String::new(), |g| format!(", {g:.1} GFLOP/s"));
+/// Prints one measurement; one with a known work also as a share of `limit_gflops`, the
+/// machine's best measured float32 product rate.
+fn print(m: &Measurement, limit_gflops: f64) {
+    let gflops = m.gflops().map_or(String::new(), |g| {
+        format!(
+            ", {g:.1} GFLOP/s = {:.0} % of the product limit",
+            100.0 * g / limit_gflops
+        )
+    });
     println!(
         "{:<44} {:>8.1} spectra/s  ({} in {:.2} s{gflops})",
         m.what,
@@ -58,6 +60,24 @@ fn print(m: &Measurement) {
         count(m.spectra, "spectrum", "spectra"),
         m.seconds
     );
+}
+
+/// Measures and prints the machine's float32 matrix-product rates (the network's dominant
+/// product `dense_1`, one per thread as inference runs it, and a large square product over
+/// all threads); returns the best, the limit the networks are compared with.
+fn product_limit(model: &ModelFile, mc: usize) -> Result<f64> {
+    let mut shapes = vec![(ProductShape::square(SQUARE_PRODUCT), ProductThreads::Shared)];
+    if let Some(dense_1) = ProductShape::dense_1(model, mc) {
+        shapes.insert(0, (dense_1, ProductThreads::OnePerThread));
+    }
+    let mut limit = 0f64;
+    for (shape, threads) in shapes {
+        let rate = product_rate(shape, threads)?;
+        println!("{:<62} {:>8.1} GFLOP/s", rate.what, rate.gflops);
+        limit = limit.max(rate.gflops);
+    }
+    println!("product limit (the better of the two)  {limit:>30.1} GFLOP/s");
+    Ok(limit)
 }
 
 /// Runs `astronn bench`.
@@ -76,6 +96,9 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         env!("CARGO_PKG_VERSION"),
         machine()
     );
+    println!("CPU features: {}", CpuFeatures::detect());
+    let model = load_model(args.model.as_deref(), ModelKind::AstroNN, true)?;
+    let limit = product_limit(&model, args.mc)?;
     println!(
         "{} from {}, mc = {}",
         count(spectra.len(), "spectrum", "spectra"),
@@ -83,9 +106,15 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         args.mc
     );
 
-    let model = load_model(args.model.as_deref(), ModelKind::AstroNN, true)?;
     let censored = censored_network(&model)?;
-    measure_alone("AstroNN network alone", &model, &censored, &spectra, &args)?;
+    measure_alone(
+        "AstroNN network alone",
+        &model,
+        &censored,
+        &spectra,
+        &args,
+        limit,
+    )?;
     let dist_model = load_model(args.dist_model.as_deref(), ModelKind::AstroNNDist, true)?;
     let dist = dist_network(&dist_model)?;
     measure_alone(
@@ -94,6 +123,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         &dist,
         &spectra,
         &args,
+        limit,
     )?;
     let jacobians = JacobianNetwork::from_model(&model)?;
     for mc in [0, args.mc] {
@@ -102,17 +132,19 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         } else {
             JACOBIAN_SPECTRA
         };
-        print(&jacobian_throughput(&jacobians, &spectra, count, mc)?);
+        print(
+            &jacobian_throughput(&jacobians, &spectra, count, mc)?,
+            limit,
+        );
     }
-    print(&end_to_end(&files, &args, false)?);
-    print(&end_to_end(&files, &args, true)?);
+    print(&end_to_end(&files, &args, false)?, limit);
+    print(&end_to_end(&files, &args, true)?, limit);
     if args.training {
         for &batch in &args.training_batch {
-            print(&training_throughput(
-                &spectra,
-                args.training_spectra,
-                batch,
-            )?);
+            print(
+                &training_throughput(&spectra, args.training_spectra, batch)?,
+                limit,
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -125,16 +157,13 @@ fn measure_alone(
     net: &dyn BayesianNetwork,
     spectra: &[Vec<f64>],
     args: &BenchArgs,
+    limit_gflops: f64,
 ) -> Result<()> {
     let flops = inference_flops(model, args.mc, NETWORK_PIXELS);
-    print(&network_throughput(
-        what,
-        net,
-        spectra,
-        args.spectra,
-        args.mc,
-        flops,
-    )?);
+    print(
+        &network_throughput(what, net, spectra, args.spectra, args.mc, flops)?,
+        limit_gflops,
+    );
     Ok(())
 }
 
