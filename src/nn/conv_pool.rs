@@ -29,6 +29,19 @@ pub struct ConvReluPool {
     bias: [f32; C_OUT],
 }
 
+/// The larger of `a` and `b`, written as the comparison x86's `maxps` makes, so that it
+/// compiles to that one instruction: `f32::max` also promises to ignore a NaN, which costs
+/// a compare and a blend per lane (the convolution's values are never NaN: a spectrum
+/// with a NaN pixel gives no result before it reaches the network).
+#[inline(always)]
+fn larger(a: f32, b: f32) -> f32 {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
+
 /// Per-thread buffers of one row: the zero-padded, dropped-out input and the two masks.
 #[derive(Default)]
 struct RowScratch {
@@ -135,7 +148,9 @@ impl ConvReluPool {
                     return;
                 }
             }
-            self.forward_row_body::<8, false>(input, seed, n, out, scratch);
+            self.forward_row_body(input, seed, n, out, scratch, |channels, start| {
+                self.pooled_block::<8, false>(channels, start)
+            });
         });
     }
 
@@ -150,10 +165,13 @@ impl ConvReluPool {
         out: &mut [f32],
         scratch: &mut RowScratch,
     ) {
-        self.forward_row_body::<32, true>(input, seed, n, out, scratch)
+        self.forward_row_body(input, seed, n, out, scratch, |channels, start| {
+            self.pooled_block::<32, true>(channels, start)
+        })
     }
 
-    /// [`Self::forward_row_body`] compiled for AVX2 with FMA: 16 positions per block.
+    /// [`Self::forward_row_body`] compiled for AVX2 with FMA, with [`Self::pooled_block_avx2`]:
+    /// 16 positions per block.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn forward_row_avx2(
@@ -164,20 +182,25 @@ impl ConvReluPool {
         out: &mut [f32],
         scratch: &mut RowScratch,
     ) {
-        self.forward_row_body::<16, true>(input, seed, n, out, scratch)
+        self.forward_row_body(input, seed, n, out, scratch, |channels, start| {
+            // SAFETY: this runs inside a function compiled for (and only called on) a CPU
+            // with AVX2 and FMA.
+            unsafe { self.pooled_block_avx2(channels, start) }
+        })
     }
 
-    /// Draws the row's masks (with a seed), pads and drops out the input, then convolves
-    /// blocks of `BLOCK` positions with all 4 output channels in registers (with fused
-    /// multiply-adds when `FUSED`), pools, and drops out the output.
+    /// Draws the row's masks (with a seed), pads and drops out the input, then runs
+    /// `pooled_block` (convolution, relu and pooling of `BLOCK` positions from a start
+    /// position) over the row, and drops out the output.
     #[inline(always)]
-    fn forward_row_body<const BLOCK: usize, const FUSED: bool>(
+    fn forward_row_body<const BLOCK: usize>(
         &self,
         input: &[f32],
         seed: Option<u64>,
         n: usize,
         out: &mut [f32],
         scratch: &mut RowScratch,
+        pooled_block: impl Fn(&[&[f32]; C_IN], usize) -> [f32; BLOCK],
     ) {
         let features = Self::features(n);
         let padded_len = n + KERNEL - 1 + MAX_BLOCK;
@@ -208,8 +231,7 @@ impl ConvReluPool {
         let windows = n / POOL;
         for block in 0..windows.div_ceil(BLOCK / POOL) {
             let first_window = block * BLOCK / POOL;
-            let pooled =
-                Self::relu_pool(&self.convolve_block::<BLOCK, FUSED>(&channels, block * BLOCK));
+            let pooled = pooled_block(&channels, block * BLOCK);
             let valid = (windows - first_window).min(BLOCK / POOL) * C_OUT;
             out[first_window * C_OUT..][..valid].copy_from_slice(&pooled[..valid]);
         }
@@ -220,6 +242,59 @@ impl ConvReluPool {
         }
     }
 
+    /// Convolution (with fused multiply-adds when `FUSED`), relu and max-pooling of the
+    /// `BLOCK` positions from `start`, all 4 output channels in registers, flattened.
+    #[inline(always)]
+    fn pooled_block<const BLOCK: usize, const FUSED: bool>(
+        &self,
+        channels: &[&[f32]; C_IN],
+        start: usize,
+    ) -> [f32; BLOCK] {
+        Self::relu_pool(&self.convolve_block::<BLOCK, FUSED>(channels, start))
+    }
+
+    /// [`Self::pooled_block`] for 16 positions with fused multiply-adds, written in AVX2
+    /// intrinsics: the same operations in the same order, so the same bits. The compiler's
+    /// version of the generic code kept all 64 broadcast weights live and spilled its
+    /// accumulators; here the 8 accumulators and 2 inputs stay in registers and the weights
+    /// are broadcast from memory as they are used.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn pooled_block_avx2(&self, channels: &[&[f32]; C_IN], start: usize) -> [f32; 16] {
+        use std::arch::x86_64::*;
+        let mut acc: [[__m256; 2]; C_OUT] =
+            std::array::from_fn(|c| [_mm256_set1_ps(self.bias[c]); 2]);
+        for (ci, channel) in channels.iter().enumerate() {
+            // The padding after the input makes every block's window exist.
+            let window = &channel[start..start + 16 + KERNEL - 1];
+            for k in 0..KERNEL {
+                let low = _mm256_loadu_ps(window[k..].as_ptr());
+                let high = _mm256_loadu_ps(window[k + 8..].as_ptr());
+                for (c, lanes) in acc.iter_mut().enumerate() {
+                    let w = _mm256_set1_ps(self.weight[c][ci][k]);
+                    lanes[0] = _mm256_fmadd_ps(w, low, lanes[0]);
+                    lanes[1] = _mm256_fmadd_ps(w, high, lanes[1]);
+                }
+            }
+        }
+        // relu_pool's lane-wise maxima (`maxps` is `larger`) and channel choice.
+        let zero = _mm256_setzero_ps();
+        let mut pooled = [0f32; 16];
+        for half in 0..2 {
+            let maxima: [__m256; C_OUT] = std::array::from_fn(|c| {
+                let relu = _mm256_max_ps(acc[c][half], zero);
+                let pairs = _mm256_max_ps(relu, _mm256_permute_ps::<0b10_11_00_01>(relu));
+                _mm256_max_ps(pairs, _mm256_permute_ps::<0b01_00_11_10>(pairs))
+            });
+            let channels_01 = _mm256_blend_ps::<0b0010_0010>(maxima[0], maxima[1]);
+            let channels_23 = _mm256_blend_ps::<0b1000_1000>(maxima[2], maxima[3]);
+            let flattened = _mm256_blend_ps::<0b1100_1100>(channels_01, channels_23);
+            _mm256_storeu_ps(pooled[8 * half..].as_mut_ptr(), flattened);
+        }
+        pooled
+    }
+
     /// relu and max-pooling of a block's convolution, flattened window-major
     /// (`window · 4 + channel`). Written as lane-wise maxima with partners one and two
     /// lanes away (so every lane of a window holds its maximum) and a per-lane channel
@@ -227,9 +302,9 @@ impl ConvReluPool {
     #[inline(always)]
     fn relu_pool<const BLOCK: usize>(acc: &[[f32; BLOCK]; C_OUT]) -> [f32; BLOCK] {
         let window_max = |lanes: &[f32; BLOCK]| -> [f32; BLOCK] {
-            let relu: [f32; BLOCK] = std::array::from_fn(|l| lanes[l].max(0.0));
-            let pairs: [f32; BLOCK] = std::array::from_fn(|l| relu[l].max(relu[l ^ 1]));
-            std::array::from_fn(|l| pairs[l].max(pairs[l ^ 2]))
+            let relu: [f32; BLOCK] = std::array::from_fn(|l| larger(lanes[l], 0.0));
+            let pairs: [f32; BLOCK] = std::array::from_fn(|l| larger(relu[l], relu[l ^ 1]));
+            std::array::from_fn(|l| larger(pairs[l], pairs[l ^ 2]))
         };
         let maxima: [[f32; BLOCK]; C_OUT] = std::array::from_fn(|c| window_max(&acc[c]));
         // Lane 4·window + c of the output is channel c's maximum over that window.
@@ -362,12 +437,45 @@ mod tests {
                 padded: vec![f32::NAN; 2 * (n + KERNEL - 1 + MAX_BLOCK)],
                 ..RowScratch::default()
             };
-            fused.forward_row_body::<8, false>(&input, seed, n, &mut portable, &mut scratch);
+            fused.forward_row_body(&input, seed, n, &mut portable, &mut scratch, |c, s| {
+                fused.pooled_block::<8, false>(c, s)
+            });
             // Fused multiply-adds change the last bits only; the masks are the same.
             for (d, p) in dispatched.iter().zip(&portable) {
                 assert_eq!(*d == 0.0, *p == 0.0);
                 assert!((d - p).abs() <= 1e-5 * p.abs().max(1.0), "{d} vs {p}");
             }
+        }
+    }
+
+    /// The AVX2 kernel is the generic block with fused multiply-adds, bit for bit.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx2_kernel_gives_the_generic_kernels_bits() {
+        if !(std::arch::is_x86_feature_detected!("avx2")
+            && std::arch::is_x86_feature_detected!("fma"))
+        {
+            eprintln!("no AVX2 with FMA on this CPU: nothing to compare");
+            return;
+        }
+        let (fused, _) = layers();
+        let padded: Vec<Vec<f32>> = (0..C_IN)
+            .map(|ci| {
+                let values = Tensor::randn(0f32, 1.0, 200, &Device::Cpu).unwrap();
+                let mut row: Vec<f32> = values.to_vec1().unwrap();
+                // A zero and a tie, where the maxima's choice of operand shows.
+                row[10 + ci] = 0.0;
+                row[20] = row[21];
+                row
+            })
+            .collect();
+        let channels = [&padded[0][..], &padded[1][..]];
+        for start in [0, 16, 37, 160] {
+            // SAFETY: the CPU has AVX2 and FMA, checked above.
+            let intrinsics = unsafe { fused.pooled_block_avx2(&channels, start) };
+            let generic = fused.pooled_block::<16, true>(&channels, start);
+            let bits = |v: &[f32; 16]| v.map(f32::to_bits);
+            assert_eq!(bits(&intrinsics), bits(&generic), "block at {start}");
         }
     }
 
