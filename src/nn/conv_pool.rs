@@ -59,6 +59,19 @@ fn draw_row_masks(seed: u64, input_mask: &mut [f32], output_mask: &mut [f32]) {
     stream.fill_multipliers(output_mask);
 }
 
+/// [`draw_row_masks`] with the AVX2 fill (the same bits).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn draw_row_masks_avx2(seed: u64, input_mask: &mut [f32], output_mask: &mut [f32]) {
+    let mut stream = WideMaskStream::new(seed);
+    stream.fill_multipliers_avx2(input_mask);
+    stream.fill_multipliers_avx2(output_mask);
+}
+
 /// The dropout multipliers the fused kernel draws for rows with `seeds` and inputs of `n`
 /// positions: input masks (`rows × 2 × n`) and output masks (`rows × features`). Training
 /// applies them as tensors, so that its masks are inference's.
@@ -119,7 +132,7 @@ impl ConvReluPool {
             .enumerate()
             .for_each(|(row, out)| {
                 let input = &inputs[row / samples * input_len..][..input_len];
-                self.forward_row(input, row_seeds.map(|seeds| seeds[row]), n, out);
+                self.forward_row(input, row_seeds.map(|seeds| seeds[row]), out);
             });
         Tensor::from_vec(output, (rows, features), x.device())
     }
@@ -127,7 +140,7 @@ impl ConvReluPool {
     /// One row, in reused per-thread buffers, with the widest vector instructions the CPU
     /// has: AVX-512 or AVX2 with fused multiply-adds, else a portable path without them
     /// (whose results differ from the vector paths' in the last bits only).
-    fn forward_row(&self, input: &[f32], seed: Option<u64>, n: usize, out: &mut [f32]) {
+    fn forward_row(&self, input: &[f32], seed: Option<u64>, out: &mut [f32]) {
         thread_local! {
             static SCRATCH: std::cell::RefCell<RowScratch> = std::cell::RefCell::default();
         }
@@ -137,20 +150,25 @@ impl ConvReluPool {
             {
                 if std::arch::is_x86_feature_detected!("avx512f") {
                     // SAFETY: the CPU supports AVX-512F, checked just above.
-                    unsafe { self.forward_row_avx512(input, seed, n, out, scratch) };
+                    unsafe { self.forward_row_avx512(input, seed, out, scratch) };
                     return;
                 }
                 if std::arch::is_x86_feature_detected!("avx2")
                     && std::arch::is_x86_feature_detected!("fma")
                 {
                     // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-                    unsafe { self.forward_row_avx2(input, seed, n, out, scratch) };
+                    unsafe { self.forward_row_avx2(input, seed, out, scratch) };
                     return;
                 }
             }
-            self.forward_row_body(input, seed, n, out, scratch, |channels, start| {
-                self.pooled_block::<8, false>(channels, start)
-            });
+            self.forward_row_body(
+                input,
+                seed,
+                out,
+                scratch,
+                draw_row_masks,
+                |channels, start| self.pooled_block::<8, false>(channels, start),
+            );
         });
     }
 
@@ -161,54 +179,66 @@ impl ConvReluPool {
         &self,
         input: &[f32],
         seed: Option<u64>,
-        n: usize,
         out: &mut [f32],
         scratch: &mut RowScratch,
     ) {
-        self.forward_row_body(input, seed, n, out, scratch, |channels, start| {
-            self.pooled_block::<32, true>(channels, start)
-        })
+        self.forward_row_body(
+            input,
+            seed,
+            out,
+            scratch,
+            draw_row_masks,
+            |channels, start| self.pooled_block::<32, true>(channels, start),
+        )
     }
 
-    /// [`Self::forward_row_body`] compiled for AVX2 with FMA, with [`Self::pooled_block_avx2`]:
-    /// 16 positions per block.
+    /// [`Self::forward_row_body`] compiled for AVX2 with FMA, with the AVX2 mask fill and
+    /// [`Self::pooled_block_avx2`]: 16 positions per block.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn forward_row_avx2(
         &self,
         input: &[f32],
         seed: Option<u64>,
-        n: usize,
         out: &mut [f32],
         scratch: &mut RowScratch,
     ) {
-        self.forward_row_body(input, seed, n, out, scratch, |channels, start| {
-            // SAFETY: this runs inside a function compiled for (and only called on) a CPU
-            // with AVX2 and FMA.
-            unsafe { self.pooled_block_avx2(channels, start) }
-        })
+        // SAFETY (both closures): this runs inside a function compiled for (and only
+        // called on) a CPU with AVX2 and FMA.
+        self.forward_row_body(
+            input,
+            seed,
+            out,
+            scratch,
+            |seed, input_mask, output_mask| unsafe {
+                draw_row_masks_avx2(seed, input_mask, output_mask)
+            },
+            |channels, start| unsafe { self.pooled_block_avx2(channels, start) },
+        )
     }
 
-    /// Draws the row's masks (with a seed), pads and drops out the input, then runs
-    /// `pooled_block` (convolution, relu and pooling of `BLOCK` positions from a start
-    /// position) over the row, and drops out the output.
+    /// Draws the row's masks with `draw_masks` (given a seed), pads and drops out the input
+    /// (its 2 channels of n positions, one after the other), then runs `pooled_block`
+    /// (convolution, relu and pooling of `BLOCK` positions from a start position) over the
+    /// row, and drops out the output.
     #[inline(always)]
     fn forward_row_body<const BLOCK: usize>(
         &self,
         input: &[f32],
         seed: Option<u64>,
-        n: usize,
         out: &mut [f32],
         scratch: &mut RowScratch,
+        draw_masks: impl Fn(u64, &mut [f32], &mut [f32]),
         pooled_block: impl Fn(&[&[f32]; C_IN], usize) -> [f32; BLOCK],
     ) {
+        let n = input.len() / C_IN;
         let features = Self::features(n);
         let padded_len = n + KERNEL - 1 + MAX_BLOCK;
         scratch.padded.resize(C_IN * padded_len, 0.0);
         let masks = seed.map(|seed| {
             scratch.input_mask.resize(C_IN * n, 0.0);
             scratch.output_mask.resize(features, 0.0);
-            draw_row_masks(seed, &mut scratch.input_mask, &mut scratch.output_mask);
+            draw_masks(seed, &mut scratch.input_mask, &mut scratch.output_mask);
             (&scratch.input_mask[..], &scratch.output_mask[..])
         });
         for ci in 0..C_IN {
@@ -431,15 +461,20 @@ mod tests {
             .unwrap();
         for seed in [None, Some(7)] {
             let mut dispatched = vec![0f32; n / 4 * 4];
-            fused.forward_row(&input, seed, n, &mut dispatched);
+            fused.forward_row(&input, seed, &mut dispatched);
             let mut portable = vec![0f32; n / 4 * 4];
             let mut scratch = RowScratch {
                 padded: vec![f32::NAN; 2 * (n + KERNEL - 1 + MAX_BLOCK)],
                 ..RowScratch::default()
             };
-            fused.forward_row_body(&input, seed, n, &mut portable, &mut scratch, |c, s| {
-                fused.pooled_block::<8, false>(c, s)
-            });
+            fused.forward_row_body(
+                &input,
+                seed,
+                &mut portable,
+                &mut scratch,
+                draw_row_masks,
+                |c, s| fused.pooled_block::<8, false>(c, s),
+            );
             // Fused multiply-adds change the last bits only; the masks are the same.
             for (d, p) in dispatched.iter().zip(&portable) {
                 assert_eq!(*d == 0.0, *p == 0.0);

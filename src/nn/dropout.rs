@@ -133,6 +133,78 @@ impl WideMaskStream {
             }
         }
     }
+
+    /// [`Self::fill_multipliers`] written in AVX2 intrinsics, with the same results bit for
+    /// bit: the eight generators' state stays in eight registers for the whole fill, where
+    /// the compiler's AVX2 build of the generic code kept it in memory and compared the
+    /// uniforms in 128-bit halves (mask drawing was 40 % of conv2's time on Zen 3).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    pub unsafe fn fill_multipliers_avx2(&mut self, out: &mut [f32]) {
+        use std::arch::x86_64::*;
+        /// `x` rotated left by `R` bits in each 64-bit lane (`L` = 64 − `R`).
+        #[inline(always)]
+        unsafe fn rotate_left<const R: i32, const L: i32>(x: __m256i) -> __m256i {
+            _mm256_or_si256(_mm256_slli_epi64::<R>(x), _mm256_srli_epi64::<L>(x))
+        }
+        // state[word] as lanes 0–3 and 4–7.
+        let load = |word: &[u64; WIDE_LANES], half: usize| {
+            _mm256_loadu_si256(word[4 * half..].as_ptr().cast())
+        };
+        let mut state: [[__m256i; 2]; 4] =
+            std::array::from_fn(|w| [load(&self.state[w], 0), load(&self.state[w], 1)]);
+        // u < KEEP_THRESHOLD  ⇔  min(u, KEEP_THRESHOLD − 1) = u, for unsigned 16 bits.
+        let below = _mm256_set1_epi16((KEEP_THRESHOLD - 1) as i16);
+        let scale = _mm256_set1_ps(KEEP_SCALE);
+        for chunk in out.chunks_mut(WIDE_STEP) {
+            let mut values = [0f32; WIDE_STEP];
+            for half in 0..2 {
+                let [s0, s1, s2, s3] = [
+                    state[0][half],
+                    state[1][half],
+                    state[2][half],
+                    state[3][half],
+                ];
+                let result = _mm256_add_epi64(rotate_left::<23, 41>(_mm256_add_epi64(s0, s3)), s0);
+                let t = _mm256_slli_epi64::<17>(s1);
+                let s2 = _mm256_xor_si256(s2, s0);
+                let s3 = _mm256_xor_si256(s3, s1);
+                let s1 = _mm256_xor_si256(s1, s2);
+                let s0 = _mm256_xor_si256(s0, s3);
+                let s2 = _mm256_xor_si256(s2, t);
+                let s3 = rotate_left::<45, 19>(s3);
+                [
+                    state[0][half],
+                    state[1][half],
+                    state[2][half],
+                    state[3][half],
+                ] = [s0, s1, s2, s3];
+                // The 4 lanes' results as 16 uniforms, in memory order (lane-major, low bits
+                // first), as the generic code reads them.
+                let kept = _mm256_cmpeq_epi16(_mm256_min_epu16(result, below), result);
+                for quarter in 0..2 {
+                    let kept_16 = if quarter == 0 {
+                        _mm256_castsi256_si128(kept)
+                    } else {
+                        _mm256_extracti128_si256::<1>(kept)
+                    };
+                    let kept_32 = _mm256_castsi256_ps(_mm256_cvtepi16_epi32(kept_16));
+                    let multipliers = _mm256_and_ps(kept_32, scale);
+                    _mm256_storeu_ps(values[16 * half + 8 * quarter..].as_mut_ptr(), multipliers);
+                }
+            }
+            chunk.copy_from_slice(&values[..chunk.len()]);
+        }
+        for (w, word) in state.iter().enumerate() {
+            for (half, lanes) in word.iter().enumerate() {
+                _mm256_storeu_si256(self.state[w][4 * half..].as_mut_ptr().cast(), *lanes);
+            }
+        }
+    }
 }
 
 fn splitmix64(state: &mut u64) -> u64 {
@@ -194,6 +266,31 @@ mod tests {
         let mut mask = vec![f32::NAN; n];
         WideMaskStream::new(seed).fill_multipliers(&mut mask);
         mask
+    }
+
+    /// The AVX2 fill is the generic fill, bit for bit, whole steps and a partial last one,
+    /// and leaves the stream in the same state.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_avx2_fill_gives_the_generic_fills_bits() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2 on this CPU: nothing to compare");
+            return;
+        }
+        for (seed, n) in [(3u64, 7514), (4, 32), (5, 1), (6, 1000)] {
+            let mut generic = WideMaskStream::new(seed);
+            let mut vector = generic.clone();
+            for _ in 0..2 {
+                let mut expected = vec![f32::NAN; n];
+                generic.fill_multipliers(&mut expected);
+                let mut got = vec![f32::NAN; n];
+                // SAFETY: the CPU has AVX2, checked above.
+                unsafe { vector.fill_multipliers_avx2(&mut got) };
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&expected), "seed {seed}, {n} values");
+            }
+            assert_eq!(vector.state, generic.state);
+        }
     }
 
     #[test]
