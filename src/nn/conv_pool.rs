@@ -161,21 +161,14 @@ impl ConvReluPool {
                     return;
                 }
             }
-            self.forward_row_body(
-                input,
-                seed,
-                out,
-                scratch,
-                draw_row_masks,
-                |channels, start| self.pooled_block::<8, false>(channels, start),
-            );
+            self.forward_row_generic::<8, false>(input, seed, out, scratch);
         });
     }
 
-    /// [`Self::forward_row_body`] compiled for AVX-512: 32 positions per block.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma")]
-    unsafe fn forward_row_avx512(
+    /// [`Self::forward_row_body`] with the generic mask drawing and block code, as the
+    /// compiler builds them for the caller's target features.
+    #[inline(always)]
+    fn forward_row_generic<const BLOCK: usize, const FUSED: bool>(
         &self,
         input: &[f32],
         seed: Option<u64>,
@@ -188,8 +181,21 @@ impl ConvReluPool {
             out,
             scratch,
             draw_row_masks,
-            |channels, start| self.pooled_block::<32, true>(channels, start),
+            |channels, start| self.pooled_block::<BLOCK, FUSED>(channels, start),
         )
+    }
+
+    /// [`Self::forward_row_generic`] compiled for AVX-512: 32 positions per block.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,fma")]
+    unsafe fn forward_row_avx512(
+        &self,
+        input: &[f32],
+        seed: Option<u64>,
+        out: &mut [f32],
+        scratch: &mut RowScratch,
+    ) {
+        self.forward_row_generic::<32, true>(input, seed, out, scratch)
     }
 
     /// [`Self::forward_row_body`] compiled for AVX2 with FMA, with the AVX2 mask fill and
@@ -467,14 +473,7 @@ mod tests {
                 padded: vec![f32::NAN; 2 * (n + KERNEL - 1 + MAX_BLOCK)],
                 ..RowScratch::default()
             };
-            fused.forward_row_body(
-                &input,
-                seed,
-                &mut portable,
-                &mut scratch,
-                draw_row_masks,
-                |c, s| fused.pooled_block::<8, false>(c, s),
-            );
+            fused.forward_row_generic::<8, false>(&input, seed, &mut portable, &mut scratch);
             // Fused multiply-adds change the last bits only; the masks are the same.
             for (d, p) in dispatched.iter().zip(&portable) {
                 assert_eq!(*d == 0.0, *p == 0.0);
