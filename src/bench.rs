@@ -157,16 +157,12 @@ pub fn product_rate(shape: ProductShape, threads: ProductThreads) -> Result<Prod
         rounds += 1;
     }
     let ProductShape { rows, inner, cols } = shape;
-    let what = match threads {
-        ProductThreads::OnePerThread => {
-            format!("float32 product [{rows}, {inner}] × [{inner}, {cols}], one per thread")
-        }
-        ProductThreads::Shared => {
-            format!("float32 product [{rows}, {inner}] × [{inner}, {cols}], all threads")
-        }
+    let spread = match threads {
+        ProductThreads::OnePerThread => "one per thread",
+        ProductThreads::Shared => "all threads",
     };
     Ok(ProductRate {
-        what,
+        what: format!("float32 product [{rows}, {inner}] × [{inner}, {cols}], {spread}"),
         gflops: shape.flops() * products as f64 / best.max(1e-12) / 1e9,
     })
 }

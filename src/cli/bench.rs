@@ -66,17 +66,15 @@ fn print(m: &Measurement, limit_gflops: f64) {
 /// product `dense_1`, one per thread as inference runs it, and a large square product over
 /// all threads); returns the best, the limit the networks are compared with.
 fn product_limit(model: &ModelFile, mc: usize) -> Result<f64> {
-    let mut shapes = vec![(ProductShape::square(SQUARE_PRODUCT), ProductThreads::Shared)];
-    if let Some(dense_1) = ProductShape::dense_1(model, mc) {
-        shapes.insert(0, (dense_1, ProductThreads::OnePerThread));
-    }
+    let dense_1 = ProductShape::dense_1(model, mc).map(|s| (s, ProductThreads::OnePerThread));
+    let square = (ProductShape::square(SQUARE_PRODUCT), ProductThreads::Shared);
     let mut limit = 0f64;
-    for (shape, threads) in shapes {
+    for (shape, threads) in dense_1.into_iter().chain([square]) {
         let rate = product_rate(shape, threads)?;
         println!("{:<62} {:>8.1} GFLOP/s", rate.what, rate.gflops);
         limit = limit.max(rate.gflops);
     }
-    println!("product limit (the better of the two)  {limit:>30.1} GFLOP/s");
+    println!("product limit (the best of these) {limit:>32.1} GFLOP/s");
     Ok(limit)
 }
 
@@ -98,6 +96,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
     );
     println!("CPU features: {}", CpuFeatures::detect());
     let model = load_model(args.model.as_deref(), ModelKind::AstroNN, true)?;
+    let dist_model = load_model(args.dist_model.as_deref(), ModelKind::AstroNNDist, true)?;
     let limit = product_limit(&model, args.mc)?;
     println!(
         "{} from {}, mc = {}",
@@ -115,7 +114,6 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         &args,
         limit,
     )?;
-    let dist_model = load_model(args.dist_model.as_deref(), ModelKind::AstroNNDist, true)?;
     let dist = dist_network(&dist_model)?;
     measure_alone(
         "AstroNNDist network alone",
