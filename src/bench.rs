@@ -2,9 +2,11 @@
 //! `predict` runs it), `predict` end to end from apStar files, and training steps.
 
 use crate::io::model_file::ModelFile;
+use crate::nn::bf16_dense::Bf16Linear;
 use crate::nn::dropout::MaskStream;
 use crate::nn::mc::output_statistics;
 use crate::nn::network::BayesianNetwork;
+use crate::nn::precision::Bf16Kernel;
 use crate::train::data::TrainingSet;
 use crate::train::trainer::{CensoredTrainer, TrainConfig};
 use crate::{Error, Result};
@@ -130,9 +132,7 @@ const PRODUCT_SECONDS: f64 = 1.0;
 const PRODUCT_ROUNDS: usize = 3;
 
 /// The machine's float32 matrix-product rate for `shape`, through candle (the library of
-/// the networks' dense layers, and so its kernels for this CPU): the best of timed rounds
-/// after one untimed round, for at least [`PRODUCT_SECONDS`] and [`PRODUCT_ROUNDS`] rounds.
-/// The best round, not the mean, since it is a limit we compare the networks against.
+/// the networks' dense layers, and so its kernels for this CPU), timed by [`best_round`].
 pub fn product_rate(shape: ProductShape, threads: ProductThreads) -> Result<ProductRate> {
     let device = Device::Cpu;
     let a = Tensor::rand(-1f32, 1f32, (shape.rows, shape.inner), &device)?;
@@ -141,21 +141,11 @@ pub fn product_rate(shape: ProductShape, threads: ProductThreads) -> Result<Prod
         ProductThreads::OnePerThread => rayon::current_num_threads(),
         ProductThreads::Shared => 1,
     };
-    let round = || -> Result<f64> {
-        let start = Instant::now();
+    let seconds = best_round(|| {
         (0..products)
             .into_par_iter()
-            .try_for_each(|_| a.matmul(&b).map(drop))?;
-        Ok(start.elapsed().as_secs_f64())
-    };
-    round()?;
-    let start = Instant::now();
-    let mut best = f64::INFINITY;
-    let mut rounds = 0;
-    while rounds < PRODUCT_ROUNDS || start.elapsed().as_secs_f64() < PRODUCT_SECONDS {
-        best = best.min(round()?);
-        rounds += 1;
-    }
+            .try_for_each(|_| a.matmul(&b).map(drop))
+    })?;
     let ProductShape { rows, inner, cols } = shape;
     let spread = match threads {
         ProductThreads::OnePerThread => "one per thread",
@@ -163,8 +153,59 @@ pub fn product_rate(shape: ProductShape, threads: ProductThreads) -> Result<Prod
     };
     Ok(ProductRate {
         what: format!("float32 product [{rows}, {inner}] × [{inner}, {cols}], {spread}"),
-        gflops: shape.flops() * products as f64 / best.max(1e-12) / 1e9,
+        gflops: shape.flops() * products as f64 / seconds / 1e9,
     })
+}
+
+/// The rate of the bfloat16 dense layer of `--precision bf16` ([`Bf16Linear`], by `kernel`)
+/// for `shape`, one product per thread at once as inference runs dense_1, timed as
+/// [`product_rate`] times.
+pub fn bf16_product_rate(shape: ProductShape, kernel: Bf16Kernel) -> Result<ProductRate> {
+    let device = Device::Cpu;
+    let x = Tensor::rand(-1f32, 1f32, (shape.rows, shape.inner), &device)?;
+    let weights: Vec<f32> =
+        Tensor::rand(-1f32, 1f32, shape.inner * shape.cols, &device)?.to_vec1()?;
+    let layer = Bf16Linear::new(
+        &weights,
+        vec![0.0; shape.cols],
+        shape.inner,
+        shape.cols,
+        kernel,
+    );
+    let products = rayon::current_num_threads();
+    let seconds = best_round(|| {
+        (0..products)
+            .into_par_iter()
+            .try_for_each(|_| layer.forward(&x).map(drop))
+    })?;
+    let ProductShape { rows, inner, cols } = shape;
+    let how = match kernel {
+        Bf16Kernel::Native => "AVX512-BF16",
+        Bf16Kernel::Emulated => "emulated",
+    };
+    Ok(ProductRate {
+        what: format!(
+            "bfloat16 product [{rows}, {inner}] × [{inner}, {cols}] ({how}), one per thread"
+        ),
+        gflops: shape.flops() * products as f64 / seconds / 1e9,
+    })
+}
+
+/// The shortest time of `round`: one untimed round, then timed rounds for at least
+/// [`PRODUCT_SECONDS`] and [`PRODUCT_ROUNDS`] rounds. The best round, not the mean, since
+/// it is a limit the networks are compared against.
+fn best_round(mut round: impl FnMut() -> candle_core::Result<()>) -> Result<f64> {
+    round()?;
+    let start = Instant::now();
+    let mut best = f64::INFINITY;
+    let mut rounds = 0;
+    while rounds < PRODUCT_ROUNDS || start.elapsed().as_secs_f64() < PRODUCT_SECONDS {
+        let round_start = Instant::now();
+        round()?;
+        best = best.min(round_start.elapsed().as_secs_f64());
+        rounds += 1;
+    }
+    Ok(best.max(1e-12))
 }
 
 /// Runs `count` spectra (cycling through `spectra`) through `net` with `mc` samples, spread

@@ -3,9 +3,12 @@
 
 mod common;
 
-use astronn::bench::{inference_flops, product_rate, ProductShape, ProductThreads};
+use astronn::bench::{
+    bf16_product_rate, inference_flops, product_rate, ProductShape, ProductThreads,
+};
 use astronn::io::model_file::{ModelFile, ModelKind};
 use astronn::models::default_model;
+use astronn::nn::precision::Bf16Kernel;
 
 #[test]
 fn flop_counts_follow_the_architectures() {
@@ -54,4 +57,19 @@ fn product_rates_name_their_shape_and_are_finite() {
         assert!(rate.what.starts_with("float32 product [64, 64] × [64, 64]"));
         assert!(rate.gflops > 0.0 && rate.gflops.is_finite(), "{rate:?}");
     }
+}
+
+#[test]
+fn the_bf16_product_rate_names_its_kernel() {
+    let shape = ProductShape {
+        rows: 8,
+        inner: 101,
+        cols: 20,
+    };
+    let rate = bf16_product_rate(shape, Bf16Kernel::Emulated).unwrap();
+    assert_eq!(
+        rate.what,
+        "bfloat16 product [8, 101] × [101, 20] (emulated), one per thread"
+    );
+    assert!(rate.gflops > 0.0 && rate.gflops.is_finite(), "{rate:?}");
 }

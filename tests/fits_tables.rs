@@ -439,7 +439,7 @@ fn meta(i: usize) -> SpectrumMeta {
     fields.set("fiber", Value::Int(i as i64 % 300));
     fields.set_f64(
         "k_mag",
-        if i % 7 == 0 {
+        if i.is_multiple_of(7) {
             f64::NAN
         } else {
             10.0 + i as f64 * 1e-3
@@ -447,7 +447,7 @@ fn meta(i: usize) -> SpectrumMeta {
     );
     fields.set_f64(
         "ebv",
-        if i % 11 == 0 {
+        if i.is_multiple_of(11) {
             f64::NAN
         } else {
             0.01 * i as f64
@@ -456,9 +456,18 @@ fn meta(i: usize) -> SpectrumMeta {
     SpectrumMeta {
         source_file: format!("/data/apo25m/field{}/apStar-dr17-2M{i:08}.fits", i % 3),
         row: (i % 5) as i64,
-        kind: if i % 5 == 0 { "coadd" } else { "visit" }.into(),
-        visit: if i % 5 == 0 { 0 } else { (i % 5) as i64 - 1 },
-        visit_file: if i % 5 == 0 {
+        kind: if i.is_multiple_of(5) {
+            "coadd"
+        } else {
+            "visit"
+        }
+        .into(),
+        visit: if i.is_multiple_of(5) {
+            0
+        } else {
+            (i % 5) as i64 - 1
+        },
+        visit_file: if i.is_multiple_of(5) {
             String::new()
         } else {
             format!("apVisit-{i}.fits")

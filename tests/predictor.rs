@@ -7,6 +7,7 @@ use astronn::io::apstar::read_apstar;
 use astronn::io::model_file::ModelKind;
 use astronn::io::table::ColumnData;
 use astronn::models::{ModelSpec, DEFAULT_DIST_MODEL, DEFAULT_MODEL};
+use astronn::nn::precision::Arithmetic;
 use astronn::pipeline::flags::NO_RESULT;
 use astronn::pipeline::predict::PredictOptions;
 use astronn::pipeline::predictor::{normalize_rows, ApStarPixels, Predictions, Predictor};
@@ -44,7 +45,13 @@ fn pixels() -> (Vec<f64>, Vec<f64>, Vec<u64>) {
 
 #[test]
 fn raw_pixels_predict_as_their_normalized_spectra() {
-    let predictor = Predictor::load(&ModelSpec::Default, Some(ModelKind::AstroNN), None).unwrap();
+    let predictor = Predictor::load(
+        &ModelSpec::Default,
+        Some(ModelKind::AstroNN),
+        None,
+        Arithmetic::Float32,
+    )
+    .unwrap();
     let (flux, e_flux, bitmask) = pixels();
     let raw = ApStarPixels {
         flux: &flux,
@@ -74,8 +81,13 @@ fn raw_pixels_predict_as_their_normalized_spectra() {
 
 #[test]
 fn a_row_that_cannot_be_used_is_no_result_with_a_warning() {
-    let predictor =
-        Predictor::load(&ModelSpec::DefaultDist, Some(ModelKind::AstroNNDist), None).unwrap();
+    let predictor = Predictor::load(
+        &ModelSpec::DefaultDist,
+        Some(ModelKind::AstroNNDist),
+        None,
+        Arithmetic::Float32,
+    )
+    .unwrap();
     let mut flux = vec![1.0; 3 * 7514];
     flux[7514 + 5] = f64::INFINITY;
     let out = predictor
@@ -140,6 +152,7 @@ fn a_run_is_refused_before_any_work() {
         mc,
         seed: Some(1),
         strict: false,
+        arithmetic: Arithmetic::Float32,
         command_line: String::new(),
     };
     let no_network = Run::prepare(spec(2)).err().unwrap().to_string();

@@ -28,6 +28,10 @@ class Model:
     def is_default(self) -> bool: ...
     @property
     def noise_model(self) -> str: ...
+    @property
+    def precision(self) -> str: ...
+    @property
+    def precision_notice(self) -> Optional[str]: ...
     def predict_normalized(
         self,
         flux: npt.NDArray[np.float64],
@@ -65,7 +69,9 @@ class Model:
         threads: Optional[int] = None,
     ) -> Tuple[npt.NDArray[np.float32], Optional[npt.NDArray[np.float32]]]: ...
 
-def load_model(path: Optional[str] = None, kind: Optional[str] = "astronn") -> Model: ...
+def load_model(
+    path: Optional[str] = None, kind: Optional[str] = "astronn", precision: str = "f32"
+) -> Model: ...
 def normalize(
     flux: npt.NDArray[np.float64],
     e_flux: npt.NDArray[np.float64],
@@ -94,6 +100,7 @@ def predict_files(
     mc: int = 100,
     seed: Optional[int] = None,
     strict: bool = False,
+    precision: str = "f32",
     noise_model: Optional[str] = None,
     sources: Optional[str] = None,
     sources_id_column: Optional[str] = None,

@@ -77,6 +77,7 @@ def predict_files(
     normalized: Optional[PathLike] = None,
     shard: Optional[str] = None,
     strict: bool = False,
+    precision: str = "f32",
     threads: Optional[int] = None,
     output_dir: Optional[PathLike] = None,
     progress: bool = False,
@@ -99,6 +100,9 @@ def predict_files(
         Also run AstroNNDist (default: only when ``dist_model`` is given).
     mc, seed, noise_model, strict, threads
         As in :meth:`Model.predict`; the seed used is in each table's ``meta["SEED"]``.
+    precision : {"f32", "bf16", "bf16-emulated"}
+        As in :func:`load_model`; the arithmetic used is in each table's
+        ``meta["PRECISN"]``.
     photometry, photometry_columns
         A catalog of Ks and E(B-V) per star, and its (id, k_mag, ebv) column names.
     sources, sources_id_column, gaia, gaia_id_column
@@ -149,6 +153,7 @@ def predict_files(
             mc=_checks.mc(mc),
             seed=_checks.seed(seed),
             strict=bool(strict),
+            precision=precision,
             noise_model=_checks.path_or_none(noise_model),
             sources=_checks.path_or_none(sources),
             sources_id_column=sources_id_column,

@@ -43,6 +43,12 @@ class Model:
         return self._native.kind
 
     @property
+    def precision(self) -> str:
+        """The arithmetic of the network's ``dense_1``: ``"float32"``, ``"bfloat16"`` or
+        ``"bfloat16 (emulated)"`` (see :func:`load_model`)."""
+        return self._native.precision
+
+    @property
     def metadata(self) -> Dict[str, str]:
         """The model's metadata (provenance, label ranges; empty for Astra ``.pt`` files)."""
         return self._native.metadata
@@ -221,7 +227,9 @@ class Model:
         return (values, log_variances) if log_variance else values
 
 
-def load_model(path: Optional[PathLike] = None, kind: str = "astronn") -> Model:
+def load_model(
+    path: Optional[PathLike] = None, kind: str = "astronn", precision: str = "f32"
+) -> Model:
     """Loads a model.
 
     Parameters
@@ -235,6 +243,12 @@ def load_model(path: Optional[PathLike] = None, kind: str = "astronn") -> Model:
     kind : {"astronn", "dist"}
         The network expected: labels, or L_fakemag and distances. A file holding the other
         kind is a ``ValueError``.
+    precision : {"f32", "bf16", "bf16-emulated"}
+        Arithmetic of ``dense_1``, the network's largest product: float32 (Astra's, the
+        default); bfloat16 inputs and weights with float32 sums on a CPU with AVX512-BF16
+        (elsewhere an :class:`AstroNNWarning` says so and the model runs float32); or the
+        same bfloat16 arithmetic in software on any CPU (slow: to see its effect on the
+        labels). :attr:`Model.precision` says which runs.
 
     Example
     -------
@@ -243,9 +257,11 @@ def load_model(path: Optional[PathLike] = None, kind: str = "astronn") -> Model:
     >>> model.labels[:3]                                          # doctest: +SKIP
     ['teff', 'logg', 'c_h']
     """
-    native = _astronn.load_model(_checks.path_or_none(path), kind)
+    native = _astronn.load_model(_checks.path_or_none(path), kind, precision)
     if native.is_default:
         _checks.warn_all([_checks.DEFAULT_MODEL_NOTICE])
+    if native.precision_notice is not None:
+        _checks.warn_all([native.precision_notice])
     return Model(native)
 
 

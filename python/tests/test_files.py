@@ -69,6 +69,14 @@ def test_predict_files_equals_the_command_lines_tables(cli, in_repo, tmp_path):
     assert (tmp_path / "py" / "astraAllStarAstroNN.fits").is_file()
 
 
+def test_predict_files_records_the_precision_it_ran(in_repo, tmp_path):
+    pytest.importorskip("astropy")
+    results = astronn.predict_files("tests/data", mc=0, model="default", precision="bf16-emulated")
+    assert results.coadds.meta["PRECISN"] == "bfloat16 (emulated)"
+    with pytest.raises(ValueError, match="unknown precision"):
+        astronn.predict_files("tests/data", mc=0, model="default", precision="half")
+
+
 def test_without_astropy_the_tables_are_dicts_of_arrays(cli, in_repo, tmp_path):
     astropy = pytest.importorskip("astropy")
     del astropy

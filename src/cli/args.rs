@@ -1,5 +1,6 @@
 //! Command-line arguments.
 
+use astronn::nn::precision::Precision;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -163,6 +164,13 @@ pub struct RunArgs {
     /// row.
     #[arg(long)]
     pub strict: bool,
+
+    /// Arithmetic of dense_1, the networks' largest matrix product: f32 (Astra's, the
+    /// default); bf16 (bfloat16 inputs and weights, float32 sums) on a CPU with
+    /// AVX512-BF16, while elsewhere it says so and runs f32; or bf16-emulated (the same
+    /// bfloat16 arithmetic in software on any CPU, slowly: to see its effect on the labels).
+    #[arg(long, default_value = "f32", value_name = "f32|bf16|bf16-emulated")]
+    pub precision: Precision,
 
     /// Process only part K of N of the expanded input list (K counts from 0), or `slurm`:
     /// K and N from the Slurm job array (SLURM_ARRAY_TASK_ID − SLURM_ARRAY_TASK_MIN,
@@ -458,6 +466,13 @@ pub struct BenchArgs {
     /// MC-dropout samples per spectrum.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub mc: usize,
+
+    /// Arithmetic of dense_1, the networks' largest matrix product: f32 (Astra's, the
+    /// default); bf16 (bfloat16 inputs and weights, float32 sums) on a CPU with
+    /// AVX512-BF16, while elsewhere it says so and runs f32; or bf16-emulated (the same
+    /// bfloat16 arithmetic in software on any CPU, slowly: to see its effect on the labels).
+    #[arg(long, default_value = "f32", value_name = "f32|bf16|bf16-emulated")]
+    pub precision: Precision,
 
     /// Spectra per network-alone measurement.
     #[arg(long, default_value_t = 2000, value_name = "N")]

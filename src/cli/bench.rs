@@ -2,18 +2,19 @@
 //! training, with the machine they ran on.
 
 use crate::cli::args::BenchArgs;
-use crate::cli::commands::load_model;
+use crate::cli::commands::{arithmetic, load_model};
 use crate::cli::count;
 use anyhow::{bail, Result};
 use astronn::bench::{
-    inference_flops, jacobian_throughput, network_throughput, product_rate, training_throughput,
-    Measurement, ProductShape, ProductThreads,
+    bf16_product_rate, inference_flops, jacobian_throughput, network_throughput, product_rate,
+    training_throughput, Measurement, ProductShape, ProductThreads,
 };
 use astronn::cpu::{model_name, CpuFeatures};
 use astronn::io::inputs::expand_inputs;
 use astronn::io::model_file::{ModelFile, ModelKind};
 use astronn::models::{censored_network, dist_network, ModelSpec};
 use astronn::nn::network::BayesianNetwork;
+use astronn::nn::precision::Arithmetic;
 use astronn::pipeline::jacobian::JacobianNetwork;
 use astronn::pipeline::predict::Observer;
 use astronn::pipeline::prepare::prepare_file;
@@ -95,17 +96,25 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         machine()
     );
     println!("CPU features: {}", CpuFeatures::detect());
+    let arithmetic = arithmetic(args.precision);
     let model = load_model(args.model.as_deref(), ModelKind::AstroNN, true)?;
     let dist_model = load_model(args.dist_model.as_deref(), ModelKind::AstroNNDist, true)?;
     let limit = product_limit(&model, args.mc)?;
+    if let (Arithmetic::Bfloat16(kernel), Some(shape)) =
+        (arithmetic, ProductShape::dense_1(&model, args.mc))
+    {
+        let rate = bf16_product_rate(shape, kernel)?;
+        println!("{:<62} {:>8.1} GFLOP/s", rate.what, rate.gflops);
+    }
     println!(
         "{} from {}, mc = {}",
         count(spectra.len(), "spectrum", "spectra"),
         count(files.len(), "file", "files"),
         args.mc
     );
+    println!("arithmetic: {arithmetic}");
 
-    let censored = censored_network(&model)?;
+    let censored = censored_network(&model)?.with_arithmetic(arithmetic)?;
     measure_alone(
         "AstroNN network alone",
         &model,
@@ -114,7 +123,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
         &args,
         limit,
     )?;
-    let dist = dist_network(&dist_model)?;
+    let dist = dist_network(&dist_model)?.with_arithmetic(arithmetic)?;
     measure_alone(
         "AstroNNDist network alone",
         &dist_model,
@@ -135,8 +144,8 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             limit,
         );
     }
-    print(&end_to_end(&files, &args, false)?, limit);
-    print(&end_to_end(&files, &args, true)?, limit);
+    print(&end_to_end(&files, &args, arithmetic, false)?, limit);
+    print(&end_to_end(&files, &args, arithmetic, true)?, limit);
     if args.training {
         for &batch in &args.training_batch {
             print(
@@ -165,9 +174,14 @@ fn measure_alone(
     Ok(())
 }
 
-/// `predict` (AstroNN, and AstroNNDist `with_dist`) over `--files` files cycled from
-/// `files`, writing tables to a temporary directory; only the work is timed.
-fn end_to_end(files: &[PathBuf], args: &BenchArgs, with_dist: bool) -> Result<Measurement> {
+/// `predict` (AstroNN, and AstroNNDist `with_dist`) in `arithmetic` over `--files` files
+/// cycled from `files`, writing tables to a temporary directory; only the work is timed.
+fn end_to_end(
+    files: &[PathBuf],
+    args: &BenchArgs,
+    arithmetic: Arithmetic,
+    with_dist: bool,
+) -> Result<Measurement> {
     let dir = tempfile_dir()?;
     let model = |path: &Option<PathBuf>| ModelSpec::from_arg(path.as_deref());
     let spec = RunSpec {
@@ -194,6 +208,7 @@ fn end_to_end(files: &[PathBuf], args: &BenchArgs, with_dist: bool) -> Result<Me
         mc: args.mc,
         seed: Some(1),
         strict: false,
+        arithmetic,
         command_line: "astronn bench".into(),
     };
     let what = if with_dist {

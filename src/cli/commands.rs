@@ -13,6 +13,7 @@ use astronn::io::table::read_table;
 use astronn::models::{censored_network, dist_network, ModelSpec, DEFAULT_MODEL_NOTICE};
 use astronn::nn::censored::LABELS;
 use astronn::nn::network::BayesianNetwork;
+use astronn::nn::precision::{Arithmetic, Precision};
 use astronn::pipeline::calibrate::{
     calibrate_label, calibrate_label_against_truth, table_labels, table_measurements,
     truth_measurements, LabelCalibration, MIN_PAIRS, MIN_TRUTH_STARS,
@@ -170,8 +171,19 @@ fn run_spec(
         mc: run.mc,
         seed: run.seed,
         strict: run.strict,
+        arithmetic: arithmetic(run.precision),
         command_line: command_line(),
     })
+}
+
+/// The arithmetic `precision` runs on this CPU; a warning says where it is not the one asked
+/// for.
+pub fn arithmetic(precision: Precision) -> Arithmetic {
+    let (arithmetic, notice) = Arithmetic::for_this_cpu(precision);
+    if let Some(notice) = notice {
+        eprintln!("warning: {notice}");
+    }
+    arithmetic
 }
 
 /// Prepares a run, executes it with a progress bar and reports.

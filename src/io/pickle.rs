@@ -480,7 +480,7 @@ impl<'a> Machine<'a> {
     }
 
     fn pairs(&self, items: Vec<V>) -> Res<Vec<(V, V)>> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(self.err(format!("odd number of items ({})", items.len())));
         }
         Ok(items.chunks_exact(2).map(|kv| (kv[0], kv[1])).collect())

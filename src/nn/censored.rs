@@ -6,6 +6,7 @@ use crate::apogee::grid::NETWORK_PIXELS;
 use crate::apogee::masks::BRANCH_ELEMENTS;
 use crate::nn::dense::layer_width;
 use crate::nn::network::BayesianNetwork;
+use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::{repeat_rows, Dropout};
 use crate::nn::scaling::{McVariance, Scaling};
 use crate::nn::trunk::SpectrumTrunk;
@@ -144,6 +145,12 @@ impl CensoredBcnn {
             trunk,
             branches,
         })
+    }
+
+    /// The network with `dense_1`'s product in `arithmetic` (float32 as loaded).
+    pub fn with_arithmetic(mut self, arithmetic: Arithmetic) -> Result<Self> {
+        self.trunk = self.trunk.with_arithmetic(arithmetic)?;
+        Ok(self)
     }
 
     /// The network with its MC statistics measured with `variance`.

@@ -1,15 +1,19 @@
 //! A dense layer for large inputs, stored for the matrix product's sake.
 
+use crate::nn::bf16_dense::Bf16Linear;
+use crate::nn::precision::Arithmetic;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
 /// `y = x Wᵀ + b` with `Wᵀ` (`[in, out]`) kept contiguous. The matrix-product library then
 /// reads the weights without repacking them on every call, which saves about a fifth of
-/// `dense_1`'s time per spectrum (7512 × 192 weights).
+/// `dense_1`'s time per spectrum (7512 × 192 weights). In bfloat16 arithmetic the product
+/// runs through a [`Bf16Linear`] made from the same weights.
 #[derive(Debug, Clone)]
 pub struct TransposedLinear {
     weight_t: Tensor,
     bias: Tensor,
+    bf16: Option<Bf16Linear>,
 }
 
 /// The number of outputs of dense layer `layer` (its bias's length): how a loaded model's
@@ -24,12 +28,34 @@ impl TransposedLinear {
         Ok(TransposedLinear {
             weight_t: vb.get((outputs, inputs), "weight")?.t()?.contiguous()?,
             bias: vb.get(outputs, "bias")?,
+            bf16: None,
         })
+    }
+
+    /// The layer computing its product in `arithmetic`.
+    pub fn with_arithmetic(mut self, arithmetic: Arithmetic) -> Result<Self> {
+        self.bf16 = match arithmetic {
+            Arithmetic::Float32 => None,
+            Arithmetic::Bfloat16(kernel) => {
+                let (inputs, outputs) = self.weight_t.dims2()?;
+                Some(Bf16Linear::new(
+                    &self.weight_t.flatten_all()?.to_vec1::<f32>()?,
+                    self.bias.to_vec1::<f32>()?,
+                    inputs,
+                    outputs,
+                    kernel,
+                ))
+            }
+        };
+        Ok(self)
     }
 
     /// `[rows, in]` → `[rows, out]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        x.matmul(&self.weight_t)?.broadcast_add(&self.bias)
+        match &self.bf16 {
+            Some(layer) => layer.forward(x),
+            None => x.matmul(&self.weight_t)?.broadcast_add(&self.bias),
+        }
     }
 }
 

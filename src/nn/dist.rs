@@ -9,6 +9,7 @@
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::nn::dense::layer_width;
 use crate::nn::network::BayesianNetwork;
+use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::Dropout;
 use crate::nn::scaling::{McVariance, Scaling};
 use crate::nn::trunk::SpectrumTrunk;
@@ -45,6 +46,12 @@ impl DistBcnn {
             log_variance: linear(dense_2_width, 1, vb.pp("dense_var"))?,
             trunk,
         })
+    }
+
+    /// The network with `dense_1`'s product in `arithmetic` (float32 as loaded).
+    pub fn with_arithmetic(mut self, arithmetic: Arithmetic) -> Result<Self> {
+        self.trunk = self.trunk.with_arithmetic(arithmetic)?;
+        Ok(self)
     }
 
     /// The network with its MC statistics measured with `variance`.

@@ -2,8 +2,11 @@
 //!
 //! Layers (`conv`, `conv_pool`, `dense`, `trunk`) are loaded from a model's parameters through candle's
 //! `VarBuilder`; `censored` is AstroNN's abundance network; `mc` runs MC dropout.
-//! `conv_grad` and `dense_grad` are the differentiable operations training adds.
+//! `conv_grad` and `dense_grad` are the differentiable operations training adds; `precision`,
+//! `bf16` and `bf16_dense` are the opt-in bfloat16 arithmetic of `dense_1`.
 
+pub mod bf16;
+pub mod bf16_dense;
 pub mod censored;
 pub mod conv;
 pub mod conv_grad;
@@ -15,6 +18,7 @@ pub mod dist;
 pub mod dropout;
 pub mod mc;
 pub mod network;
+pub mod precision;
 pub mod sampling;
 pub mod scaling;
 pub mod trunk;

@@ -5,6 +5,7 @@ use crate::apogee::grid::NETWORK_PIXELS;
 use crate::nn::conv::Conv1dSame;
 use crate::nn::conv_pool::ConvReluPool;
 use crate::nn::dense::{layer_width, TransposedLinear};
+use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::Dropout;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -40,6 +41,12 @@ impl SpectrumTrunk {
             dense_1: TransposedLinear::load(FLAT_FEATURES, width, vb.pp("dense_1"))?,
             width,
         })
+    }
+
+    /// The trunk with `dense_1`'s product in `arithmetic`.
+    pub fn with_arithmetic(mut self, arithmetic: Arithmetic) -> Result<Self> {
+        self.dense_1 = self.dense_1.with_arithmetic(arithmetic)?;
+        Ok(self)
     }
 
     /// The width of `dense_1`, the trunk's output.

@@ -9,6 +9,7 @@ use crate::io::model_file::{ModelFile, ModelKind};
 use crate::io::normalized::SpectrumMeta;
 use crate::io::table::ColumnData;
 use crate::models::{censored_network, dist_network, resolve_noise_model, ModelSpec};
+use crate::nn::precision::Arithmetic;
 use crate::pipeline::astronn::AstroNNPredictor;
 use crate::pipeline::dist::DistPredictor;
 use crate::pipeline::noise::NoiseModel;
@@ -31,6 +32,7 @@ pub struct Predictor {
     model: ModelFile,
     network: Network,
     noise_model: String,
+    arithmetic: Arithmetic,
 }
 
 /// The name under which spectra given as arrays appear in warnings; with the row number it
@@ -78,18 +80,19 @@ const FLAG_COLUMNS: [&str; 3] = ["result_flags", "flag_warn", "flag_bad"];
 impl Predictor {
     /// Loads the model `spec` names, of `kind` (of whatever kind the file holds when `None`),
     /// with the noise model at `noise_model`; without one, a default model gets the default
-    /// models' noise model and any other none.
+    /// models' noise model and any other none. Its network runs `arithmetic`.
     pub fn load(
         spec: &ModelSpec,
         kind: Option<ModelKind>,
         noise_model: Option<&Path>,
+        arithmetic: Arithmetic,
     ) -> Result<Self> {
         let model = match kind {
             Some(kind) => spec.load(kind)?,
             None => spec.load_any(None)?,
         };
         let (noise, name) = resolve_noise_model(noise_model, spec.is_default(model.kind))?;
-        Predictor::new(model, noise, name)
+        Predictor::new(model, noise, name, arithmetic)
     }
 
     /// Whether the model is an embedded default model (`spec` named it so).
@@ -98,19 +101,20 @@ impl Predictor {
     }
 
     /// Builds the network of `model` (checking every parameter), recalibrating errors with
-    /// `noise_model` (named `noise_name` in output headers) if given.
+    /// `noise_model` (named `noise_name` in output headers) if given, running `arithmetic`.
     pub fn new(
         model: ModelFile,
         noise_model: Option<NoiseModel>,
         noise_name: String,
+        arithmetic: Arithmetic,
     ) -> Result<Self> {
         let network = match model.kind {
             ModelKind::AstroNN => Network::AstroNN(AstroNNPredictor::new(
-                censored_network(&model)?,
+                censored_network(&model)?.with_arithmetic(arithmetic)?,
                 noise_model,
             )?),
             ModelKind::AstroNNDist => Network::Dist(DistPredictor::new(
-                dist_network(&model)?,
+                dist_network(&model)?.with_arithmetic(arithmetic)?,
                 noise_model.as_ref(),
             )),
         };
@@ -118,6 +122,7 @@ impl Predictor {
             model,
             network,
             noise_model: noise_name,
+            arithmetic,
         })
     }
 
@@ -140,7 +145,13 @@ impl Predictor {
             model: self.model.clone(),
             network,
             noise_model: noise_name,
+            arithmetic: self.arithmetic,
         })
+    }
+
+    /// The arithmetic the network runs.
+    pub fn arithmetic(&self) -> Arithmetic {
+        self.arithmetic
     }
 
     /// The model file (identity, checksum, metadata).
@@ -321,7 +332,7 @@ pub fn normalize_rows(pixels: &ApStarPixels) -> Result<Vec<NormalizedRow>> {
 
 /// The number of rows of `len` values `width` wide, refusing a ragged length.
 fn checked_rows(len: usize, width: usize, what: &str) -> Result<usize> {
-    if len % width != 0 {
+    if !len.is_multiple_of(width) {
         return Err(Error::Invalid(format!(
             "{what} must have {width} pixels per spectrum; {len} values are not whole rows"
         )));

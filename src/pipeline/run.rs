@@ -6,6 +6,7 @@ use crate::io::model_file::{ModelFile, ModelKind};
 use crate::io::photometry::{PhotometryCatalog, PhotometryColumns};
 use crate::io::table::{CardValue, HeaderCard};
 use crate::models::ModelSpec;
+use crate::nn::precision::Arithmetic;
 use crate::pipeline::astronn::AstroNNJob;
 use crate::pipeline::catalogs::StarCatalogs;
 use crate::pipeline::dist::DistJob;
@@ -157,6 +158,8 @@ pub struct RunSpec {
     pub seed: Option<u64>,
     /// Fail on the first spectrum without a result instead of writing a NO_RESULT row.
     pub strict: bool,
+    /// The networks' arithmetic (recorded in the headers' `PRECISN`).
+    pub arithmetic: Arithmetic,
     /// The command line (or call) that started the run, for the headers.
     pub command_line: String,
 }
@@ -230,6 +233,7 @@ impl Run {
                     &o.model,
                     Some(ModelKind::AstroNN),
                     spec.noise_model.as_deref(),
+                    spec.arithmetic,
                 )
             })
             .transpose()?;
@@ -241,6 +245,7 @@ impl Run {
                     &o.model,
                     Some(ModelKind::AstroNNDist),
                     spec.noise_model.as_deref(),
+                    spec.arithmetic,
                 )
             })
             .transpose()?;
@@ -443,6 +448,11 @@ fn model_cards(
             "SEED",
             CardValue::Str(options.seed.to_string()),
             "Seed of the dropout masks",
+        ),
+        card(
+            "PRECISN",
+            CardValue::Str(predictor.arithmetic().header_value().to_string()),
+            "Arithmetic of dense_1 (float32: Astra's)",
         ),
     ]);
     cards.extend(shared.iter().cloned());

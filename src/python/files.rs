@@ -143,7 +143,7 @@ impl Observer for Collector {
 /// Runs a prediction over files, writing the DR19 tables named in `outputs` (keys
 /// `coadds`, `visits`, `distances`). Returns `(summary, warnings)`.
 #[pyfunction]
-#[pyo3(signature = (inputs, outputs, *, model=None, dist_model=None, normalized=None, shard=None, mc=100, seed=None, strict=false, noise_model=None, sources=None, sources_id_column=None, gaia=None, gaia_id_column=None, photometry=None, photometry_columns=None, threads=None, progress=None, command_line=String::new()))]
+#[pyo3(signature = (inputs, outputs, *, model=None, dist_model=None, normalized=None, shard=None, mc=100, seed=None, strict=false, precision="f32", noise_model=None, sources=None, sources_id_column=None, gaia=None, gaia_id_column=None, photometry=None, photometry_columns=None, threads=None, progress=None, command_line=String::new()))]
 #[allow(clippy::too_many_arguments)]
 pub fn predict_files<'py>(
     py: Python<'py>,
@@ -156,6 +156,7 @@ pub fn predict_files<'py>(
     mc: usize,
     seed: Option<u64>,
     strict: bool,
+    precision: &str,
     noise_model: Option<PathBuf>,
     sources: Option<PathBuf>,
     sources_id_column: Option<String>,
@@ -168,6 +169,7 @@ pub fn predict_files<'py>(
     command_line: String,
 ) -> PyResult<(Bound<'py, PyDict>, Vec<String>)> {
     let output = |key: &str| outputs.get(key).cloned();
+    let (arithmetic, precision_notice) = crate::python::model::parse_precision(precision)?;
     let mut catalogs = CatalogSpec {
         sources,
         gaia,
@@ -207,6 +209,7 @@ pub fn predict_files<'py>(
         mc,
         seed,
         strict,
+        arithmetic,
         command_line,
     };
     let collector = Collector {
@@ -224,7 +227,8 @@ pub fn predict_files<'py>(
             .map(|r| (r, seed, total, default_model))
     })?;
     let (report, seed, total, default_model) = report;
-    let mut warnings = collector.warnings.into_inner().unwrap_or_default();
+    let mut warnings: Vec<String> = precision_notice.into_iter().collect();
+    warnings.extend(collector.warnings.into_inner().unwrap_or_default());
     warnings.extend(report.table_notes);
     if let Some(catalog) = &report.sources_catalog {
         warnings.push(format!(

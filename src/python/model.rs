@@ -7,6 +7,7 @@ use crate::io::model_file::ModelKind;
 use crate::models::{resolve_noise_model, ModelSpec};
 use crate::nn::dropout::spectrum_key;
 use crate::nn::network::BayesianNetwork;
+use crate::nn::precision::{Arithmetic, Precision};
 use crate::pipeline::jacobian::JacobianNetwork;
 use crate::pipeline::predictor::ARRAY_SOURCE;
 use crate::pipeline::predictor::{ApStarPixels, Network, Predictions, Predictor};
@@ -27,6 +28,7 @@ use std::path::{Path, PathBuf};
 pub struct Model {
     predictor: Predictor,
     default: bool,
+    precision_notice: Option<String>,
 }
 
 /// The kind a Python caller names: `"astronn"` or `"dist"` (also `"astronn_dist"`).
@@ -40,18 +42,37 @@ fn parse_kind(kind: &str) -> PyResult<ModelKind> {
     }
 }
 
+/// The arithmetic `precision` (`"f32"`, `"bf16"`, `"bf16-emulated"`) runs on this CPU, with
+/// the notice to warn with where it is not the one asked for; an unknown name is a
+/// ValueError.
+pub fn parse_precision(precision: &str) -> PyResult<(Arithmetic, Option<String>)> {
+    let precision: Precision = precision.parse().map_err(PyValueError::new_err)?;
+    Ok(Arithmetic::for_this_cpu(precision))
+}
+
 /// Loads a model: the embedded default of `kind` when `path` is None (or "default",
 /// "default-dist"), else an Astra `.pt` checkpoint or our `.safetensors` file. With `kind`
-/// None, whatever kind the file holds (AstroNN's default model without a path).
+/// None, whatever kind the file holds (AstroNN's default model without a path). Its network
+/// runs `precision`.
 #[pyfunction]
-#[pyo3(signature = (path=None, kind=Some("astronn")))]
-pub fn load_model(py: Python<'_>, path: Option<PathBuf>, kind: Option<&str>) -> PyResult<Model> {
+#[pyo3(signature = (path=None, kind=Some("astronn"), precision="f32"))]
+pub fn load_model(
+    py: Python<'_>,
+    path: Option<PathBuf>,
+    kind: Option<&str>,
+    precision: &str,
+) -> PyResult<Model> {
     let kind = kind.map(parse_kind).transpose()?;
+    let (arithmetic, precision_notice) = parse_precision(precision)?;
     let spec = ModelSpec::from_arg(path.as_deref());
     run_released(py, None, move || {
-        let predictor = Predictor::load(&spec, kind, None)?;
+        let predictor = Predictor::load(&spec, kind, None, arithmetic)?;
         let default = predictor.is_default(&spec);
-        Ok(Model { predictor, default })
+        Ok(Model {
+            predictor,
+            default,
+            precision_notice,
+        })
     })
 }
 
@@ -156,6 +177,20 @@ impl Model {
     #[getter]
     fn is_default(&self) -> bool {
         self.default
+    }
+
+    /// The arithmetic of the network's `dense_1`: "float32", "bfloat16" or
+    /// "bfloat16 (emulated)" (the output header's `PRECISN`).
+    #[getter]
+    fn precision(&self) -> &'static str {
+        self.predictor.arithmetic().header_value()
+    }
+
+    /// Why the network does not run the precision asked for (bf16 on a CPU without
+    /// AVX512-BF16), or None.
+    #[getter]
+    fn precision_notice(&self) -> Option<String> {
+        self.precision_notice.clone()
     }
 
     /// The noise model `predict` applies without `noise_model` ("none" when none).

@@ -68,7 +68,7 @@ impl TrainingSet {
         if l == 0 {
             return Err(Error::Invalid("a training set needs a label".into()));
         }
-        if flux.is_empty() || flux.len() % NETWORK_PIXELS != 0 {
+        if flux.is_empty() || !flux.len().is_multiple_of(NETWORK_PIXELS) {
             return Err(Error::Invalid(format!(
                 "training flux has {} values, not a positive multiple of {NETWORK_PIXELS}",
                 flux.len()

@@ -34,7 +34,7 @@ impl LabelTargets {
         dtype: DType,
         device: &Device,
     ) -> Result<LabelTargets> {
-        if labels == 0 || values.len() % labels != 0 {
+        if labels == 0 || !values.len().is_multiple_of(labels) {
             candle_core::bail!("{} label values are not rows of {labels}", values.len());
         }
         if errors.is_some_and(|e| e.len() != values.len()) {
