@@ -410,6 +410,13 @@ pub struct TrainArgs {
     #[arg(long, value_name = "N")]
     pub early_stop: Option<usize>,
 
+    /// Arithmetic of dense_1's products in each training step: f32 (default); bf16, mixed
+    /// precision (bfloat16 products with float32 sums, float32 weights and optimiser) on a
+    /// CPU with AVX512-BF16, while elsewhere it says so and trains in f32; bf16-emulated,
+    /// the same in software on any CPU (slower). Validation losses are float32 either way.
+    #[arg(long, default_value = "f32", value_name = "f32|bf16|bf16-emulated")]
+    pub precision: Precision,
+
     /// Which epoch's model to write: the one with the best validation loss, or the last.
     #[arg(long, value_enum, default_value_t = SavedEpoch::Best)]
     pub save: SavedEpoch,

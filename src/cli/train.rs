@@ -3,6 +3,7 @@
 //! write the model.
 
 use crate::cli::args::{NetworkKind, SavedEpoch, TrainArgs};
+use crate::cli::commands::arithmetic;
 use crate::cli::count;
 use crate::cli::progress::Progress;
 use anyhow::{bail, Context, Result};
@@ -101,6 +102,7 @@ fn train_network<N: TrainableNetwork>(
         seed: args.seed,
         freeze: args.freeze.clone(),
         early_stop: args.early_stop,
+        arithmetic: arithmetic(args.precision),
         ..TrainConfig::default()
     };
     if !args.freeze.is_empty() && args.init.is_none() && args.resume.is_none() {

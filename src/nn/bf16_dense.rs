@@ -7,6 +7,7 @@
 //! the emulated one runs [`dot_pair`] through the same tiles, so both sum the same
 //! products in the same order.
 
+use crate::cpu::CpuFeatures;
 use crate::nn::bf16::{dot_pair, pair};
 use crate::nn::precision::Bf16Kernel;
 use candle_core::{Result, Tensor};
@@ -46,11 +47,30 @@ impl Bf16Linear {
         outputs: usize,
         kernel: Bf16Kernel,
     ) -> Self {
+        Self::from_fn(inputs, bias, kernel, |input, output| {
+            weight_t[input * outputs + output]
+        })
+    }
+
+    /// The layer of `inputs` inputs and `bias.len()` outputs whose weight from input `i` to
+    /// output `o` is `weight(i, o)`, computed by `kernel`. The native kernel on a CPU without
+    /// AVX512-BF16 runs emulated (the same arithmetic), never an illegal instruction.
+    pub fn from_fn(
+        inputs: usize,
+        bias: Vec<f32>,
+        kernel: Bf16Kernel,
+        weight: impl Fn(usize, usize) -> f32,
+    ) -> Self {
+        let kernel = match kernel {
+            Bf16Kernel::Native if !CpuFeatures::detect().avx512_bf16 => Bf16Kernel::Emulated,
+            kernel => kernel,
+        };
+        let outputs = bias.len();
         let pairs = inputs.div_ceil(2);
         let blocks = outputs.div_ceil(TILE_COLUMNS) * TILE_BLOCKS;
-        let weight = |input: usize, output: usize| {
+        let at = |input: usize, output: usize| {
             if input < inputs && output < outputs {
-                weight_t[input * outputs + output]
+                weight(input, output)
             } else {
                 0.0
             }
@@ -60,7 +80,7 @@ impl Bf16Linear {
             for p in 0..pairs {
                 for lane in 0..LANES {
                     let output = block * LANES + lane;
-                    packed.push(pair(weight(2 * p, output), weight(2 * p + 1, output)));
+                    packed.push(pair(at(2 * p, output), at(2 * p + 1, output)));
                 }
             }
         }
@@ -88,7 +108,7 @@ impl Bf16Linear {
     }
 
     /// `x` (`rows × inputs`, row-major) times the weights plus the bias, row-major.
-    fn product(&self, x: &[f32], rows: usize) -> Vec<f32> {
+    pub fn product(&self, x: &[f32], rows: usize) -> Vec<f32> {
         let pairs = self.inputs.div_ceil(2);
         let row_tiles = rows.div_ceil(TILE_ROWS);
         let packed_x = pack_rows(x, self.inputs, row_tiles * TILE_ROWS, self.kernel);
@@ -136,8 +156,8 @@ impl Bf16Linear {
     fn tile(&self, x: &[u32], weights: &[u32], pairs: usize) -> [f32; TILE_ROWS * TILE_COLUMNS] {
         match self.kernel {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: a native kernel is only chosen where the CPU has AVX512-BF16
-            // (`Precision::resolve`), and both slices hold the tile's pairs.
+            // SAFETY: a layer keeps a native kernel only where the CPU has AVX512-BF16
+            // (`Bf16Linear::from_fn`), and both slices hold the tile's pairs.
             Bf16Kernel::Native => unsafe { native::tile(x, weights, pairs) },
             _ => emulated_tile(x, weights, pairs),
         }
@@ -174,7 +194,7 @@ fn pack_rows(x: &[f32], inputs: usize, padded_rows: usize, kernel: Bf16Kernel) -
         .zip(x.par_chunks(inputs.max(1)))
         .for_each(|(out, row)| match kernel {
             #[cfg(target_arch = "x86_64")]
-            // SAFETY: a native kernel is only chosen where the CPU has AVX512-BF16.
+            // SAFETY: a layer keeps a native kernel only where the CPU has AVX512-BF16.
             Bf16Kernel::Native => unsafe { native::pack_row(row, out) },
             _ => pack_row(row, out),
         });
@@ -437,6 +457,18 @@ mod tests {
                 assert!(error <= bound, "row {r} column {j}: {error} > {bound}");
             }
         }
+    }
+
+    #[test]
+    fn a_native_layer_on_a_cpu_without_the_instructions_runs_emulated() {
+        let layer = Bf16Linear::new(&[1.0, 2.0], vec![0.5], 2, 1, Bf16Kernel::Native);
+        let expected = if CpuFeatures::detect().avx512_bf16 {
+            Bf16Kernel::Native
+        } else {
+            Bf16Kernel::Emulated
+        };
+        assert_eq!(layer.kernel, expected);
+        assert_eq!(layer.product(&[3.0, 4.0], 1), vec![11.5]);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! or bfloat16 inputs with float32 accumulation (`--precision bf16`).
 
 use crate::cpu::CpuFeatures;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
@@ -21,7 +22,8 @@ pub enum Precision {
 }
 
 /// The arithmetic a network runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Arithmetic {
     /// float32 throughout.
     #[default]
@@ -31,7 +33,8 @@ pub enum Arithmetic {
 }
 
 /// Who does the bfloat16 dot products.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Bf16Kernel {
     /// The CPU's AVX512-BF16 instructions (`vdpbf16ps`).
     Native,

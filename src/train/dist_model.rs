@@ -17,6 +17,7 @@
 
 use crate::io::model_file::ModelKind;
 use crate::nn::dist::{softplus, DistBcnn};
+use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::Dropout;
 use crate::nn::trunk::DENSE_1_WIDTH;
 use crate::train::network::{dense, units, Dense, Parameters, TrainableNetwork, TrainableTrunk};
@@ -98,6 +99,11 @@ impl TrainableNetwork for TrainableDist {
         )?;
         net.set_parameters(tensors)?;
         Ok(net)
+    }
+
+    fn with_arithmetic(mut self, arithmetic: Arithmetic) -> Self {
+        self.trunk = self.trunk.with_arithmetic(arithmetic);
+        self
     }
 
     fn parameters(&self) -> &Parameters {

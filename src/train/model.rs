@@ -19,6 +19,7 @@ use crate::io::model_file::ModelKind;
 use crate::nn::censored::{
     assemble, window_pixels, CensoredBcnn, BRANCH_WIDTHS, DENSE_2_WIDTH, LABELS, SHARED_HIDDEN,
 };
+use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::Dropout;
 use crate::nn::trunk::DENSE_1_WIDTH;
 use crate::train::adam::max_norm;
@@ -218,6 +219,11 @@ impl TrainableNetwork for TrainableCensored {
         net.set_parameters(tensors)?;
         net.use_model_windows(tensors)?;
         Ok(net)
+    }
+
+    fn with_arithmetic(mut self, arithmetic: Arithmetic) -> Self {
+        self.trunk = self.trunk.with_arithmetic(arithmetic);
+        self
     }
 
     fn parameters(&self) -> &Parameters {

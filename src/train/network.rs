@@ -9,8 +9,9 @@
 use crate::io::model_file::ModelKind;
 use crate::nn::conv_grad::{conv_trunk, TrunkMasks};
 use crate::nn::conv_pool::{self, C_OUT as CONV2_CHANNELS, POOL};
-use crate::nn::dense_grad::linear;
+use crate::nn::dense_grad::{bf16_linear, linear};
 use crate::nn::network::BayesianNetwork;
+use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::Dropout;
 use crate::nn::trunk::{CONV1_CHANNELS, FLAT_FEATURES, KERNEL};
 use crate::random::{normal, stream};
@@ -173,11 +174,12 @@ impl Parameters {
 }
 
 /// A dense layer `y = x Wᵀ + b` (`W` `[out, in]`, as PyTorch stores it) whose backward
-/// pass is [`linear`]'s.
+/// pass is [`linear`]'s, or [`bf16_linear`]'s in bfloat16 arithmetic.
 #[derive(Debug, Clone)]
 pub(crate) struct Dense {
     weight: Tensor,
     bias: Tensor,
+    arithmetic: Arithmetic,
 }
 
 impl Dense {
@@ -186,13 +188,17 @@ impl Dense {
         Dense {
             weight: self.weight.detach(),
             bias: self.bias.detach(),
+            arithmetic: self.arithmetic,
         }
     }
 }
 
 impl Module for Dense {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        linear(x, &self.weight, &self.bias)
+        match self.arithmetic {
+            Arithmetic::Float32 => linear(x, &self.weight, &self.bias),
+            Arithmetic::Bfloat16(kernel) => bf16_linear(x, &self.weight, &self.bias, kernel),
+        }
     }
 }
 
@@ -203,6 +209,7 @@ pub(crate) fn dense(vb: &VarBuilder, inputs: usize, outputs: usize, name: &str) 
     Ok(Dense {
         weight: vb.get((outputs, inputs), "weight")?,
         bias: vb.get(outputs, "bias")?,
+        arithmetic: Arithmetic::Float32,
     })
 }
 
@@ -252,6 +259,12 @@ impl TrainableTrunk {
             conv2: conv(CONV1_CHANNELS, CONV2_CHANNELS, "conv2")?,
             dense_1: dense(vb, FLAT_FEATURES, width, "dense_1")?,
         })
+    }
+
+    /// The trunk with `dense_1`'s products in `arithmetic` (float32 as created).
+    pub(crate) fn with_arithmetic(mut self, arithmetic: Arithmetic) -> TrainableTrunk {
+        self.dense_1.arithmetic = arithmetic;
+        self
     }
 
     /// The trunk with its parameters off the tape.
@@ -308,6 +321,10 @@ pub trait TrainableNetwork: Sized + std::fmt::Debug {
 
     /// The trainable parameters.
     fn parameters(&self) -> &Parameters;
+
+    /// The network with `dense_1`'s three products (forward, and both gradients) in
+    /// `arithmetic` (`--precision`; float32 as created).
+    fn with_arithmetic(self, arithmetic: Arithmetic) -> Self;
 
     /// Outputs and log-variances (`[b, labels]` each, standardised units) for inputs `x`
     /// `[b, 7514]` (flux − input_mean), with dropout as given, masks drawn in the inference

@@ -14,6 +14,7 @@
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::io::model_file::{ModelFile, ModelFormat, MC_VARIANCE_KEY};
 use crate::nn::network::BayesianNetwork;
+use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::Dropout;
 use crate::nn::scaling::Scaling;
 use crate::random::{shuffle, stream};
@@ -60,6 +61,11 @@ pub struct TrainConfig {
     /// Stop after this many epochs without a better validation loss (`None`: run every
     /// epoch).
     pub early_stop: Option<usize>,
+    /// Arithmetic of `dense_1`'s products in training steps (`--precision`): bfloat16 is
+    /// mixed precision, with float32 weights, optimiser and every other layer. Validation
+    /// losses are computed in float32 whatever it is, so runs compare.
+    #[serde(default)]
+    pub arithmetic: Arithmetic,
 }
 
 impl Default for TrainConfig {
@@ -76,6 +82,7 @@ impl Default for TrainConfig {
             eval_batch_size: 256,
             freeze: Vec::new(),
             early_stop: None,
+            arithmetic: Arithmetic::Float32,
         }
     }
 }
@@ -126,6 +133,7 @@ impl TrainConfig {
             ("plateau.min_delta", self.plateau.min_delta.to_string()),
             ("plateau.min_lr", self.plateau.min_lr.to_string()),
             ("freeze", self.freeze.join(",")),
+            ("precision", self.arithmetic.header_value().to_string()),
         ]
     }
 }
@@ -328,6 +336,7 @@ impl<N: TrainableNetwork> Trainer<N> {
         lineage: BTreeMap<String, String>,
     ) -> Result<Trainer<N>> {
         config.validate()?;
+        let model = model.with_arithmetic(config.arithmetic);
         if set.label_names() != N::LABELS {
             return Err(Error::Invalid(format!(
                 "the training set's labels ({}) are not those of the {} network ({})",
@@ -403,9 +412,11 @@ impl<N: TrainableNetwork> Trainer<N> {
                 .map_err(|_| Error::file(path, format!("checkpoint.{key} is not valid: {text}")))
         }
         for (key, value) in config.result_settings() {
-            // Checkpoints from before `--freeze` existed froze nothing.
+            // Checkpoints from before `--freeze` and `--precision` existed froze nothing
+            // and trained in float32.
             let stored = match get(&format!("config.{key}")) {
                 Err(_) if key == "freeze" => "",
+                Err(_) if key == "precision" => "float32",
                 stored => stored?.as_str(),
             };
             if stored != value {
