@@ -24,6 +24,25 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: &Tensor) -> Result<Tensor> {
 /// The operation behind [`linear`].
 struct Linear;
 
+/// `(rows, inputs, outputs)` of a dense layer's operands `x` `[rows, inputs]`, `weight`
+/// `[outputs, inputs]` and `bias` `[outputs]`, or an error naming the operation `op`.
+fn linear_shape(
+    op: &str,
+    x: &Layout,
+    weight: &Layout,
+    bias: &Layout,
+) -> Result<(usize, usize, usize)> {
+    let (rows, inputs) = x.shape().dims2()?;
+    let (outputs, w_in) = weight.shape().dims2()?;
+    if w_in != inputs || bias.shape().dims() != [outputs] {
+        candle_core::bail!(
+            "{op}: weight [{outputs}, {w_in}], bias {:?} for {inputs} inputs",
+            bias.shape().dims()
+        );
+    }
+    Ok((rows, inputs, outputs))
+}
+
 /// `x Wᵀ + b`: `x` `[rows, inputs]`, `w` `[outputs, inputs]`, `bias` `[outputs]`.
 fn forward<T: WithDType>(
     x: Data,
@@ -91,14 +110,7 @@ impl CustomOp3 for Linear {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (rows, inputs) = l1.shape().dims2()?;
-        let (outputs, w_in) = l2.shape().dims2()?;
-        if w_in != inputs || l3.shape().dims() != [outputs] {
-            candle_core::bail!(
-                "linear: weight [{outputs}, {w_in}], bias {:?} for {inputs} inputs",
-                l3.shape().dims()
-            );
-        }
+        let (rows, inputs, outputs) = linear_shape(self.name(), l1, l2, l3)?;
         let (x, w, bias) = ((s1, l1), (s2, l2), (s3, l3));
         let storage = match s1.dtype() {
             DType::F32 => forward::<f32>(x, w, bias, rows, inputs)?,
@@ -181,14 +193,7 @@ impl CustomOp3 for Bf16LinearOp {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let (rows, inputs) = l1.shape().dims2()?;
-        let (outputs, w_in) = l2.shape().dims2()?;
-        if w_in != inputs || l3.shape().dims() != [outputs] {
-            candle_core::bail!(
-                "bf16-linear: weight [{outputs}, {w_in}], bias {:?} for {inputs} inputs",
-                l3.shape().dims()
-            );
-        }
+        let (rows, inputs, outputs) = linear_shape(self.name(), l1, l2, l3)?;
         if s1.dtype() != DType::F32 {
             candle_core::bail!(
                 "bfloat16 training needs float32 tensors, not {:?}",
