@@ -106,6 +106,14 @@ impl ProductShape {
     }
 }
 
+impl std::fmt::Display for ProductShape {
+    /// `[rows, inner] × [inner, cols]`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ProductShape { rows, inner, cols } = self;
+        write!(f, "[{rows}, {inner}] × [{inner}, {cols}]")
+    }
+}
+
 /// How a measured product uses the threads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProductThreads {
@@ -146,13 +154,12 @@ pub fn product_rate(shape: ProductShape, threads: ProductThreads) -> Result<Prod
             .into_par_iter()
             .try_for_each(|_| a.matmul(&b).map(drop))
     })?;
-    let ProductShape { rows, inner, cols } = shape;
     let spread = match threads {
         ProductThreads::OnePerThread => "one per thread",
         ProductThreads::Shared => "all threads",
     };
     Ok(ProductRate {
-        what: format!("float32 product [{rows}, {inner}] × [{inner}, {cols}], {spread}"),
+        what: format!("float32 product {shape}, {spread}"),
         gflops: shape.flops() * products as f64 / seconds / 1e9,
     })
 }
@@ -178,15 +185,12 @@ pub fn bf16_product_rate(shape: ProductShape, kernel: Bf16Kernel) -> Result<Prod
             .into_par_iter()
             .try_for_each(|_| layer.forward(&x).map(drop))
     })?;
-    let ProductShape { rows, inner, cols } = shape;
     let how = match kernel {
         Bf16Kernel::Native => "AVX512-BF16",
         Bf16Kernel::Emulated => "emulated",
     };
     Ok(ProductRate {
-        what: format!(
-            "bfloat16 product [{rows}, {inner}] × [{inner}, {cols}] ({how}), one per thread"
-        ),
+        what: format!("bfloat16 product {shape} ({how}), one per thread"),
         gflops: shape.flops() * products as f64 / seconds / 1e9,
     })
 }

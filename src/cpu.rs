@@ -24,14 +24,13 @@ impl CpuFeatures {
     pub fn detect() -> Self {
         #[cfg(target_arch = "x86_64")]
         {
-            let avx512f = std::arch::is_x86_feature_detected!("avx512f");
             CpuFeatures {
                 avx2: std::arch::is_x86_feature_detected!("avx2"),
                 fma: std::arch::is_x86_feature_detected!("fma"),
-                avx512f,
-                // The AVX-512 state must be enabled by the OS for the bf16 instructions too.
-                avx512_bf16: avx512f && cpuid_bit(7, 1, Register::Eax, 5),
-                amx_bf16: cpuid_bit(7, 0, Register::Edx, 24) && cpuid_bit(7, 0, Register::Edx, 22),
+                avx512f: std::arch::is_x86_feature_detected!("avx512f"),
+                avx512_bf16: std::arch::is_x86_feature_detected!("avx512bf16"),
+                // AMX-BF16 (bit 22) and AMX tiles (bit 24) of CPUID leaf 7.
+                amx_bf16: cpuid_edx_bit(7, 0, 22) && cpuid_edx_bit(7, 0, 24),
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
@@ -62,19 +61,10 @@ impl fmt::Display for CpuFeatures {
     }
 }
 
-/// A register of a CPUID answer.
+/// Bit `bit` of EDX in CPUID leaf `leaf`, sub-leaf `sub_leaf` (false where the processor
+/// has no such leaf). Used for AMX, whose `is_x86_feature_detected!` names are not stable.
 #[cfg(target_arch = "x86_64")]
-#[derive(Clone, Copy)]
-enum Register {
-    Eax,
-    Edx,
-}
-
-/// Bit `bit` of `register` in CPUID leaf `leaf`, sub-leaf `sub_leaf` (false where the
-/// processor has no such leaf). Used for the extensions whose `is_x86_feature_detected!`
-/// names are not stable in our minimum Rust.
-#[cfg(target_arch = "x86_64")]
-fn cpuid_bit(leaf: u32, sub_leaf: u32, register: Register, bit: u32) -> bool {
+fn cpuid_edx_bit(leaf: u32, sub_leaf: u32, bit: u32) -> bool {
     use std::arch::x86_64::{__cpuid, __cpuid_count};
     // SAFETY: CPUID exists on every x86-64 processor; leaves beyond the highest one are
     // never asked for.
@@ -85,11 +75,7 @@ fn cpuid_bit(leaf: u32, sub_leaf: u32, register: Register, bit: u32) -> bool {
         }
         __cpuid_count(leaf, sub_leaf)
     };
-    let value = match register {
-        Register::Eax => answer.eax,
-        Register::Edx => answer.edx,
-    };
-    value >> bit & 1 == 1
+    answer.edx >> bit & 1 == 1
 }
 
 /// The processor's model name (from `/proc/cpuinfo`; "unknown CPU" where there is none).
