@@ -4,9 +4,10 @@
 use crate::io::model_file::ModelFile;
 use crate::nn::bf16_dense::Bf16Linear;
 use crate::nn::dropout::MaskStream;
-use crate::nn::mc::output_statistics;
+use crate::nn::mc::output_statistics_each;
 use crate::nn::network::BayesianNetwork;
 use crate::nn::precision::Bf16Kernel;
+use crate::pipeline::predict::group_size;
 use crate::train::data::TrainingSet;
 use crate::train::trainer::{CensoredTrainer, TrainConfig};
 use crate::{Error, Result};
@@ -212,8 +213,8 @@ fn best_round(mut round: impl FnMut() -> candle_core::Result<()>) -> Result<f64>
     Ok(best.max(1e-12))
 }
 
-/// Runs `count` spectra (cycling through `spectra`) through `net` with `mc` samples, spread
-/// over the thread pool as `predict` does.
+/// Runs `count` spectra (cycling through `spectra`) through `net` with `mc` samples, in
+/// groups spread over the thread pool as `predict` does.
 pub fn network_throughput(
     what: &str,
     net: &dyn BayesianNetwork,
@@ -226,15 +227,20 @@ pub fn network_throughput(
         return Err(Error::Invalid("no spectra to measure with".into()));
     }
     let start = Instant::now();
-    (0..count).into_par_iter().try_for_each(|i| {
-        output_statistics(
-            net,
-            &spectra[i % spectra.len()],
-            mc,
-            MaskStream::new(1, i as u64),
-        )
-        .map(drop)
-    })?;
+    let indices: Vec<usize> = (0..count).collect();
+    indices
+        .par_chunks(group_size(count))
+        .try_for_each(|group| {
+            let fluxes: Vec<&[f64]> = group
+                .iter()
+                .map(|&i| spectra[i % spectra.len()].as_slice())
+                .collect();
+            let streams = group
+                .iter()
+                .map(|&i| MaskStream::new(1, i as u64))
+                .collect();
+            output_statistics_each(net, &fluxes, mc, streams).map(drop)
+        })?;
     Ok(Measurement {
         what: what.to_string(),
         spectra: count,

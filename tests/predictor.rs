@@ -163,3 +163,45 @@ fn a_run_is_refused_before_any_work() {
     let one_sample = Run::prepare(spec(1)).err().unwrap().to_string();
     assert!(one_sample.contains("no MC variance"), "{one_sample}");
 }
+
+/// Spectra run through a network in a group (AstroNN's branch layers shared by the group)
+/// get the bits each gets alone, in any group and position: what lets `predict` group
+/// spectra freely without its tables depending on thread count or input order.
+#[test]
+fn a_spectrum_gets_the_same_bits_in_any_group() {
+    use astronn::models::{censored_network, default_model, dist_network};
+    use astronn::nn::dropout::MaskStream;
+    use astronn::nn::mc::{output_statistics, output_statistics_each};
+    use astronn::nn::network::BayesianNetwork;
+
+    let (flux, e_flux, bitmask) = pixels();
+    let rows = normalize_rows(&ApStarPixels {
+        flux: &flux,
+        e_flux: &e_flux,
+        bitmask: &bitmask,
+    })
+    .unwrap();
+    let spectra: Vec<Vec<f64>> = rows.into_iter().map(|r| r.unwrap().0).collect();
+    assert_eq!(spectra.len(), 4, "the coadd and three visits");
+    let astronn = censored_network(&default_model(ModelKind::AstroNN).unwrap()).unwrap();
+    let dist = dist_network(&default_model(ModelKind::AstroNNDist).unwrap()).unwrap();
+    let networks: [&dyn BayesianNetwork; 2] = [&astronn, &dist];
+    let stream = |i: usize| MaskStream::new(5, 100 + i as u64);
+    for net in networks {
+        for samples in [0, 7] {
+            let alone: Vec<_> = (0..spectra.len())
+                .map(|i| output_statistics(net, &spectra[i], samples, stream(i)).unwrap())
+                .collect();
+            // The whole group, reversed, and a pair; a repeated spectrum too.
+            for order in [vec![0, 1, 2, 3], vec![3, 2, 1, 0], vec![2, 0], vec![1, 1]] {
+                let fluxes: Vec<&[f64]> = order.iter().map(|&i| spectra[i].as_slice()).collect();
+                let streams = order.iter().map(|&i| stream(i)).collect();
+                let grouped = output_statistics_each(net, &fluxes, samples, streams).unwrap();
+                for (&i, stats) in order.iter().zip(&grouped) {
+                    assert_eq!(stats, &alone[i], "spectrum {i} in group {order:?}");
+                }
+            }
+            assert!(alone[0].mean != alone[1].mean, "the spectra must differ");
+        }
+    }
+}

@@ -5,12 +5,13 @@
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::apogee::masks::BRANCH_ELEMENTS;
 use crate::nn::dense::layer_width;
-use crate::nn::network::BayesianNetwork;
+use crate::nn::network::{check_group, BayesianNetwork};
 use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::{repeat_rows, Dropout};
 use crate::nn::scaling::{McVariance, Scaling};
 use crate::nn::trunk::SpectrumTrunk;
-use candle_core::{DType, Device, Module, Result, Tensor};
+use crate::nn::window_dense::WindowDense;
+use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::{linear, Linear, VarBuilder};
 
 /// Output labels, in network order, with the column names Astra uses.
@@ -47,11 +48,10 @@ pub(crate) const SHARED_HIDDEN: usize = 5;
 /// Width of `dense_2`, the last hidden layer of the full-spectrum branch, in Astra's network.
 pub(crate) const DENSE_2_WIDTH: usize = 96;
 
-/// One element branch: its pixel window and four dense layers.
+/// One element branch: four dense layers, the first on its pixel window.
 #[derive(Debug, Clone)]
 struct ElementBranch {
-    window: Tensor,
-    dense1: Linear,
+    dense1: WindowDense,
     dense2: Linear,
     out: Linear,
     log_variance: Linear,
@@ -76,24 +76,23 @@ impl ElementBranch {
             candle_nn::Init::Const(0.0),
             DType::U8,
         )?;
-        let window = window_pixels(&mask.to_vec1::<u8>()?);
-        let width = window.len();
+        let window: Vec<usize> = window_pixels(&mask.to_vec1::<u8>()?)
+            .into_iter()
+            .map(|p| p as usize)
+            .collect();
         let d1 = layer_width(vb, &format!("elem_dense1.{index}"))?;
         let d2 = layer_width(vb, &format!("elem_dense2.{index}"))?;
         Ok(ElementBranch {
-            window: Tensor::from_vec(window, width, &Device::Cpu)?,
-            dense1: linear(width, d1, vb.pp(format!("elem_dense1.{index}")))?,
+            dense1: WindowDense::load(window, d1, vb.pp(format!("elem_dense1.{index}")))?,
             dense2: linear(d1, d2, vb.pp(format!("elem_dense2.{index}")))?,
             out: linear(d2 + shared, 1, vb.pp(format!("elem_dense_out.{index}")))?,
             log_variance: linear(d2 + shared, 1, vb.pp(format!("elem_dense_var.{index}")))?,
         })
     }
 
-    /// relu(dense1(window pixels)): independent of the dropout masks.
+    /// relu(dense1(window pixels)) of each row of `x`: independent of the dropout masks.
     fn first_activations(&self, x: &Tensor) -> Result<Tensor> {
-        self.dense1
-            .forward(&x.index_select(&self.window, 1)?)?
-            .relu()
+        self.dense1.forward(x)?.relu()
     }
 
     /// The branch's (output, log-variance) for each sample row.
@@ -173,6 +172,46 @@ pub(crate) fn assemble(teff_logg_feh: &Tensor, branches: &[Tensor]) -> Result<Te
     Tensor::cat(&parts, 1)
 }
 
+impl CensoredBcnn {
+    /// Every branch's first activations (`[rows, d1]`) for the rows of `x`.
+    fn first_activations(&self, x: &Tensor) -> Result<Vec<Tensor>> {
+        self.branches
+            .iter()
+            .map(|branch| branch.first_activations(x))
+            .collect()
+    }
+
+    /// [`BayesianNetwork::forward`] given the branches' first activations of `x`.
+    fn forward_with(
+        &self,
+        x: &Tensor,
+        firsts: &[Tensor],
+        samples: usize,
+        dropout: &mut Dropout,
+    ) -> Result<(Tensor, Tensor)> {
+        let conv1 = self.trunk.conv1_activations(x)?;
+        let l3 = self.trunk.forward_from_conv1(&conv1, samples, dropout)?;
+        let l4 = self.dense_2.forward(&l3)?.relu()?;
+        let t = self.teff_logg_feh.forward(&l4)?;
+        let t_log_variance = self.teff_logg_feh_log_variance.forward(&l4)?;
+        let aux = self.aux.forward(&l4)?;
+        // The element heads see teff/logg/fe_h through a stop-gradient (SPEC §9).
+        let hidden = Tensor::cat(&[&aux, &t.detach()], 1)?;
+        let mut outputs = Vec::with_capacity(self.branches.len());
+        let mut log_variances = Vec::with_capacity(self.branches.len());
+        for (branch, first) in self.branches.iter().zip(firsts) {
+            let first = repeat_rows(first, samples)?;
+            let (out, log_variance) = branch.forward(&first, &hidden, dropout)?;
+            outputs.push(out);
+            log_variances.push(log_variance);
+        }
+        Ok((
+            assemble(&t, &outputs)?,
+            assemble(&t_log_variance, &log_variances)?,
+        ))
+    }
+}
+
 impl BayesianNetwork for CensoredBcnn {
     fn label_names(&self) -> Vec<String> {
         LABELS.iter().map(|s| s.to_string()).collect()
@@ -188,25 +227,29 @@ impl BayesianNetwork for CensoredBcnn {
         samples: usize,
         dropout: &mut Dropout,
     ) -> Result<(Tensor, Tensor)> {
-        let conv1 = self.trunk.conv1_activations(x)?;
-        let l3 = self.trunk.forward_from_conv1(&conv1, samples, dropout)?;
-        let l4 = self.dense_2.forward(&l3)?.relu()?;
-        let t = self.teff_logg_feh.forward(&l4)?;
-        let t_log_variance = self.teff_logg_feh_log_variance.forward(&l4)?;
-        let aux = self.aux.forward(&l4)?;
-        // The element heads see teff/logg/fe_h through a stop-gradient (SPEC §9).
-        let hidden = Tensor::cat(&[&aux, &t.detach()], 1)?;
-        let mut outputs = Vec::with_capacity(self.branches.len());
-        let mut log_variances = Vec::with_capacity(self.branches.len());
-        for branch in &self.branches {
-            let first = repeat_rows(&branch.first_activations(x)?, samples)?;
-            let (out, log_variance) = branch.forward(&first, &hidden, dropout)?;
-            outputs.push(out);
-            log_variances.push(log_variance);
-        }
-        Ok((
-            assemble(&t, &outputs)?,
-            assemble(&t_log_variance, &log_variances)?,
-        ))
+        self.forward_with(x, &self.first_activations(x)?, samples, dropout)
+    }
+
+    /// The branches' first layers (8.3 MB of weights in Astra's network) run once for the
+    /// whole group, so their weights are read once per group instead of once per spectrum.
+    fn forward_each(
+        &self,
+        x: &Tensor,
+        samples: usize,
+        dropouts: &mut [Dropout],
+    ) -> Result<Vec<(Tensor, Tensor)>> {
+        check_group(x, dropouts)?;
+        let firsts = self.first_activations(x)?;
+        dropouts
+            .iter_mut()
+            .enumerate()
+            .map(|(i, dropout)| {
+                let own = firsts
+                    .iter()
+                    .map(|first| first.narrow(0, i, 1))
+                    .collect::<Result<Vec<_>>>()?;
+                self.forward_with(&x.narrow(0, i, 1)?, &own, samples, dropout)
+            })
+            .collect()
     }
 }

@@ -22,6 +22,7 @@
 //! tests of `crate::train`.
 
 use crate::nn::cpu_data::{slice, Data};
+use crate::nn::sums::{dot, total};
 use candle_core::backend::BackendStorage;
 use candle_core::{
     CpuStorage, CustomOp3, DType, Device, Layout, Result, Shape, Storage, Tensor, WithDType,
@@ -71,47 +72,6 @@ fn tap_range(k: usize, width: usize, n: usize) -> Option<(isize, usize, usize)> 
     let t0 = (-shift).max(0) as usize;
     let t1 = (n as isize - shift).clamp(0, n as isize) as usize;
     (t0 < t1).then_some((shift, t0, t1))
-}
-
-/// Partial sums of [`dot`] and [`total`]: enough independent chains to keep the adders
-/// busy. (They are added in lane order at the end: LLVM keeps the lanes in vector
-/// registers only if the combination is that simple.)
-const LANES: usize = 32;
-
-/// Σ a·b with [`LANES`] partial sums combined in a fixed order.
-#[inline(always)]
-fn dot<T: WithDType>(a: &[T], b: &[T]) -> T {
-    let zero = T::from_f64(0.0);
-    let mut lanes = [zero; LANES];
-    let len = a.len().min(b.len());
-    let (chunks_a, chunks_b) = (a[..len].chunks_exact(LANES), b[..len].chunks_exact(LANES));
-    let (tail_a, tail_b) = (chunks_a.remainder(), chunks_b.remainder());
-    for (x, y) in chunks_a.zip(chunks_b) {
-        for ((lane, &x), &y) in lanes.iter_mut().zip(x).zip(y) {
-            *lane += x * y;
-        }
-    }
-    let tail = tail_a
-        .iter()
-        .zip(tail_b)
-        .fold(zero, |sum, (&x, &y)| sum + x * y);
-    lanes.iter().fold(zero, |sum, &lane| sum + lane) + tail
-}
-
-/// Σ a with [`LANES`] partial sums combined in a fixed order.
-#[inline(always)]
-fn total<T: WithDType>(a: &[T]) -> T {
-    let zero = T::from_f64(0.0);
-    let mut lanes = [zero; LANES];
-    let chunks = a.chunks_exact(LANES);
-    let tail = chunks.remainder();
-    for x in chunks {
-        for (lane, &x) in lanes.iter_mut().zip(x) {
-            *lane += x;
-        }
-    }
-    let tail = tail.iter().fold(zero, |sum, &x| sum + x);
-    lanes.iter().fold(zero, |sum, &lane| sum + lane) + tail
 }
 
 vectorized! {

@@ -117,33 +117,70 @@ pub fn output_statistics<N: BayesianNetwork + ?Sized>(
     net: &N,
     normalized_flux: &[f64],
     samples: usize,
-    mut stream: MaskStream,
+    stream: MaskStream,
 ) -> Result<OutputStatistics> {
-    let x = standardize(net, normalized_flux)?;
-    let mut outputs = Vec::new();
-    let mut log_variances = Vec::new();
+    let mut each = output_statistics_each(net, &[normalized_flux], samples, vec![stream])?;
+    Ok(each.remove(0))
+}
+
+/// [`output_statistics`] of a group of spectra (`streams[i]` for spectrum i), with the
+/// network's mask-independent work shared by the group
+/// ([`BayesianNetwork::forward_each`]). Each spectrum's statistics are the same as alone.
+pub fn output_statistics_each<N: BayesianNetwork + ?Sized>(
+    net: &N,
+    normalized_fluxes: &[&[f64]],
+    samples: usize,
+    mut streams: Vec<MaskStream>,
+) -> Result<Vec<OutputStatistics>> {
+    let count = normalized_fluxes.len();
+    if streams.len() != count {
+        candle_core::bail!("{count} spectra but {} mask streams", streams.len());
+    }
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let rows = normalized_fluxes
+        .iter()
+        .map(|flux| standardize(net, flux))
+        .collect::<Result<Vec<_>>>()?;
+    let x = Tensor::cat(&rows, 0)?;
+    let mut outputs = vec![Vec::new(); count];
+    let mut log_variances = vec![Vec::new(); count];
     let mut labels = 0;
-    let mut append = |(out, log_var): (Tensor, Tensor)| -> Result<()> {
-        labels = out.dim(1)?;
-        outputs.extend(out.flatten_all()?.to_vec1::<f32>()?);
-        log_variances.extend(log_var.flatten_all()?.to_vec1::<f32>()?);
+    let mut append = |group: Vec<(Tensor, Tensor)>| -> Result<()> {
+        for ((out, log_var), (outputs, log_variances)) in group
+            .into_iter()
+            .zip(outputs.iter_mut().zip(log_variances.iter_mut()))
+        {
+            labels = out.dim(1)?;
+            outputs.extend(out.flatten_all()?.to_vec1::<f32>()?);
+            log_variances.extend(log_var.flatten_all()?.to_vec1::<f32>()?);
+        }
         Ok(())
     };
     if samples == 0 {
-        append(net.forward(&x, 1, &mut Dropout::Off)?)?;
+        let mut off: Vec<Dropout> = (0..count).map(|_| Dropout::Off).collect();
+        append(net.forward_each(&x, 1, &mut off)?)?;
     }
     let mut remaining = samples;
     while remaining > 0 {
         let batch = remaining.min(SAMPLES_PER_BATCH);
-        append(net.forward(&x, batch, &mut Dropout::On(&mut stream))?)?;
+        let mut on: Vec<Dropout> = streams.iter_mut().map(Dropout::On).collect();
+        append(net.forward_each(&x, batch, &mut on)?)?;
         remaining -= batch;
     }
-    Ok(OutputStatistics::from_samples(
-        &outputs,
-        &log_variances,
-        labels,
-        net.scaling().mc_variance,
-    ))
+    Ok(outputs
+        .iter()
+        .zip(&log_variances)
+        .map(|(outputs, log_variances)| {
+            OutputStatistics::from_samples(
+                outputs,
+                log_variances,
+                labels,
+                net.scaling().mc_variance,
+            )
+        })
+        .collect())
 }
 
 /// Raw labels and errors of one spectrum (see [`output_statistics`]).
@@ -155,6 +192,21 @@ pub fn predict_raw<N: BayesianNetwork + ?Sized>(
 ) -> Result<RawLabels> {
     let stats = output_statistics(net, normalized_flux, samples, stream)?;
     Ok(RawLabels::from_statistics(&stats, net.scaling()))
+}
+
+/// Raw labels and errors of a group of spectra (see [`output_statistics_each`]).
+pub fn predict_raw_each<N: BayesianNetwork + ?Sized>(
+    net: &N,
+    normalized_fluxes: &[&[f64]],
+    samples: usize,
+    streams: Vec<MaskStream>,
+) -> Result<Vec<RawLabels>> {
+    Ok(
+        output_statistics_each(net, normalized_fluxes, samples, streams)?
+            .iter()
+            .map(|stats| RawLabels::from_statistics(stats, net.scaling()))
+            .collect(),
+    )
 }
 
 #[cfg(test)]

@@ -21,4 +21,6 @@ pub mod network;
 pub mod precision;
 pub mod sampling;
 pub mod scaling;
+mod sums;
 pub mod trunk;
+pub mod window_dense;

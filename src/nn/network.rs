@@ -20,4 +20,31 @@ pub trait BayesianNetwork: Send + Sync {
         samples: usize,
         dropout: &mut Dropout,
     ) -> Result<(Tensor, Tensor)>;
+
+    /// Runs [`forward`](Self::forward) on each spectrum of `x` (`[g, 7514]`, standardised)
+    /// with its own dropout (`dropouts[i]` for row i): entry i holds that spectrum's
+    /// outputs and log-variances `[samples, labels]`, the same values `forward` gives on the
+    /// spectrum alone. A network overrides it to share work between the spectra of a group.
+    fn forward_each(
+        &self,
+        x: &Tensor,
+        samples: usize,
+        dropouts: &mut [Dropout],
+    ) -> Result<Vec<(Tensor, Tensor)>> {
+        check_group(x, dropouts)?;
+        dropouts
+            .iter_mut()
+            .enumerate()
+            .map(|(i, dropout)| self.forward(&x.narrow(0, i, 1)?, samples, dropout))
+            .collect()
+    }
+}
+
+/// Refuses a group whose spectra and dropouts differ in number.
+pub fn check_group(x: &Tensor, dropouts: &[Dropout]) -> Result<()> {
+    let rows = x.dim(0)?;
+    if rows != dropouts.len() {
+        candle_core::bail!("{rows} spectra but {} dropouts", dropouts.len());
+    }
+    Ok(())
 }

@@ -4,7 +4,7 @@
 use crate::io::model_file::ModelKind;
 use crate::io::normalized::SpectrumMeta;
 use crate::nn::dropout::{spectrum_key, MaskStream};
-use crate::nn::mc::{predict_raw, RawLabels};
+use crate::nn::mc::{predict_raw_each, RawLabels};
 use crate::nn::network::BayesianNetwork;
 use crate::pipeline::astronn::{AstroNNJob, AstroNNPredictor, AstroNNRow};
 use crate::pipeline::catalogs::StarCatalogs;
@@ -101,22 +101,43 @@ pub struct Outcome {
     pub failure: Option<(String, String)>,
 }
 
-/// Runs one network on a prepared spectrum, timing it; `Err` holds the reason.
+/// Runs one network on a group of prepared spectra (`streams[i]` for spectrum i), timing
+/// it: each spectrum's result (`Err` holds the reason) and its share of the time.
 fn run_network(
     net: &dyn BayesianNetwork,
-    data: &std::result::Result<Vec<f64>, String>,
+    group: &[&Prepared<Vec<f64>>],
     mc: usize,
-    stream: MaskStream,
-) -> (std::result::Result<RawLabels, String>, f64) {
+    streams: Vec<MaskStream>,
+) -> Vec<(std::result::Result<RawLabels, String>, f64)> {
     let start = Instant::now();
-    let outcome = data.as_ref().map_err(String::clone).and_then(|flux| {
-        let raw = predict_raw(net, flux, mc, stream).map_err(|e| format!("network failed: {e}"))?;
-        if raw.values.iter().chain(&raw.errors).any(|v| !v.is_finite()) {
-            return Err("the network's output is not finite".to_string());
-        }
-        Ok(raw)
-    });
-    (outcome, start.elapsed().as_secs_f64())
+    let (ready, ready_streams): (Vec<&[f64]>, Vec<MaskStream>) = group
+        .iter()
+        .zip(streams)
+        .filter_map(|(spectrum, stream)| Some((spectrum.data.as_deref().ok()?, stream)))
+        .unzip();
+    let mut results = predict_raw_each(net, &ready, mc, ready_streams)
+        .map(Vec::into_iter)
+        .map_err(|e| format!("network failed: {e}"));
+    let share = start.elapsed().as_secs_f64() / ready.len().max(1) as f64;
+    group
+        .iter()
+        .map(|spectrum| match (&spectrum.data, &mut results) {
+            (Err(reason), _) => (Err(reason.clone()), 0.0),
+            (Ok(_), Ok(raws)) => {
+                let raw = raws.next().expect("a result per spectrum with data");
+                (finite(raw), share)
+            }
+            (Ok(_), Err(reason)) => (Err(reason.clone()), share),
+        })
+        .collect()
+}
+
+/// The raw labels, refused when any value or error is not finite.
+fn finite(raw: RawLabels) -> std::result::Result<RawLabels, String> {
+    if raw.values.iter().chain(&raw.errors).any(|v| !v.is_finite()) {
+        return Err("the network's output is not finite".to_string());
+    }
+    Ok(raw)
 }
 
 /// The networks of a run without their tables (shared by the worker threads).
@@ -127,60 +148,101 @@ pub struct Predictors<'a> {
     pub dist: Option<&'a DistPredictor>,
 }
 
-/// Runs the networks on prepared spectra, in parallel over the thread pool; the outcomes
-/// are in the spectra's order.
+/// The most spectra a worker runs through a network together: enough to read the
+/// mask-independent layers' weights once for several spectra
+/// ([`BayesianNetwork::forward_each`]), few enough to keep every thread busy.
+const MAX_GROUP: usize = 8;
+
+/// The group size for `spectra` spectra: at most [`MAX_GROUP`], and at least two groups per
+/// worker thread when there are enough spectra. Results do not depend on it.
+pub(crate) fn group_size(spectra: usize) -> usize {
+    (spectra / (2 * rayon::current_num_threads())).clamp(1, MAX_GROUP)
+}
+
+/// Runs the networks on prepared spectra, in groups in parallel over the thread pool; the
+/// outcomes are in the spectra's order.
 pub fn predict_spectra(
     spectra: Vec<Prepared<Vec<f64>>>,
     predictors: &Predictors,
     options: &PredictOptions,
 ) -> Vec<Outcome> {
     spectra
-        .into_par_iter()
-        .map(|s| process(s, predictors, options))
+        .par_chunks(group_size(spectra.len()))
+        .flat_map_iter(|group| process(group, predictors, options))
         .collect()
 }
 
-fn process(spectrum: Prepared<Vec<f64>>, jobs: &Predictors, options: &PredictOptions) -> Outcome {
-    let key = stream_key(&spectrum.meta);
-    let mut failure = None;
-    let mut note = |reason: &String| {
-        failure.get_or_insert_with(|| (describe(&spectrum.meta), reason.clone()));
+/// Runs each network on a group of spectra (AstroNNDist on its coadds only).
+fn process(
+    group: &[Prepared<Vec<f64>>],
+    jobs: &Predictors,
+    options: &PredictOptions,
+) -> Vec<Outcome> {
+    let keys: Vec<u64> = group.iter().map(|s| stream_key(&s.meta)).collect();
+    let streams = |kind: ModelKind, members: &[usize]| -> Vec<MaskStream> {
+        members
+            .iter()
+            .map(|&i| dropout_stream(options.seed, keys[i], kind))
+            .collect()
     };
-    let astronn = jobs.astronn.map(|job| {
-        let stream = dropout_stream(options.seed, key, ModelKind::AstroNN);
-        let (outcome, network) = run_network(job.network(), &spectrum.data, options.mc, stream);
-        let timing = Timing {
-            network,
-            overhead: spectrum.seconds,
-        };
-        match outcome {
-            Ok(raw) => job.row(spectrum.meta.clone(), raw, timing),
-            Err(reason) => {
-                note(&reason);
-                AstroNNRow::no_result(spectrum.meta.clone(), timing)
+    let everyone: Vec<usize> = (0..group.len()).collect();
+    let coadds: Vec<usize> = everyone
+        .iter()
+        .copied()
+        .filter(|&i| !group[i].meta.is_visit())
+        .collect();
+    let run = |net: &dyn BayesianNetwork, kind: ModelKind, members: &[usize]| {
+        let spectra: Vec<&Prepared<Vec<f64>>> = members.iter().map(|&i| &group[i]).collect();
+        run_network(net, &spectra, options.mc, streams(kind, members))
+    };
+    let mut astronn = jobs
+        .astronn
+        .map(|job| run(job.network(), ModelKind::AstroNN, &everyone).into_iter());
+    let mut dist = jobs
+        .dist
+        .map(|job| run(job.network(), ModelKind::AstroNNDist, &coadds).into_iter());
+    group
+        .iter()
+        .map(|spectrum| {
+            let mut failure = None;
+            let mut note = |reason: &String| {
+                failure.get_or_insert_with(|| (describe(&spectrum.meta), reason.clone()));
+            };
+            let timing = |network| Timing {
+                network,
+                overhead: spectrum.seconds,
+            };
+            let astronn = jobs.astronn.zip(astronn.as_mut()).map(|(job, results)| {
+                let (outcome, network) = results.next().expect("a result per spectrum");
+                match outcome {
+                    Ok(raw) => job.row(spectrum.meta.clone(), raw, timing(network)),
+                    Err(reason) => {
+                        note(&reason);
+                        AstroNNRow::no_result(spectrum.meta.clone(), timing(network))
+                    }
+                }
+            });
+            let dist = jobs
+                .dist
+                .zip(dist.as_mut())
+                .filter(|_| !spectrum.meta.is_visit())
+                .map(|(job, results)| {
+                    let (outcome, network) = results.next().expect("a result per coadd");
+                    match outcome {
+                        Ok(raw) => job.row(spectrum.meta.clone(), &raw, timing(network)),
+                        Err(reason) => {
+                            note(&reason);
+                            job.no_result(spectrum.meta.clone(), timing(network))
+                        }
+                    }
+                });
+            Outcome {
+                astronn,
+                dist,
+                failure,
             }
-        }
-    });
-    let dist = jobs.dist.filter(|_| !spectrum.meta.is_visit()).map(|job| {
-        let stream = dropout_stream(options.seed, key, ModelKind::AstroNNDist);
-        let (outcome, network) = run_network(job.network(), &spectrum.data, options.mc, stream);
-        let timing = Timing {
-            network,
-            overhead: spectrum.seconds,
-        };
-        match outcome {
-            Ok(raw) => job.row(spectrum.meta.clone(), &raw, timing),
-            Err(reason) => {
-                note(&reason);
-                job.no_result(spectrum.meta.clone(), timing)
-            }
-        }
-    });
-    Outcome {
-        astronn,
-        dist,
-        failure,
-    }
+        })
+        .collect()
 }
 
 /// Runs the jobs on every spectrum of `source`, appending rows in input order. Visits are
