@@ -1,6 +1,7 @@
 //! The Monte Carlo dropout engine (SPEC §4, "Prediction"): runs a network's MC samples of
-//! one spectrum as one batch, after the mask-independent layers ran once, and combines them
-//! into labels and errors.
+//! one spectrum as one batch, after the mask-independent layers ran once (for a group of
+//! spectra together, when the network can share them), and combines them into labels and
+//! errors.
 
 use crate::nn::dropout::MaskStream;
 use crate::nn::network::BayesianNetwork;

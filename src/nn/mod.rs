@@ -1,9 +1,10 @@
 //! The networks and the Monte Carlo dropout engine.
 //!
-//! Layers (`conv`, `conv_pool`, `dense`, `trunk`) are loaded from a model's parameters through candle's
-//! `VarBuilder`; `censored` is AstroNN's abundance network; `mc` runs MC dropout.
-//! `conv_grad` and `dense_grad` are the differentiable operations training adds; `precision`,
-//! `bf16` and `bf16_dense` are the opt-in bfloat16 arithmetic of `dense_1`.
+//! Layers (`conv`, `conv_pool`, `dense`, `trunk`, `window_dense`) are loaded from a model's
+//! parameters through candle's `VarBuilder`; `censored` is AstroNN's abundance network; `mc`
+//! runs MC dropout. `conv_grad` and `dense_grad` are the differentiable operations training
+//! adds; `sums` holds the fixed-order sums of the hand-written kernels; `precision`, `bf16`
+//! and `bf16_dense` are the opt-in bfloat16 arithmetic of `dense_1`.
 
 pub mod bf16;
 pub mod bf16_dense;
