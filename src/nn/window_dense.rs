@@ -7,7 +7,7 @@
 //! 2 million multiply-adds, which at mc = 100 was 8 % of AstroNN's time, spent waiting on
 //! memory (the matrix-product library's matrix–vector kernel). Here
 //! each output's weights are read once per group of spectra and reused from cache for every
-//! spectrum of the group. Each value is a fixed-order sum ([`dot`]), so a spectrum gets the
+//! spectrum of the group. Each value is a fixed-order sum (`sums::dot`), so a spectrum gets the
 //! same bits whatever group it is computed in.
 
 use crate::nn::sums::dot;
