@@ -227,9 +227,9 @@ pub fn network_throughput(
         return Err(Error::Invalid("no spectra to measure with".into()));
     }
     let start = Instant::now();
-    let indices: Vec<usize> = (0..count).collect();
-    indices
-        .par_chunks(group_size(count))
+    (0..count)
+        .into_par_iter()
+        .chunks(group_size(count))
         .try_for_each(|group| {
             let fluxes: Vec<&[f64]> = group
                 .iter()

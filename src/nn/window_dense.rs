@@ -18,6 +18,8 @@ use candle_nn::VarBuilder;
 #[derive(Debug, Clone)]
 pub struct WindowDense {
     window: Vec<usize>,
+    /// One past the window's largest pixel: the input width the layer needs.
+    pixels_needed: usize,
     /// `[outputs, window]`, one output's weights contiguous (PyTorch's layout).
     weight: Vec<f32>,
     bias: Vec<f32>,
@@ -33,6 +35,7 @@ impl WindowDense {
                 .flatten_all()?
                 .to_vec1()?,
             bias: vb.get(outputs, "bias")?.to_vec1()?,
+            pixels_needed: window.iter().max().map_or(0, |&last| last + 1),
             window,
         })
     }
@@ -41,10 +44,9 @@ impl WindowDense {
     /// `[rows, outputs]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (rows, pixels) = x.dims2()?;
-        if let Some(&last) = self.window.iter().max() {
-            if last >= pixels {
-                candle_core::bail!("window pixel {last} is past the input's {pixels} pixels");
-            }
+        if self.pixels_needed > pixels {
+            let last = self.pixels_needed - 1;
+            candle_core::bail!("window pixel {last} is past the input's {pixels} pixels");
         }
         let values = x.flatten_all()?.to_vec1::<f32>()?;
         let gathered: Vec<Vec<f32>> = values

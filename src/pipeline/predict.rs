@@ -101,21 +101,27 @@ pub struct Outcome {
     pub failure: Option<(String, String)>,
 }
 
-/// Runs one network on a group of prepared spectra (`streams[i]` for spectrum i), timing
-/// it: each spectrum's result (`Err` holds the reason) and its share of the time.
+/// Runs one network (of `kind`, which picks the spectra's dropout streams) on a group of
+/// prepared spectra, timing it: each spectrum's result (`Err` holds the reason) and its
+/// share of the time.
 fn run_network(
     net: &dyn BayesianNetwork,
+    kind: ModelKind,
     group: &[&Prepared<Vec<f64>>],
-    mc: usize,
-    streams: Vec<MaskStream>,
+    options: &PredictOptions,
 ) -> Vec<(std::result::Result<RawLabels, String>, f64)> {
     let start = Instant::now();
-    let (ready, ready_streams): (Vec<&[f64]>, Vec<MaskStream>) = group
+    let (ready, streams): (Vec<&[f64]>, Vec<MaskStream>) = group
         .iter()
-        .zip(streams)
-        .filter_map(|(spectrum, stream)| Some((spectrum.data.as_deref().ok()?, stream)))
+        .filter_map(|spectrum| {
+            let flux = spectrum.data.as_deref().ok()?;
+            Some((
+                flux,
+                dropout_stream(options.seed, stream_key(&spectrum.meta), kind),
+            ))
+        })
         .unzip();
-    let mut results = predict_raw_each(net, &ready, mc, ready_streams)
+    let mut results = predict_raw_each(net, &ready, options.mc, streams)
         .map(Vec::into_iter)
         .map_err(|e| format!("network failed: {e}"));
     let share = start.elapsed().as_secs_f64() / ready.len().max(1) as f64;
@@ -178,29 +184,16 @@ fn process(
     jobs: &Predictors,
     options: &PredictOptions,
 ) -> Vec<Outcome> {
-    let keys: Vec<u64> = group.iter().map(|s| stream_key(&s.meta)).collect();
-    let streams = |kind: ModelKind, members: &[usize]| -> Vec<MaskStream> {
-        members
-            .iter()
-            .map(|&i| dropout_stream(options.seed, keys[i], kind))
-            .collect()
-    };
-    let everyone: Vec<usize> = (0..group.len()).collect();
-    let coadds: Vec<usize> = everyone
-        .iter()
-        .copied()
-        .filter(|&i| !group[i].meta.is_visit())
-        .collect();
-    let run = |net: &dyn BayesianNetwork, kind: ModelKind, members: &[usize]| {
-        let spectra: Vec<&Prepared<Vec<f64>>> = members.iter().map(|&i| &group[i]).collect();
-        run_network(net, &spectra, options.mc, streams(kind, members))
-    };
-    let mut astronn = jobs
-        .astronn
-        .map(|job| run(job.network(), ModelKind::AstroNN, &everyone).into_iter());
-    let mut dist = jobs
-        .dist
-        .map(|job| run(job.network(), ModelKind::AstroNNDist, &coadds).into_iter());
+    let everyone: Vec<&Prepared<Vec<f64>>> = group.iter().collect();
+    let coadds: Vec<&Prepared<Vec<f64>>> = group.iter().filter(|s| !s.meta.is_visit()).collect();
+    let mut astronn = jobs.astronn.map(|job| {
+        let results = run_network(job.network(), ModelKind::AstroNN, &everyone, options);
+        (job, results.into_iter())
+    });
+    let mut dist = jobs.dist.map(|job| {
+        let results = run_network(job.network(), ModelKind::AstroNNDist, &coadds, options);
+        (job, results.into_iter())
+    });
     group
         .iter()
         .map(|spectrum| {
@@ -212,7 +205,7 @@ fn process(
                 network,
                 overhead: spectrum.seconds,
             };
-            let astronn = jobs.astronn.zip(astronn.as_mut()).map(|(job, results)| {
+            let astronn = astronn.as_mut().map(|(job, results)| {
                 let (outcome, network) = results.next().expect("a result per spectrum");
                 match outcome {
                     Ok(raw) => job.row(spectrum.meta.clone(), raw, timing(network)),
@@ -222,9 +215,8 @@ fn process(
                     }
                 }
             });
-            let dist = jobs
-                .dist
-                .zip(dist.as_mut())
+            let dist = dist
+                .as_mut()
                 .filter(|_| !spectrum.meta.is_visit())
                 .map(|(job, results)| {
                     let (outcome, network) = results.next().expect("a result per coadd");
