@@ -1,11 +1,11 @@
 //! A dense layer whose matrix product runs in bfloat16 with float32 accumulation
 //! (`--precision bf16`, for `dense_1`, the networks' largest product).
 //!
-//! Inputs and weights are rounded to bfloat16 ([`to_bf16`]); each output is a float32 sum
-//! of their products taken pair by pair in input order, as `VDPBF16PS` adds them
-//! ([`dot_pair`]), then the float32 bias. The native kernel runs `VDPBF16PS` (AVX512-BF16);
-//! the emulated one runs [`dot_pair`] through the same tiles, so both sum the same
-//! products in the same order.
+//! Inputs and weights are rounded to bfloat16 ([`to_bf16`](crate::nn::bf16::to_bf16));
+//! each output is a float32 sum of their products taken pair by pair in input order, as
+//! `VDPBF16PS` adds them ([`dot_pair`]), then the float32 bias. The native kernel runs
+//! `VDPBF16PS` (AVX512-BF16); the emulated one runs [`dot_pair`] through the same tiles, so
+//! both sum the same products in the same order.
 
 use crate::cpu::CpuFeatures;
 use crate::nn::bf16::{dot_pair, pair};

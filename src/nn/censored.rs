@@ -23,7 +23,7 @@ pub const LABELS: [&str; 22] = [
 /// Output index of [Fe/H]: after Teff, log g and the first 17 element branches.
 pub const FE_H_OUTPUT: usize = 19;
 
-/// Output index of element branch `branch` (see [`assemble`]).
+/// Output index of element branch `branch` (see `assemble`).
 pub const fn branch_output(branch: usize) -> usize {
     if branch + 2 < FE_H_OUTPUT {
         branch + 2

@@ -3,8 +3,9 @@
 //! pseudo-luminosity `L_fakemag = 10^(0.2·M_Ks + 2)` and its log-variance.
 //!
 //! The network predicts a standardised value; `L_fakemag = mean · labels_std` with no offset,
-//! so [`BayesianNetwork::labels_mean`] is zero and the MC engine's
-//! [`RawLabels`](crate::nn::mc::RawLabels) give `L_fakemag` and `L_fakemag_err` directly.
+//! so [`labels_mean`](crate::nn::scaling::Scaling::labels_mean) is zero and the MC
+//! engine's [`RawLabels`](crate::nn::mc::RawLabels) give `L_fakemag` and `L_fakemag_err`
+//! directly.
 
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::nn::dense::layer_width;

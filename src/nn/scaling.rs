@@ -3,7 +3,7 @@
 //!
 //! Astra's models (SPEC §4) subtract `input_mean` from the flux, de-standardise with
 //! `labels_std`/`labels_mean` and take the unbiased variance of the MC samples. astroNN's own
-//! `predict` (its model folders, [`crate::io::astronn`]) also divides the input by
+//! `predict` (its model folders, [`crate::io::astronn_folder`]) also divides the input by
 //! `input_std`, takes the population variance (`tf.nn.moments`), and for labels
 //! normalisation mode 0 scales the errors, not the values, by the folder's `labels_std`
 //! (README, "Differences from astroNN"). The optional parameters `input_std` and

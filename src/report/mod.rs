@@ -2,7 +2,7 @@
 //! reproduces a reference catalog of true labels (a simulation, or a catalog such as
 //! ASPCAP), written as Markdown, CSV and PNG figures.
 //!
-//! - [`join`] reads both files and matches rows by star;
+//! - [`join`](mod@join) reads both files and matches rows by star;
 //! - [`stats`] computes the metrics (bias, robust scatter, scatter over the Cramér–Rao
 //!   bound, width of the error-normalised residuals, fractional distance errors);
 //! - [`range`] compares the errors of stars outside a model's training range with those of

@@ -213,7 +213,7 @@ impl TrainableNetwork for TrainableCensored {
         Ok(net)
     }
 
-    /// Also takes the model's element windows ([`TrainableCensored::use_model_windows`]).
+    /// Also takes the model's element windows (`TrainableCensored::use_model_windows`).
     fn from_model(tensors: &HashMap<String, Tensor>) -> Result<TrainableCensored> {
         let mut net = TrainableCensored::zeros(DType::F32, &Widths::of(tensors)?)?;
         net.set_parameters(tensors)?;
