@@ -141,7 +141,8 @@ const PRODUCT_SECONDS: f64 = 1.0;
 const PRODUCT_ROUNDS: usize = 3;
 
 /// The machine's float32 matrix-product rate for `shape`, through candle (the library of
-/// the networks' dense layers, and so its kernels for this CPU), the best of several timed rounds.
+/// the networks' dense layers, and so its kernels for this CPU): the best of several timed
+/// rounds.
 pub fn product_rate(shape: ProductShape, threads: ProductThreads) -> Result<ProductRate> {
     let device = Device::Cpu;
     let a = Tensor::rand(-1f32, 1f32, (shape.rows, shape.inner), &device)?;

@@ -2,8 +2,8 @@
 //!
 //! Astra distributes the AstroNN networks as checkpoints written by `torch.save`: a zip
 //! archive holding a pickle (`<archive>/data.pkl`) and one record per tensor storage
-//! (`<archive>/data/<key>`). The pickle is read with the safe [`pickle`]
-//! reader, so nothing in it is executed: only the calls that rebuild tensors
+//! (`<archive>/data/<key>`). The pickle is read with the safe [`pickle`] reader, so
+//! nothing in it is executed: only the calls that rebuild tensors
 //! (`torch._utils._rebuild_tensor_v2`, `_rebuild_parameter`) are interpreted, and everything
 //! else in the file (epoch counters, optimizer state) is ignored.
 

@@ -5,10 +5,10 @@
 //! it is a matrix–vector product that reads every weight once: C's and N's layers are 256
 //! wide on ~3,800-pixel windows, so the 19 branches read 8.3 MB of weights per spectrum for
 //! 2 million multiply-adds, which at mc = 100 was 8 % of AstroNN's time, spent waiting on
-//! memory (the matrix-product library's matrix–vector kernel). Here
-//! each output's weights are read once per group of spectra and reused from cache for every
-//! spectrum of the group. Each value is a fixed-order sum (`sums::dot`), so a spectrum gets the
-//! same bits whatever group it is computed in.
+//! memory (the matrix-product library's matrix–vector kernel). Here each output's weights
+//! are read once per group of spectra and reused from cache for every spectrum of the
+//! group. Each value is a fixed-order sum (`sums::dot`), so a spectrum gets the same bits
+//! whatever group it is computed in.
 
 use crate::nn::sums::dot;
 use candle_core::{Result, Tensor};

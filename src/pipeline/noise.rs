@@ -5,8 +5,8 @@
 //! Astra keeps the constants in a pickle holding a tuple `(corrections, reference)`, where
 //! `corrections` maps a label name to `{"offset": …, "scale": …}` and `reference` is other
 //! data (numpy arrays and the like) that is not needed here. This module reads that pickle
-//! with the safe [`pickle`] reader (nothing in it is executed, and the
-//! `reference` part is never interpreted) and also a plain JSON form,
+//! with the safe [`pickle`] reader (nothing in it is executed, and the `reference` part is
+//! never interpreted) and also a plain JSON form,
 //! `{"teff": {"offset": 10.0, "scale": 1.2}, …}`.
 
 use crate::io::pickle::{self, Value};
