@@ -2,6 +2,7 @@
 //!
 //! - [`apogee`]: the APOGEE pixel grid, pixel bits, the embedded ASPCAP masks and the
 //!   continuum normalization that prepares a spectrum for the networks.
+//! - [`cli`]: the command line (`astronn`), flags and messages over the modules below.
 //! - [`cluster`]: sharded runs on a Slurm cluster (job arrays, merge, resume).
 //! - [`io`]: apStar files, input lists, model files (Astra PyTorch checkpoints and our
 //!   safetensors format), normalized-spectrum files and output tables.
@@ -18,6 +19,7 @@
 
 pub mod apogee;
 pub mod bench;
+pub mod cli;
 pub mod cluster;
 pub mod cpu;
 pub mod error;

@@ -1,18 +1,14 @@
-//! The `astronn` command line: flags, messages and orchestration; the work is in the library.
+//! The `astronn` command line: a thin binary over [`astronn::cli`].
 
-mod cli;
-
-use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     astronn::runtime::keep_large_blocks();
     astronn::runtime::park_idle_candle_workers();
-    let args = cli::args::Cli::parse();
-    match cli::commands::run(args) {
-        Ok(code) => code,
+    match astronn::cli::Invocation::from_process() {
+        Ok(invocation) => ExitCode::from(astronn::cli::main(invocation)),
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: cannot locate the astronn executable: {error}");
             ExitCode::from(2)
         }
     }

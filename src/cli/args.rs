@@ -1,6 +1,6 @@
 //! Command-line arguments.
 
-use astronn::nn::precision::Precision;
+use crate::nn::precision::Precision;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 

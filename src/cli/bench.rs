@@ -1,26 +1,25 @@
 //! `astronn bench`: throughput of the networks alone, of `predict` end to end, and of
 //! training, with the machine they ran on.
 
-use crate::cli::args::BenchArgs;
-use crate::cli::commands::{arithmetic, load_model};
-use crate::cli::count;
-use anyhow::{bail, Result};
-use astronn::bench::{
+use crate::bench::{
     bf16_product_rate, inference_flops, jacobian_throughput, network_throughput, product_rate,
     training_throughput, Measurement, ProductShape, ProductThreads,
 };
-use astronn::cpu::{model_name, CpuFeatures};
-use astronn::io::inputs::expand_inputs;
-use astronn::io::model_file::{ModelFile, ModelKind};
-use astronn::models::{censored_network, dist_network, ModelSpec};
-use astronn::nn::network::BayesianNetwork;
-use astronn::nn::precision::Arithmetic;
-use astronn::pipeline::jacobian::JacobianNetwork;
-use astronn::pipeline::predict::Observer;
-use astronn::pipeline::prepare::prepare_file;
-use astronn::pipeline::run::{AstroNNOutputs, CatalogSpec, DistOutputs, Run, RunInputs, RunSpec};
+use crate::cli::args::BenchArgs;
+use crate::cli::commands::{arithmetic, load_model};
+use crate::cli::count;
+use crate::cpu::{model_name, CpuFeatures};
+use crate::io::inputs::expand_inputs;
+use crate::io::model_file::{ModelFile, ModelKind};
+use crate::models::{censored_network, dist_network, ModelSpec};
+use crate::nn::network::BayesianNetwork;
+use crate::nn::precision::Arithmetic;
+use crate::pipeline::jacobian::JacobianNetwork;
+use crate::pipeline::predict::Observer;
+use crate::pipeline::prepare::prepare_file;
+use crate::pipeline::run::{AstroNNOutputs, CatalogSpec, DistOutputs, Run, RunInputs, RunSpec};
+use anyhow::{bail, Result};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 /// Spectra whose Jacobians are measured with MC dropout (four times as many without).
 const JACOBIAN_SPECTRA: usize = 16;
@@ -29,7 +28,7 @@ const JACOBIAN_SPECTRA: usize = 16;
 /// usual yardstick).
 const SQUARE_PRODUCT: usize = 2048;
 
-const NETWORK_PIXELS: usize = astronn::apogee::grid::NETWORK_PIXELS;
+const NETWORK_PIXELS: usize = crate::apogee::grid::NETWORK_PIXELS;
 
 /// Progress and warnings are not wanted while timing.
 struct Silent;
@@ -80,7 +79,7 @@ fn product_limit(model: &ModelFile, mc: usize) -> Result<f64> {
 }
 
 /// Runs `astronn bench`.
-pub fn bench(args: BenchArgs) -> Result<ExitCode> {
+pub fn bench(args: BenchArgs) -> Result<()> {
     let files = expand_inputs(&args.inputs)?;
     let spectra: Vec<Vec<f64>> = files
         .iter()
@@ -154,7 +153,7 @@ pub fn bench(args: BenchArgs) -> Result<ExitCode> {
             );
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Measures one network alone on the inputs' spectra and prints the result.

@@ -4,53 +4,58 @@ use crate::cli::args::{
     CalibrateArgs, CatalogArgs, Cli, Command, ConvertArgs, DistArgs, InfoArgs, MergeArgs,
     NormalizeArgs, PredictArgs, ReferenceArgs, ReportArgs, RunArgs,
 };
-use crate::cli::count;
 use crate::cli::progress::Progress;
-use anyhow::{bail, Context, Result};
-use astronn::io::model_file::{ModelFile, ModelKind};
-use astronn::io::photometry::PhotometryColumns;
-use astronn::io::table::read_table;
-use astronn::models::{censored_network, dist_network, ModelSpec, DEFAULT_MODEL_NOTICE};
-use astronn::nn::censored::LABELS;
-use astronn::nn::network::BayesianNetwork;
-use astronn::nn::precision::{Arithmetic, Precision};
-use astronn::pipeline::calibrate::{
+use crate::cli::{count, Invocation};
+use crate::io::model_file::{ModelFile, ModelKind};
+use crate::io::photometry::PhotometryColumns;
+use crate::io::table::read_table;
+use crate::models::{censored_network, dist_network, ModelSpec, DEFAULT_MODEL_NOTICE};
+use crate::nn::censored::LABELS;
+use crate::nn::network::BayesianNetwork;
+use crate::nn::precision::{Arithmetic, Precision};
+use crate::pipeline::calibrate::{
     calibrate_label, calibrate_label_against_truth, table_labels, table_measurements,
     truth_measurements, LabelCalibration, MIN_PAIRS, MIN_TRUTH_STARS,
 };
-use astronn::pipeline::dist::DIST_NOISE_LABEL;
-use astronn::pipeline::merge::merge_shards;
-use astronn::pipeline::noise::NoiseModel;
-use astronn::pipeline::normalize::normalize_files;
-use astronn::pipeline::predict::RunSummary;
-use astronn::pipeline::run::{AstroNNOutputs, CatalogSpec, DistOutputs, Run, RunInputs, RunSpec};
-use astronn::pipeline::shard::{Shard, ShardedInputs};
-use astronn::report::join::{join, JoinSpec, Joined};
-use astronn::report::range::LabelRanges;
-use astronn::report::{run_report, ReportOptions};
+use crate::pipeline::dist::DIST_NOISE_LABEL;
+use crate::pipeline::merge::merge_shards;
+use crate::pipeline::noise::NoiseModel;
+use crate::pipeline::normalize::normalize_files;
+use crate::pipeline::predict::RunSummary;
+use crate::pipeline::run::{AstroNNOutputs, CatalogSpec, DistOutputs, Run, RunInputs, RunSpec};
+use crate::pipeline::shard::{Shard, ShardedInputs};
+use crate::report::join::{join, JoinSpec, Joined};
+use crate::report::range::LabelRanges;
+use crate::report::{run_report, ReportOptions};
+use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 /// Runs a parsed command line.
-pub fn run(cli: Cli) -> Result<ExitCode> {
+pub fn run(cli: Cli, invocation: &Invocation) -> Result<()> {
     configure_threads(cli.threads)?;
     match cli.command {
-        Command::Normalize(args) => normalize(args, cli.quiet),
-        Command::Predict(args) => predict(args, cli.quiet),
-        Command::Dist(args) => dist(args, cli.quiet),
-        Command::Train(args) => crate::cli::train::train(args, &command_line(), cli.quiet),
+        Command::Normalize(args) => normalize(args, &invocation.command_line(), cli.quiet),
+        Command::Predict(args) => predict(args, &invocation.command_line(), cli.quiet),
+        Command::Dist(args) => dist(args, &invocation.command_line(), cli.quiet),
+        Command::Train(args) => {
+            crate::cli::train::train(args, &invocation.command_line(), cli.quiet)
+        }
         Command::Bench(args) => crate::cli::bench::bench(args),
         Command::Calibrate(args) => calibrate(args, cli.quiet),
         Command::Report(args) => report_command(args, cli.quiet),
         Command::Convert(args) => convert(args),
         Command::Merge(args) => merge(args, cli.quiet),
-        Command::Slurm(args) => crate::cli::slurm::slurm(args, cli.quiet),
-        Command::Jacobian(args) => crate::cli::jacobian::jacobian(args, &command_line(), cli.quiet),
+        Command::Slurm(args) => crate::cli::slurm::slurm(args, &invocation.executable, cli.quiet),
+        Command::Jacobian(args) => {
+            crate::cli::jacobian::jacobian(args, &invocation.command_line(), cli.quiet)
+        }
         Command::Info(args) => info(args),
-        Command::Simulate(args) => crate::cli::simulate::simulate(args, &command_line(), cli.quiet),
+        Command::Simulate(args) => {
+            crate::cli::simulate::simulate(args, &invocation.command_line(), cli.quiet)
+        }
     }
 }
 
@@ -59,16 +64,12 @@ fn configure_threads(requested: Option<usize>) -> Result<()> {
     if requested == Some(0) {
         bail!("--threads must be at least 1");
     }
-    let threads = astronn::runtime::thread_count(requested);
-    astronn::runtime::set_thread_count(threads);
+    let threads = crate::runtime::thread_count(requested);
+    crate::runtime::set_thread_count(threads);
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build_global()
         .context("cannot configure the thread pool")
-}
-
-fn command_line() -> String {
-    std::env::args().collect::<Vec<_>>().join(" ")
 }
 
 /// The expanded input list, and the part of it `--shard` selects (all of it without).
@@ -91,16 +92,10 @@ fn report(quiet: bool, what: &str, summary: &RunSummary, seconds: f64, outputs: 
     );
 }
 
-fn normalize(args: NormalizeArgs, quiet: bool) -> Result<ExitCode> {
+fn normalize(args: NormalizeArgs, command_line: &str, quiet: bool) -> Result<()> {
     let inputs = input_files(&args.input.inputs, args.shard.as_deref())?;
     let progress = Progress::new(inputs.files.len(), "files", quiet);
-    let summary = normalize_files(
-        &inputs,
-        args.visits,
-        &args.output,
-        &command_line(),
-        &progress,
-    )?;
+    let summary = normalize_files(&inputs, args.visits, &args.output, command_line, &progress)?;
     progress.finish();
     report(
         quiet,
@@ -109,7 +104,7 @@ fn normalize(args: NormalizeArgs, quiet: bool) -> Result<ExitCode> {
         progress.elapsed(),
         &[args.output],
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Reads a model of `kind` (the embedded default without a path, saying once what it is).
@@ -161,6 +156,7 @@ fn run_spec(
     run: &RunArgs,
     catalogs: &CatalogArgs,
     noise_model: &Option<PathBuf>,
+    command_line: &str,
 ) -> Result<RunSpec> {
     Ok(RunSpec {
         inputs: run_inputs(run)?,
@@ -172,7 +168,7 @@ fn run_spec(
         seed: run.seed,
         strict: run.strict,
         arithmetic: arithmetic(run.precision),
-        command_line: command_line(),
+        command_line: command_line.to_string(),
     })
 }
 
@@ -187,7 +183,7 @@ pub fn arithmetic(precision: Precision) -> Arithmetic {
 }
 
 /// Prepares a run, executes it with a progress bar and reports.
-fn execute(spec: RunSpec, quiet: bool, what: &str) -> Result<ExitCode> {
+fn execute(spec: RunSpec, quiet: bool, what: &str) -> Result<()> {
     let run = Run::prepare(spec)?;
     if run.uses_default_model() {
         note_default_model(quiet);
@@ -224,11 +220,11 @@ fn execute(spec: RunSpec, quiet: bool, what: &str) -> Result<ExitCode> {
         );
     }
     report(quiet, what, summary, finished.seconds, &finished.outputs);
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
-    let mut spec = run_spec(&args.run, &args.catalogs, &args.noise_model)?;
+fn predict(args: PredictArgs, command_line: &str, quiet: bool) -> Result<()> {
+    let mut spec = run_spec(&args.run, &args.catalogs, &args.noise_model, command_line)?;
     spec.astronn = Some(AstroNNOutputs {
         model: ModelSpec::from_arg(args.run.model.as_deref()),
         output: args.run.output.clone(),
@@ -241,8 +237,8 @@ fn predict(args: PredictArgs, quiet: bool) -> Result<ExitCode> {
     execute(spec, quiet, "predict")
 }
 
-fn dist(args: DistArgs, quiet: bool) -> Result<ExitCode> {
-    let mut spec = run_spec(&args.run, &args.catalogs, &args.noise_model)?;
+fn dist(args: DistArgs, command_line: &str, quiet: bool) -> Result<()> {
+    let mut spec = run_spec(&args.run, &args.catalogs, &args.noise_model, command_line)?;
     spec.dist = Some(DistOutputs {
         model: ModelSpec::from_arg(args.run.model.as_deref()),
         output: args.run.output.clone(),
@@ -250,7 +246,7 @@ fn dist(args: DistArgs, quiet: bool) -> Result<ExitCode> {
     execute(spec, quiet, "dist")
 }
 
-fn calibrate(args: CalibrateArgs, quiet: bool) -> Result<ExitCode> {
+fn calibrate(args: CalibrateArgs, quiet: bool) -> Result<()> {
     let (fits, unit) = match &args.truth {
         Some(truth) => (calibrate_against_truth(&args, truth)?, "stars"),
         None => (calibrate_from_visits(&args)?, "pairs"),
@@ -259,7 +255,7 @@ fn calibrate(args: CalibrateArgs, quiet: bool) -> Result<ExitCode> {
         bail!("no label could be calibrated: too few usable {unit} (see the warnings)");
     }
     let model = NoiseModel::new(fits.iter().map(|f| (f.label.clone(), f.correction)))?;
-    let temp = astronn::io::temp::TempPath::beside(&args.output, "json")?;
+    let temp = crate::io::temp::TempPath::beside(&args.output, "json")?;
     std::fs::write(temp.path(), model.to_json())
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     temp.persist(&args.output)?;
@@ -282,7 +278,7 @@ fn calibrate(args: CalibrateArgs, quiet: bool) -> Result<ExitCode> {
             args.output.display()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Fits each label from the repeat visits of the visit tables.
@@ -291,7 +287,7 @@ fn calibrate_from_visits(args: &CalibrateArgs) -> Result<Vec<LabelCalibration>> 
         .inputs
         .iter()
         .map(|path| read_table(path, "APOGEE"))
-        .collect::<astronn::Result<Vec<_>>>()?;
+        .collect::<crate::Result<Vec<_>>>()?;
     let labels = if args.labels.is_empty() {
         table_labels(&tables[0])
     } else {
@@ -328,7 +324,7 @@ fn calibrate_against_truth(args: &CalibrateArgs, truth: &Path) -> Result<Vec<Lab
         .inputs
         .iter()
         .map(|result| join(&join_spec(result, truth, &args.reference)))
-        .collect::<astronn::Result<Vec<Joined>>>()?;
+        .collect::<crate::Result<Vec<Joined>>>()?;
     let labels: Vec<String> = if args.labels.is_empty() {
         LABELS
             .iter()
@@ -382,7 +378,7 @@ fn join_spec<'a>(result: &'a Path, truth: &'a Path, reference: &'a ReferenceArgs
     }
 }
 
-fn report_command(args: ReportArgs, quiet: bool) -> Result<ExitCode> {
+fn report_command(args: ReportArgs, quiet: bool) -> Result<()> {
     let ranges = args
         .model
         .as_deref()
@@ -427,10 +423,10 @@ fn report_command(args: ReportArgs, quiet: bool) -> Result<ExitCode> {
                 .join(", ")
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-fn convert(args: ConvertArgs) -> Result<ExitCode> {
+fn convert(args: ConvertArgs) -> Result<()> {
     let model = ModelSpec::from_arg(Some(&args.input)).load_any(None)?;
     // Building the network checks every parameter's presence and shape.
     match model.kind {
@@ -446,7 +442,7 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
     );
     metadata.insert(
         "created".to_string(),
-        astronn::pipeline::run_info::utc_timestamp(SystemTime::now()),
+        crate::pipeline::run_info::utc_timestamp(SystemTime::now()),
     );
     if let Some(description) = args.description {
         metadata.insert("description".to_string(), description);
@@ -459,10 +455,10 @@ fn convert(args: ConvertArgs) -> Result<ExitCode> {
         model.tensors.len(),
         args.output.display()
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-fn merge(args: MergeArgs, quiet: bool) -> Result<ExitCode> {
+fn merge(args: MergeArgs, quiet: bool) -> Result<()> {
     let summary = merge_shards(&args.shards, &args.output)?;
     if !quiet {
         let spectra = summary
@@ -480,10 +476,10 @@ fn merge(args: MergeArgs, quiet: bool) -> Result<ExitCode> {
             count(summary.rows as usize, "row", "rows"),
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-fn info(args: InfoArgs) -> Result<ExitCode> {
+fn info(args: InfoArgs) -> Result<()> {
     let model = ModelSpec::from_arg(Some(&args.model)).load_any(None)?;
     println!("file:        {}", model.path.display());
     println!("format:      {:?}", model.format);
@@ -504,5 +500,5 @@ fn info(args: InfoArgs) -> Result<ExitCode> {
     for (key, value) in &model.metadata {
         println!("{key:<12} {value}");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -1,25 +1,24 @@
 //! `astronn jacobian`: which pixels drive each label, as a FITS cube and figures.
 
+use crate::apogee::grid::NETWORK_PIXELS;
+use crate::apogee::masks::{branch_window, BRANCH_ELEMENTS};
 use crate::cli::args::{JacobianArgs, NetworkKind};
 use crate::cli::commands::{input_files, load_model};
 use crate::cli::count;
 use crate::cli::progress::Progress;
+use crate::io::model_file::ModelKind;
+use crate::io::table::CardValue;
+use crate::nn::censored::{branch_output, LABELS};
+use crate::pipeline::jacobian::{run_jacobian, JacobianNetwork, JacobianOptions};
+use crate::pipeline::run::{random_seed, FILES_PER_CHUNK, SPECTRA_PER_CHUNK};
+use crate::pipeline::run_info::{card, run_cards};
+use crate::pipeline::source::SpectrumSource;
+use crate::report::figures;
 use anyhow::{bail, Result};
-use astronn::apogee::grid::NETWORK_PIXELS;
-use astronn::apogee::masks::{branch_window, BRANCH_ELEMENTS};
-use astronn::io::model_file::ModelKind;
-use astronn::io::table::CardValue;
-use astronn::nn::censored::{branch_output, LABELS};
-use astronn::pipeline::jacobian::{run_jacobian, JacobianNetwork, JacobianOptions};
-use astronn::pipeline::run::{random_seed, FILES_PER_CHUNK, SPECTRA_PER_CHUNK};
-use astronn::pipeline::run_info::{card, run_cards};
-use astronn::pipeline::source::SpectrumSource;
-use astronn::report::figures;
-use std::process::ExitCode;
 use std::time::SystemTime;
 
 /// Runs `astronn jacobian`.
-pub fn jacobian(args: JacobianArgs, command_line: &str, quiet: bool) -> Result<ExitCode> {
+pub fn jacobian(args: JacobianArgs, command_line: &str, quiet: bool) -> Result<()> {
     let started = SystemTime::now();
     if args.mc == 1 {
         bail!("--mc 1 is one dropout sample: use 0 (deterministic) or at least 2 samples");
@@ -30,7 +29,7 @@ pub fn jacobian(args: JacobianArgs, command_line: &str, quiet: bool) -> Result<E
     };
     let model = match args.model.as_deref() {
         None => load_model(None, kind, quiet)?,
-        Some(path) => astronn::models::ModelSpec::from_arg(Some(path)).load_any(Some(kind))?,
+        Some(path) => crate::models::ModelSpec::from_arg(Some(path)).load_any(Some(kind))?,
     };
     let net = JacobianNetwork::from_model(&model)?;
     let labels = label_rows(&args.labels, net.labels())?;
@@ -107,7 +106,7 @@ pub fn jacobian(args: JacobianArgs, command_line: &str, quiet: bool) -> Result<E
             written.join(", ")
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// The rows of `wanted` labels (every label when empty), refusing unknown names.

@@ -1,6 +1,6 @@
 //! Progress bar and warnings on stderr.
 
-use astronn::pipeline::predict::Observer;
+use crate::pipeline::predict::Observer;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;

@@ -2,18 +2,17 @@
 
 use crate::cli::args::SimulateArgs;
 use crate::cli::progress::Progress;
+use crate::io::table::{CardValue, HeaderCard};
+use crate::nn::censored::LABELS;
+use crate::pipeline::run_info::run_cards;
+use crate::sim::given::load_given_stars;
+use crate::sim::population::LabelBound;
+use crate::sim::survey::{self, StarSource, Survey, SurveyOutput};
 use anyhow::{bail, Context, Result};
-use astronn::io::table::{CardValue, HeaderCard};
-use astronn::nn::censored::LABELS;
-use astronn::pipeline::run_info::run_cards;
-use astronn::sim::given::load_given_stars;
-use astronn::sim::population::LabelBound;
-use astronn::sim::survey::{self, StarSource, Survey, SurveyOutput};
-use std::process::ExitCode;
 use std::time::SystemTime;
 
 /// Runs `astronn simulate`.
-pub fn simulate(args: SimulateArgs, command_line: &str, quiet: bool) -> Result<ExitCode> {
+pub fn simulate(args: SimulateArgs, command_line: &str, quiet: bool) -> Result<()> {
     let started = SystemTime::now();
     let stars = match &args.labels {
         Some(path) => {
@@ -63,7 +62,7 @@ pub fn simulate(args: SimulateArgs, command_line: &str, quiet: bool) -> Result<E
             survey::LABELS_FILE
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Parses `LABEL=MIN:MAX`.

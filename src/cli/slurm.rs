@@ -1,21 +1,20 @@
 //! `astronn slurm`: the command after `--` checked, its outputs redirected into the shards,
-//! and the run handed to [`astronn::cluster::slurm`].
+//! and the run handed to [`crate::cluster::slurm`].
 
 use crate::cli::args::{Cli, Command, SlurmArgs};
 use crate::cli::commands::input_files;
-use anyhow::{bail, Context, Result};
-use astronn::cluster::slurm::{
+use crate::cluster::slurm::{
     array_ranges, Resumed, Slurm, SlurmOptions, SlurmRun, Submission, TaskArg, ARRAY_SCRIPT,
     MERGE_SCRIPT,
 };
+use anyhow::{bail, Context, Result};
 use clap::Parser;
-use std::path::PathBuf;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
 
 /// The subcommands a shard can run.
 const SHARDABLE: [&str; 3] = ["predict", "dist", "normalize"];
 
-pub fn slurm(args: SlurmArgs, quiet: bool) -> Result<ExitCode> {
+pub fn slurm(args: SlurmArgs, executable: &Path, quiet: bool) -> Result<()> {
     if args.resume {
         return resume(&args);
     }
@@ -35,7 +34,7 @@ pub fn slurm(args: SlurmArgs, quiet: bool) -> Result<ExitCode> {
     let mut run = SlurmRun::create(SlurmRun {
         workdir: args.workdir.clone(),
         chdir: std::env::current_dir().context("cannot read the current directory")?,
-        executable: std::env::current_exe().context("cannot locate the astronn executable")?,
+        executable: executable.to_path_buf(),
         shards,
         subcommand: task.subcommand,
         args: task.args,
@@ -62,14 +61,14 @@ pub fn slurm(args: SlurmArgs, quiet: bool) -> Result<ExitCode> {
             "slurm: --dry-run: nothing submitted; to submit (recording the job ids for \
              --resume): astronn slurm --resume --workdir {work}"
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     let submission = run.submit(&all, &Slurm)?;
     print_submission(&run, &submission);
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
-fn resume(args: &SlurmArgs) -> Result<ExitCode> {
+fn resume(args: &SlurmArgs) -> Result<()> {
     let mut run = SlurmRun::load(&args.workdir)?;
     if args.dry_run {
         let missing = run.incomplete_shards();
@@ -83,7 +82,7 @@ fn resume(args: &SlurmArgs) -> Result<ExitCode> {
                 format!(": {}", array_ranges(&missing))
             }
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     }
     match run.resume(&Slurm)? {
         Resumed::MergeQueued(job) => eprintln!(
@@ -92,7 +91,7 @@ fn resume(args: &SlurmArgs) -> Result<ExitCode> {
         ),
         Resumed::Submitted(submission) => print_submission(&run, &submission),
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 fn print_submission(run: &SlurmRun, submission: &Submission) {
@@ -177,7 +176,7 @@ fn task_command(command: &[String]) -> Result<TaskCommand> {
     let mut args = redirect_outputs(&command[1..], &flags);
     let mut note = None;
     if needs_seed {
-        let seed = astronn::pipeline::run::random_seed();
+        let seed = crate::pipeline::run::random_seed();
         args.extend([
             TaskArg::Literal("--seed".into()),
             TaskArg::Literal(seed.to_string()),

@@ -6,25 +6,24 @@ use crate::cli::args::{NetworkKind, SavedEpoch, TrainArgs};
 use crate::cli::commands::arithmetic;
 use crate::cli::count;
 use crate::cli::progress::Progress;
+use crate::io::inputs::expand_inputs;
+use crate::io::labels::{FakemagCatalog, LabelCatalog, LabelColumns, TrainingLabels};
+use crate::io::model_file::{ModelFile, ModelKind};
+use crate::io::temp::TempPath;
+use crate::models::ModelSpec;
+use crate::nn::censored::LABELS;
+use crate::pipeline::run::{FILES_PER_CHUNK, SPECTRA_PER_CHUNK};
+use crate::pipeline::run_info::utc_timestamp;
+use crate::pipeline::source::SpectrumSource;
+use crate::pipeline::training_set::collect_training_set;
+use crate::train::selection::Selection;
+use crate::train::trainer::{TrainConfig, Trainer};
+use crate::train::{TrainableCensored, TrainableDist, TrainableNetwork};
 use anyhow::{bail, Context, Result};
-use astronn::io::inputs::expand_inputs;
-use astronn::io::labels::{FakemagCatalog, LabelCatalog, LabelColumns, TrainingLabels};
-use astronn::io::model_file::{ModelFile, ModelKind};
-use astronn::io::temp::TempPath;
-use astronn::models::ModelSpec;
-use astronn::nn::censored::LABELS;
-use astronn::pipeline::run::{FILES_PER_CHUNK, SPECTRA_PER_CHUNK};
-use astronn::pipeline::run_info::utc_timestamp;
-use astronn::pipeline::source::SpectrumSource;
-use astronn::pipeline::training_set::collect_training_set;
-use astronn::train::selection::Selection;
-use astronn::train::trainer::{TrainConfig, Trainer};
-use astronn::train::{TrainableCensored, TrainableDist, TrainableNetwork};
 use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::SystemTime;
 
 /// `OUTPUT` with `suffix` appended to its file name.
@@ -54,7 +53,7 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
 /// Runs `astronn train`: `--kind astronn` reads the labels of [`LabelCatalog`], `--kind
 /// dist` the parallaxes and photometry of [`FakemagCatalog`] (its columns renamed with the
 /// same `--label NAME=COLUMN` overrides).
-pub fn train(args: TrainArgs, command_line: &str, quiet: bool) -> Result<ExitCode> {
+pub fn train(args: TrainArgs, command_line: &str, quiet: bool) -> Result<()> {
     match args.kind {
         NetworkKind::Astronn => train_network::<TrainableCensored>(args, command_line, quiet),
         NetworkKind::Dist => train_network::<TrainableDist>(args, command_line, quiet),
@@ -77,7 +76,7 @@ fn train_network<N: TrainableNetwork>(
     args: TrainArgs,
     command_line: &str,
     quiet: bool,
-) -> Result<ExitCode> {
+) -> Result<()> {
     if args.epochs == 0 {
         bail!("--epochs must be at least 1");
     }
@@ -244,7 +243,7 @@ fn train_network<N: TrainableNetwork>(
             checkpoints.display()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// The catalog selection `--select` and `--where` ask for (preset rules first), if any;

@@ -5,6 +5,7 @@
 
 mod arrays;
 mod calls;
+mod cli;
 mod files;
 mod model;
 
@@ -31,5 +32,6 @@ fn _astronn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(files::read_table, m)?)?;
     m.add_function(wrap_pyfunction!(files::predict_files, m)?)?;
     m.add_function(wrap_pyfunction!(model::bench_network, m)?)?;
+    m.add_function(wrap_pyfunction!(cli::run_cli, m)?)?;
     Ok(())
 }
