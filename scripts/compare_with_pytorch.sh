@@ -4,8 +4,8 @@
 #   scripts/compare_with_pytorch.sh [OUT_DIR]
 #
 # Needs Python 3 with torch, numpy and astropy (PYTHON=/path/to/python to choose one; e.g.
-# `python3 -m venv venv && venv/bin/pip install torch numpy astropy`) and ../shared (the
-# reference checkpoints and fixtures). It checks the PyTorch pipeline against the fixtures,
+# `python3 -m venv venv && venv/bin/pip install torch numpy astropy`); the reference
+# checkpoints and fixtures are tests/fixtures (or ASTRONN_FIXTURES). It checks the PyTorch pipeline against the fixtures,
 # then runs `astronn bench` and `scripts/pytorch_reference.py bench` (stock, as Astra runs,
 # and with glibc's malloc thresholds raised, as astronn sets them for itself) on the same
 # checkpoints, inputs, mc and thread count, and prints astronn's speed-up per measurement.
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-bench-vs-pytorch}
 python=${PYTHON:-python3}
-fixtures=${ASTRONN_FIXTURES:-../shared/fixtures}
+fixtures=${ASTRONN_FIXTURES:-tests/fixtures}
 mkdir -p "$out"
 
 cargo build --release --quiet

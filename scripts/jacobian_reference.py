@@ -2,7 +2,7 @@
 """Reference Jacobians: PyTorch autograd (`torch.autograd.functional.jacobian`) of Astra's
 networks, deterministic pass (dropout off), on the fixtures' real normalized spectra.
 
-    python scripts/jacobian_reference.py [--shared ../shared] [-o tests/data/jacobian_reference]
+    python scripts/jacobian_reference.py [--fixtures tests/fixtures] [-o tests/data/jacobian_reference]
 
 Writes, for rows ROWS of `fixtures/inputs_norm_flux.npy` (real spectra):
 
@@ -59,10 +59,10 @@ def sha256(path):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", default=str(reference.default_shared()))
+    parser.add_argument("--fixtures", default=reference.FIXTURES)
     parser.add_argument("-o", "--output", default="tests/data/jacobian_reference")
     args = parser.parse_args()
-    fixtures = pathlib.Path(args.shared) / "fixtures"
+    fixtures = pathlib.Path(args.fixtures)
     out = pathlib.Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     flux = np.load(fixtures / "inputs_norm_flux.npy")

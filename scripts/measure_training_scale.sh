@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures training at DR17 scale (the README's "Training at DR17 scale" numbers): peak RSS
+# Measures training at DR17 scale (docs/training.md's "Training at DR17 scale" numbers): peak RSS
 # and throughput of `astronn train` on simulated surveys of 20,000 and 100,000 spectra
 # (2 epochs each, batch 64), and the memory each spectrum costs (the slope between the two).
 #

@@ -2,7 +2,7 @@
 """PyTorch reference pipeline for AstroNN / AstroNNDist, to compare with `astronn bench`.
 
 It reproduces, with PyTorch + numpy + astropy only, what SDSS Astra's AstroNN pipelines
-compute (see shared/SPEC.md):
+compute (see docs/spec.md):
 
 * the two networks as Astra defines them (`ApogeeBCNNCensored`, `ApogeeDistBCNN`, from
   `python/astra/pipelines/astronn{,_dist}/network.py`), loaded from Astra-format checkpoints
@@ -19,7 +19,7 @@ compute (see shared/SPEC.md):
 
 Subcommands:
 
-  check   verify against shared/fixtures (deterministic network passes, continuum
+  check   verify against tests/fixtures (deterministic network passes, continuum
           normalization, apStar reading, MC statistics, distances); exits 1 on failure.
   bench   throughput in float32 on the CPU: each network alone at mc=100, predict end to end
           from apStar files, and training steps of the censored network (batch 64 and 256).
@@ -52,19 +52,15 @@ from astropy.table import Table
 warnings.filterwarnings("ignore", message="Using padding='same'")
 
 # --------------------------------------------------------------------------------------
-# Paths (relative to this file: scripts/ -> repository root; shared/ is /work/shared or
-# ../shared next to the repository, override with --shared).
+# Paths (relative to this file: scripts/ -> repository root). The reference fixtures are
+# tests/fixtures (override with --fixtures or ASTRONN_FIXTURES), the apStar files they were
+# made from tests/data, astroNN's continuum pixels data/dr17_contmask.npy.
 # --------------------------------------------------------------------------------------
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def default_shared():
-    for candidate in (os.path.join(REPO, "shared"), os.path.join(os.path.dirname(REPO), "shared"),
-                      "/work/shared"):
-        if os.path.isdir(os.path.join(candidate, "fixtures")):
-            return candidate
-    return "/work/shared"
+FIXTURES = os.environ.get("ASTRONN_FIXTURES", os.path.join(REPO, "tests", "fixtures"))
+APSTAR_DIR = os.path.join(REPO, "tests", "data")
+CONTMASK = os.path.join(REPO, "data", "dr17_contmask.npy")
 
 
 # --------------------------------------------------------------------------------------
@@ -461,8 +457,7 @@ def rel_diff(a, b):
 
 
 def cmd_check(args):
-    fx = os.path.join(args.shared, "fixtures")
-    data = os.path.join(args.shared, "data")
+    fx = args.fixtures
     manifest = json.load(open(os.path.join(fx, "manifest.json")))
     c = Checker()
     torch.manual_seed(args.seed)
@@ -492,7 +487,7 @@ def cmd_check(args):
              rel_diff(fakemag[:, 0], np.load(os.path.join(fx, "dist_det_fakemag.npy"))), 1e-5)
 
     print("continuum normalization and apStar reading:")
-    contmask = np.load(os.path.join(data, "dr17_contmask.npy")).astype(bool)
+    contmask = np.load(CONTMASK).astype(bool)
     worst_flux = worst_err = 0.0
     for entry in manifest["continuum"]:
         flux = np.load(os.path.join(fx, entry["flux"]))
@@ -510,7 +505,7 @@ def cmd_check(args):
         worst_flux, worst_err = max(worst_flux, d_flux), max(worst_err, d_err)
         c.report(f"norm flux rel. {label}", d_flux, 1e-9)
         # the apStar reader must hand the continuum step exactly the fixture's inputs
-        path = os.path.join(data, entry["file"])
+        path = os.path.join(APSTAR_DIR, entry["file"])
         if os.path.exists(path):
             _, spectra = read_apstar(path, visits=True)
             row = [s for s in spectra if s["row"] == entry["row"]]
@@ -767,8 +762,8 @@ def bench_training(spectra, masks_from, count, batch_size, seed, lr=5e-4, l2=5e-
 def cmd_bench(args):
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    fx = os.path.join(args.shared, "fixtures")
-    contmask = np.load(os.path.join(args.shared, "data", "dr17_contmask.npy")).astype(bool)
+    fx = args.fixtures
+    contmask = np.load(CONTMASK).astype(bool)
     inputs = np.load(os.path.join(fx, "inputs_norm_flux.npy"))
     paths = sorted(p for pattern in args.inputs for p in (glob.glob(pattern) or [pattern]))
     paths = [p for p in paths if os.path.isfile(p)]
@@ -808,12 +803,12 @@ def main(argv=None):
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Run `%(prog)s check -h` / `%(prog)s bench -h` for the options of each.")
-    parser.add_argument("--shared", default=default_shared(),
-                        help="shared/ directory with fixtures/ and data/ (default: %(default)s)")
+    parser.add_argument("--fixtures", default=FIXTURES,
+                        help="the reference fixtures directory (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=1, help="torch seed (default 1)")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    check = sub.add_parser("check", help="verify against the shared fixtures; exit 1 on failure")
+    check = sub.add_parser("check", help="verify against the reference fixtures; exit 1 on failure")
     check.add_argument("--check-mc", type=int, default=2000,
                        help="MC samples for the MC-statistics check (default 2000)")
     check.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
@@ -873,7 +868,7 @@ def main(argv=None):
     if args.command == "check":
         torch.set_num_threads(args.threads)
         return cmd_check(args)
-    fx = os.path.join(args.shared, "fixtures")
+    fx = args.fixtures
     args.model = args.model or os.path.join(fx, "astronn_bcnn_censored.pt")
     args.dist_model = args.dist_model or os.path.join(fx, "astronn_dist_bcnn.pt")
     return cmd_bench(args)

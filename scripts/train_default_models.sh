@@ -24,7 +24,7 @@ rm -rf "$work/train"
 
 # The embedded models are each run's LAST epoch (--save last). The epochs with the best
 # validation loss (AstroNN's 5th of 14, AstroNNDist's 14th of 16) were measured on
-# 2026-11-29 and scored worse on the validation report (README, "Validation on the simulated
+# 2026-11-29 and scored worse on the validation report (docs/simulation.md, "Validation on the simulated
 # survey"): Teff, log g and [Fe/H] scatter 9-17 % larger.
 "$astronn" train --kind astronn --normalized "$work/train/normalized.fits" \
     --labels "$work/train/labels.fits" --epochs 14 --batch-size 64 --seed 11 --save last \

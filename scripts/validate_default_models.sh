@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Validates the embedded default models on a held-out simulated survey (the numbers in the
-# README's "Validation on the simulated survey" section come from this script): the
+# docs/simulation.md's "Validation on the simulated survey" section come from this script): the
 # evaluation survey (seed 2002, 2,000 stars, apStar files) is predicted end to end with both
 # default networks and their default noise model, and compared with its truth. Its seed
 # overlaps neither the training survey's (1001) nor the noise model's calibration survey's

@@ -1,5 +1,7 @@
 //! astronn: the SDSS AstroNN pipelines (APOGEE stellar labels and distances) in Rust.
 //!
+//! Comments cite the reference semantics as "SPEC §n": section n of `docs/spec.md`.
+//!
 //! - [`apogee`]: the APOGEE pixel grid, pixel bits, the embedded ASPCAP masks and the
 //!   continuum normalization that prepares a spectrum for the networks.
 //! - [`cli`]: the command line (`astronn`), flags and messages over the modules below.

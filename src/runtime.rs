@@ -5,8 +5,8 @@
 /// memory for reuse, instead of mapping each large tensor fresh from the kernel and
 /// unmapping it when dropped. Every tensor of a forward or backward pass is such a block,
 /// so without this the threads spend their time in page faults and in the TLB shootdowns
-/// of `munmap`: training runs about 1.5–2× faster with it and inference about 5 % (see the
-/// README, Performance). Freed memory (up to 1 GiB at the top of a heap) is kept for
+/// of `munmap`: training runs about 1.5–2× faster with it and inference about 5 % (see
+/// docs/performance.md). Freed memory (up to 1 GiB at the top of a heap) is kept for
 /// reuse, so peak memory does not grow: the next tensors take the same blocks.
 pub fn keep_large_blocks() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -27,7 +27,7 @@ const CANDLE_SPIN_LIMIT: &str = "CANDLE_BARRIER_POOL_SPIN_LIMIT";
 /// for a while after every job, in case another follows; here the next work almost always
 /// goes to rayon's threads instead, so a spinning candle worker only takes a core from
 /// them. Training at batch 64 runs about 15 % faster without the spinning; inference is
-/// unchanged (see the README, Performance).
+/// unchanged (see docs/performance.md).
 pub fn park_idle_candle_workers() {
     if std::env::var_os(CANDLE_SPIN_LIMIT).is_none() {
         // Called before any thread is started, so nothing reads the environment meanwhile.

@@ -12,9 +12,7 @@ use astronn::nn::precision::Bf16Kernel;
 
 #[test]
 fn flop_counts_follow_the_architectures() {
-    let Some(dir) = common::fixtures() else {
-        return;
-    };
+    let dir = common::fixtures();
     let censored = ModelFile::load(&dir.join("astronn_bcnn_censored.pt")).unwrap();
     // Once per spectrum: conv1 (2·2·8·7514) and the element branches' first layers
     // (2·256·(3806+3776) + 2·32·1835); per sample: conv2, dense_1, dense_2, the three heads,

@@ -25,8 +25,8 @@ const LABELS: [&str; 22] = [
     "k_h", "ca_h", "ti_h", "ti_2_h", "v_h", "cr_h", "mn_h", "fe_h", "co_h", "ni_h",
 ];
 
-fn model() -> Option<PathBuf> {
-    Some(common::fixtures()?.join("astronn_bcnn_censored.pt"))
+fn model() -> PathBuf {
+    common::fixtures().join("astronn_bcnn_censored.pt")
 }
 
 /// Every column except the per-spectrum timing and the run's creation time, for comparing
@@ -72,7 +72,7 @@ struct DeterministicReference {
 
 impl DeterministicReference {
     fn load(model: &Path) -> Self {
-        let fixtures = common::fixtures().unwrap();
+        let fixtures = common::fixtures();
         let array = |name: &str| NpyArray::read(&fixtures.join(name)).unwrap().data;
         let model = ModelFile::load(model).unwrap();
         DeterministicReference {
@@ -112,7 +112,7 @@ impl DeterministicReference {
 
 #[test]
 fn deterministic_predict_on_real_files_matches_the_reference_end_to_end() {
-    let Some(model) = model() else { return };
+    let model = model();
     let dir = tempfile::tempdir().unwrap();
     let (stars, visits) = (
         dir.path().join("stars.fits"),
@@ -194,7 +194,7 @@ fn deterministic_predict_on_real_files_matches_the_reference_end_to_end() {
 
 #[test]
 fn same_seed_gives_the_same_table_on_one_thread_or_all_and_in_any_order() {
-    let Some(model) = model() else { return };
+    let model = model();
     let dir = tempfile::tempdir().unwrap();
     let list = dir.path().join("reversed.txt");
     std::fs::write(
@@ -257,7 +257,7 @@ fn same_seed_gives_the_same_table_on_one_thread_or_all_and_in_any_order() {
 
 #[test]
 fn converted_model_gives_exactly_the_same_table() {
-    let Some(model) = model() else { return };
+    let model = model();
     let dir = tempfile::tempdir().unwrap();
     let converted = dir.path().join("bcnn.safetensors");
     succeed(&[
@@ -299,7 +299,7 @@ fn converted_model_gives_exactly_the_same_table() {
 
 #[test]
 fn normalize_then_predict_normalized_equals_predict_on_files() {
-    let Some(model) = model() else { return };
+    let model = model();
     let dir = tempfile::tempdir().unwrap();
     let normalized = dir.path().join("normalized.fits");
     let data = test_data("");
@@ -356,8 +356,8 @@ fn normalize_then_predict_normalized_equals_predict_on_files() {
 
 #[test]
 fn predict_normalized_npy_matches_the_reference() {
-    let Some(model) = model() else { return };
-    let fixtures = common::fixtures().unwrap();
+    let model = model();
+    let fixtures = common::fixtures();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("npy.fits");
     succeed(&[
@@ -382,7 +382,7 @@ fn predict_normalized_npy_matches_the_reference() {
 
 #[test]
 fn broken_inputs_become_no_result_rows_and_the_run_goes_on() {
-    let Some(model) = model() else { return };
+    let model = model();
     let dir = tempfile::tempdir().unwrap();
     let inputs = dir.path().join("inputs");
     std::fs::create_dir(&inputs).unwrap();
@@ -590,7 +590,7 @@ fn missing_model_and_unwritable_output_fail_before_any_work() {
     );
     assert!(!out.exists());
 
-    let Some(model) = model() else { return };
+    let model = model();
     let blocked = dir.path().join("a-file");
     std::fs::write(&blocked, b"x").unwrap();
     let unwritable = blocked.join("stars.fits");
@@ -625,7 +625,7 @@ fn missing_model_and_unwritable_output_fail_before_any_work() {
 
 #[test]
 fn noise_model_recalibrates_errors_but_not_labels() {
-    let Some(model) = model() else { return };
+    let model = model();
     let dir = tempfile::tempdir().unwrap();
     let noise = dir.path().join("noise.json");
     std::fs::write(

@@ -16,12 +16,12 @@ const FILE1: &str = "apStar-dr17-2M17335483-2753043.fits";
 const FILE2: &str = "apStar-dr17-2M19485057+5005279.fits";
 const NO_RESULT: i64 = 1 << 11;
 
-fn models() -> Option<(PathBuf, PathBuf)> {
-    let dir = common::fixtures()?;
-    Some((
+fn models() -> (PathBuf, PathBuf) {
+    let dir = common::fixtures();
+    (
         dir.join("astronn_dist_bcnn.pt"),
         dir.join("astronn_bcnn_censored.pt"),
-    ))
+    )
 }
 
 fn close(a: f64, b: f64, rel: f64) -> bool {
@@ -30,9 +30,7 @@ fn close(a: f64, b: f64, rel: f64) -> bool {
 
 #[test]
 fn deterministic_dist_on_real_files_uses_header_photometry() {
-    let Some((dist_model, _)) = models() else {
-        return;
-    };
+    let (dist_model, _) = models();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("dist.fits");
     succeed(&[
@@ -46,7 +44,7 @@ fn deterministic_dist_on_real_files_uses_header_photometry() {
         s(&test_data("")),
     ]);
     let table = apogee(&out);
-    let fixtures = common::fixtures().unwrap();
+    let fixtures = common::fixtures();
     let expected = NpyArray::read(&fixtures.join("dist_det_fakemag.npy"))
         .unwrap()
         .data;
@@ -117,9 +115,7 @@ fn deterministic_dist_on_real_files_uses_header_photometry() {
 
 #[test]
 fn catalog_photometry_takes_precedence_and_absent_stars_use_the_header() {
-    let Some((dist_model, _)) = models() else {
-        return;
-    };
+    let (dist_model, _) = models();
     let dir = tempfile::tempdir().unwrap();
     let catalog = dir.path().join("photometry.csv");
     // Only the second star is listed, under allStar-like column names; a third star is
@@ -214,9 +210,7 @@ fn catalog_photometry_takes_precedence_and_absent_stars_use_the_header() {
 
 #[test]
 fn one_pass_gives_the_same_values_as_separate_runs() {
-    let Some((dist_model, abundance_model)) = models() else {
-        return;
-    };
+    let (dist_model, abundance_model) = models();
     let dir = tempfile::tempdir().unwrap();
     let data = test_data("");
     let (both, both_dist) = (
@@ -305,9 +299,7 @@ fn one_pass_gives_the_same_values_as_separate_runs() {
 
 #[test]
 fn broken_inputs_give_no_result_rows_and_wrong_models_are_refused() {
-    let Some((dist_model, abundance_model)) = models() else {
-        return;
-    };
+    let (dist_model, abundance_model) = models();
     let dir = tempfile::tempdir().unwrap();
     let cases = broken_inputs(dir.path());
     let out = dir.path().join("dist.fits");

@@ -15,7 +15,7 @@ const FILE2: &str = "apStar-dr17-2M19485057+5005279.fits";
 const DR19_FILE: &str = "apStar-1.4-apo25m-2M17335483-2753043.fits";
 const ID1: &str = "2M17335483-2753043";
 
-/// float32 columns of DR19 that astronn keeps in float64 (README, "DR19 data model").
+/// float32 columns of DR19 that astronn keeps in float64 (docs/dr19.md, "Where we knowingly differ from DR19").
 const WIDENED: [&str; 5] = ["ra", "dec", "jd", "input_ra", "input_dec"];
 
 /// DR19 keywords added to the DR19-style copy of FILE1.
@@ -94,15 +94,13 @@ fn predict_into(dir: &Path, prefix: &str, args: &[&str]) -> (PathBuf, PathBuf, P
     (star, visit, dist, stderr(&out))
 }
 
-/// The data model directory, or `None` (with a notice) when absent; under CI=true an absent
-/// data model is a failure.
-fn datamodel() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datamodel");
-    if dir.join("astraAllStarAstroNN.yaml").is_file() {
-        return Some(dir);
-    }
-    common::skip(&format!("the DR19 data model is not at {}", dir.display()));
-    None
+/// SDSS's DR19 data model of the three products (`data/datamodel/dr19_products.json`, made
+/// by `scripts/dr19_datamodel.py` from the data model's YAML files).
+fn datamodel() -> serde_json::Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/datamodel/dr19_products.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("the DR19 data model {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
 }
 
 /// One HDU of the data model: its columns `(name, type)` and header keywords.
@@ -111,34 +109,24 @@ struct ModelHdu {
     keywords: Vec<String>,
 }
 
-fn model_hdus(dir: &Path, product: &str) -> Vec<ModelHdu> {
-    let text = std::fs::read_to_string(dir.join(format!("{product}.yaml"))).unwrap();
-    let yaml: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
-    let hdus = &yaml["releases"]["DR19"]["hdus"];
-    ["hdu0", "hdu1", "hdu2"]
-        .iter()
-        .map(|h| {
-            let hdu = &hdus[*h];
-            let columns = hdu["columns"]
-                .as_mapping()
-                .map(|m| {
-                    m.values()
-                        .map(|c| {
-                            (
-                                c["name"].as_str().unwrap().to_string(),
-                                c["type"].as_str().unwrap().to_string(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let keywords = hdu["header"]
-                .as_sequence()
+fn model_hdus(model: &serde_json::Value, product: &str) -> Vec<ModelHdu> {
+    let text = |v: &serde_json::Value| v.as_str().unwrap().to_string();
+    let hdus = model["products"][product]["hdus"].as_array().unwrap();
+    assert_eq!(hdus.len(), 3, "{product}: HDUs 0-2");
+    hdus.iter()
+        .map(|hdu| ModelHdu {
+            columns: hdu["columns"]
+                .as_array()
                 .unwrap()
                 .iter()
-                .map(|k| k["key"].as_str().unwrap().to_string())
-                .collect();
-            ModelHdu { columns, keywords }
+                .map(|c| (text(&c[0]), text(&c[1])))
+                .collect(),
+            keywords: hdu["keywords"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| text(&k[0]))
+                .collect(),
         })
         .collect()
 }
@@ -186,7 +174,7 @@ fn our_columns(path: &Path, hdu: usize) -> Vec<(String, char, usize)> {
 
 #[test]
 fn every_product_has_dr19s_columns_in_dr19s_order_with_dr19s_types_and_keywords() {
-    let Some(model) = datamodel() else { return };
+    let model = datamodel();
     let dir = inputs();
     let (star, visit, dist, _) = predict(dir.path(), &[]);
     for (path, product) in [

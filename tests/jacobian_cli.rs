@@ -18,9 +18,7 @@ fn card(cards: &[(String, String)], key: &str) -> String {
 
 #[test]
 fn writes_a_cube_per_label_and_spectrum_with_figures() {
-    let Some(reference) = Reference::load() else {
-        return;
-    };
+    let reference = Reference::load();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("jacobian.fits");
     let plots = dir.path().join("plots");

@@ -31,7 +31,7 @@ fn assert_recalibrated(table: &Path, error: &str, raw_error: &str, scale: f64, o
 
 #[test]
 fn json_and_astra_pickle_noise_models_recalibrate_both_networks() {
-    let Some(dir) = fixtures() else { return };
+    let dir = fixtures();
     let (model, dist_model) = (
         dir.join("astronn_bcnn_censored.pt"),
         dir.join("astronn_dist_bcnn.pt"),

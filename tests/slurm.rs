@@ -3,7 +3,11 @@
 //! array over 202 apStar inputs, merged by its dependent job, equals one `predict` run with
 //! the same seed; a second submission with one task cancelled, once resumed, equals it too.
 //!
-//! Without a cluster the test is skipped with a notice; under `CI=true` that is a failure.
+//! It submits jobs only when asked, `ASTRONN_SLURM_TESTS=1` (`.ci/run` sets it after starting
+//! its cluster), and only to a cluster named `astronn`, the one `scripts/slurm_local.sh`
+//! configures: never to a cluster it merely finds (a user's production cluster, say).
+//! Without the opt-in it is skipped with a notice; with it, a cluster that is not up or not
+//! that one is a failure.
 
 mod common;
 
@@ -14,8 +18,41 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// Whether a Slurm node is up; `None` (after a notice) when the test should be skipped.
+/// The variable that opts in to submitting jobs.
+const OPT_IN: &str = "ASTRONN_SLURM_TESTS";
+
+/// The name `scripts/slurm_local.sh` gives its cluster.
+const LOCAL_CLUSTER: &str = "astronn";
+
+/// Whether to run: `None` (after a notice) without the opt-in. With it, panics unless a node
+/// of the local test cluster is up.
 fn cluster() -> Option<()> {
+    if std::env::var(OPT_IN).as_deref() != Ok("1") {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "NOTICE: the Slurm test submits jobs only when {OPT_IN}=1 (and only to the local \
+             cluster of `bash scripts/slurm_local.sh start`; .ci/run does both); skipping"
+        );
+        return None;
+    }
+    let name = Command::new("scontrol")
+        .args(["show", "config"])
+        .output()
+        .ok()
+        .and_then(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .find_map(|line| line.strip_prefix("ClusterName").map(|v| v.trim_start()))
+                .and_then(|v| v.strip_prefix('='))
+                .map(|v| v.trim().to_string())
+        });
+    assert_eq!(
+        name.as_deref(),
+        Some(LOCAL_CLUSTER),
+        "{OPT_IN}=1, but the Slurm cluster here is not the local test cluster \
+         (`bash scripts/slurm_local.sh start` starts it): jobs are submitted to no other"
+    );
     let up = Command::new("sinfo")
         .args(["-h", "-o", "%t"])
         .output()
@@ -26,14 +63,12 @@ fn cluster() -> Option<()> {
                     .lines()
                     .any(|s| matches!(s.trim(), "idle" | "mix" | "alloc" | "comp"))
         });
-    if up {
-        return Some(());
-    }
-    common::skip(
-        "no Slurm cluster is up (start one with `bash scripts/slurm_local.sh start`; .ci/run \
-         does)",
+    assert!(
+        up,
+        "{OPT_IN}=1, but no node of the local Slurm cluster is up (start it with \
+         `bash scripts/slurm_local.sh start`)"
     );
-    None
+    Some(())
 }
 
 /// The options every run of this test shares, then the outputs `<dir>/{star,visit,dist}.fits`.

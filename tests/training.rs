@@ -310,7 +310,7 @@ fn dist_training_is_reproducible_and_resumes_exactly() {
 }
 
 /// Training throughput (spectra/s) at batch 64 and 256: the second of two epochs over 1024
-/// synthetic spectra (no validation). For the README:
+/// synthetic spectra (no validation). For docs/training.md, "Training throughput":
 /// `RAYON_NUM_THREADS=N cargo test --test training training_throughput -- --ignored --nocapture`.
 #[test]
 #[ignore]

@@ -1,12 +1,14 @@
-"""Shared fixtures of the Python tests: the reference fixtures (../shared/fixtures, or
-ASTRONN_FIXTURES), the real apStar files, and the command-line binary to compare with.
+"""Shared fixtures of the Python tests: the reference fixtures (tests/fixtures, which ship
+with the repository, or ASTRONN_FIXTURES), the real apStar files, and the `astronn` command
+to compare with.
 
-As in the Rust tests, a missing resource skips its tests with a notice, except under
-CI=true, where it is a failure (CI must run every test)."""
+As in the Rust tests, a missing reference fixture is a failure; a missing command skips its
+tests with a notice, except under CI=true, where it is a failure (CI must run every test)."""
 
 import json
 import os
 import pathlib
+import sys
 
 import numpy as np
 import pytest
@@ -38,31 +40,34 @@ class Fixtures:
 
 @pytest.fixture(scope="session")
 def fixtures() -> Fixtures:
-    directory = pathlib.Path(os.environ.get("ASTRONN_FIXTURES", REPO.parent / "shared" / "fixtures"))
+    directory = pathlib.Path(os.environ.get("ASTRONN_FIXTURES", REPO / "tests" / "fixtures"))
     if not (directory / "manifest.json").is_file():
-        skip_or_fail(f"reference fixtures not found at {directory} (set ASTRONN_FIXTURES)")
+        pytest.fail(
+            f"the reference fixtures are missing at {directory} (they ship in tests/fixtures; "
+            "ASTRONN_FIXTURES names another copy)"
+        )
     return Fixtures(directory)
 
 
 @pytest.fixture(scope="session")
-def shared_data(fixtures) -> pathlib.Path:
-    """The real apStar files the continuum fixtures were made from."""
-    directory = fixtures.dir.parent / "data"
-    if not directory.is_dir():
-        skip_or_fail(f"the fixtures' apStar files are not at {directory}")
-    return directory
+def apstar_dir() -> pathlib.Path:
+    """The real apStar files the continuum fixtures were made from (tests/data)."""
+    return TEST_DATA
 
 
 @pytest.fixture(scope="session")
 def cli() -> str:
-    """The astronn binary (ASTRONN_CLI, else target/release or target/debug)."""
-    candidates = [os.environ.get("ASTRONN_CLI")] + [
-        str(REPO / "target" / profile / "astronn") for profile in ("release", "debug")
+    """The astronn command: ASTRONN_CLI, else the one the package installed beside this
+    interpreter, else a binary built in target/ (release, then debug)."""
+    candidates = [
+        os.environ.get("ASTRONN_CLI"),
+        str(pathlib.Path(sys.executable).parent / "astronn"),
+        *(str(REPO / "target" / profile / "astronn") for profile in ("release", "debug")),
     ]
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
-    skip_or_fail("no astronn binary (build it with cargo build, or set ASTRONN_CLI)")
+    skip_or_fail("no astronn command (install the package, build it with cargo build, or set ASTRONN_CLI)")
 
 
 def labels_std(outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:

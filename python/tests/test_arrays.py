@@ -36,10 +36,10 @@ def test_normalize_matches_astronn_on_every_fixture_row(fixtures):
     assert not np.isfinite(got_err[~finite]).any()
 
 
-def test_read_apstar_gives_the_pixels_astra_hands_the_continuum_step(fixtures, shared_data):
+def test_read_apstar_gives_the_pixels_astra_hands_the_continuum_step(fixtures, apstar_dir):
     compared = 0
     for case in fixtures.manifest["continuum"]:
-        star = astronn.read_apstar(shared_data / case["file"])
+        star = astronn.read_apstar(apstar_dir / case["file"])
         if case["row"] not in star["row"]:
             continue  # apStar row 1 is the second combined spectrum, which no pipeline reads
         row = star["row"].index(case["row"])
@@ -56,8 +56,8 @@ def test_read_apstar_gives_the_pixels_astra_hands_the_continuum_step(fixtures, s
     assert compared >= 5
 
 
-def test_read_apstar_without_visits_reads_the_coadd_only(shared_data):
-    path = sorted(shared_data.glob("apStar-*.fits"))[0]
+def test_read_apstar_without_visits_reads_the_coadd_only(apstar_dir):
+    path = sorted(apstar_dir.glob("apStar-*.fits"))[0]
     star = astronn.read_apstar(path, visits=False)
     assert star["flux"].shape == (1, 8575) and star["kind"] == ["coadd"]
 

@@ -77,7 +77,7 @@ def mc_check(model, inputs, case, std, value_keys):
     ref_values = np.atleast_1d(case.get("pred", case.get("fakemag")))
     ref_errors = np.atleast_1d(case.get("pred_err", case.get("fakemag_err")))
     assert (np.abs(values - ref_values) < SIGMAS * se).all(), (values - ref_values) / se
-    # The fixtures' README: the error should land within a few per cent.
+    # The fixtures' PROVENANCE.md (MC references): the error should land within a few per cent.
     assert (np.abs(errors / ref_errors - 1.0) < 0.05).all(), errors / ref_errors
 
 
@@ -137,8 +137,8 @@ def test_astras_network_interface(fixtures):
         astronn.Network(fixtures.path("astronn_dist_bcnn.pt"), device="cuda:0")
 
 
-def test_raw_pixels_are_normalized_as_normalize_does(fixtures, shared_data, astronn_model):
-    star = astronn.read_apstar(sorted(shared_data.glob("apStar-*.fits"))[0])
+def test_raw_pixels_are_normalized_as_normalize_does(fixtures, apstar_dir, astronn_model):
+    star = astronn.read_apstar(sorted(apstar_dir.glob("apStar-*.fits"))[0])
     raw = astronn_model.predict(star["flux"], star["e_flux"], star["bitmask"], mc=10, seed=5)
     norm, _ = astronn.normalize(star["flux"], star["e_flux"], star["bitmask"])
     normalized = astronn_model.predict(norm, normalized=True, mc=10, seed=5)
@@ -233,7 +233,7 @@ def test_bf16_is_opt_in_close_to_float32_and_never_silently_float32(fixtures, as
     got = emulated.predict(inputs, normalized=True, mc=20, seed=3)
     for label in astronn_model.labels:
         shift = np.abs(got[f"raw_{label}"] - want[f"raw_{label}"]) / want[f"raw_e_{label}"]
-        # The README's threshold for harmless is 0.1 at the 99th percentile; the fixtures
+        # docs/performance.md's threshold for harmless is 0.1 at the 99th percentile; the fixtures
         # measured at most 0.0003.
         assert shift.max() < 0.01, label
     assert not np.array_equal(got["raw_teff"], want["raw_teff"])

@@ -6,7 +6,7 @@
 //! `predict` (its model folders, [`crate::io::astronn_folder`]) also divides the input by
 //! `input_std`, takes the population variance (`tf.nn.moments`), and for labels
 //! normalisation mode 0 scales the errors, not the values, by the folder's `labels_std`
-//! (README, "Differences from astroNN"). The optional parameters `input_std` and
+//! (docs/astronn-models.md, "Where we differ from astroNN on these folders"). The optional parameters `input_std` and
 //! `labels_error_std` hold those; absent, they are 1 and `labels_std`.
 
 use candle_core::{DType, Result};

@@ -1,6 +1,6 @@
 //! apStar files in the DR19 (SDSS-V) header style, made from real DR17 files: the same
 //! arrays under a primary header whose keywords follow the DR19 data model
-//! (`../shared/datamodel/apStar.yaml`, release DR19): `JMAG`… instead of `J`…, `VRAD`
+//! (SDSS's data model of apStar, `apStar.yaml`, release DR19): `JMAG`… instead of `J`…, `VRAD`
 //! (heliocentric) instead of `VHELIO`, `CHISQ<n>`, Gaia and catalog keywords, no `FIELD` and
 //! no E(B−V).
 

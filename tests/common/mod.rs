@@ -10,39 +10,20 @@ pub mod training_sets;
 
 use std::path::PathBuf;
 
-/// The reference fixtures directory (`../shared/fixtures`, or `ASTRONN_FIXTURES`).
-///
-/// Returns `None`, after printing a notice, when it is absent, so that the calling test can
-/// skip; under `CI=true` an absent fixtures directory is a failure instead.
-pub fn fixtures() -> Option<PathBuf> {
+/// The reference fixtures directory: `tests/fixtures`, which ships with the repository (see
+/// its `PROVENANCE.md`), or `ASTRONN_FIXTURES`. A missing fixture is a failure, never a skip:
+/// the parity tests are the proof of the numbers.
+pub fn fixtures() -> PathBuf {
     let dir = std::env::var_os("ASTRONN_FIXTURES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
-    if dir.join("manifest.json").is_file() {
-        return Some(dir);
-    }
-    skip(&format!(
-        "reference fixtures not found at {} (set ASTRONN_FIXTURES)",
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"));
+    assert!(
+        dir.join("manifest.json").is_file(),
+        "the reference fixtures are missing at {} (they ship in tests/fixtures; \
+         ASTRONN_FIXTURES names another copy)",
         dir.display()
-    ));
-    None
-}
-
-/// Skips the running test because of `why`: under `CI=true` a failure (CI must run every
-/// test), otherwise a notice naming the test. The notice is written to the process's stderr
-/// directly, not through `eprintln!`, which the test harness captures: a plain `cargo test`
-/// shows every skip.
-pub fn skip(why: &str) {
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{why}; CI=true requires it");
-    }
-    use std::io::Write;
-    let thread = std::thread::current();
-    let _ = writeln!(
-        std::io::stderr(),
-        "NOTICE: {why}; skipping {}",
-        thread.name().unwrap_or("this test")
     );
+    dir
 }
 
 /// A file under `tests/data`.
@@ -91,20 +72,20 @@ pub struct Reference {
 }
 
 impl Reference {
-    /// Loads the reference, or `None` (after the notice of [`fixtures`]) when absent.
-    pub fn load() -> Option<Reference> {
-        let dir = fixtures()?;
+    /// Loads the reference.
+    pub fn load() -> Reference {
+        let dir = fixtures();
         let manifest =
             serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap())
                 .unwrap();
         let inputs = astronn::io::npy::NpyArray::read(&dir.join("inputs_norm_flux.npy"))
             .unwrap()
             .data;
-        Some(Reference {
+        Reference {
             inputs,
             manifest,
             dir,
-        })
+        }
     }
 
     /// A fixture array's values.
