@@ -1,4 +1,6 @@
-//! Command-line arguments.
+//! Command-line arguments. Their doc comments are the `--help` text (clap) users read in a
+//! terminal, where `<label>` and `[pc]` are placeholders and units, not HTML or links.
+#![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
 
 use crate::nn::precision::Precision;
 use clap::{Args, Parser, Subcommand, ValueEnum};
