@@ -1,7 +1,8 @@
 //! `astronn calibrate`: recovering a known error scale and offset from synthetic repeat
 //! visits, written as a noise model that `predict --noise-model` reads.
 
-use astronn::io::table::{AstraTableWriter, ColumnData, ColumnKind, ColumnSpec};
+use astronn::io::columns::{ColumnData, ColumnKind, ColumnSpec};
+use astronn::io::table::AstraTableWriter;
 use astronn::pipeline::noise::NoiseModel;
 use std::process::Command;
 

@@ -3,9 +3,10 @@
 
 mod common;
 
+use astronn::io::columns::ColumnData;
 use astronn::io::model_file::{ModelFile, ModelKind};
 use astronn::io::npy::NpyArray;
-use astronn::io::table::{read_primary_cards, ColumnData, Table};
+use astronn::io::table::{read_primary_cards, Table};
 use astronn::models::default_model;
 use astronn::nn::censored::CensoredBcnn;
 use astronn::nn::dropout::MaskStream;

@@ -3,7 +3,8 @@
 
 mod common;
 
-use astronn::io::table::{read_header_cards, ColumnData, Table};
+use astronn::io::columns::ColumnData;
+use astronn::io::table::{read_header_cards, Table};
 use astronn::pipeline::gaia::{lindegren_zero_point, ZeroPointInputs};
 use common::dr19::dr19_style_copy;
 use common::run::{apogee, astronn, floats, ints, s, stderr, strings, succeed};
@@ -694,7 +695,8 @@ fn normalized_inputs_keep_the_header_values() {
 
 #[test]
 fn a_fits_source_catalog_copies_64_bit_ids_and_the_target_flag_bytes() {
-    use astronn::io::table::{AstraTableWriter, ColumnKind, ColumnSpec};
+    use astronn::io::columns::{ColumnKind, ColumnSpec};
+    use astronn::io::table::AstraTableWriter;
     let dir = inputs();
     let catalog = dir.path().join("mwmAllStar-cut.fits");
     let mut flags = vec![0u8; 57];

@@ -3,12 +3,11 @@
 
 mod common;
 
+use astronn::io::columns::{ColumnData, ColumnKind, ColumnSpec};
 use astronn::io::fields::{Fields, Value};
+use astronn::io::header_card::{CardValue, HeaderCard};
 use astronn::io::normalized::{NormalizedReader, NormalizedWriter, SpectrumMeta};
-use astronn::io::table::{
-    read_primary_cards, read_table, AstraTableWriter, CardValue, ColumnData, ColumnKind,
-    ColumnSpec, HeaderCard,
-};
+use astronn::io::table::{read_primary_cards, read_table, AstraTableWriter};
 use fitsio::FitsFile;
 use std::path::Path;
 

@@ -1,8 +1,9 @@
 //! Photometry catalogs (`--photometry`): CSV and FITS tables written here, column overrides,
 //! absent stars, duplicates, blank values and the errors for unusable files.
 
+use astronn::io::columns::{ColumnData, ColumnKind, ColumnSpec};
 use astronn::io::photometry::{Photometry, PhotometryCatalog, PhotometryColumns};
-use astronn::io::table::{AstraTableWriter, ColumnData, ColumnKind, ColumnSpec};
+use astronn::io::table::AstraTableWriter;
 use fitsio::tables::{ColumnDataType, ColumnDescription};
 use fitsio::FitsFile;
 use std::path::{Path, PathBuf};

@@ -4,8 +4,8 @@
 mod common;
 
 use astronn::io::apstar::read_apstar;
+use astronn::io::columns::ColumnData;
 use astronn::io::model_file::ModelKind;
-use astronn::io::table::ColumnData;
 use astronn::models::{ModelSpec, DEFAULT_DIST_MODEL, DEFAULT_MODEL};
 use astronn::nn::precision::Arithmetic;
 use astronn::pipeline::flags::NO_RESULT;

@@ -3,7 +3,8 @@
 
 mod common;
 
-use astronn::io::table::{AstraTableWriter, ColumnData, ColumnKind, ColumnSpec};
+use astronn::io::columns::{ColumnData, ColumnKind, ColumnSpec};
+use astronn::io::table::AstraTableWriter;
 use astronn::pipeline::noise::NoiseModel;
 use common::run::{astronn, s, stderr, succeed};
 use std::collections::HashMap;

@@ -3,9 +3,10 @@
 //! training-set join leaves out what a selection removes, and the `--where` language
 //! (precedence, NaN, bits, names, errors pointing at the offending token).
 
+use astronn::io::columns::ColumnData;
 use astronn::io::labels::{LabelCatalog, LabelColumns};
 use astronn::io::normalized::SpectrumMeta;
-use astronn::io::table::{read_table, ColumnData, Table};
+use astronn::io::table::{read_table, Table};
 use astronn::nn::censored::LABELS;
 use astronn::pipeline::predict::Observer;
 use astronn::pipeline::source::SpectrumSource;

@@ -6,8 +6,8 @@ use crate::bench::{
     training_throughput, Measurement, ProductShape, ProductThreads,
 };
 use crate::cli::args::BenchArgs;
-use crate::cli::commands::{arithmetic, load_model};
-use crate::cli::count;
+use crate::cli::models::{arithmetic, load_model};
+use crate::cli::plural::count;
 use crate::cpu::{model_name, CpuFeatures};
 use crate::io::inputs::expand_inputs;
 use crate::io::model_file::{ModelFile, ModelKind};

@@ -3,11 +3,12 @@
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::apogee::masks::{branch_window, BRANCH_ELEMENTS};
 use crate::cli::args::{JacobianArgs, NetworkKind};
-use crate::cli::commands::{input_files, load_model};
-use crate::cli::count;
+use crate::cli::inputs::input_files;
+use crate::cli::models::load_model;
+use crate::cli::plural::count;
 use crate::cli::progress::Progress;
+use crate::io::header_card::CardValue;
 use crate::io::model_file::ModelKind;
-use crate::io::table::CardValue;
 use crate::nn::censored::{branch_output, LABELS};
 use crate::pipeline::jacobian::{run_jacobian, JacobianNetwork, JacobianOptions};
 use crate::pipeline::run::{random_seed, FILES_PER_CHUNK, SPECTRA_PER_CHUNK};

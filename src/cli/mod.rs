@@ -1,15 +1,30 @@
 //! The command-line interface: arguments, commands and progress display. The `astronn`
 //! binary and the Python package's `astronn` command (`astronn._cli`) both run [`main`].
+//!
+//! [`main`] parses the arguments ([`args`]) and hands each subcommand to its module, one
+//! module per subcommand (`normalize`, `predict` and `dist` share [`predict`]). The
+//! subcommands share what they need from the modules below them ([`inputs`], [`models`],
+//! [`plural`], [`progress`]) and never call back up here.
 
 pub mod args;
 pub mod bench;
-pub mod commands;
+pub mod calibrate;
+pub mod convert;
+pub mod info;
+pub mod inputs;
 pub mod jacobian;
+pub mod merge;
+pub mod models;
+pub mod plural;
+pub mod predict;
 pub mod progress;
+pub mod report;
 pub mod simulate;
 pub mod slurm;
 pub mod train;
 
+use anyhow::{bail, Context, Result};
+use args::{Cli, Command};
 use clap::Parser;
 use std::ffi::OsString;
 use std::io::Write;
@@ -47,8 +62,8 @@ impl Invocation {
 /// Parses and runs a command line; returns the process's exit status: 0, 2 for an error
 /// (printed as `error: …`) or a usage error (clap's message), 0 for `--help`/`--version`.
 pub fn main(invocation: Invocation) -> u8 {
-    let status = match args::Cli::try_parse_from(&invocation.args) {
-        Ok(cli) => match commands::run(cli, &invocation) {
+    let status = match Cli::try_parse_from(&invocation.args) {
+        Ok(cli) => match run(cli, &invocation) {
             Ok(()) => 0,
             Err(error) => {
                 eprintln!("error: {error:#}");
@@ -64,7 +79,35 @@ pub fn main(invocation: Invocation) -> u8 {
     status
 }
 
-/// `n` and the noun in the right number: "1 spectrum", "6 spectra".
-pub fn count(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+/// Runs a parsed command line: sizes the thread pool and calls the subcommand's module.
+fn run(cli: Cli, invocation: &Invocation) -> Result<()> {
+    configure_threads(cli.threads)?;
+    match cli.command {
+        Command::Normalize(args) => predict::normalize(args, &invocation.command_line(), cli.quiet),
+        Command::Predict(args) => predict::predict(args, &invocation.command_line(), cli.quiet),
+        Command::Dist(args) => predict::dist(args, &invocation.command_line(), cli.quiet),
+        Command::Train(args) => train::train(args, &invocation.command_line(), cli.quiet),
+        Command::Bench(args) => bench::bench(args),
+        Command::Calibrate(args) => calibrate::calibrate(args, cli.quiet),
+        Command::Report(args) => report::report(args, cli.quiet),
+        Command::Convert(args) => convert::convert(args),
+        Command::Merge(args) => merge::merge(args, cli.quiet),
+        Command::Slurm(args) => slurm::slurm(args, &invocation.executable, cli.quiet),
+        Command::Jacobian(args) => jacobian::jacobian(args, &invocation.command_line(), cli.quiet),
+        Command::Info(args) => info::info(args),
+        Command::Simulate(args) => simulate::simulate(args, &invocation.command_line(), cli.quiet),
+    }
+}
+
+/// Sizes the thread pool: `--threads`, else `RAYON_NUM_THREADS`, else every core.
+fn configure_threads(requested: Option<usize>) -> Result<()> {
+    if requested == Some(0) {
+        bail!("--threads must be at least 1");
+    }
+    let threads = crate::runtime::thread_count(requested);
+    crate::runtime::set_thread_count(threads);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .context("cannot configure the thread pool")
 }

@@ -1,5 +1,6 @@
 //! Progress bar and warnings on stderr.
 
+use crate::cli::plural::count;
 use crate::pipeline::predict::Observer;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -55,7 +56,7 @@ impl Observer for Progress {
         let rate = done as f64 / self.elapsed().max(1e-9);
         self.bar.set_message(format!(
             "{} at {rate:.0}/s",
-            crate::cli::count(done, "spectrum", "spectra")
+            count(done, "spectrum", "spectra")
         ));
         self.bar.inc(units as u64);
     }

@@ -2,7 +2,7 @@
 
 use crate::cli::args::SimulateArgs;
 use crate::cli::progress::Progress;
-use crate::io::table::{CardValue, HeaderCard};
+use crate::io::header_card::{CardValue, HeaderCard};
 use crate::nn::censored::LABELS;
 use crate::pipeline::run_info::run_cards;
 use crate::sim::given::load_given_stars;

@@ -2,7 +2,7 @@
 //! and the run handed to [`crate::cluster::slurm`].
 
 use crate::cli::args::{Cli, Command, SlurmArgs};
-use crate::cli::commands::input_files;
+use crate::cli::inputs::input_files;
 use crate::cluster::slurm::{
     array_ranges, Resumed, Slurm, SlurmOptions, SlurmRun, Submission, TaskArg, ARRAY_SCRIPT,
     MERGE_SCRIPT,

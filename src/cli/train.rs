@@ -3,8 +3,8 @@
 //! write the model.
 
 use crate::cli::args::{NetworkKind, SavedEpoch, TrainArgs};
-use crate::cli::commands::arithmetic;
-use crate::cli::count;
+use crate::cli::models::arithmetic;
+use crate::cli::plural::count;
 use crate::cli::progress::Progress;
 use crate::io::inputs::expand_inputs;
 use crate::io::labels::{FakemagCatalog, LabelCatalog, LabelColumns, TrainingLabels};
@@ -16,8 +16,9 @@ use crate::pipeline::run::{FILES_PER_CHUNK, SPECTRA_PER_CHUNK};
 use crate::pipeline::run_info::utc_timestamp;
 use crate::pipeline::source::SpectrumSource;
 use crate::pipeline::training_set::collect_training_set;
+use crate::train::config::TrainConfig;
 use crate::train::selection::Selection;
-use crate::train::trainer::{TrainConfig, Trainer};
+use crate::train::trainer::Trainer;
 use crate::train::{TrainableCensored, TrainableDist, TrainableNetwork};
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};

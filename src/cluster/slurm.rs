@@ -580,9 +580,9 @@ mod tests {
                 crate::pipeline::shard::Shard::new(k, 3).unwrap(),
             )
             .cards();
-            let columns = vec![crate::io::table::ColumnSpec::new(
+            let columns = vec![crate::io::columns::ColumnSpec::new(
                 "x",
-                crate::io::table::ColumnKind::F64,
+                crate::io::columns::ColumnKind::F64,
             )];
             let writer = crate::io::table::AstraTableWriter::create(path, columns, &cards).unwrap();
             writer.finish(&[]).unwrap();

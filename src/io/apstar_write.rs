@@ -4,7 +4,7 @@
 
 use crate::apogee::grid::APSTAR_PIXELS;
 use crate::io::fits::Fits;
-use crate::io::table::HeaderCard;
+use crate::io::header_card::HeaderCard;
 use crate::io::temp::TempPath;
 use crate::sim::observe::ApStarArrays;
 use crate::Result;

@@ -17,8 +17,8 @@
 //! catalog judge them. When an identifier occurs more than once, its first row wins.
 //! Identifiers are matched exactly after trimming blanks.
 
+use crate::io::columns::ColumnData;
 use crate::io::fits::{self, Fits};
-use crate::io::table::ColumnData;
 use crate::{Error, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

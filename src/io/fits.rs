@@ -1,7 +1,8 @@
 //! A thin, panic-free wrapper over the CFITSIO calls this crate needs: logical columns,
 //! long-string cards, literal file names (no extended syntax), and errors instead of panics.
 
-use crate::io::table::{CardValue, ColumnData, ColumnKind, ColumnSpec, HeaderCard};
+use crate::io::columns::{ColumnData, ColumnKind, ColumnSpec};
+use crate::io::header_card::{CardValue, HeaderCard};
 use crate::{Error, Result};
 use fitsio::sys;
 use std::ffi::{CStr, CString};
@@ -594,7 +595,7 @@ impl Fits {
 
     /// Writes a batch of rows into the current binary table from row `first_row`
     /// (1-based) on, extending the table when it is the last HDU. `batch` must already be
-    /// checked against `columns` ([`super::check_batch`]). Rows are packed into FITS's
+    /// checked against `columns` ([`crate::io::columns::check_batch`]). Rows are packed into FITS's
     /// big-endian row layout and written in large blocks, which is much faster than
     /// column-by-column writes for wide tables (each would revisit every row).
     pub(crate) fn write_rows(

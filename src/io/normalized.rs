@@ -21,9 +21,9 @@
 
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::io::fits::{self, Fits};
+use crate::io::header_card::HeaderCard;
 pub use crate::io::spectrum_meta::SpectrumMeta;
 use crate::io::spectrum_meta::{decode, encode, metas_from_columns, SpectraColumns};
-use crate::io::table::HeaderCard;
 use crate::io::temp::TempPath;
 use crate::{Error, Result};
 use std::fs::File;

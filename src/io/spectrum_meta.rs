@@ -7,8 +7,8 @@
 //! logical arrays. A spectrum without a field gets DR19's fill value there (NaN, −1, false,
 //! ""), which reads back as the same value.
 
+use crate::io::columns::{ColumnData, ColumnKind, ColumnSpec};
 use crate::io::fields::{Fields, Value};
-use crate::io::table::{ColumnData, ColumnKind, ColumnSpec};
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::io::Read;

@@ -11,8 +11,8 @@
 use crate::io::catalog::{
     csv_number, csv_table, csv_text, identifiers, missing_column, open_table, position,
 };
+use crate::io::columns::{ColumnData, ColumnKind};
 use crate::io::fields::{Fields, Value};
-use crate::io::table::{ColumnData, ColumnKind};
 use crate::{Error, Result};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

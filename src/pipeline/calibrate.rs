@@ -12,7 +12,8 @@
 //!
 //! The fit keeps scale > 0 and offset ≥ 0.
 
-use crate::io::table::{ColumnData, Table};
+use crate::io::columns::ColumnData;
+use crate::io::table::Table;
 use crate::pipeline::noise::Correction;
 use crate::pipeline::stats::robust_std;
 use crate::report::join::Joined;

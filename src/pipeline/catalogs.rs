@@ -5,11 +5,11 @@
 //! stars it lists; a star a catalog does not list keeps what it had. The Gaia catalog is
 //! joined on the `gaia_dr3_source_id` the Source catalog gave (or on another shared column).
 
+use crate::io::columns::ColumnKind;
 use crate::io::fields::Value;
 use crate::io::normalized::SpectrumMeta;
 use crate::io::photometry::PhotometryCatalog;
 use crate::io::star_catalog::{CatalogColumn, StarCatalog};
-use crate::io::table::ColumnKind;
 use crate::products::dr19_columns::SOURCE;
 use crate::Result;
 use std::path::Path;

@@ -8,9 +8,9 @@
 //! gives the same result whatever the thread count.
 
 use crate::apogee::grid::{CHIPS, LOG_LAMBDA_START, LOG_LAMBDA_STEP, NETWORK_PIXELS};
+use crate::io::header_card::{CardValue, HeaderCard};
 use crate::io::model_file::{ModelFile, ModelKind};
 use crate::io::normalized::{PlaneImage, SpectraFileWriter};
-use crate::io::table::{CardValue, HeaderCard};
 use crate::nn::dropout::MaskStream;
 use crate::nn::mc::SAMPLES_PER_BATCH;
 use crate::nn::network::BayesianNetwork;

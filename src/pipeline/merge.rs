@@ -16,8 +16,9 @@
 
 use crate::io::fits::{parse_cards, Fits};
 use crate::io::fits_stream::{padded, FitsStream, HduLayout, RawHeader};
+use crate::io::header_card::{CardValue, HeaderCard};
 use crate::io::normalized::{NormalizedReader, NormalizedWriter, FLUX_HDU};
-use crate::io::table::{persist_fits, CardValue, HeaderCard};
+use crate::io::table::persist_fits;
 use crate::io::temp::TempPath;
 use crate::pipeline::shard::{Shard, NSHARDS_KEY, SHARD_KEY, SHINPUTS_KEY};
 use crate::{Error, Result};

@@ -2,8 +2,8 @@
 //! for `predict --normalized`).
 
 use crate::apogee::grid::NETWORK_PIXELS;
+use crate::io::header_card::CardValue;
 use crate::io::normalized::NormalizedWriter;
-use crate::io::table::CardValue;
 use crate::pipeline::predict::{describe, Observer, RunSummary};
 use crate::pipeline::prepare::prepare_file;
 use crate::pipeline::run::FILES_PER_CHUNK;

@@ -4,10 +4,10 @@
 
 use crate::apogee::continuum::normalize;
 use crate::apogee::grid::{APSTAR_PIXELS, NETWORK_PIXELS};
+use crate::io::columns::ColumnData;
 use crate::io::fields::{Fields, Value};
 use crate::io::model_file::{ModelFile, ModelKind};
 use crate::io::normalized::SpectrumMeta;
-use crate::io::table::ColumnData;
 use crate::models::{censored_network, dist_network, resolve_noise_model, ModelSpec};
 use crate::nn::precision::Arithmetic;
 use crate::pipeline::astronn::AstroNNPredictor;

@@ -2,9 +2,9 @@
 //! Slurm tasks start it. [`Run::prepare`] loads and checks everything (models, noise model,
 //! catalogs, inputs, outputs) before any work; [`Run::execute`] does the work.
 
+use crate::io::header_card::{CardValue, HeaderCard};
 use crate::io::model_file::{ModelFile, ModelKind};
 use crate::io::photometry::{PhotometryCatalog, PhotometryColumns};
-use crate::io::table::{CardValue, HeaderCard};
 use crate::models::ModelSpec;
 use crate::nn::precision::Arithmetic;
 use crate::pipeline::astronn::AstroNNJob;

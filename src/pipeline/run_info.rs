@@ -1,6 +1,6 @@
 //! What a run records about itself in its output headers.
 
-use crate::io::table::{CardValue, HeaderCard};
+use crate::io::header_card::{CardValue, HeaderCard};
 pub use crate::timestamp::utc_timestamp;
 use std::time::SystemTime;
 

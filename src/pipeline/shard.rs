@@ -13,7 +13,7 @@
 //! `NINPUTS` (files in the whole list), `SHINPUTS` (files in this shard) and `INPUTSHA` (the
 //! SHA-256 of the whole list), so that `merge` can check it has every part of one run.
 
-use crate::io::table::{CardValue, HeaderCard};
+use crate::io::header_card::{CardValue, HeaderCard};
 use crate::{Error, Result};
 use sha2::{Digest, Sha256};
 use std::ops::Range;

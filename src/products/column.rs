@@ -1,7 +1,7 @@
 //! One column of a DR19 product: name, storage, unit, description, and DR19's fill value.
 
+use crate::io::columns::{ColumnKind, ColumnSpec};
 use crate::io::fields::Value;
-use crate::io::table::{ColumnKind, ColumnSpec};
 
 /// How a column is stored in FITS and what fills it when its value is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,7 +16,7 @@ pub mod column;
 pub mod dr19_columns;
 pub mod writer;
 
-use crate::io::table::{CardValue, HeaderCard};
+use crate::io::header_card::{CardValue, HeaderCard};
 use crate::timestamp::created_card;
 use column::{Column, Kind};
 use dr19_columns::*;

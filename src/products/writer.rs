@@ -2,9 +2,11 @@
 
 use super::column::{Column, Kind};
 use super::{Product, V_ASTRA};
+use crate::io::columns::ColumnData;
 use crate::io::fields::{Fields, Value};
+use crate::io::header_card::HeaderCard;
 use crate::io::normalized::SpectrumMeta;
-use crate::io::table::{AstraTableLayout, AstraTableWriter, ColumnData, HeaderCard};
+use crate::io::table::{AstraTableLayout, AstraTableWriter};
 use crate::timestamp::created_column;
 use crate::Result;
 use std::path::Path;

@@ -2,7 +2,7 @@
 //! conversions.
 
 use crate::apogee::grid::NETWORK_PIXELS;
-use crate::io::table::ColumnData;
+use crate::io::columns::ColumnData;
 use crate::pipeline::distance::{astronn_fakemag_to_parallax, astronn_fakemag_to_pc};
 use crate::pipeline::predictor::{normalize_rows, ApStarPixels};
 use crate::python::calls::run_released;

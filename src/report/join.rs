@@ -7,7 +7,8 @@
 //! `snr`, `dist` and `L_fakemag`.
 
 use crate::io::catalog::{Catalog, ColumnRequest};
-use crate::io::table::{read_table, ColumnData, Table, APOGEE_HDU};
+use crate::io::columns::ColumnData;
+use crate::io::table::{read_table, Table, APOGEE_HDU};
 use crate::nn::censored::LABELS;
 use crate::pipeline::flags::NO_RESULT;
 use crate::{Error, Result};

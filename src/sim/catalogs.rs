@@ -6,7 +6,7 @@
 //!   errors; Ks and E(B−V)), and the quality columns DR19's training selections cut on
 //!   (flags, RV scatter, Gaia EDR3 astrometric quality; [`crate::sim::flags`]).
 
-use crate::io::table::{ColumnData, ColumnKind, ColumnSpec};
+use crate::io::columns::{ColumnData, ColumnKind, ColumnSpec};
 use crate::nn::censored::LABELS;
 use crate::nn::dropout::MaskStream;
 use crate::random::{normal, uniform};

@@ -32,6 +32,7 @@
 //!   still counts in the reported losses.
 
 pub mod adam;
+pub mod config;
 pub mod data;
 pub mod dist_model;
 pub mod freeze;
@@ -44,8 +45,9 @@ pub mod schedule;
 pub mod selection;
 pub mod trainer;
 
+pub use config::TrainConfig;
 pub use data::{Normalisation, TrainingSet};
 pub use dist_model::TrainableDist;
 pub use model::TrainableCensored;
 pub use network::TrainableNetwork;
-pub use trainer::{CensoredTrainer, DistTrainer, EpochMetrics, TrainConfig, Trainer, Validation};
+pub use trainer::{CensoredTrainer, DistTrainer, EpochMetrics, Trainer, Validation};

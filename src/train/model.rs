@@ -23,11 +23,11 @@ use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::Dropout;
 use crate::nn::trunk::DENSE_1_WIDTH;
 use crate::train::adam::max_norm;
+use crate::train::config::TrainConfig;
 use crate::train::data::Normalisation;
 use crate::train::network::{
     dense, drop, units, Dense, Parameters, TrainableNetwork, TrainableTrunk,
 };
-use crate::train::trainer::TrainConfig;
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 use std::collections::HashMap;

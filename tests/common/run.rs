@@ -1,6 +1,7 @@
 //! Running the `astronn` binary and reading the tables it writes.
 
-use astronn::io::table::{read_table, ColumnData, Table};
+use astronn::io::columns::ColumnData;
+use astronn::io::table::{read_table, Table};
 use std::path::Path;
 use std::process::{Command, Output};
 
