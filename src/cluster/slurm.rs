@@ -7,7 +7,8 @@
 //! - `logs/`: one log per task (`shard-K-<array job>.log`) and per merge (`merge-<job>.log`);
 //! - `run.json`: the run (command, outputs, options) and every submission's job ids.
 //!
-//! [`SlurmRun::submit`] submits the array, then the merge with `--dependency=afterok` on it.
+//! [`SlurmRun::submit`] submits the array, then the merge with `--dependency=afterok` on it
+//! (and `--kill-on-invalid-dep=yes`: a failed task cancels the merge).
 //! A shard writes its outputs atomically (temporary file renamed when complete), so after a
 //! failure [`SlurmRun::resume`] resubmits exactly the shards without a complete output, then
 //! the merge. Tasks run with `--shard $SLURM_ARRAY_TASK_ID/N` rather than `--shard slurm`:
@@ -360,7 +361,10 @@ impl SlurmRun {
         };
         let mut merge_args = Vec::new();
         if let Some(id) = &array_job {
+            // A failed shard makes the dependency unsatisfiable: the merge job is then
+            // cancelled, not left pending forever on clusters without `kill_invalid_depend`.
             merge_args.push(format!("--dependency=afterok:{id}"));
+            merge_args.push("--kill-on-invalid-dep=yes".to_string());
         }
         merge_args.push(merge_script);
         let merge_job = scheduler.sbatch(&merge_args)?;
@@ -570,6 +574,7 @@ mod tests {
             slurm.submitted.borrow()[1],
             [
                 "--dependency=afterok:101".to_string(),
+                "--kill-on-invalid-dep=yes".to_string(),
                 run.workdir.join(MERGE_SCRIPT).display().to_string()
             ]
         );
