@@ -37,6 +37,13 @@ impl CpuFeatures {
         CpuFeatures::default()
     }
 
+    /// Whether the native bfloat16 kernel may run: it is compiled for AVX512-F and
+    /// AVX512-BF16, so the CPU must have both (a virtual machine may report one without
+    /// the other).
+    pub fn runs_native_bf16(&self) -> bool {
+        self.avx512f && self.avx512_bf16
+    }
+
     /// Each extension's name and whether the processor has it, in a fixed order.
     pub fn list(&self) -> [(&'static str, bool); 5] {
         [

@@ -62,7 +62,7 @@ impl Bf16Linear {
         weight: impl Fn(usize, usize) -> f32,
     ) -> Self {
         let kernel = match kernel {
-            Bf16Kernel::Native if !CpuFeatures::detect().avx512_bf16 => Bf16Kernel::Emulated,
+            Bf16Kernel::Native if !CpuFeatures::detect().runs_native_bf16() => Bf16Kernel::Emulated,
             kernel => kernel,
         };
         let outputs = bias.len();
@@ -462,7 +462,7 @@ mod tests {
     #[test]
     fn a_native_layer_on_a_cpu_without_the_instructions_runs_emulated() {
         let layer = Bf16Linear::new(&[1.0, 2.0], vec![0.5], 2, 1, Bf16Kernel::Native);
-        let expected = if CpuFeatures::detect().avx512_bf16 {
+        let expected = if CpuFeatures::detect().runs_native_bf16() {
             Bf16Kernel::Native
         } else {
             Bf16Kernel::Emulated
@@ -473,7 +473,7 @@ mod tests {
 
     #[test]
     fn the_native_kernel_agrees_with_the_definition() {
-        if !CpuFeatures::detect().avx512_bf16 {
+        if !CpuFeatures::detect().runs_native_bf16() {
             eprintln!("skipped: this CPU has no AVX512-BF16 (the emulated kernel is tested)");
             return;
         }

@@ -153,8 +153,8 @@ impl ConvReluPool {
             let scratch = &mut *scratch.borrow_mut();
             #[cfg(target_arch = "x86_64")]
             {
-                if std::arch::is_x86_feature_detected!("avx512f") {
-                    // SAFETY: the CPU supports AVX-512F, checked just above.
+                if has_avx512_row_features() {
+                    // SAFETY: the CPU has every feature the kernel is compiled with.
                     unsafe { self.forward_row_avx512(input, seed, out, scratch) };
                     return;
                 }
@@ -389,9 +389,48 @@ impl ConvReluPool {
     }
 }
 
+/// Whether the CPU has every feature [`ConvReluPool::forward_row_avx512`] is compiled with
+/// (`avx512f,avx512bw,avx512vl,fma`): a CPU or virtual machine may have AVX-512F without
+/// the others, and the kernel must then not run (a test holds this list to the kernel's).
+#[cfg(target_arch = "x86_64")]
+fn has_avx512_row_features() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("fma")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The features named by `#[target_feature(enable = "…")]` just above `fn name` in
+    /// this file, and those `is_x86_feature_detected!` checks in the body of `fn check`.
+    fn compiled_and_detected(name: &str, check: &str) -> (Vec<String>, Vec<String>) {
+        let source = include_str!("conv_pool.rs");
+        let at = source.find(&format!("fn {name}(")).expect("kernel");
+        let attribute = &source[..at][source[..at].rfind("target_feature(enable = \"").unwrap()..];
+        let list = attribute.split('"').nth(1).unwrap();
+        let mut compiled: Vec<String> = list.split(',').map(str::to_string).collect();
+        let body = &source[source.find(&format!("fn {check}(")).expect("check")..];
+        let body = &body[..body.find("\n}\n").unwrap()];
+        let mut detected: Vec<String> = body
+            .split("is_x86_feature_detected!(\"")
+            .skip(1)
+            .map(|rest| rest.split('"').next().unwrap().to_string())
+            .collect();
+        compiled.sort();
+        detected.sort();
+        (compiled, detected)
+    }
+
+    #[test]
+    fn the_avx512_kernel_runs_only_where_every_feature_it_is_compiled_with_is_detected() {
+        let (compiled, detected) =
+            compiled_and_detected("forward_row_avx512", "has_avx512_row_features");
+        assert_eq!(compiled, ["avx512bw", "avx512f", "avx512vl", "fma"]);
+        assert_eq!(detected, compiled);
+    }
     use crate::nn::conv::Conv1dSame;
     use candle_core::{DType, Device, Module};
     use std::collections::HashMap;

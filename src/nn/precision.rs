@@ -69,7 +69,7 @@ impl Precision {
         match self {
             Precision::Float32 => (Arithmetic::Float32, None),
             Precision::Bfloat16Emulated => (Arithmetic::Bfloat16(Bf16Kernel::Emulated), None),
-            Precision::Bfloat16 if features.avx512_bf16 => {
+            Precision::Bfloat16 if features.runs_native_bf16() => {
                 (Arithmetic::Bfloat16(Bf16Kernel::Native), None)
             }
             Precision::Bfloat16 => (
@@ -141,6 +141,16 @@ mod tests {
             err.contains("fp8") && err.contains("bf16-emulated"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn bf16_without_avx512f_is_not_native() {
+        // The native kernel is compiled for AVX512-F as well: BF16 alone is not enough.
+        let odd = CpuFeatures {
+            avx512f: false,
+            ..cpu(true)
+        };
+        assert_eq!(Precision::Bfloat16.resolve(odd).0, Arithmetic::Float32);
     }
 
     #[test]
