@@ -23,11 +23,27 @@ const NOISE_MODEL: &str = include_str!("../models/noise_model_default.json");
 /// The name under which the default noise model appears in messages and table headers.
 pub const DEFAULT_NOISE_MODEL_NAME: &str = "default:noise_model_default.json";
 
-/// What a run using a default model tells its user, once (each face adds how to name a
-/// model: the CLI's `--model`, Python's model path).
-pub const DEFAULT_MODEL_NOTICE: &str = "using the default model, trained on simulated \
-    spectra (astronn simulate). It is for trying the tool and testing pipelines; science \
-    runs need a model trained on real spectra";
+/// What a run using the embedded default models of `kinds` tells its user, naming each
+/// (each face adds how to name another: the CLI's `--model`, Python's model path).
+pub fn default_model_notice(kinds: &[ModelKind]) -> String {
+    let named: Vec<String> = kinds
+        .iter()
+        .map(|&kind| {
+            let (network, name) = match kind {
+                ModelKind::AstroNN => ("AstroNN", DEFAULT_MODEL),
+                ModelKind::AstroNNDist => ("AstroNNDist", DEFAULT_DIST_MODEL),
+            };
+            format!("{network} model '{name}' ({})", default_model_name(kind))
+        })
+        .collect();
+    format!(
+        "using the embedded default {}, trained on simulated spectra (astronn simulate). \
+         {} for trying the tool and testing pipelines; science runs need a model trained on \
+         real spectra",
+        named.join(" and the default "),
+        if kinds.len() > 1 { "They are" } else { "It is" }
+    )
+}
 
 /// The name under which a default model appears in messages and table headers.
 pub fn default_model_name(kind: ModelKind) -> &'static str {

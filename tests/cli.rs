@@ -392,7 +392,10 @@ fn broken_inputs_become_no_result_rows_and_the_run_goes_on() {
         std::fs::copy(test_data(good), inputs.join(good)).unwrap();
     }
     let out = dir.path().join("stars.fits");
-    let missing = dir.path().join("apStar-missing.fits");
+    // A file named directly that exists but cannot be read (a path that does not exist is
+    // an error before any work).
+    let unreadable = dir.path().join("apStar-unreadable.fits");
+    std::fs::write(&unreadable, "not a FITS file\n").unwrap();
     let result = succeed(&[
         "predict",
         "--model",
@@ -404,7 +407,7 @@ fn broken_inputs_become_no_result_rows_and_the_run_goes_on() {
         "-o",
         s(&out),
         s(&inputs),
-        s(&missing),
+        s(&unreadable),
     ]);
     let messages = stderr(&result);
     let table = apogee(&out);
@@ -416,7 +419,7 @@ fn broken_inputs_become_no_result_rows_and_the_run_goes_on() {
     for (what, path) in cases
         .iter()
         .map(|(w, p)| (*w, p.clone()))
-        .chain([("missing", missing)])
+        .chain([("unreadable", unreadable)])
     {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let row = files
@@ -469,9 +472,10 @@ fn broken_inputs_become_no_result_rows_and_the_run_goes_on() {
     assert!(!strict.status.success());
     assert!(stderr(&strict).contains("--strict"), "{}", stderr(&strict));
     assert!(!strict_out.exists());
+    // inputs/, apStar-unreadable.fits and stars.fits: no temporary files left.
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),
-        2,
+        3,
         "no temporary files left"
     );
 }
@@ -831,7 +835,8 @@ fn visits_that_cannot_be_prepared_are_no_result_rows_of_the_visit_table() {
         .find(|(what, _)| *what == "all NaN")
         .unwrap()
         .1;
-    let missing = dir.path().join("apStar-missing.fits");
+    let unreadable = dir.path().join("apStar-unreadable.fits");
+    std::fs::write(&unreadable, "not a FITS file\n").unwrap();
     let good = test_data(FILE2);
     let (stars, visits) = (
         dir.path().join("stars.fits"),
@@ -849,7 +854,7 @@ fn visits_that_cannot_be_prepared_are_no_result_rows_of_the_visit_table() {
         s(&visits),
         s(&all_nan),
         s(&good),
-        s(&missing),
+        s(&unreadable),
     ]);
     let messages = stderr(&run);
     let table = apogee(&visits);
@@ -862,7 +867,7 @@ fn visits_that_cannot_be_prepared_are_no_result_rows_of_the_visit_table() {
         .zip(&flags)
         .map(|((f, v), flag)| format!("{f} visit {v}: {flag}"))
         .collect();
-    // The all-NaN file's three visits, then the good file's one, then the missing file.
+    // The all-NaN file's three visits, then the good file's one, then the unreadable file.
     assert_eq!(ints(&table, "visit"), [1, 2, 3, 1, 0], "{summary:?}");
     for row in [0, 1, 2, 4] {
         assert_eq!(flags[row], 1 << 11, "{summary:?}");

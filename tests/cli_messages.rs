@@ -185,3 +185,59 @@ fn counts_are_in_the_right_number() {
         assert!(stderr(&run).contains(expected), "{}", stderr(&run));
     }
 }
+
+#[test]
+fn an_input_that_does_not_exist_fails_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.fits");
+    let typo = dir.path().join("apStar-typo.fits");
+    let real = test_data(FILE1);
+    let expected = format!("{}: No such file or directory", typo.display());
+    fails_once(&["predict", "-o", s(&out), s(&real), s(&typo)], &expected);
+    assert!(!out.exists(), "no output for a missing input");
+
+    // In a list, the message names the list and the line too.
+    let list = dir.path().join("inputs.txt");
+    std::fs::write(&list, format!("{}\n\napStar-typo.fits\n", real.display())).unwrap();
+    let at_list = format!("@{}", list.display());
+    fails_once(
+        &["predict", "-o", s(&out), &at_list],
+        &format!("{}: line 3: apStar-typo.fits: No such file", list.display()),
+    );
+    assert!(!out.exists(), "no output for a missing list entry");
+
+    // Every other command that reads spectra refuses it the same way, leaving nothing behind.
+    let labels = dir.path().join("labels.csv");
+    std::fs::write(&labels, "APOGEE_ID,teff\nx,5000\n").unwrap();
+    let workdir = dir.path().join("work");
+    let commands: [&[&str]; 6] = [
+        &["normalize", "-o", s(&out)],
+        &["dist", "-o", s(&out)],
+        &["jacobian", "-o", s(&out)],
+        &["train", "--labels", s(&labels), "-o", s(&out)],
+        &["bench"],
+        &[
+            "slurm",
+            "--shards",
+            "2",
+            "--workdir",
+            s(&workdir),
+            "--dry-run",
+            "--",
+        ],
+    ];
+    for command in commands {
+        let mut args = command.to_vec();
+        if command[0] == "slurm" {
+            args.extend(["predict", "--seed", "1", "-o", s(&out)]);
+        }
+        args.extend([s(&real), s(&typo)]);
+        fails_once(&args, &expected);
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .filter(|name| name != "inputs.txt" && name != "labels.csv")
+            .collect();
+        assert!(left.is_empty(), "astronn {args:?} left {left:?}");
+    }
+}

@@ -120,11 +120,14 @@ fn merged_shards_equal_one_unsharded_run() {
             "{history:?}"
         );
     }
-    // The run had one missing input: a NO_RESULT row in its place in the coadd table, and
-    // one in the visit table.
+    // The run had one unreadable input: a NO_RESULT row in its place in the coadd table,
+    // and one in the visit table.
     assert_eq!(card(&merged[0], "NNORESLT").as_deref(), Some("2"));
     let files = strings(&common::run::apogee(&merged[0]), "source_file");
-    assert!(files[6].ends_with("apStar-dr17-missing.fits"), "{files:?}");
+    assert!(
+        files[6].ends_with("apStar-dr17-unreadable.fits"),
+        "{files:?}"
+    );
 }
 
 #[test]

@@ -10,7 +10,9 @@ use astronn::models::{ModelSpec, DEFAULT_DIST_MODEL, DEFAULT_MODEL};
 use astronn::nn::precision::Arithmetic;
 use astronn::pipeline::flags::NO_RESULT;
 use astronn::pipeline::predict::PredictOptions;
-use astronn::pipeline::predictor::{normalize_rows, ApStarPixels, Predictions, Predictor};
+use astronn::pipeline::predictor::{
+    normalize_rows, ApStarPixels, ArrayRows, Predictions, Predictor,
+};
 use astronn::pipeline::run::{CatalogSpec, Run, RunInputs, RunSpec};
 use std::path::Path;
 
@@ -58,20 +60,32 @@ fn raw_pixels_predict_as_their_normalized_spectra() {
         e_flux: &e_flux,
         bitmask: &bitmask,
     };
-    let from_raw = predictor.predict_apstar(&raw, None, &options(8)).unwrap();
+    let from_raw = predictor
+        .predict_apstar(&raw, &ArrayRows::default(), &options(8))
+        .unwrap();
     let normalized: Vec<f64> = normalize_rows(&raw)
         .unwrap()
         .into_iter()
         .flat_map(|row| row.unwrap().0)
         .collect();
     let from_normalized = predictor
-        .predict_normalized(&normalized, None, &options(8))
+        .predict_normalized(&normalized, &ArrayRows::default(), &options(8))
         .unwrap();
     assert_eq!(from_raw, from_normalized);
     assert!(from_raw.warnings.is_empty());
     let names: Vec<&str> = from_raw.columns.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(&names[..4], ["teff", "e_teff", "raw_teff", "raw_e_teff"]);
-    assert_eq!(names.len(), 22 * 4 + 3);
+    assert_eq!(
+        &names[..6],
+        [
+            "teff",
+            "e_teff",
+            "raw_teff",
+            "raw_e_teff",
+            "e_teff_model",
+            "e_teff_predictive"
+        ]
+    );
+    assert_eq!(names.len(), 22 * 6 + 3);
     let ColumnData::F64(teff) = column(&from_raw, "teff") else {
         panic!("teff is a float column")
     };
@@ -91,7 +105,7 @@ fn a_row_that_cannot_be_used_is_no_result_with_a_warning() {
     let mut flux = vec![1.0; 3 * 7514];
     flux[7514 + 5] = f64::INFINITY;
     let out = predictor
-        .predict_normalized(&flux, None, &options(0))
+        .predict_normalized(&flux, &ArrayRows::default(), &options(0))
         .unwrap();
     assert_eq!(out.warnings.len(), 1);
     assert!(
@@ -110,10 +124,10 @@ fn a_row_that_cannot_be_used_is_no_result_with_a_warning() {
         ..options(0)
     };
     let err = predictor
-        .predict_normalized(&flux, None, &strict)
+        .predict_normalized(&flux, &ArrayRows::default(), &strict)
         .unwrap_err();
     assert!(err.to_string().contains("array row 1"), "{err}");
-    let ragged = predictor.predict_normalized(&flux[1..], None, &options(0));
+    let ragged = predictor.predict_normalized(&flux[1..], &ArrayRows::default(), &options(0));
     assert!(ragged.unwrap_err().to_string().contains("7514 pixels"));
 }
 

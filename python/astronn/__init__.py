@@ -13,18 +13,24 @@ apStar files to DR19's tables::
 
     >>> coadds, visits, dist = astronn.predict_files("tests/data", visits=True)  # doctest: +SKIP
 
-- :func:`load_model` → :class:`Model` (``.predict`` on raw or normalized spectra)
-- :func:`normalize`, :func:`read_apstar`
-- :func:`predict_files` → :class:`Results` of astropy Tables
+- :func:`load_model` → :class:`Model` (``.predict`` on raw or normalized spectra →
+  :class:`Prediction`, ``.jacobian``)
+- :func:`normalize`, :func:`read_apstar`, :func:`wavelength`
+- :func:`predict_files` → :class:`Results` of astropy Tables (with DR19's units and
+  descriptions); :func:`read_result_table`
+- :mod:`astronn.flags`: ``result_flags`` bits by name
 - :func:`fakemag_to_pc`, :func:`fakemag_to_parallax` (as in astroNN)
 - :class:`Network`: a drop-in for Astra's PyTorch ``Network``
 """
 
 from ._astronn import __version__
 from ._checks import APSTAR_PIXELS, NETWORK_PIXELS, DEFAULT_MODEL_NOTICE, AstroNNWarning
+from . import flags
 from ._files import Results, TABLE_FILES, predict_files, read_result_table
+from ._layout import wavelength
 from ._model import (
     Model,
+    Prediction,
     fakemag_to_parallax,
     fakemag_to_pc,
     load_model,
@@ -41,13 +47,16 @@ __all__ = [
     "AstroNNWarning",
     "Model",
     "Network",
+    "Prediction",
     "Results",
     "TABLE_FILES",
     "fakemag_to_parallax",
     "fakemag_to_pc",
+    "flags",
     "load_model",
     "normalize",
     "predict_files",
     "read_apstar",
     "read_result_table",
+    "wavelength",
 ]

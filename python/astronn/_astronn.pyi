@@ -7,7 +7,6 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
-DEFAULT_MODEL_NOTICE: str
 APSTAR_PIXELS: int
 NETWORK_PIXELS: int
 
@@ -43,6 +42,7 @@ class Model:
         threads: Optional[int] = None,
         k_mag: Optional[npt.NDArray[np.float64]] = None,
         ebv: Optional[npt.NDArray[np.float64]] = None,
+        origins: Optional[List[Tuple[str, int]]] = None,
     ) -> Tuple[Dict[str, np.ndarray], List[str]]: ...
     def predict_apstar(
         self,
@@ -57,6 +57,7 @@ class Model:
         threads: Optional[int] = None,
         k_mag: Optional[npt.NDArray[np.float64]] = None,
         ebv: Optional[npt.NDArray[np.float64]] = None,
+        origins: Optional[List[Tuple[str, int]]] = None,
     ) -> Tuple[Dict[str, np.ndarray], List[str]]: ...
 
     def jacobian(
@@ -67,7 +68,8 @@ class Model:
         seed: Optional[int] = None,
         log_variance: bool = False,
         threads: Optional[int] = None,
-    ) -> Tuple[npt.NDArray[np.float32], Optional[npt.NDArray[np.float32]]]: ...
+        origins: Optional[List[Tuple[str, int]]] = None,
+    ) -> Tuple[npt.NDArray[np.float32], Optional[npt.NDArray[np.float32]], List[str]]: ...
 
 def load_model(
     path: Optional[str] = None, kind: Optional[str] = "astronn", precision: str = "f32"
@@ -120,3 +122,7 @@ def bench_network(
     threads: Optional[int] = None,
 ) -> Tuple[int, float]: ...
 def run_cli(args: List[str], executable: str) -> int: ...
+def result_columns(product: str) -> List[Tuple[str, str, str]]: ...
+def flag_bits(product: str) -> List[Tuple[int, str, str]]: ...
+def wavelengths(network: bool = False) -> npt.NDArray[np.float64]: ...
+def default_model_notice(kinds: List[str]) -> str: ...

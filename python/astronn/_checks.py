@@ -14,11 +14,17 @@ from . import _astronn
 APSTAR_PIXELS: int = _astronn.APSTAR_PIXELS
 NETWORK_PIXELS: int = _astronn.NETWORK_PIXELS
 
-#: What a run using an embedded default model says, as the command line says it.
-DEFAULT_MODEL_NOTICE: str = (
-    f"no model given: {_astronn.DEFAULT_MODEL_NOTICE} (give the path of one, e.g. an Astra .pt "
-    "checkpoint)."
-)
+def default_model_notice(*kinds: str) -> str:
+    """What a run using the embedded default models of ``kinds`` ("astronn", "dist") says,
+    naming them, as the command line says it."""
+    return (
+        f"{_astronn.default_model_notice(list(kinds))} (give the path of another, e.g. an "
+        "Astra .pt checkpoint, or a loaded Model)."
+    )
+
+
+#: What :func:`load_model` says of the embedded default AstroNN model.
+DEFAULT_MODEL_NOTICE: str = default_model_notice("astronn")
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -45,10 +51,35 @@ def pixels(array, name: str, width: int, hint: str = "") -> np.ndarray:
     return np.ascontiguousarray(array, dtype=np.float64)
 
 
-def bitmask(array, shape: Sequence[int]) -> np.ndarray:
-    """A pixel bitmask of ``shape`` as C-ordered uint64 (zeros when ``array`` is None)."""
+#: APOGEE_PIXMASK's BADPIX bit: how a masked pixel of a numpy masked array is passed on.
+BADPIX = 1
+
+
+def mask_of(*arrays) -> Optional[np.ndarray]:
+    """The pixels masked in any of ``arrays`` that is a ``numpy.ma`` masked array (None when
+    none is one): they are treated as bad pixels."""
+    masks = [np.ma.getmaskarray(a) for a in arrays if np.ma.isMaskedArray(a)]
+    if not masks:
+        return None
+    return np.logical_or.reduce(np.broadcast_arrays(*masks)) if len(masks) > 1 else masks[0]
+
+
+def filled(array, value: float):
+    """A masked array's data with its masked pixels set to ``value`` (other arrays as they
+    are)."""
+    if not np.ma.isMaskedArray(array):
+        return array
+    data = np.asarray(array.data)
+    if data.dtype.kind != "f":
+        return data
+    return np.where(np.ma.getmaskarray(array), data.dtype.type(value), data)
+
+
+def bitmask(array, shape: Sequence[int], masked: Optional[np.ndarray] = None) -> np.ndarray:
+    """A pixel bitmask of ``shape`` as C-ordered uint64 (zeros when ``array`` is None), with
+    BADPIX set where ``masked``."""
     if array is None:
-        return np.zeros(shape, dtype=np.uint64)
+        array = np.zeros(shape, dtype=np.uint64)
     array = np.asarray(array)
     if array.dtype.kind not in "iu":
         raise ValueError(f"bitmask must be an integer array; got dtype {array.dtype}")
@@ -56,7 +87,30 @@ def bitmask(array, shape: Sequence[int]) -> np.ndarray:
         raise ValueError(f"bitmask must have the flux's shape {tuple(shape)}; got {array.shape}")
     if array.dtype.kind == "i" and (array < 0).any():
         raise ValueError("bitmask must not hold negative values")
-    return np.ascontiguousarray(array, dtype=np.uint64)
+    array = np.ascontiguousarray(array, dtype=np.uint64)
+    if masked is not None:
+        if np.shape(masked) != tuple(shape):
+            raise ValueError(f"the mask must have the flux's shape {tuple(shape)}; got {np.shape(masked)}")
+        array = array | np.where(masked, np.uint64(BADPIX), np.uint64(0))
+    return array
+
+
+def origins(keys, rows: int) -> Optional[list]:
+    """``keys``, (file, row) per spectrum, as the native module takes them (None stays
+    None)."""
+    if keys is None:
+        return None
+    keys = list(keys)
+    if len(keys) != rows:
+        raise ValueError(f"keys must have one (file, row) pair per spectrum ({rows}); got {len(keys)}")
+    out = []
+    for key in keys:
+        try:
+            path, row = key
+            out.append((os.fspath(path), int(row)))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"each key must be a (file, row) pair; got {key!r}") from error
+    return out
 
 
 def vector(values, rows: int, name: str) -> Optional[np.ndarray]:

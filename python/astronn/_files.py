@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
+import glob
 import os
 import shutil
 import tempfile
 from typing import Any, NamedTuple, Optional, Sequence, Tuple, Union
 
-from . import _astronn, _checks
+from . import _astronn, _checks, _layout
 from ._checks import PathLike
+from ._model import Model
 
 #: The file names of the tables ``predict_files`` writes into ``output_dir``.
 TABLE_FILES = {
@@ -32,37 +35,117 @@ class Results(NamedTuple):
     distances: Any
 
 
+#: The ``PIPELINE`` card of each product's primary header.
+_PIPELINES = {"AstroNN", "AstroNNdist"}
+
+
+def _product_of(pipeline: str, colnames) -> str:
+    """Which of :data:`_layout.PRODUCTS` a table is."""
+    if pipeline == "AstroNNdist":
+        return "distances"
+    return "visits" if "visit_file" in colnames or "mjd" in colnames else "coadds"
+
+
 def read_result_table(path: PathLike) -> Any:
-    """Reads a table astronn wrote (``HDU 2``, ``APOGEE``): an astropy Table with the
-    primary header's cards (MODEL, SEED, MC, …) in ``meta``, or without astropy a dict of
-    numpy arrays of its columns (byte-array columns 2-D)."""
+    """Reads a table astronn (or Astra, as DR19's ``astraAllStarAstroNN…`` files) wrote:
+    HDU 2, ``APOGEE``, as an astropy Table with each column's ``unit`` and ``description``
+    from DR19's data model (astropy's spelling: ``dex``, ``K``, ``km / s``, …) and the
+    primary header's cards (MODEL, SEED, MC, …) in ``meta``; without astropy a dict of numpy
+    arrays of its columns (byte-array columns 2-D).
+
+    A file that is not such a table (no ``APOGEE`` HDU, or a primary header without
+    ``PIPELINE = 'AstroNN'`` or ``'AstroNNdist'``) is a ``ValueError`` saying so.
+    """
+    path = os.fspath(path)
     try:
         from astropy.io import fits
         from astropy.table import Table
     except ImportError:
-        return _astronn.read_table(os.fspath(path), "APOGEE")
-    table = Table.read(os.fspath(path), hdu="APOGEE")
-    header = fits.getheader(os.fspath(path), 0)
+        return _astronn.read_table(path, "APOGEE")
+    with fits.open(path) as hdus:
+        header = hdus[0].header.copy()
+        names = [hdu.name for hdu in hdus]
+    pipeline = header.get("PIPELINE")
+    if "APOGEE" not in names or pipeline not in _PIPELINES:
+        raise ValueError(
+            f"{path} is not an AstroNN result table: expected an 'APOGEE' table HDU and "
+            f"PIPELINE = 'AstroNN' or 'AstroNNdist' in the primary header (as astronn and "
+            f"DR19 write them); found HDUs {names} and PIPELINE = {pipeline!r}"
+        )
+    table = Table.read(path, hdu="APOGEE")
     for key, value in header.items():
         if key not in _STRUCTURAL and key not in ("COMMENT", "HISTORY"):
             table.meta[key] = value
+    described = _layout.columns(_product_of(pipeline, table.colnames))
+    for name in table.colnames:
+        unit, description = described.get(name, (None, ""))
+        if unit is not None:
+            table[name].unit = unit
+        if description:
+            table[name].description = description
     return table
+
+
+def _exists(path: str) -> bool:
+    """Whether ``path`` exists (following links); a path that cannot be looked at for
+    another reason (permissions) counts as existing: reading it will say why it cannot."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError:
+        return True
+    return True
+
+
+def _expand(input: str) -> list:
+    """One input as paths: a glob pattern (``*``, ``?``, ``[``) that is not itself a path
+    expands to its matches, sorted; a path or pattern that names nothing is a
+    ``FileNotFoundError``."""
+    if input.startswith("@") or _exists(input):
+        return [input]
+    if glob.has_magic(input):
+        matches = sorted(glob.glob(input))
+        if matches:
+            return matches
+        raise FileNotFoundError(errno.ENOENT, "No file matches the pattern", input)
+    raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), input)
 
 
 def _inputs(inputs: Union[PathLike, Sequence[PathLike]]) -> list:
     if isinstance(inputs, (str, bytes, os.PathLike)):
         inputs = [inputs]
-    inputs = [os.fspath(i) for i in inputs]
+    inputs = [os.fsdecode(os.fspath(i)) for i in inputs]
     if not inputs:
-        raise ValueError("no inputs: give apStar files, directories or @list.txt files")
-    return inputs
+        raise ValueError("no inputs: give apStar files, directories, glob patterns or @list.txt files")
+    return [path for i in inputs for path in _expand(i)]
+
+
+def _model_argument(model, kind: str, name: str) -> Optional[str]:
+    """A model argument as the native module takes it: a path, or a loaded :class:`Model`
+    (of ``kind``) as the path it was read from (``default``/``default-dist`` for an embedded
+    model)."""
+    if model is None or isinstance(model, (str, bytes, os.PathLike)):
+        return _checks.path_or_none(model)
+    if not isinstance(model, Model):
+        raise TypeError(f"{name} must be a path or a Model from astronn.load_model; got {type(model).__name__}")
+    if model.kind != kind:
+        wanted = "an AstroNN" if kind == "astronn" else "an AstroNNDist (kind 'dist')"
+        raise ValueError(f"{name} must be {wanted} model; {model.path} is kind {model.kind!r}")
+    if model.is_default:
+        return "default" if kind == "astronn" else "default-dist"
+    return model.path
+
+
+#: :attr:`Model.precision` as :func:`load_model`'s ``precision`` names it.
+_PRECISION_ARGUMENT = {"float32": "f32", "bfloat16": "bf16", "bfloat16 (emulated)": "bf16-emulated"}
 
 
 def predict_files(
     inputs: Union[PathLike, Sequence[PathLike]],
-    model: Optional[PathLike] = None,
+    model: Union[PathLike, Model, None] = None,
     *,
-    dist_model: Optional[PathLike] = None,
+    dist_model: Union[PathLike, Model, None] = None,
     visits: bool = False,
     distances: Optional[bool] = None,
     mc: int = 100,
@@ -77,7 +160,7 @@ def predict_files(
     normalized: Optional[PathLike] = None,
     shard: Optional[str] = None,
     strict: bool = False,
-    precision: str = "f32",
+    precision: Optional[str] = None,
     threads: Optional[int] = None,
     output_dir: Optional[PathLike] = None,
     progress: bool = False,
@@ -89,20 +172,29 @@ def predict_files(
     ----------
     inputs : path or list of paths
         apStar files (DR17/DR19, ``.fits`` or ``.fits.gz``), directories (searched for
-        apStar files) and ``@list.txt`` files.
-    model : path, optional
-        AstroNN model (Astra ``.pt`` or ``.safetensors``); the embedded default without one.
-    dist_model : path, optional
+        apStar files), glob patterns (``"data/apStar-*.fits"``) and ``@list.txt`` files. A
+        path that does not exist, or a pattern that matches nothing, is a
+        ``FileNotFoundError`` before any work; a file that exists but cannot be read is a
+        NO_RESULT row with a warning.
+    model : path or Model, optional
+        AstroNN model (Astra ``.pt``, ``.safetensors``, an astroNN folder, or a
+        :class:`Model` from :func:`load_model`: the file it was read from); the embedded
+        default without one, with an :class:`AstroNNWarning` naming it.
+    dist_model : path or Model, optional
         AstroNNDist model; giving one turns ``distances`` on.
     visits : bool
         Also predict every visit spectrum (the ``visits`` table).
     distances : bool, optional
-        Also run AstroNNDist (default: only when ``dist_model`` is given).
+        Also run AstroNNDist (default: only when ``dist_model`` is given); without
+        ``dist_model``, the embedded default AstroNNDist model, with a warning naming it.
     mc, seed, noise_model, strict, threads
         As in :meth:`Model.predict`; the seed used is in each table's ``meta["SEED"]``.
-    precision : {"f32", "bf16", "bf16-emulated"}
-        As in :func:`load_model`; the arithmetic used is in each table's
-        ``meta["PRECISN"]``.
+        Each spectrum's dropout stream is keyed by its file's name and its row, so
+        ``Model.predict(..., seed=s, keys=star["keys"])`` on :func:`read_apstar`'s arrays
+        gives this function's values for the same ``seed``.
+    precision : {"f32", "bf16", "bf16-emulated"}, optional
+        As in :func:`load_model` (default: a :class:`Model`'s own, else ``"f32"``); the
+        arithmetic used is in each table's ``meta["PRECISN"]``.
     photometry, photometry_columns
         A catalog of Ks and E(B-V) per star, and its (id, k_mag, ebv) column names.
     sources, sources_id_column, gaia, gaia_id_column
@@ -122,8 +214,9 @@ def predict_files(
     -------
     Results
         ``(coadds, visits, distances)``; ``visits`` and ``distances`` are None unless asked
-        for. A spectrum that cannot be processed is a NO_RESULT row, with an
-        :class:`AstroNNWarning` naming the file and the reason.
+        for. Columns carry DR19's units and descriptions (:func:`read_result_table`); decode
+        ``result_flags`` with :mod:`astronn.flags`. A spectrum that cannot be processed is a
+        NO_RESULT row, with an :class:`AstroNNWarning` naming the file and the reason.
 
     Example
     -------
@@ -133,6 +226,11 @@ def predict_files(
     """
     inputs = [] if normalized is not None else _inputs(inputs)
     want_distances = dist_model is not None if distances is None else bool(distances)
+    if precision is None:
+        loaded = [m for m in (model, dist_model) if isinstance(m, Model)]
+        precision = _PRECISION_ARGUMENT.get(loaded[0].precision, "f32") if loaded else "f32"
+    model = _model_argument(model, "astronn", "model")
+    dist_model = _model_argument(dist_model, "dist", "dist_model")
     temporary = output_dir is None
     directory = tempfile.mkdtemp(prefix="astronn-") if temporary else os.fspath(output_dir)
     os.makedirs(directory, exist_ok=True)
@@ -146,8 +244,8 @@ def predict_files(
         summary, notes = _astronn.predict_files(
             inputs,
             outputs,
-            model=_checks.path_or_none(model),
-            dist_model=_checks.path_or_none(dist_model),
+            model=model,
+            dist_model=dist_model,
             normalized=_checks.path_or_none(normalized),
             shard=shard,
             mc=_checks.mc(mc),
@@ -165,8 +263,8 @@ def predict_files(
             progress=bar,
             command_line=f"astronn.predict_files({inputs!r}) (Python)",
         )
-        if summary["default_model"]:
-            _checks.warn_all([_checks.DEFAULT_MODEL_NOTICE])
+        if summary["default_models"]:
+            _checks.warn_all([_checks.default_model_notice(*summary["default_models"])])
         _checks.warn_all(notes)
         return Results(
             coadds=read_result_table(outputs["coadds"]),

@@ -3,12 +3,50 @@ files, convert L_fakemag to distances."""
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from . import _astronn, _checks
+from . import _astronn, _checks, _layout
 from ._checks import APSTAR_PIXELS, NETWORK_PIXELS, PathLike, AstroNNWarning
+
+
+class Prediction(dict):
+    """What :meth:`Model.predict` returns: a dict of one numpy array per column, which also
+    says what each column is: :attr:`units` (astropy unit strings, DR19's units) and
+    :attr:`descriptions` (DR19's descriptions), and turns into an astropy table
+    (:meth:`table`).
+
+    Example
+    -------
+    >>> import numpy as np, astronn
+    >>> out = astronn.load_model().predict(np.ones((1, 7514)), normalized=True, mc=0)
+    >>> out.units["teff"], out.descriptions["logg"]
+    ('K', 'Surface gravity')
+    """
+
+    def __init__(self, columns: dict, product: str):
+        super().__init__(columns)
+        described = _layout.columns(product)
+        #: ``{column: astropy unit string}`` for the columns DR19 gives a unit.
+        self.units: Dict[str, str] = {
+            name: described[name][0] for name in columns if described.get(name, (None,))[0]
+        }
+        #: ``{column: description}`` for the columns DR19 describes.
+        self.descriptions: Dict[str, str] = {
+            name: described[name][1] for name in columns if described.get(name, (None, ""))[1]
+        }
+
+    def table(self):
+        """The columns as an ``astropy.table.QTable``-ready ``Table`` with each column's
+        ``unit`` and ``description`` (needs astropy)."""
+        from astropy.table import Table
+
+        table = Table(dict(self))
+        for name in table.colnames:
+            table[name].unit = self.units.get(name)
+            table[name].description = self.descriptions.get(name)
+        return table
 
 
 class Model:
@@ -91,7 +129,8 @@ class Model:
         strict: bool = False,
         k_mag=None,
         ebv=None,
-    ) -> Dict[str, np.ndarray]:
+        keys: Optional[Sequence[Tuple[PathLike, int]]] = None,
+    ) -> "Prediction":
         """Predicts every spectrum (row) of ``flux``.
 
         Parameters
@@ -99,7 +138,10 @@ class Model:
         flux : array of shape (N, 8575), or (N, 7514) with ``normalized=True``
             Raw apStar pixels (continuum-normalized inside, exactly as ``astronn normalize``
             and :func:`normalize` do), or normalized spectra. float32 or float64, C or
-            Fortran order.
+            Fortran order. In a ``numpy.ma`` masked array (``flux``, ``e_flux`` or
+            ``bitmask``), masked pixels are bad pixels: left out of the continuum fit and set
+            to 1 as the apStar bitmask's bad bits are (BADPIX); in normalized spectra, set to
+            1 (astroNN's mask value). A mask is never ignored.
         e_flux : array of shape (N, 8575), needed for raw pixels
             Flux errors as the continuum step takes them (:func:`read_apstar` returns them).
         bitmask : integer array of shape (N, 8575), optional
@@ -109,8 +151,15 @@ class Model:
         mc : int
             MC-dropout samples per spectrum; 0 for one deterministic pass (dropout off).
         seed : int, optional
-            Seed of the dropout masks; row ``i`` has its own stream from it, so a row's result
-            does not depend on the other rows. Drawn at random when not given.
+            Seed of the dropout masks; each spectrum has its own stream from it, keyed by
+            the file and row it comes from (``keys``), so a row's result does not depend on
+            the other rows. Drawn at random when not given.
+        keys : sequence of (file, row) pairs, optional
+            Where each row comes from: its dropout stream is then the one
+            :func:`predict_files` and the CLI give that spectrum (keyed by the file's name,
+            not its directory, and the row in it), so with the same ``seed`` the results are
+            theirs. :func:`read_apstar` returns them (``keys``). Without ``keys`` row ``i``
+            is keyed ``("array", i)``.
         noise_model : path, optional
             A noise model (``astronn calibrate`` JSON, or Astra's pickle) recalibrating the
             errors; without one, :attr:`noise_model` applies.
@@ -125,10 +174,15 @@ class Model:
 
         Returns
         -------
-        dict of str to numpy.ndarray
-            One 1-D array of N values per column of our tables: for an AstroNN model each
-            label (``teff``, ``logg``, ``c_h``, …), its error ``e_teff``, and the network's
-            values before the noise model ``raw_teff``, ``raw_e_teff``; for a distance model
+        Prediction
+            A dict of one 1-D array of N values per column of our tables, with each column's
+            unit and description (:class:`Prediction`): for an AstroNN model each label
+            (``teff``, ``logg``, ``c_h``, …), its error ``e_teff``, the network's values
+            before the noise model ``raw_teff``, ``raw_e_teff``, and the two parts of
+            ``raw_e_teff`` (``raw_e_teff² = e_teff_model² + e_teff_predictive²``): the
+            MC-dropout part ``e_teff_model`` and the network's own predictive part
+            ``e_teff_predictive``, astroNN's ``pred_err['model']`` and
+            ``pred_err['predictive']``; for a distance model
             ``L_fakemag``, ``L_fakemag_err``, ``nn_dist``, ``nn_parallax`` and the rest of
             ``astraAllStarAstroNNdist``'s result columns; then ``result_flags`` (int64),
             ``flag_warn`` and ``flag_bad`` (bool). A spectrum without a result has NaN values
@@ -148,7 +202,9 @@ class Model:
         hint = ""
         if not normalized and np.ndim(flux) == 2 and np.shape(flux)[1] == NETWORK_PIXELS:
             hint = " (normalized spectra need normalized=True)"
-        flux = _checks.pixels(flux, "flux", width, hint)
+        masked = _checks.mask_of(flux, e_flux, bitmask)
+        fill = 1.0 if normalized else np.nan
+        flux = _checks.pixels(_checks.filled(flux, fill), "flux", width, hint)
         rows = flux.shape[0]
         common = dict(
             mc=_checks.mc(mc),
@@ -158,6 +214,7 @@ class Model:
             threads=_checks.threads(threads),
             k_mag=_checks.vector(k_mag, rows, "k_mag"),
             ebv=_checks.vector(ebv, rows, "ebv"),
+            origins=_checks.origins(keys, rows),
         )
         if normalized:
             if e_flux is not None or bitmask is not None:
@@ -169,13 +226,13 @@ class Model:
                     "raw apStar pixels need e_flux (read_apstar returns it); for normalized "
                     "spectra give normalized=True"
                 )
-            e_flux = _checks.pixels(e_flux, "e_flux", APSTAR_PIXELS)
+            e_flux = _checks.pixels(_checks.filled(e_flux, np.nan), "e_flux", APSTAR_PIXELS)
             if e_flux.shape != flux.shape:
                 raise ValueError(f"e_flux must have the flux's shape {flux.shape}; got {e_flux.shape}")
-            mask = _checks.bitmask(bitmask, flux.shape)
+            mask = _checks.bitmask(_checks.filled(bitmask, 0), flux.shape, masked)
             columns, notes = self._native.predict_apstar(flux, e_flux, mask, **common)
         _checks.warn_all(notes)
-        return columns
+        return Prediction(columns, "distances" if self.kind == "dist" else "coadds")
 
     def jacobian(
         self,
@@ -186,6 +243,7 @@ class Model:
         seed: Optional[int] = None,
         log_variance: bool = False,
         threads: Optional[int] = None,
+        keys: Optional[Sequence[Tuple[PathLike, int]]] = None,
     ):
         """Which pixels drive each label: the Jacobian d label / d pixel of every spectrum.
 
@@ -193,11 +251,14 @@ class Model:
         ----------
         flux : array of shape (N, 7514)
             Normalized spectra (``normalized=False`` is not supported: normalize first with
-            :func:`normalize`).
+            :func:`normalize`). Masked pixels of a ``numpy.ma`` array are set to 1, as in
+            :meth:`predict`.
         mc : int
             0 differentiates the deterministic pass; otherwise the mean of the per-sample
-            Jacobians over ``mc`` MC-dropout samples (row *i*'s masks from ``seed`` and *i*,
-            as in :meth:`predict`).
+            Jacobians over ``mc`` MC-dropout samples, each row's masks from ``seed`` and its
+            key (``keys``), exactly as in :meth:`predict`.
+        keys : sequence of (file, row) pairs, optional
+            As in :meth:`predict`.
         log_variance : bool
             Also return the Jacobian of the predictive log-variance (normalised units).
 
@@ -205,7 +266,10 @@ class Model:
         -------
         numpy.ndarray of float32, shape (N, labels, 7514)
             In label units per unit of normalized flux, labels in :attr:`labels` order; with
-            ``log_variance``, a pair ``(labels_jacobian, log_variance_jacobian)``.
+            ``log_variance``, a pair ``(labels_jacobian, log_variance_jacobian)``. A
+            spectrum that cannot be predicted (non-finite pixels: a NO_RESULT row of
+            :meth:`predict`) is NaN, with an :class:`AstroNNWarning`. Plot a row against
+            :func:`wavelength` ``(network=True)``.
 
         Example
         -------
@@ -216,19 +280,21 @@ class Model:
         """
         if not normalized:
             raise ValueError("jacobian takes normalized spectra: normalize them first (astronn.normalize)")
-        flux = _checks.pixels(flux, "flux", NETWORK_PIXELS)
-        values, log_variances = self._native.jacobian(
+        flux = _checks.pixels(_checks.filled(flux, 1.0), "flux", NETWORK_PIXELS)
+        values, log_variances, notes = self._native.jacobian(
             flux,
             mc=_checks.mc(mc),
             seed=_checks.seed(seed),
             log_variance=bool(log_variance),
             threads=_checks.threads(threads),
+            origins=_checks.origins(keys, flux.shape[0]),
         )
+        _checks.warn_all(notes)
         return (values, log_variances) if log_variance else values
 
 
 def load_model(
-    path: Optional[PathLike] = None, kind: str = "astronn", precision: str = "f32"
+    path: Optional[PathLike] = None, kind: Optional[str] = None, precision: str = "f32"
 ) -> Model:
     """Loads a model.
 
@@ -240,9 +306,10 @@ def load_model(
         ``astroNN_0512_run002``; read without TensorFlow). Without one (or with ``"default"``), the embedded default
         model of ``kind``: it was trained on simulated spectra, for trying the tool, and an
         :class:`AstroNNWarning` says so.
-    kind : {"astronn", "dist"}
-        The network expected: labels, or L_fakemag and distances. A file holding the other
-        kind is a ``ValueError``.
+    kind : {None, "astronn", "dist"}
+        The network expected: labels, or L_fakemag and distances; a file holding the other
+        kind is then a ``ValueError``. Without one, whatever the file holds
+        (:attr:`Model.kind` says which); without a path either, the default AstroNN model.
     precision : {"f32", "bf16", "bf16-emulated"}
         Arithmetic of ``dense_1``, the network's largest product: float32 (Astra's, the
         default); bfloat16 inputs and weights with float32 sums on a CPU with AVX512-BF16
@@ -259,7 +326,7 @@ def load_model(
     """
     native = _astronn.load_model(_checks.path_or_none(path), kind, precision)
     if native.is_default:
-        _checks.warn_all([_checks.DEFAULT_MODEL_NOTICE])
+        _checks.warn_all([_checks.default_model_notice(native.kind)])
     if native.precision_notice is not None:
         _checks.warn_all([native.precision_notice])
     return Model(native)
@@ -274,7 +341,8 @@ def normalize(flux, e_flux, bitmask=None) -> Tuple[np.ndarray, np.ndarray]:
     flux, e_flux : arrays of shape (N, 8575)
         Flux and flux errors as the continuum step takes them (:func:`read_apstar`).
     bitmask : integer array of shape (N, 8575), optional
-        APOGEE_PIXMASK bits (zero when not given).
+        APOGEE_PIXMASK bits (zero when not given). Masked pixels of ``numpy.ma`` arrays
+        are bad pixels, as in :meth:`Model.predict`.
 
     Returns
     -------
@@ -287,11 +355,13 @@ def normalize(flux, e_flux, bitmask=None) -> Tuple[np.ndarray, np.ndarray]:
     >>> star = astronn.read_apstar("tests/data/apStar-dr17-2M17335483-2753043.fits")  # doctest: +SKIP
     >>> flux, e_flux = astronn.normalize(star["flux"], star["e_flux"], star["bitmask"])  # doctest: +SKIP
     """
-    flux = _checks.pixels(flux, "flux", APSTAR_PIXELS)
-    e_flux = _checks.pixels(e_flux, "e_flux", APSTAR_PIXELS)
+    masked = _checks.mask_of(flux, e_flux, bitmask)
+    flux = _checks.pixels(_checks.filled(flux, np.nan), "flux", APSTAR_PIXELS)
+    e_flux = _checks.pixels(_checks.filled(e_flux, np.nan), "e_flux", APSTAR_PIXELS)
     if e_flux.shape != flux.shape:
         raise ValueError(f"e_flux must have the flux's shape {flux.shape}; got {e_flux.shape}")
-    norm_flux, norm_e_flux, failures = _astronn.normalize(flux, e_flux, _checks.bitmask(bitmask, flux.shape))
+    mask = _checks.bitmask(_checks.filled(bitmask, 0), flux.shape, masked)
+    norm_flux, norm_e_flux, failures = _astronn.normalize(flux, e_flux, mask)
     _checks.warn_all(f"row {row}: {reason}; normalized to NaN" for row, reason in failures)
     return norm_flux, norm_e_flux
 
@@ -306,9 +376,11 @@ def read_apstar(path: PathLike, visits: bool = True) -> dict:
         coadd in row 0, then (with ``visits``) each visit, ready for :func:`normalize` and
         :meth:`Model.predict` (``e_flux`` is already derived from the file's error array as
         Astra does). ``row``, ``kind`` ("coadd"/"visit"), ``visit`` and ``visit_file`` per
-        row; ``header``: the star's header values under DR19 column names (``sdss4_apogee_id``,
-        ``ra``, ``dec``, ``snr``, ``k_mag``, …); ``visit_headers``: each visit's own values;
-        ``failures``: ``(row, reason)`` for rows whose pixels are unusable (left NaN).
+        row; ``keys``: ``(file, row)`` per row, for :meth:`Model.predict`'s ``keys`` (the
+        dropout streams of :func:`predict_files`); ``header``: the star's header values
+        under DR19 column names (``sdss4_apogee_id``, ``ra``, ``dec``, ``snr``, ``k_mag``,
+        …); ``visit_headers``: each visit's own values; ``failures``: ``(row, reason)`` for
+        rows whose pixels are unusable (left NaN).
 
     Example
     -------
@@ -317,7 +389,9 @@ def read_apstar(path: PathLike, visits: bool = True) -> dict:
     >>> star["flux"].shape, star["header"]["sdss4_apogee_id"]                         # doctest: +SKIP
     ((4, 8575), '2M17335483-2753043')
     """
-    return _astronn.read_apstar(_checks.path_or_none(path), bool(visits))
+    star = _astronn.read_apstar(_checks.path_or_none(path), bool(visits))
+    star["keys"] = [(star["path"], row) for row in star["row"]]
+    return star
 
 
 def _distance_conversion(native, fakemag, mag, fakemag_err, unit: str):
@@ -371,6 +445,7 @@ def fakemag_to_parallax(fakemag, mag, fakemag_err=None):
 __all__ = [
     "AstroNNWarning",
     "Model",
+    "Prediction",
     "load_model",
     "normalize",
     "read_apstar",

@@ -4,7 +4,7 @@ by astronn's engine without PyTorch."""
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -18,7 +18,8 @@ ASTRA_NAMES = {"c_1_h": "c1_h", "ti_2_h": "ti2_h"}
 
 
 class Network:
-    """Astra's ``Network(model_path, device)``, for either network.
+    """Astra's ``Network(model_path, device)``, for either network (``model_path`` may also
+    be a :class:`Model` from :func:`load_model`).
 
     In Astra, replace ``from astra.pipelines.astronn.network import Network`` with
     ``from astronn import Network``; ``read_model``'s ``Network(path, device)`` then returns
@@ -33,10 +34,13 @@ class Network:
     (4, 22)
     """
 
-    def __init__(self, model_path: PathLike, device: str = "cpu"):
+    def __init__(self, model_path: Union[PathLike, Model], device: str = "cpu"):
         if str(device) not in ("cpu", "cpu:0"):
             raise ValueError(f"astronn runs on the CPU; device must be 'cpu', not {device!r}")
-        self.model = Model(_astronn.load_model(_checks.path_or_none(model_path), None))
+        if isinstance(model_path, Model):
+            self.model = model_path
+        else:
+            self.model = Model(_astronn.load_model(_checks.path_or_none(model_path), None))
         self.targetname: List[str] = [ASTRA_NAMES.get(label, label) for label in self.model.labels]
 
     def predict(

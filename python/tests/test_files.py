@@ -11,7 +11,7 @@ from conftest import REPO
 
 #: Columns that time the run, and header cards that date it or name its command: they
 #: differ between any two runs.
-pytestmark = pytest.mark.filterwarnings("ignore:no model given:astronn.AstroNNWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:using the embedded default:astronn.AstroNNWarning")
 
 RUN_COLUMNS = {"created", "t_elapsed", "t_overhead"}
 #: (LONGSTRN announces the long-string convention, which only a long CMDLINE needs;
@@ -99,7 +99,7 @@ def test_a_broken_file_is_a_no_result_row_with_a_warning(in_repo, tmp_path):
     assert flags[-1] == 1 << 11 and not (flags[:-1] & (1 << 11)).any()
 
 
-def test_bad_options_raise_before_any_work(tmp_path):
+def test_bad_options_raise_before_any_work(in_repo, tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         astronn.predict_files("tests/data", model=tmp_path / "missing.pt")
     with pytest.raises(ValueError, match="shard"):
@@ -122,4 +122,4 @@ def test_progress_reaches_the_callback_for_every_file(in_repo, tmp_path):
     files = len(list((REPO / "tests" / "data").glob("apStar-*.fits")))
     assert sum(c[0] for c in calls) == files and {c[2] for c in calls} == {files}
     assert sum(c[1] for c in calls) == summary["spectra"] == files
-    assert summary["default_model"] and summary["no_result"] == 0
+    assert summary["default_models"] == ["astronn"] and summary["no_result"] == 0

@@ -203,7 +203,7 @@ def test_bad_arguments_raise_clear_exceptions(astronn_model, call, error, messag
 
 def test_bad_models_raise_clear_exceptions(fixtures, tmp_path):
     with pytest.raises(ValueError, match="is an AstroNNDist model, but an AstroNN model"):
-        astronn.load_model(fixtures.path("astronn_dist_bcnn.pt"))
+        astronn.load_model(fixtures.path("astronn_dist_bcnn.pt"), kind="astronn")
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         astronn.load_model(tmp_path / "missing.pt")
     garbage = tmp_path / "garbage.pt"

@@ -2,7 +2,7 @@
 //! once, without `--model`) and the arithmetic they run in on this CPU.
 
 use crate::io::model_file::{ModelFile, ModelKind};
-use crate::models::{ModelSpec, DEFAULT_MODEL_NOTICE};
+use crate::models::{default_model_notice, ModelSpec};
 use crate::nn::precision::{Arithmetic, Precision};
 use anyhow::Result;
 use std::path::Path;
@@ -12,16 +12,19 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub fn load_model(path: Option<&Path>, kind: ModelKind, quiet: bool) -> Result<ModelFile> {
     let spec = ModelSpec::from_arg(path);
     if spec.is_default(kind) {
-        note_default_model(quiet);
+        note_default_model(&[kind], quiet);
     }
     Ok(spec.load(kind)?)
 }
 
-/// Says, once, that a default model is in use.
-pub fn note_default_model(quiet: bool) {
+/// Says, once, that the default models of `kinds` are in use, naming them.
+pub fn note_default_model(kinds: &[ModelKind], quiet: bool) {
     static NOTED: AtomicBool = AtomicBool::new(false);
-    if !quiet && !NOTED.swap(true, Ordering::Relaxed) {
-        eprintln!("note: no --model given: {DEFAULT_MODEL_NOTICE} (--model).");
+    if !quiet && !kinds.is_empty() && !NOTED.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "note: {} (name another with --model, or --dist-model for distances).",
+            default_model_notice(kinds)
+        );
     }
 }
 

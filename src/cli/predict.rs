@@ -97,9 +97,7 @@ fn run_spec(
 /// Prepares a run, executes it with a progress bar and reports.
 fn execute(spec: RunSpec, quiet: bool, what: &str) -> Result<()> {
     let run = Run::prepare(spec)?;
-    if run.uses_default_model() {
-        note_default_model(quiet);
-    }
+    note_default_model(run.default_models(), quiet);
     let progress = Progress::new(run.total_units(), run.unit_name(), quiet);
     let finished = run.execute(&progress)?;
     progress.finish();

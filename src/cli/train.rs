@@ -81,6 +81,16 @@ fn train_network<N: TrainableNetwork>(
     if args.epochs == 0 {
         bail!("--epochs must be at least 1");
     }
+    // The inputs first: one that does not exist fails before anything is written.
+    let files = match &args.normalized {
+        Some(_) => Vec::new(),
+        None => {
+            if args.input.inputs.is_empty() {
+                bail!("no inputs: give apStar files, directories, @lists or --normalized");
+            }
+            expand_inputs(&args.input.inputs)?
+        }
+    };
     // Fail on an unwritable destination before reading anything.
     drop(TempPath::beside(&args.output, "check")?);
     let checkpoints = args
@@ -134,12 +144,7 @@ fn train_network<N: TrainableNetwork>(
     };
     let mut source = match &args.normalized {
         Some(path) => SpectrumSource::normalized(path, SPECTRA_PER_CHUNK)?,
-        None => {
-            if args.input.inputs.is_empty() {
-                bail!("no inputs: give apStar files, directories, @lists or --normalized");
-            }
-            SpectrumSource::apstar(expand_inputs(&args.input.inputs)?, false, FILES_PER_CHUNK)
-        }
+        None => SpectrumSource::apstar(files, false, FILES_PER_CHUNK),
     };
     let reading = Progress::new(source.total_units(), source.unit_name(), quiet);
     let (set, join) =

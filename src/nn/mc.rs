@@ -65,6 +65,10 @@ pub struct RawLabels {
     /// sqrt(MC variance) · labels_error_std: the MC-dropout ("model") part of the error,
     /// which AstroNNdist reports as `L_fakemag_model_err` (0 for a deterministic pass).
     pub model_errors: Vec<f64>,
+    /// sqrt(exp(mean log-variance)) · labels_error_std: the network's own ("predictive")
+    /// part, so that errors² = model_errors² + predictive_errors² (astroNN's
+    /// `pred_err['model']` and `pred_err['predictive']`).
+    pub predictive_errors: Vec<f64>,
 }
 
 impl RawLabels {
@@ -88,10 +92,17 @@ impl RawLabels {
             .zip(&scaling.labels_error_std)
             .map(|(var, scale)| var.sqrt() * scale)
             .collect();
+        let predictive_errors = stats
+            .mean_log_variance
+            .iter()
+            .zip(&scaling.labels_error_std)
+            .map(|(mlv, scale)| mlv.exp().sqrt() * scale)
+            .collect();
         RawLabels {
             values,
             errors,
             model_errors,
+            predictive_errors,
         }
     }
 }
@@ -258,5 +269,7 @@ mod tests {
         assert_eq!(raw.values, vec![0.5]);
         assert!((raw.errors[0] - 100.0).abs() < 1e-9);
         assert!((raw.model_errors[0] - 50.0).abs() < 1e-9);
+        // sqrt(0.75) · 100: the predictive part; 50² + 86.6² = 100².
+        assert!((raw.predictive_errors[0] - 0.75f64.sqrt() * 100.0).abs() < 1e-9);
     }
 }

@@ -73,6 +73,8 @@ impl AstroNNPredictor {
                 errors,
                 raw_values: raw.values,
                 raw_errors: raw.errors,
+                model_errors: raw.model_errors,
+                predictive_errors: raw.predictive_errors,
             }),
             flags,
             timing,
@@ -108,6 +110,10 @@ pub struct LabelResult {
     pub errors: Vec<f64>,
     pub raw_values: Vec<f64>,
     pub raw_errors: Vec<f64>,
+    /// The MC-dropout part of `raw_errors` (astroNN's `pred_err['model']`).
+    pub model_errors: Vec<f64>,
+    /// The network's predictive part of `raw_errors` (astroNN's `pred_err['predictive']`).
+    pub predictive_errors: Vec<f64>,
 }
 
 /// One AstroNN table row: identity, labels (None: NO_RESULT), flags and time.
@@ -131,7 +137,9 @@ impl AstroNNRow {
     }
 
     /// The pipeline's columns of this row: each label and `e_` error, `raw_` label and
-    /// `raw_e_` error (NaN without a result), the flags and the times.
+    /// `raw_e_` error, and the two parts of `raw_e_`, `e_<label>_model` (MC dropout) and
+    /// `e_<label>_predictive` (NaN without a result); the flags and the times. (The DR19
+    /// tables take the columns they have by name; the parts are for arrays.)
     pub fn results(&self, labels: &[String]) -> Fields {
         let mut fields = Fields::new();
         for (j, label) in labels.iter().enumerate() {
@@ -142,6 +150,11 @@ impl AstroNNRow {
             fields.set_f64(&format!("e_{label}"), value(|l| &l.errors));
             fields.set_f64(&format!("raw_{label}"), value(|l| &l.raw_values));
             fields.set_f64(&format!("raw_e_{label}"), value(|l| &l.raw_errors));
+            fields.set_f64(&format!("e_{label}_model"), value(|l| &l.model_errors));
+            fields.set_f64(
+                &format!("e_{label}_predictive"),
+                value(|l| &l.predictive_errors),
+            );
         }
         fields.set("result_flags", Value::Int(i64::from(self.flags)));
         fields.set("flag_warn", Value::Bool(astronn_flag_warn(self.flags)));

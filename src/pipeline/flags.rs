@@ -10,12 +10,68 @@ pub const UNCERTAIN_FE_H: u32 = 1 << 2;
 /// Both pipelines: the spectrum could not be read or prepared.
 pub const NO_RESULT: u32 = 1 << 11;
 
-/// AstroNNDist: L_fakemag_err ≥ 0.2 · L_fakemag (or L_fakemag is not finite).
+/// AstroNNDist: L_fakemag_err ≥ 0.2 · L_fakemag (or L_fakemag is not positive).
 pub const DIST_FAKEMAG_UNRELIABLE: u32 = 1 << 0;
 /// AstroNNDist: no valid Ks magnitude, so no distance.
 pub const DIST_MISSING_PHOTOMETRY: u32 = 1 << 1;
 /// AstroNNDist: no valid E(B−V); the distance assumes no extinction.
 pub const DIST_MISSING_EXTINCTION: u32 = 1 << 2;
+
+/// A named bit of `result_flags`: its value, name and rule, as the documentation gives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlagBit {
+    pub value: u32,
+    pub name: &'static str,
+    pub rule: &'static str,
+}
+
+/// The bits of AstroNN's `result_flags` (`astraAllStarAstroNN`, `astraAllVisitAstroNN`).
+pub const ASTRONN_FLAG_BITS: [FlagBit; 4] = [
+    FlagBit {
+        value: UNCERTAIN_LOGG,
+        name: "UNCERTAIN_LOGG",
+        rule: "raw_e_logg > 0.2 and |raw_e_logg / raw_logg| > 0.075",
+    },
+    FlagBit {
+        value: UNCERTAIN_TEFF,
+        name: "UNCERTAIN_TEFF",
+        rule: "raw_e_teff > 300 K",
+    },
+    FlagBit {
+        value: UNCERTAIN_FE_H,
+        name: "UNCERTAIN_FE_H",
+        rule: "raw_e_fe_h > 0.2 and |raw_e_fe_h / raw_fe_h| > 0.12",
+    },
+    FlagBit {
+        value: NO_RESULT,
+        name: "NO_RESULT",
+        rule: "the spectrum could not be read or prepared; labels are NaN",
+    },
+];
+
+/// The bits of AstroNNDist's `result_flags` (`astraAllStarAstroNNdist`).
+pub const DIST_FLAG_BITS: [FlagBit; 4] = [
+    FlagBit {
+        value: DIST_FAKEMAG_UNRELIABLE,
+        name: "FAKEMAG_UNRELIABLE",
+        rule: "L_fakemag_err >= 0.2 L_fakemag (or L_fakemag not positive)",
+    },
+    FlagBit {
+        value: DIST_MISSING_PHOTOMETRY,
+        name: "MISSING_PHOTOMETRY",
+        rule: "no valid Ks magnitude",
+    },
+    FlagBit {
+        value: DIST_MISSING_EXTINCTION,
+        name: "MISSING_EXTINCTION",
+        rule: "no valid E(B-V) (treated as 0)",
+    },
+    FlagBit {
+        value: NO_RESULT,
+        name: "NO_RESULT",
+        rule: "the spectrum could not be read or prepared",
+    },
+];
 
 /// The raw labels the AstroNN flags look at.
 #[derive(Debug, Clone, Copy)]

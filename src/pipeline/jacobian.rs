@@ -17,6 +17,7 @@ use crate::nn::network::BayesianNetwork;
 use crate::nn::sampling::Dropout;
 use crate::nn::scaling::Scaling;
 use crate::pipeline::predict::{describe, dropout_stream, stream_key, Observer};
+use crate::pipeline::predictor::{normalized_row_problem, ArrayRows};
 use crate::pipeline::source::SpectrumSource;
 use crate::train::network::TrainableNetwork;
 use crate::train::{TrainableCensored, TrainableDist};
@@ -238,6 +239,77 @@ fn add(sums: &mut [f64], values: &[f64]) {
     for (s, v) in sums.iter_mut().zip(values) {
         *s += v;
     }
+}
+
+/// The Jacobians of spectra held in memory, row after row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArrayJacobians {
+    /// `[rows, labels, 7514]`, row-major; NaN for a row that cannot be differentiated.
+    pub labels: Vec<f32>,
+    /// The log-variance's, when asked for (same layout).
+    pub log_variance: Option<Vec<f32>>,
+    /// One line for each row without a Jacobian, naming the row and the reason.
+    pub warnings: Vec<String>,
+}
+
+/// The Jacobians of `rows` normalized spectra in `flux` (row-major, [`NETWORK_PIXELS`]
+/// each), in parallel: `mc` samples (0: deterministic) with each row's dropout stream from
+/// `seed` and `rows_info` (the one `predict` gives it). A row with non-finite pixels is NaN,
+/// with a warning, as `predict` makes it a NO_RESULT row.
+pub fn jacobians_of_arrays(
+    net: &JacobianNetwork,
+    flux: &[f64],
+    rows_info: &ArrayRows,
+    mc: usize,
+    seed: u64,
+    log_variance: bool,
+) -> Result<ArrayJacobians> {
+    if !flux.len().is_multiple_of(NETWORK_PIXELS) {
+        return Err(Error::Invalid(format!(
+            "normalized flux must have {NETWORK_PIXELS} pixels per spectrum; {} values are \
+             not whole rows",
+            flux.len()
+        )));
+    }
+    let metas = rows_info.metas(flux.len() / NETWORK_PIXELS)?;
+    let results: Vec<std::result::Result<Jacobian, String>> = flux
+        .par_chunks(NETWORK_PIXELS)
+        .zip(&metas)
+        .map(|(row, meta)| match normalized_row_problem(row) {
+            Some(problem) => Ok(Err(problem)),
+            None => {
+                let stream = net.stream(seed, stream_key(meta));
+                net.spectrum(row, mc, stream, log_variance).map(Ok)
+            }
+        })
+        .collect::<Result<_>>()?;
+    let per_row = net.labels().len() * NETWORK_PIXELS;
+    let mut out = ArrayJacobians {
+        labels: Vec::with_capacity(results.len() * per_row),
+        log_variance: log_variance.then(|| Vec::with_capacity(results.len() * per_row)),
+        warnings: Vec::new(),
+    };
+    for (result, meta) in results.into_iter().zip(&metas) {
+        match result {
+            Ok(jacobian) => {
+                out.labels.extend(jacobian.labels);
+                if let Some(all) = out.log_variance.as_mut() {
+                    all.extend(jacobian.log_variance.into_iter().flatten());
+                }
+            }
+            Err(problem) => {
+                out.warnings.push(format!(
+                    "{}: {problem}; its Jacobian is NaN",
+                    describe(meta)
+                ));
+                out.labels.extend(std::iter::repeat_n(f32::NAN, per_row));
+                if let Some(all) = out.log_variance.as_mut() {
+                    all.extend(std::iter::repeat_n(f32::NAN, per_row));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Settings of a Jacobian run.

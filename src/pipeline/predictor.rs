@@ -43,7 +43,8 @@ pub const ARRAY_SOURCE: &str = "array";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Predictions {
     /// `(name, values)` in table order: for AstroNN each label, `e_`, `raw_` and `raw_e_`
-    /// column, then `result_flags`, `flag_warn`, `flag_bad`; for AstroNNDist the columns of
+    /// column and the MC and predictive parts of `raw_e_` (`e_<label>_model`,
+    /// `e_<label>_predictive`), then `result_flags`, `flag_warn`, `flag_bad`; for AstroNNDist the columns of
     /// `astraAllStarAstroNNdist` that the network and the given photometry determine.
     pub columns: Vec<(String, ColumnData)>,
     /// One line for each spectrum without a result (it is a NO_RESULT row), naming its row.
@@ -194,6 +195,8 @@ impl Predictor {
                         format!("e_{l}"),
                         format!("raw_{l}"),
                         format!("raw_e_{l}"),
+                        format!("e_{l}_model"),
+                        format!("e_{l}_predictive"),
                     ]
                 })
                 .collect(),
@@ -203,24 +206,24 @@ impl Predictor {
         names
     }
 
-    /// Predicts normalized spectra: `flux` holds `rows` spectra of [`NETWORK_PIXELS`] values.
-    /// `fields` gives each row's photometry (`k_mag`, `ebv`) and astrometry for a distance
-    /// model (none: NaN distances). A row with non-finite flux is a NO_RESULT row.
+    /// Predicts normalized spectra: `flux` holds `rows` spectra of [`NETWORK_PIXELS`] values,
+    /// described by `rows_info` (photometry for a distance model, origins keying the dropout
+    /// streams). A row with non-finite flux is a NO_RESULT row.
     pub fn predict_normalized(
         &self,
         flux: &[f64],
-        fields: Option<&[Fields]>,
+        rows_info: &ArrayRows,
         options: &PredictOptions,
     ) -> Result<Predictions> {
         let rows = checked_rows(flux.len(), NETWORK_PIXELS, "normalized flux")?;
-        let spectra = (0..rows)
-            .map(|i| {
+        let metas = rows_info.metas(rows)?;
+        let spectra = metas
+            .into_iter()
+            .enumerate()
+            .map(|(i, meta)| {
                 let row = &flux[i * NETWORK_PIXELS..(i + 1) * NETWORK_PIXELS];
-                let data = match row.iter().filter(|v| !v.is_finite()).count() {
-                    0 => Ok(row.to_vec()),
-                    bad => Err(format!("normalized flux has {bad} non-finite pixels")),
-                };
-                array_spectrum(i, fields, data)
+                let data = normalized_row_problem(row).map_or(Ok(row.to_vec()), Err);
+                array_spectrum(meta, data)
             })
             .collect();
         self.predict_prepared(spectra, options)
@@ -228,17 +231,20 @@ impl Predictor {
 
     /// Predicts raw apStar spectra (`rows` × [`APSTAR_PIXELS`] flux, flux errors as the
     /// continuum step takes them, and pixel bitmasks), normalizing each exactly as
-    /// `normalize` does. A row that cannot be normalized is a NO_RESULT row.
+    /// `normalize` does, described by `rows_info`. A row that cannot be normalized is a
+    /// NO_RESULT row.
     pub fn predict_apstar(
         &self,
         pixels: &ApStarPixels,
-        fields: Option<&[Fields]>,
+        rows_info: &ArrayRows,
         options: &PredictOptions,
     ) -> Result<Predictions> {
-        let spectra = normalize_rows(pixels)?
+        let normalized = normalize_rows(pixels)?;
+        let metas = rows_info.metas(normalized.len())?;
+        let spectra = normalized
             .into_iter()
-            .enumerate()
-            .map(|(i, normalized)| array_spectrum(i, fields, normalized.map(|(flux, _)| flux)))
+            .zip(metas)
+            .map(|(normalized, meta)| array_spectrum(meta, normalized.map(|(flux, _)| flux)))
             .collect();
         self.predict_prepared(spectra, options)
     }
@@ -340,16 +346,63 @@ fn checked_rows(len: usize, width: usize, what: &str) -> Result<usize> {
     Ok(len / width)
 }
 
-/// A spectrum given as row `index` of an array, with its fields if given.
+/// Why a normalized spectrum cannot be predicted (non-finite pixels), or None.
+pub fn normalized_row_problem(row: &[f64]) -> Option<String> {
+    match row.iter().filter(|v| !v.is_finite()).count() {
+        0 => None,
+        bad => Some(format!("normalized flux has {bad} non-finite pixels")),
+    }
+}
+
+/// What is known of the rows of an array of spectra besides their pixels.
+#[derive(Debug, Clone, Default)]
+pub struct ArrayRows {
+    /// Each row's fields: photometry (`k_mag`, `ebv`) and astrometry for a distance model
+    /// (none: NaN distances).
+    pub fields: Option<Vec<Fields>>,
+    /// Each row's origin, `(file, row in file)`: its dropout stream is then the one a file
+    /// run gives that spectrum ([`crate::pipeline::predict::stream_key`]: the file's name
+    /// and the row). Without origins, row `i` is row `i` of [`ARRAY_SOURCE`].
+    pub origins: Option<Vec<(String, i64)>>,
+}
+
+impl ArrayRows {
+    /// The description of each of `rows` rows, or an error when fields or origins are given
+    /// for another number of rows.
+    pub fn metas(&self, rows: usize) -> Result<Vec<SpectrumMeta>> {
+        for (what, len) in [
+            ("fields", self.fields.as_ref().map(Vec::len)),
+            ("origins", self.origins.as_ref().map(Vec::len)),
+        ] {
+            if let Some(len) = len.filter(|&len| len != rows) {
+                return Err(Error::Invalid(format!(
+                    "{len} {what} given for {rows} spectra: give one per spectrum"
+                )));
+            }
+        }
+        Ok((0..rows)
+            .map(|i| {
+                let mut meta = match self.origins.as_ref().map(|o| &o[i]) {
+                    Some((file, row)) => SpectrumMeta {
+                        row: *row,
+                        ..SpectrumMeta::anonymous(file, 0)
+                    },
+                    None => SpectrumMeta::anonymous(ARRAY_SOURCE, i),
+                };
+                if let Some(fields) = self.fields.as_ref().map(|f| &f[i]) {
+                    meta.fields = fields.clone();
+                }
+                meta
+            })
+            .collect())
+    }
+}
+
+/// A spectrum given as a row of an array.
 fn array_spectrum(
-    index: usize,
-    fields: Option<&[Fields]>,
+    meta: SpectrumMeta,
     data: std::result::Result<Vec<f64>, String>,
 ) -> Prepared<Vec<f64>> {
-    let mut meta = SpectrumMeta::anonymous(ARRAY_SOURCE, index);
-    if let Some(fields) = fields.and_then(|f| f.get(index)) {
-        meta.fields = fields.clone();
-    }
     Prepared {
         meta,
         data,

@@ -170,7 +170,7 @@ pub struct Run {
     jobs: Jobs,
     options: PredictOptions,
     outputs: Vec<PathBuf>,
-    uses_default_model: bool,
+    default_models: Vec<ModelKind>,
 }
 
 /// What an executed run did.
@@ -225,6 +225,12 @@ impl Run {
                 "a run needs AstroNN or AstroNNDist outputs".into(),
             ));
         }
+        let visits = spec
+            .astronn
+            .as_ref()
+            .is_some_and(|o| o.visits_output.is_some());
+        // The inputs first: one that does not exist fails before any model or catalog is read.
+        let (source, input_cards) = open_source(&spec.inputs, visits)?;
         let astronn = spec
             .astronn
             .as_ref()
@@ -250,11 +256,6 @@ impl Run {
             })
             .transpose()?;
         let catalogs = spec.catalogs.load()?;
-        let visits = spec
-            .astronn
-            .as_ref()
-            .is_some_and(|o| o.visits_output.is_some());
-        let (source, input_cards) = open_source(&spec.inputs, visits)?;
 
         let mut shared = spec.catalogs.cards();
         shared.extend(input_cards);
@@ -307,7 +308,7 @@ impl Run {
             }
             _ => None,
         };
-        let uses_default_model = [
+        let default_models = [
             spec.astronn
                 .as_ref()
                 .map(|o| (&o.model, ModelKind::AstroNN)),
@@ -317,7 +318,9 @@ impl Run {
         ]
         .into_iter()
         .flatten()
-        .any(|(model, kind)| model.is_default(kind));
+        .filter(|(model, kind)| model.is_default(*kind))
+        .map(|(_, kind)| kind)
+        .collect();
         Ok(Run {
             source,
             jobs: Jobs {
@@ -327,7 +330,7 @@ impl Run {
             },
             options,
             outputs,
-            uses_default_model,
+            default_models,
         })
     }
 
@@ -346,10 +349,10 @@ impl Run {
         self.source.unit_name()
     }
 
-    /// Whether a network of the run is an embedded default model (trained on simulated
-    /// spectra: the caller should say so).
-    pub fn uses_default_model(&self) -> bool {
-        self.uses_default_model
+    /// The networks of the run that are embedded default models (trained on simulated
+    /// spectra: the caller should say so, naming each).
+    pub fn default_models(&self) -> &[ModelKind] {
+        &self.default_models
     }
 
     /// The tables the run writes.

@@ -43,6 +43,13 @@ pub struct Column {
     pub description: &'static str,
 }
 
+/// The DR19 units that are FITS-standard unit strings (FITS 4.0 §4.3, with its prefixes),
+/// written as `TUNITn`. The others stay in the `TTYPEn` comment only: `dex`,
+/// `log10(cm/s^2)`, `%`, `Vega`, `Vega nMgy`, `arcsecond` (FITS spells it `arcsec`),
+/// `millibar` and `C` (degrees Celsius in DR19, coulomb in FITS).
+pub const FITS_STANDARD_UNITS: [&str; 9] =
+    ["K", "deg", "km/s", "mag", "mas", "mas/yr", "mJy", "pc", "s"];
+
 impl Column {
     /// A column from its parts (for the constant tables).
     pub const fn new(
@@ -89,8 +96,10 @@ impl Column {
     }
 
     /// The writer's column specification: name, storage and, as Astra writes it, the unit
-    /// in brackets after the description in the `TTYPEn` comment (DR19 has no `TUNITn`,
-    /// whose non-FITS units such as `dex` would make readers warn).
+    /// in brackets after the description in the `TTYPEn` comment; and `TUNITn` where the
+    /// unit is one the FITS standard defines ([`FITS_STANDARD_UNITS`]). DR19 has no
+    /// `TUNITn`; the others (`dex`, `log10(cm/s^2)`, `Vega nMgy`, `C` for Celsius, …) would
+    /// make FITS readers warn or misread them.
     pub fn spec(&self) -> ColumnSpec {
         let description = match (self.description, self.unit) {
             (d, "") => d.to_string(),
@@ -100,7 +109,9 @@ impl Column {
         ColumnSpec {
             name: self.name.to_string(),
             kind: self.storage(),
-            unit: None,
+            unit: FITS_STANDARD_UNITS
+                .contains(&self.unit)
+                .then(|| self.unit.to_string()),
             description: (!description.is_empty()).then_some(description),
         }
     }

@@ -10,6 +10,7 @@ use crate::pipeline::run::{AstroNNOutputs, CatalogSpec, DistOutputs, Run, RunInp
 use crate::pipeline::shard::Shard;
 use crate::python::arrays::{columns_dict, matrix};
 use crate::python::calls::run_released;
+use crate::python::model::kind_name;
 use numpy::ndarray::Array2;
 use numpy::IntoPyArray;
 use pyo3::prelude::*;
@@ -221,12 +222,16 @@ pub fn predict_files<'py>(
         let run = Run::prepare(spec)?;
         let seed = run.options().seed;
         let total = run.total_units();
-        let default_model = run.uses_default_model();
+        let default_models: Vec<&str> = run
+            .default_models()
+            .iter()
+            .map(|&kind| kind_name(kind))
+            .collect();
         collector.total.store(total, Ordering::Relaxed);
         run.execute(&collector)
-            .map(|r| (r, seed, total, default_model))
+            .map(|r| (r, seed, total, default_models))
     })?;
-    let (report, seed, total, default_model) = report;
+    let (report, seed, total, default_models) = report;
     let mut warnings: Vec<String> = precision_notice.into_iter().collect();
     warnings.extend(collector.warnings.into_inner().unwrap_or_default());
     warnings.extend(report.table_notes);
@@ -250,7 +255,7 @@ pub fn predict_files<'py>(
     summary.set_item("seconds", report.seconds)?;
     summary.set_item("seed", seed)?;
     summary.set_item("units", total)?;
-    summary.set_item("default_model", default_model)?;
+    summary.set_item("default_models", default_models)?;
     summary.set_item(
         "outputs",
         report

@@ -7,6 +7,7 @@ mod arrays;
 mod calls;
 mod cli;
 mod files;
+mod layout;
 mod model;
 
 use pyo3::prelude::*;
@@ -20,7 +21,6 @@ fn _astronn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     crate::runtime::park_idle_candle_workers();
     crate::runtime::set_thread_count(crate::runtime::thread_count(None));
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add("DEFAULT_MODEL_NOTICE", crate::models::DEFAULT_MODEL_NOTICE)?;
     m.add("APSTAR_PIXELS", crate::apogee::grid::APSTAR_PIXELS)?;
     m.add("NETWORK_PIXELS", crate::apogee::grid::NETWORK_PIXELS)?;
     m.add_class::<model::Model>()?;
@@ -33,5 +33,9 @@ fn _astronn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(files::predict_files, m)?)?;
     m.add_function(wrap_pyfunction!(model::bench_network, m)?)?;
     m.add_function(wrap_pyfunction!(cli::run_cli, m)?)?;
+    m.add_function(wrap_pyfunction!(layout::result_columns, m)?)?;
+    m.add_function(wrap_pyfunction!(layout::flag_bits, m)?)?;
+    m.add_function(wrap_pyfunction!(layout::wavelengths, m)?)?;
+    m.add_function(wrap_pyfunction!(layout::default_model_notice, m)?)?;
     Ok(())
 }

@@ -5,12 +5,10 @@ use crate::bench::network_throughput;
 use crate::io::fields::Fields;
 use crate::io::model_file::ModelKind;
 use crate::models::{resolve_noise_model, ModelSpec};
-use crate::nn::dropout::spectrum_key;
 use crate::nn::network::BayesianNetwork;
 use crate::nn::precision::{Arithmetic, Precision};
-use crate::pipeline::jacobian::JacobianNetwork;
-use crate::pipeline::predictor::ARRAY_SOURCE;
-use crate::pipeline::predictor::{ApStarPixels, Network, Predictions, Predictor};
+use crate::pipeline::jacobian::{jacobians_of_arrays, JacobianNetwork};
+use crate::pipeline::predictor::{ApStarPixels, ArrayRows, Network, Predictions, Predictor};
 use crate::pipeline::run::predict_options;
 use crate::python::arrays::{columns_dict, contiguous, contiguous1};
 use crate::python::calls::{run_released, to_py_err};
@@ -19,7 +17,6 @@ use numpy::{IntoPyArray, PyArray3, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -31,8 +28,16 @@ pub struct Model {
     precision_notice: Option<String>,
 }
 
+/// The name of a kind in Python: `"astronn"` or `"dist"`.
+pub fn kind_name(kind: ModelKind) -> &'static str {
+    match kind {
+        ModelKind::AstroNN => "astronn",
+        ModelKind::AstroNNDist => "dist",
+    }
+}
+
 /// The kind a Python caller names: `"astronn"` or `"dist"` (also `"astronn_dist"`).
-fn parse_kind(kind: &str) -> PyResult<ModelKind> {
+pub fn parse_kind(kind: &str) -> PyResult<ModelKind> {
     match kind {
         "astronn" => Ok(ModelKind::AstroNN),
         "dist" | "astronn_dist" => Ok(ModelKind::AstroNNDist),
@@ -149,10 +154,7 @@ impl Model {
     /// `"astronn"` or `"dist"`.
     #[getter]
     fn kind(&self) -> &'static str {
-        match self.predictor.model().kind {
-            ModelKind::AstroNN => "astronn",
-            ModelKind::AstroNNDist => "dist",
-        }
+        kind_name(self.predictor.model().kind)
     }
 
     /// The model's free-form metadata (provenance, description; empty for `.pt` files).
@@ -200,7 +202,8 @@ impl Model {
     }
 
     /// Predicts normalized spectra (C-contiguous float64, rows × 7514): `(columns, warnings)`.
-    #[pyo3(signature = (flux, *, mc, seed, strict=false, noise_model=None, threads=None, k_mag=None, ebv=None))]
+    /// `origins`, `(file, row)` per row, key the dropout streams as a file run does.
+    #[pyo3(signature = (flux, *, mc, seed, strict=false, noise_model=None, threads=None, k_mag=None, ebv=None, origins=None))]
     #[allow(clippy::too_many_arguments)]
     fn predict_normalized<'py>(
         &self,
@@ -213,18 +216,20 @@ impl Model {
         threads: Option<usize>,
         k_mag: Option<PyReadonlyArray1<'py, f64>>,
         ebv: Option<PyReadonlyArray1<'py, f64>>,
+        origins: Option<Vec<(String, i64)>>,
     ) -> PyResult<(Bound<'py, PyDict>, Vec<String>)> {
         let options = predict_options(mc, seed, strict).map_err(to_py_err)?;
         let flux = contiguous(&flux, "flux")?;
         let fields = photometry(k_mag, ebv, flux.len() / crate::apogee::grid::NETWORK_PIXELS)?;
+        let rows_info = ArrayRows { fields, origins };
         self.predict_with(py, noise_model, threads, |p| {
-            p.predict_normalized(flux, fields.as_deref(), &options)
+            p.predict_normalized(flux, &rows_info, &options)
         })
     }
 
     /// Predicts raw apStar spectra (C-contiguous float64 flux and e_flux, uint64 bitmask,
     /// rows × 8575), normalizing each as `normalize` does: `(columns, warnings)`.
-    #[pyo3(signature = (flux, e_flux, bitmask, *, mc, seed, strict=false, noise_model=None, threads=None, k_mag=None, ebv=None))]
+    #[pyo3(signature = (flux, e_flux, bitmask, *, mc, seed, strict=false, noise_model=None, threads=None, k_mag=None, ebv=None, origins=None))]
     #[allow(clippy::too_many_arguments)]
     fn predict_apstar<'py>(
         &self,
@@ -239,6 +244,7 @@ impl Model {
         threads: Option<usize>,
         k_mag: Option<PyReadonlyArray1<'py, f64>>,
         ebv: Option<PyReadonlyArray1<'py, f64>>,
+        origins: Option<Vec<(String, i64)>>,
     ) -> PyResult<(Bound<'py, PyDict>, Vec<String>)> {
         let options = predict_options(mc, seed, strict).map_err(to_py_err)?;
         let pixels = ApStarPixels {
@@ -248,15 +254,17 @@ impl Model {
         };
         let rows = pixels.flux.len() / crate::apogee::grid::APSTAR_PIXELS;
         let fields = photometry(k_mag, ebv, rows)?;
+        let rows_info = ArrayRows { fields, origins };
         self.predict_with(py, noise_model, threads, |p| {
-            p.predict_apstar(&pixels, fields.as_deref(), &options)
+            p.predict_apstar(&pixels, &rows_info, &options)
         })
     }
 
     /// Jacobians d label / d pixel of normalized spectra (C-contiguous float64, rows ×
-    /// 7514): float32 arrays (rows, labels, 7514), and the log-variance's when asked for.
-    #[pyo3(signature = (flux, *, mc=0, seed=None, log_variance=false, threads=None))]
-    #[allow(clippy::type_complexity)]
+    /// 7514): float32 arrays (rows, labels, 7514), the log-variance's when asked for, and a
+    /// warning for each row that cannot be differentiated (NaN). `origins` as in `predict_*`.
+    #[pyo3(signature = (flux, *, mc=0, seed=None, log_variance=false, threads=None, origins=None))]
+    #[allow(clippy::type_complexity, clippy::too_many_arguments)]
     fn jacobian<'py>(
         &self,
         py: Python<'py>,
@@ -265,35 +273,42 @@ impl Model {
         seed: Option<u64>,
         log_variance: bool,
         threads: Option<usize>,
-    ) -> PyResult<(Bound<'py, PyArray3<f32>>, Option<Bound<'py, PyArray3<f32>>>)> {
+        origins: Option<Vec<(String, i64)>>,
+    ) -> PyResult<(
+        Bound<'py, PyArray3<f32>>,
+        Option<Bound<'py, PyArray3<f32>>>,
+        Vec<String>,
+    )> {
         let options = predict_options(mc, seed, false).map_err(to_py_err)?;
         let flux = contiguous(&flux, "flux")?;
+        let rows_info = ArrayRows {
+            fields: None,
+            origins,
+        };
         let model = self.predictor.model();
-        let (values, log_variances, labels) = run_released(py, threads, || {
+        let (jacobians, labels) = run_released(py, threads, || {
             let net = JacobianNetwork::from_model(model)?;
-            let rows: Vec<_> = flux
-                .par_chunks(NETWORK_PIXELS)
-                .enumerate()
-                .map(|(i, row)| {
-                    let key = spectrum_key(ARRAY_SOURCE, i as u64);
-                    net.spectrum(row, options.mc, net.stream(options.seed, key), log_variance)
-                })
-                .collect::<crate::Result<Vec<_>>>()?;
-            let values: Vec<f32> = rows.iter().flat_map(|j| j.labels.iter().copied()).collect();
-            let log_variances: Option<Vec<f32>> = log_variance.then(|| {
-                rows.iter()
-                    .flat_map(|j| j.log_variance.iter().flatten().copied())
-                    .collect()
-            });
-            Ok((values, log_variances, net.labels().len()))
+            let jacobians = jacobians_of_arrays(
+                &net,
+                flux,
+                &rows_info,
+                options.mc,
+                options.seed,
+                log_variance,
+            )?;
+            Ok((jacobians, net.labels().len()))
         })?;
+        let spectra = flux.len() / NETWORK_PIXELS;
         let cube = |values: Vec<f32>| {
-            let spectra = values.len() / (labels * NETWORK_PIXELS).max(1);
             Array3::from_shape_vec((spectra, labels, NETWORK_PIXELS), values)
                 .map(|a| a.into_pyarray(py))
                 .map_err(|e| PyValueError::new_err(e.to_string()))
         };
-        Ok((cube(values)?, log_variances.map(cube).transpose()?))
+        Ok((
+            cube(jacobians.labels)?,
+            jacobians.log_variance.map(cube).transpose()?,
+            jacobians.warnings,
+        ))
     }
 
     fn __repr__(&self) -> String {

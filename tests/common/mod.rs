@@ -34,9 +34,10 @@ pub fn test_data(name: &str) -> PathBuf {
 }
 
 /// An `@list` file in `dir` naming `copies` × the two apStar files of `tests/data`, each
-/// symlinked into a numbered directory (so it keeps its name), in order; with `missing`, a
-/// path that does not exist follows copy `copies / 2`. Returns the list's path.
-pub fn symlinked_inputs(dir: &std::path::Path, copies: usize, missing: bool) -> PathBuf {
+/// symlinked into a numbered directory (so it keeps its name), in order; with `unreadable`, a
+/// file that exists but is not FITS (a NO_RESULT row) follows copy `copies / 2`. Returns the
+/// list's path.
+pub fn symlinked_inputs(dir: &std::path::Path, copies: usize, unreadable: bool) -> PathBuf {
     let mut lines = Vec::new();
     for copy in 0..copies {
         let sub = dir.join(format!("inputs/{copy:03}"));
@@ -48,12 +49,10 @@ pub fn symlinked_inputs(dir: &std::path::Path, copies: usize, missing: bool) -> 
             std::os::unix::fs::symlink(test_data(name), sub.join(name)).unwrap();
             lines.push(sub.join(name).display().to_string());
         }
-        if missing && copy == copies / 2 {
-            lines.push(
-                dir.join("inputs/apStar-dr17-missing.fits")
-                    .display()
-                    .to_string(),
-            );
+        if unreadable && copy == copies / 2 {
+            let garbage = dir.join("inputs/apStar-dr17-unreadable.fits");
+            std::fs::write(&garbage, "not a FITS file\n").unwrap();
+            lines.push(garbage.display().to_string());
         }
     }
     let list = dir.join("inputs.txt");
