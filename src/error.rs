@@ -23,6 +23,10 @@ pub enum Error {
     /// carries the cause (not also a source, see `Io`).
     #[error("tensor error: {0}")]
     Tensor(candle_core::Error),
+    /// The run was asked to stop (Ctrl-C, SIGTERM, a Python `KeyboardInterrupt`; see
+    /// [`crate::cancel`]).
+    #[error("stopped on request")]
+    Cancelled,
 }
 
 impl From<candle_core::Error> for Error {

@@ -4,6 +4,7 @@
 //!
 //! - [`apogee`]: the APOGEE pixel grid, pixel bits, the embedded ASPCAP masks and the
 //!   continuum normalization that prepares a spectrum for the networks.
+//! - [`cancel`]: stopping a run on request (Ctrl-C, SIGTERM, `KeyboardInterrupt`).
 //! - [`cli`]: the command line (`astronn`), flags and messages over the modules below.
 //! - [`cluster`]: sharded runs on a Slurm cluster (job arrays, merge, resume).
 //! - [`io`]: apStar files, input lists, model files (Astra PyTorch checkpoints and our
@@ -21,6 +22,7 @@
 
 pub mod apogee;
 pub mod bench;
+pub mod cancel;
 pub mod cli;
 pub mod cluster;
 pub mod cpu;

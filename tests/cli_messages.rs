@@ -138,7 +138,7 @@ fn errors_say_their_cause_once() {
             s(&dir.path().join("missing.fits")),
             s(&truth),
             "-o",
-            s(dir.path()),
+            s(&dir.path().join("report")),
         ],
         "missing.fits",
     );
@@ -158,7 +158,7 @@ fn errors_say_their_cause_once() {
             s(&result),
             s(&dir.path().join("missing.csv")),
             "-o",
-            s(dir.path()),
+            s(&dir.path().join("report")),
         ],
         "No such file or directory",
     );
@@ -171,7 +171,7 @@ fn counts_are_in_the_right_number() {
         (test_data(FILE1), "predict: 1 spectrum, 0 NO_RESULT"),
         (test_data(""), "predict: 2 spectra, 0 NO_RESULT"),
     ] {
-        let out = dir.path().join("out.fits");
+        let out = dir.path().join(format!("out-{}.fits", expected.len()));
         let run = succeed(&[
             "predict",
             "--mc",

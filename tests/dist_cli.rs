@@ -168,6 +168,7 @@ fn catalog_photometry_takes_precedence_and_absent_stars_use_the_header() {
     )
     .unwrap();
     succeed(&[
+        "--overwrite",
         "dist",
         "--model",
         s(&dist_model),
@@ -201,7 +202,7 @@ fn catalog_photometry_takes_precedence_and_absent_stars_use_the_header() {
         "--photometry",
         s(&catalog),
         "-o",
-        s(&out),
+        s(&dir.path().join("failed.fits")),
         s(&test_data(FILE1)),
     ]);
     assert!(!failed.status.success());
@@ -351,7 +352,7 @@ fn broken_inputs_give_no_result_rows_and_wrong_models_are_refused() {
         "--model",
         s(&abundance_model),
         "-o",
-        s(&out),
+        s(&dir.path().join("wrong.fits")),
         s(broken),
     ]);
     assert!(!wrong.status.success());

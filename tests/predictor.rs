@@ -168,6 +168,7 @@ fn a_run_is_refused_before_any_work() {
         strict: false,
         arithmetic: Arithmetic::Float32,
         command_line: String::new(),
+        overwrite: false,
     };
     let no_network = Run::prepare(spec(2)).err().unwrap().to_string();
     assert!(

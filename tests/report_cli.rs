@@ -391,7 +391,7 @@ fn calibrate_against_the_truth_recovers_the_error_model() {
         s(&other),
         s(&result),
         "-o",
-        s(&noise),
+        s(&dir.path().join("other.json")),
     ]);
     assert!(!run.status.success());
     assert!(stderr(&run).contains("other.csv"), "{}", stderr(&run));

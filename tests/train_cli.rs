@@ -402,3 +402,45 @@ fn train_dist_errors_are_clear() {
     );
     assert!(!model.exists());
 }
+
+#[test]
+fn ctrl_c_during_training_keeps_the_best_model_so_far() {
+    let reference = Reference::load();
+    let dir = tempfile::tempdir().unwrap();
+    write_inputs(&reference, dir.path(), 200);
+    let model = dir.path().join("model.safetensors");
+    let first_epoch = dir
+        .path()
+        .join("model.safetensors.checkpoints/epoch-001.safetensors");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_astronn"))
+        .args(train_args(dir.path(), s(&model), "500"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let begun = std::time::Instant::now();
+    while !first_epoch.is_file() && begun.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "training ended too soon"
+    );
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    let messages = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{messages}");
+    assert!(
+        messages.contains("the model is the best so far, epoch"),
+        "{messages}"
+    );
+    let kept = ModelFile::load(&model).unwrap();
+    assert_eq!(kept.kind, ModelKind::AstroNN);
+    assert!(
+        first_epoch.is_file(),
+        "the completed epochs' checkpoints stay"
+    );
+}

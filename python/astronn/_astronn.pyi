@@ -113,6 +113,7 @@ def predict_files(
     threads: Optional[int] = None,
     progress: Optional[Callable[[int, int, int], None]] = None,
     command_line: str = "",
+    overwrite: bool = False,
 ) -> Tuple[dict, List[str]]: ...
 def bench_network(
     model: Model,

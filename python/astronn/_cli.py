@@ -2,17 +2,15 @@
 binary (``astronn --help``), run by the engine inside this package."""
 
 import os
-import signal
 import sys
 
 from . import _astronn
 
 
 def main() -> int:
-    """Runs ``astronn`` with this process's arguments; returns its exit status."""
-    # Ctrl-C ends the command as it ends the binary: Python's own handler would only set a
-    # flag that the engine never reads while it runs.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    """Runs ``astronn`` with this process's arguments; returns its exit status (130 after
+    Ctrl-C, as the binary: the engine handles SIGINT and SIGTERM while it runs, stops and
+    removes its unfinished outputs)."""
     executable = os.path.abspath(sys.argv[0])
     return _astronn.run_cli(["astronn", *sys.argv[1:]], executable)
 

@@ -163,6 +163,7 @@ def predict_files(
     precision: Optional[str] = None,
     threads: Optional[int] = None,
     output_dir: Optional[PathLike] = None,
+    overwrite: bool = False,
     progress: bool = False,
 ) -> Results:
     """Runs AstroNN (and AstroNNDist) over apStar files, as ``astronn predict`` does, and
@@ -207,8 +208,14 @@ def predict_files(
     output_dir : path, optional
         Keep the FITS tables there (``astraAllStarAstroNN.fits``, …); without one they are
         written to a temporary directory and removed after reading.
+    overwrite : bool
+        Replace tables that already exist in ``output_dir``; without it an existing one is a
+        ``FileExistsError`` before any work (as astropy's ``writeto(overwrite=False)``).
     progress : bool
         Show a progress bar (needs ``tqdm``).
+
+    Ctrl-C stops the run within a second: ``KeyboardInterrupt``, and no table or temporary
+    file is left behind.
 
     Returns
     -------
@@ -262,6 +269,7 @@ def predict_files(
             threads=_checks.threads(threads),
             progress=bar,
             command_line=f"astronn.predict_files({inputs!r}) (Python)",
+            overwrite=bool(overwrite),
         )
         if summary["default_models"]:
             _checks.warn_all([_checks.default_model_notice(*summary["default_models"])])

@@ -188,6 +188,8 @@ class Model:
             ``flag_warn`` and ``flag_bad`` (bool). A spectrum without a result has NaN values
             and the NO_RESULT flag.
 
+        Ctrl-C stops the call within a second with ``KeyboardInterrupt``.
+
         Example
         -------
         >>> import numpy as np, astronn

@@ -19,6 +19,11 @@ pub struct Cli {
     #[arg(long, short, global = true)]
     pub quiet: bool,
 
+    /// Replace outputs that already exist (without it, an existing output file, or a
+    /// non-empty output directory, is an error before any work).
+    #[arg(long, global = true)]
+    pub overwrite: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }

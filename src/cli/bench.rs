@@ -209,6 +209,7 @@ fn end_to_end(
         strict: false,
         arithmetic,
         command_line: "astronn bench".into(),
+        overwrite: true,
     };
     let what = if with_dist {
         "AstroNN + AstroNNDist"

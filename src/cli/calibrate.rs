@@ -16,7 +16,8 @@ use anyhow::{bail, Context, Result};
 use std::path::Path;
 
 /// Runs `astronn calibrate`.
-pub fn calibrate(args: CalibrateArgs, quiet: bool) -> Result<()> {
+pub fn calibrate(args: CalibrateArgs, quiet: bool, overwrite: bool) -> Result<()> {
+    crate::io::temp::refuse_to_replace(&[&args.output], &[], overwrite)?;
     let (fits, unit) = match &args.truth {
         Some(truth) => (calibrate_against_truth(&args, truth)?, "stars"),
         None => (calibrate_from_visits(&args)?, "pairs"),

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 /// Runs `astronn convert`.
-pub fn convert(args: ConvertArgs) -> Result<()> {
+pub fn convert(args: ConvertArgs, overwrite: bool) -> Result<()> {
+    crate::io::temp::refuse_to_replace(&[&args.output], &[], overwrite)?;
     let model = ModelSpec::from_arg(Some(&args.input)).load_any(None)?;
     // Building the network checks every parameter's presence and shape.
     match model.kind {

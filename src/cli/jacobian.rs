@@ -16,11 +16,19 @@ use crate::pipeline::run_info::{card, run_cards};
 use crate::pipeline::source::SpectrumSource;
 use crate::report::figures;
 use anyhow::{bail, Result};
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// Runs `astronn jacobian`.
-pub fn jacobian(args: JacobianArgs, command_line: &str, quiet: bool) -> Result<()> {
+pub fn jacobian(
+    args: JacobianArgs,
+    command_line: &str,
+    quiet: bool,
+    overwrite: bool,
+) -> Result<()> {
     let started = SystemTime::now();
+    let plots: Vec<&Path> = args.plot.iter().map(PathBuf::as_path).collect();
+    crate::io::temp::refuse_to_replace(&[&args.output], &plots, overwrite)?;
     if args.mc == 1 {
         bail!("--mc 1 is one dropout sample: use 0 (deterministic) or at least 2 samples");
     }

@@ -6,7 +6,8 @@ use crate::pipeline::merge::merge_shards;
 use anyhow::Result;
 
 /// Runs `astronn merge`.
-pub fn merge(args: MergeArgs, quiet: bool) -> Result<()> {
+pub fn merge(args: MergeArgs, quiet: bool, overwrite: bool) -> Result<()> {
+    crate::io::temp::refuse_to_replace(&[&args.output], &[], overwrite)?;
     let summary = merge_shards(&args.shards, &args.output)?;
     if !quiet {
         let spectra = summary

@@ -60,11 +60,21 @@ impl Invocation {
 }
 
 /// Parses and runs a command line; returns the process's exit status: 0, 2 for an error
-/// (printed as `error: …`) or a usage error (clap's message), 0 for `--help`/`--version`.
+/// (printed as `error: …`) or a usage error (clap's message), 0 for `--help`/`--version`,
+/// and 128 + the signal's number (130 for Ctrl-C, 143 for SIGTERM) for a run stopped by a
+/// signal, after it removed its temporary files.
 pub fn main(invocation: Invocation) -> u8 {
+    let _scope = crate::cancel::Scope::enter();
+    #[cfg(unix)]
+    let _handlers = crate::cancel::SignalHandlers::install();
     let status = match Cli::try_parse_from(&invocation.args) {
         Ok(cli) => match run(cli, &invocation) {
             Ok(()) => 0,
+            Err(_) if crate::cancel::requested() => {
+                let signal = crate::cancel::signal().unwrap_or(2);
+                eprintln!("astronn: stopped by signal {signal}; no unfinished output was left");
+                (128 + signal).clamp(0, 255) as u8
+            }
             Err(error) => {
                 eprintln!("error: {error:#}");
                 2
@@ -82,20 +92,22 @@ pub fn main(invocation: Invocation) -> u8 {
 /// Runs a parsed command line: sizes the thread pool and calls the subcommand's module.
 fn run(cli: Cli, invocation: &Invocation) -> Result<()> {
     configure_threads(cli.threads)?;
+    let (quiet, overwrite) = (cli.quiet, cli.overwrite);
+    let line = invocation.command_line();
     match cli.command {
-        Command::Normalize(args) => predict::normalize(args, &invocation.command_line(), cli.quiet),
-        Command::Predict(args) => predict::predict(args, &invocation.command_line(), cli.quiet),
-        Command::Dist(args) => predict::dist(args, &invocation.command_line(), cli.quiet),
-        Command::Train(args) => train::train(args, &invocation.command_line(), cli.quiet),
+        Command::Normalize(args) => predict::normalize(args, &line, quiet, overwrite),
+        Command::Predict(args) => predict::predict(args, &line, quiet, overwrite),
+        Command::Dist(args) => predict::dist(args, &line, quiet, overwrite),
+        Command::Train(args) => train::train(args, &line, quiet, overwrite),
         Command::Bench(args) => bench::bench(args),
-        Command::Calibrate(args) => calibrate::calibrate(args, cli.quiet),
-        Command::Report(args) => report::report(args, cli.quiet),
-        Command::Convert(args) => convert::convert(args),
-        Command::Merge(args) => merge::merge(args, cli.quiet),
-        Command::Slurm(args) => slurm::slurm(args, &invocation.executable, cli.quiet),
-        Command::Jacobian(args) => jacobian::jacobian(args, &invocation.command_line(), cli.quiet),
+        Command::Calibrate(args) => calibrate::calibrate(args, quiet, overwrite),
+        Command::Report(args) => report::report(args, quiet, overwrite),
+        Command::Convert(args) => convert::convert(args, overwrite),
+        Command::Merge(args) => merge::merge(args, quiet, overwrite),
+        Command::Slurm(args) => slurm::slurm(args, &invocation.executable, quiet, overwrite),
+        Command::Jacobian(args) => jacobian::jacobian(args, &line, quiet, overwrite),
         Command::Info(args) => info::info(args),
-        Command::Simulate(args) => simulate::simulate(args, &invocation.command_line(), cli.quiet),
+        Command::Simulate(args) => simulate::simulate(args, &line, quiet, overwrite),
     }
 }
 

@@ -7,6 +7,7 @@ use crate::cli::models::{arithmetic, note_default_model};
 use crate::cli::plural::count;
 use crate::cli::progress::Progress;
 use crate::io::photometry::PhotometryColumns;
+use crate::io::temp::refuse_to_replace;
 use crate::models::ModelSpec;
 use crate::pipeline::normalize::normalize_files;
 use crate::pipeline::predict::RunSummary;
@@ -31,7 +32,13 @@ fn report(quiet: bool, what: &str, summary: &RunSummary, seconds: f64, outputs: 
 }
 
 /// Runs `astronn normalize`.
-pub fn normalize(args: NormalizeArgs, command_line: &str, quiet: bool) -> Result<()> {
+pub fn normalize(
+    args: NormalizeArgs,
+    command_line: &str,
+    quiet: bool,
+    overwrite: bool,
+) -> Result<()> {
+    refuse_to_replace(&[&args.output], &[], overwrite)?;
     let inputs = input_files(&args.input.inputs, args.shard.as_deref())?;
     let progress = Progress::new(inputs.files.len(), "files", quiet);
     let summary = normalize_files(&inputs, args.visits, &args.output, command_line, &progress)?;
@@ -79,6 +86,7 @@ fn run_spec(
     catalogs: &CatalogArgs,
     noise_model: &Option<PathBuf>,
     command_line: &str,
+    overwrite: bool,
 ) -> Result<RunSpec> {
     Ok(RunSpec {
         inputs: run_inputs(run)?,
@@ -91,6 +99,7 @@ fn run_spec(
         strict: run.strict,
         arithmetic: arithmetic(run.precision),
         command_line: command_line.to_string(),
+        overwrite,
     })
 }
 
@@ -134,8 +143,14 @@ fn execute(spec: RunSpec, quiet: bool, what: &str) -> Result<()> {
 }
 
 /// Runs `astronn predict`.
-pub fn predict(args: PredictArgs, command_line: &str, quiet: bool) -> Result<()> {
-    let mut spec = run_spec(&args.run, &args.catalogs, &args.noise_model, command_line)?;
+pub fn predict(args: PredictArgs, command_line: &str, quiet: bool, overwrite: bool) -> Result<()> {
+    let mut spec = run_spec(
+        &args.run,
+        &args.catalogs,
+        &args.noise_model,
+        command_line,
+        overwrite,
+    )?;
     spec.astronn = Some(AstroNNOutputs {
         model: ModelSpec::from_arg(args.run.model.as_deref()),
         output: args.run.output.clone(),
@@ -149,8 +164,14 @@ pub fn predict(args: PredictArgs, command_line: &str, quiet: bool) -> Result<()>
 }
 
 /// Runs `astronn dist`.
-pub fn dist(args: DistArgs, command_line: &str, quiet: bool) -> Result<()> {
-    let mut spec = run_spec(&args.run, &args.catalogs, &args.noise_model, command_line)?;
+pub fn dist(args: DistArgs, command_line: &str, quiet: bool, overwrite: bool) -> Result<()> {
+    let mut spec = run_spec(
+        &args.run,
+        &args.catalogs,
+        &args.noise_model,
+        command_line,
+        overwrite,
+    )?;
     spec.dist = Some(DistOutputs {
         model: ModelSpec::from_arg(args.run.model.as_deref()),
         output: args.run.output.clone(),

@@ -9,7 +9,8 @@ use anyhow::{bail, Result};
 use std::path::Path;
 
 /// Runs `astronn report`.
-pub fn report(args: ReportArgs, quiet: bool) -> Result<()> {
+pub fn report(args: ReportArgs, quiet: bool, overwrite: bool) -> Result<()> {
+    crate::io::temp::refuse_to_replace(&[], &[&args.output], overwrite)?;
     let ranges = args
         .model
         .as_deref()

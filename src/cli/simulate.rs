@@ -12,8 +12,14 @@ use anyhow::{bail, Context, Result};
 use std::time::SystemTime;
 
 /// Runs `astronn simulate`.
-pub fn simulate(args: SimulateArgs, command_line: &str, quiet: bool) -> Result<()> {
+pub fn simulate(
+    args: SimulateArgs,
+    command_line: &str,
+    quiet: bool,
+    overwrite: bool,
+) -> Result<()> {
     let started = SystemTime::now();
+    crate::io::temp::refuse_to_replace(&[], &[&args.output], overwrite)?;
     let stars = match &args.labels {
         Some(path) => {
             let mut rng = survey::given_stream(args.seed);

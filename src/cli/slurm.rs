@@ -7,6 +7,7 @@ use crate::cluster::slurm::{
     array_ranges, Resumed, Slurm, SlurmOptions, SlurmRun, Submission, TaskArg, ARRAY_SCRIPT,
     MERGE_SCRIPT,
 };
+use crate::io::temp::refuse_to_replace;
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use std::path::{Path, PathBuf};
@@ -14,9 +15,9 @@ use std::path::{Path, PathBuf};
 /// The subcommands a shard can run.
 const SHARDABLE: [&str; 3] = ["predict", "dist", "normalize"];
 
-pub fn slurm(args: SlurmArgs, executable: &Path, quiet: bool) -> Result<()> {
+pub fn slurm(args: SlurmArgs, executable: &Path, quiet: bool, overwrite: bool) -> Result<()> {
     if args.resume {
-        return resume(&args);
+        return resume(&args, overwrite);
     }
     let shards = args.shards.context("--shards is required")?;
     if shards == 0 {
@@ -26,6 +27,8 @@ pub fn slurm(args: SlurmArgs, executable: &Path, quiet: bool) -> Result<()> {
         bail!("--cpus-per-task must be at least 1");
     }
     let task = task_command(&args.command)?;
+    let outputs: Vec<&Path> = task.outputs.iter().map(PathBuf::as_path).collect();
+    refuse_to_replace(&outputs, &[], overwrite)?;
     if let Some(note) = &task.note {
         if !quiet {
             eprintln!("note: {note}");
@@ -48,6 +51,7 @@ pub fn slurm(args: SlurmArgs, executable: &Path, quiet: bool) -> Result<()> {
             gres: args.gres.clone(),
         },
         submissions: Vec::new(),
+        overwrite,
     })?;
     let work = run.workdir.display().to_string();
     eprintln!(
@@ -68,8 +72,14 @@ pub fn slurm(args: SlurmArgs, executable: &Path, quiet: bool) -> Result<()> {
     Ok(())
 }
 
-fn resume(args: &SlurmArgs) -> Result<()> {
+fn resume(args: &SlurmArgs, overwrite: bool) -> Result<()> {
     let mut run = SlurmRun::load(&args.workdir)?;
+    let outputs: Vec<PathBuf> = run.outputs.iter().map(|o| run.chdir.join(o)).collect();
+    let outputs: Vec<&Path> = outputs.iter().map(PathBuf::as_path).collect();
+    refuse_to_replace(&outputs, &[], overwrite || run.overwrite)?;
+    if overwrite && !run.overwrite {
+        run.allow_overwrite()?;
+    }
     if args.dry_run {
         let missing = run.incomplete_shards();
         eprintln!(

@@ -54,7 +54,8 @@ fn write_atomically(path: &Path, text: &str) -> Result<()> {
 /// Runs `astronn train`: `--kind astronn` reads the labels of [`LabelCatalog`], `--kind
 /// dist` the parallaxes and photometry of [`FakemagCatalog`] (its columns renamed with the
 /// same `--label NAME=COLUMN` overrides).
-pub fn train(args: TrainArgs, command_line: &str, quiet: bool) -> Result<()> {
+pub fn train(args: TrainArgs, command_line: &str, quiet: bool, overwrite: bool) -> Result<()> {
+    crate::io::temp::refuse_to_replace(&[&args.output], &[], overwrite)?;
     match args.kind {
         NetworkKind::Astronn => train_network::<TrainableCensored>(args, command_line, quiet),
         NetworkKind::Dist => train_network::<TrainableDist>(args, command_line, quiet),
@@ -174,11 +175,19 @@ fn train_network<N: TrainableNetwork>(
         }
         (None, None) => Trainer::<N>::new(set, config)?,
     };
+    let mut stopped = false;
     while !trainer.is_finished() {
         let epoch = trainer.epoch() + 1;
         let bar = epoch_bar(trainer.train_size(), epoch, args.epochs, quiet);
-        let metrics = trainer.run_epoch_with_progress(&mut |done| bar.set_position(done as u64))?;
+        let metrics = trainer.run_epoch_with_progress(&mut |done| bar.set_position(done as u64));
         bar.finish_and_clear();
+        let metrics = match metrics {
+            Err(crate::Error::Cancelled) => {
+                stopped = true;
+                break;
+            }
+            other => other?,
+        };
         if !quiet {
             let val = metrics
                 .val_loss
@@ -222,6 +231,9 @@ fn train_network<N: TrainableNetwork>(
         trainer.data_sha256().to_string(),
     );
     metadata.insert("training_spectra".to_string(), join.joined.to_string());
+    if stopped {
+        return stop_training(&trainer, &args, metadata, &checkpoints);
+    }
     match args.save {
         SavedEpoch::Best => trainer.save_model(&args.output, metadata)?,
         SavedEpoch::Last => trainer.save_last_model(&args.output, metadata)?,
@@ -250,6 +262,37 @@ fn train_network<N: TrainableNetwork>(
         );
     }
     Ok(())
+}
+
+/// After a stop request during epoch `trainer.epoch() + 1`: keeps the best model so far as
+/// the output (with `--save best`), says where the completed epochs' checkpoints are, and
+/// returns the stop as the command's error.
+fn stop_training<N: TrainableNetwork>(
+    trainer: &Trainer<N>,
+    args: &TrainArgs,
+    metadata: BTreeMap<String, String>,
+    checkpoints: &Path,
+) -> Result<()> {
+    let done = trainer.epoch();
+    match (args.save, trainer.best_epoch()) {
+        (SavedEpoch::Best, Some((epoch, loss))) => {
+            trainer.save_model(&args.output, metadata)?;
+            eprintln!(
+                "train: stopped during epoch {}; the model is the best so far, epoch {epoch} \
+                 (validation loss {loss:.4}) -> {}",
+                done + 1,
+                args.output.display()
+            );
+        }
+        _ => eprintln!(
+            "train: stopped during epoch {}; no model written ({} completed epochs: their \
+             checkpoints are in {})",
+            done + 1,
+            done,
+            checkpoints.display()
+        ),
+    }
+    Err(crate::Error::Cancelled.into())
 }
 
 /// The catalog selection `--select` and `--where` ask for (preset rules first), if any;

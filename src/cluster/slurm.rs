@@ -87,6 +87,10 @@ pub struct SlurmRun {
     pub options: SlurmOptions,
     /// Every submission, oldest first.
     pub submissions: Vec<Submission>,
+    /// Whether the merge may replace final outputs that exist (`--overwrite`). Tasks always
+    /// replace their own shard files: a task Slurm runs again finds its earlier output.
+    #[serde(default)]
+    pub overwrite: bool,
 }
 
 /// How jobs reach the scheduler (the real one runs Slurm's commands; tests may fake it).
@@ -199,15 +203,28 @@ impl SlurmRun {
         {
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
-        for (name, text) in [
-            (ARRAY_SCRIPT, run.array_script()),
-            (MERGE_SCRIPT, run.merge_script()),
-        ] {
-            let path = run.workdir.join(name);
-            std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
-        }
+        run.write_scripts()?;
         run.save()?;
         Ok(run)
+    }
+
+    /// Writes the job array's and the merge's scripts.
+    fn write_scripts(&self) -> Result<()> {
+        for (name, text) in [
+            (ARRAY_SCRIPT, self.array_script()),
+            (MERGE_SCRIPT, self.merge_script()),
+        ] {
+            let path = self.workdir.join(name);
+            std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        }
+        Ok(())
+    }
+
+    /// Lets the merge replace final outputs that exist (`--overwrite` given on `--resume`).
+    pub fn allow_overwrite(&mut self) -> Result<()> {
+        self.overwrite = true;
+        self.write_scripts()?;
+        self.save()
     }
 
     /// The run in `workdir`.
@@ -294,6 +311,7 @@ impl SlurmRun {
             shell_quote(&self.executable.to_string_lossy()),
             "--threads".into(),
             self.options.cpus_per_task.to_string(),
+            "--overwrite".into(),
             shell_quote(&self.subcommand),
             "--shard".into(),
             format!("\"${{SLURM_ARRAY_TASK_ID}}/{}\"", self.shards),
@@ -322,7 +340,12 @@ impl SlurmRun {
             lines.push(
                 [
                     shell_quote(&self.executable.to_string_lossy()),
-                    "merge".into(),
+                    if self.overwrite {
+                        "--overwrite merge"
+                    } else {
+                        "merge"
+                    }
+                    .into(),
                     "-o".into(),
                     shell_quote(&output.to_string_lossy()),
                     shell_quote(&self.shard_dir(n).to_string_lossy()),
@@ -529,6 +552,7 @@ mod tests {
                 ..SlurmOptions::default()
             },
             submissions: Vec::new(),
+            overwrite: false,
         })
         .unwrap()
     }
@@ -543,7 +567,7 @@ mod tests {
         assert!(array.contains("#SBATCH --cpus-per-task=2\n"));
         assert!(array.contains("#SBATCH --partition=debug\n"));
         assert!(array.contains(&format!(
-            "exec /opt/astronn --threads 2 predict --shard \"${{SLURM_ARRAY_TASK_ID}}/3\" -o \
+            "exec /opt/astronn --threads 2 --overwrite predict --shard \"${{SLURM_ARRAY_TASK_ID}}/3\" -o \
              \"{work}/shards/astraAllStarAstroNN.fits/shard-${{SLURM_ARRAY_TASK_ID}}.fits\" \
              --seed 7 'my list.txt'\n"
         )));
@@ -553,6 +577,15 @@ mod tests {
              {work}/shards/astraAllStarAstroNN.fits\n"
         )));
         assert_eq!(SlurmRun::load(&run.workdir).unwrap(), run);
+        // Asked to, the merge replaces an existing output.
+        let mut replacing = run.clone();
+        replacing.allow_overwrite().unwrap();
+        let merge = std::fs::read_to_string(run.workdir.join(MERGE_SCRIPT)).unwrap();
+        assert!(
+            merge.contains("/opt/astronn --overwrite merge -o out/"),
+            "{merge}"
+        );
+        assert!(SlurmRun::load(&run.workdir).unwrap().overwrite);
         let again = SlurmRun::create(SlurmRun {
             workdir: run.workdir.clone(),
             ..run.clone()

@@ -236,6 +236,18 @@ fn read_identity(fits: &mut Fits, path: &Path) -> Result<StarIdentity> {
     let nvisits = card(&cards, "NVISITS")
         .and_then(|n| n.trim().parse::<usize>().ok())
         .unwrap_or(0);
+    // Each visit has its SFILE<k> card (and more): a count beyond the header's cards is not
+    // a real one, and looking up that many would keep a run busy for minutes.
+    if nvisits > cards.len() {
+        return Err(Error::file(
+            path,
+            format!(
+                "NVISITS = {nvisits}, but the primary header holds only {} cards (one SFILE \
+                 card per visit)",
+                cards.len()
+            ),
+        ));
+    }
     let visit_files = (1..=nvisits)
         .map(|k| {
             card(&cards, &format!("SFILE{k}"))

@@ -297,7 +297,15 @@ impl Fits {
             )
         };
         self.check(status, || "cannot read the image dimensions".into())?;
-        let naxis = usize::try_from(naxis).unwrap_or(0).min(9);
+        // CFITSIO fills at most 9 axes here, but its pixel readers take one coordinate per
+        // axis of the image: an image of more axes is refused rather than read past them.
+        let naxis = usize::try_from(naxis).unwrap_or(0);
+        if naxis > naxes.len() {
+            return Err(Error::file(
+                &self.path,
+                format!("an image of {naxis} axes: at most 9 are read"),
+            ));
+        }
         Ok((bitpix, naxes[..naxis].to_vec()))
     }
 
@@ -654,10 +662,39 @@ impl Fits {
             sys::ffgnrwll(self.ptr, &mut nrows, &mut status);
         }
         self.check(status, || "cannot read the table dimensions".into())?;
-        Ok((
-            usize::try_from(ncols).unwrap_or(0),
-            usize::try_from(nrows).unwrap_or(0),
-        ))
+        let rows = usize::try_from(nrows).unwrap_or(0);
+        let row_bytes = self
+            .read_key_string("NAXIS1")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+        self.check_data_size(rows as u64, row_bytes.max(1), "table rows")?;
+        Ok((usize::try_from(ncols).unwrap_or(0), rows))
+    }
+
+    /// Refuses a header that claims more data (`count` items of `item_bytes`) than the file
+    /// can hold, before anything is allocated for it: at most the file's length, or for a
+    /// gzip-compressed file 1032 times it (deflate's greatest ratio).
+    fn check_data_size(&self, count: u64, item_bytes: u64, what: &str) -> Result<()> {
+        let length = std::fs::metadata(&self.path).map_or(u64::MAX, |m| m.len());
+        let gzip = self
+            .path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
+        let limit = if gzip {
+            length.saturating_mul(1032)
+        } else {
+            length
+        };
+        match count.checked_mul(item_bytes) {
+            Some(bytes) if bytes <= limit => Ok(()),
+            _ => Err(Error::file(
+                &self.path,
+                format!(
+                    "the header claims {count} {what} of {item_bytes} bytes, more than the \
+                     file's {length} bytes hold"
+                ),
+            )),
+        }
     }
 
     /// Name (`TTYPEn`, or `col<n>` when absent), equivalent type and layout of a column.

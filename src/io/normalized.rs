@@ -24,7 +24,7 @@ use crate::io::fits::{self, Fits};
 use crate::io::header_card::HeaderCard;
 pub use crate::io::spectrum_meta::SpectrumMeta;
 use crate::io::spectrum_meta::{decode, encode, metas_from_columns, SpectraColumns};
-use crate::io::temp::TempPath;
+use crate::io::temp::{while_writing, TempPath};
 use crate::{Error, Result};
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -194,10 +194,15 @@ impl SpectraFileWriter {
         }
         let mut record = Vec::with_capacity(512);
         encode(meta, &mut record);
+        let dest = &self.dest;
         for ((_, spill), values) in self.images.iter_mut().zip(planes) {
-            spill.write_f64s(values)?;
+            spill
+                .write_f64s(values)
+                .map_err(|e| while_writing(dest, e))?;
         }
-        self.meta.write(&record)?;
+        self.meta
+            .write(&record)
+            .map_err(|e| while_writing(dest, e))?;
         self.columns.observe(meta);
         self.rows += 1;
         Ok(())
@@ -215,7 +220,12 @@ impl SpectraFileWriter {
 
     /// Assembles the FITS file from the spills (in chunks), closes it and renames it over
     /// the destination atomically; the temporary files are removed.
-    pub fn finish(mut self) -> Result<()> {
+    pub fn finish(self) -> Result<()> {
+        let dest = self.dest.clone();
+        self.complete().map_err(|e| while_writing(&dest, e))
+    }
+
+    fn complete(mut self) -> Result<()> {
         let mut fits = self
             .fits
             .take()

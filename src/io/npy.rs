@@ -28,7 +28,10 @@ impl NpyArray {
         let descr = descr.trim_matches(|c| c == '\'' || c == '"');
         let fortran = header_value(&header, "fortran_order")?.trim() == "True";
         let shape = parse_shape(&header_value(&header, "shape")?)?;
-        let count: usize = shape.iter().product();
+        let count = shape
+            .iter()
+            .try_fold(1usize, |n, &d| n.checked_mul(d))
+            .ok_or_else(|| format!("shape {shape:?} overflows the address space"))?;
         let element = ElementType::from_descr(descr)?;
         let needed = count
             .checked_mul(element.size)
@@ -218,6 +221,15 @@ mod tests {
         out.extend_from_slice(&padded);
         out.extend_from_slice(body);
         out
+    }
+
+    #[test]
+    fn a_shape_whose_size_overflows_is_refused() {
+        // Found reading the code (issue 33): the product wrapped to 2 in release builds and
+        // the array then panicked where it was used.
+        let bytes = npy_bytes("<f8", false, "(9223372036854775809, 2)", &[0u8; 16]);
+        let err = NpyArray::parse(&bytes).unwrap_err();
+        assert!(err.contains("overflows"), "{err}");
     }
 
     #[test]

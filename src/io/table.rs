@@ -23,7 +23,7 @@
 use crate::io::columns::{check_batch, validate_columns, ColumnData, ColumnSpec};
 use crate::io::fits;
 use crate::io::header_card::HeaderCard;
-use crate::io::temp::TempPath;
+use crate::io::temp::{while_writing, TempPath};
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
 
@@ -124,7 +124,8 @@ impl AstraTableWriter {
                 "the table writer was already closed after an error",
             )
         })?;
-        fits.write_rows(self.rows + 1, &self.columns, batch)?;
+        fits.write_rows(self.rows + 1, &self.columns, batch)
+            .map_err(|e| while_writing(&self.dest, e))?;
         self.rows += n;
         Ok(())
     }
@@ -142,7 +143,13 @@ impl AstraTableWriter {
     /// Completes the table: adds `late_primary` cards (elapsed time, row counts…) to HDU 0,
     /// writes both tables' `CHECKSUM`/`DATASUM`, closes the file, gzips it when the
     /// destination ends in `.gz`, and renames it over the destination atomically.
-    pub fn finish(mut self, late_primary: &[HeaderCard]) -> Result<()> {
+    pub fn finish(self, late_primary: &[HeaderCard]) -> Result<()> {
+        let dest = self.dest.clone();
+        self.complete(late_primary)
+            .map_err(|e| while_writing(&dest, e))
+    }
+
+    fn complete(mut self, late_primary: &[HeaderCard]) -> Result<()> {
         let mut fits = self.fits.take().ok_or_else(|| {
             Error::file(
                 &self.dest,

@@ -1,8 +1,62 @@
 //! Temporary files beside a destination, renamed over it when complete, so a failed run
-//! never leaves a half-written output.
+//! never leaves a half-written output; and the rule that an existing output is not
+//! replaced unless asked ([`refuse_to_replace`]).
 
 use crate::{Error, Result};
 use std::path::{Path, PathBuf};
+
+/// Refuses, before any work, to replace a user's earlier output: each of `files` that exists
+/// (a dangling link included) and each of `dirs` that holds anything is an error of kind
+/// `AlreadyExists` naming it, unless `overwrite` (the CLI's `--overwrite`, Python's
+/// `overwrite=True`), as astropy's `writeto(overwrite=False)`.
+pub fn refuse_to_replace(files: &[&Path], dirs: &[&Path], overwrite: bool) -> Result<()> {
+    if overwrite {
+        return Ok(());
+    }
+    let exists = |path: &Path| std::fs::symlink_metadata(path).is_ok();
+    let holds_anything =
+        |dir: &Path| std::fs::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some());
+    let taken = files
+        .iter()
+        .find(|f| exists(f))
+        .map(|f| (f, "already exists"))
+        .or_else(|| {
+            dirs.iter()
+                .find(|d| holds_anything(d))
+                .map(|d| (d, "already exists and is not empty"))
+        });
+    match taken {
+        None => Ok(()),
+        Some((path, what)) => Err(Error::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!(
+                    "{what}; an earlier output is not replaced unless asked (--overwrite, or \
+                     overwrite=True in Python)"
+                ),
+            ),
+        )),
+    }
+}
+
+/// An error met while writing the temporary file of `dest`, told about `dest`, the file the
+/// user named: `dest: cannot write it: <the cause>` (the earlier `dest`, if any, is kept).
+/// Errors that are not about files pass unchanged.
+pub fn while_writing(dest: &Path, error: Error) -> Error {
+    let kind = match &error {
+        Error::Io { cause, .. } => cause.kind(),
+        Error::File { .. } => std::io::ErrorKind::Other,
+        _ => return error,
+    };
+    Error::io(
+        dest,
+        std::io::Error::new(
+            kind,
+            format!("cannot write it ({error}); an earlier file of that name is kept"),
+        ),
+    )
+}
 
 /// A temporary file name beside a destination, removed on drop unless persisted.
 #[derive(Debug)]
@@ -74,5 +128,33 @@ impl Drop for TempPath {
         if !self.keep {
             let _ = std::fs::remove_file(&self.path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn existing_outputs_are_refused_unless_overwriting() {
+        let dir = tempfile::tempdir().unwrap();
+        let (old, new) = (dir.path().join("old.fits"), dir.path().join("new.fits"));
+        std::fs::write(&old, b"yesterday").unwrap();
+        let empty = dir.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        assert!(refuse_to_replace(&[&new], &[&empty], false).is_ok());
+        let err = refuse_to_replace(&[&new, &old], &[], false).unwrap_err();
+        let Error::Io { path, cause } = &err else {
+            panic!("{err}")
+        };
+        assert_eq!(
+            (path, cause.kind()),
+            (&old, std::io::ErrorKind::AlreadyExists)
+        );
+        assert!(err.to_string().contains("--overwrite"), "{err}");
+        let err = refuse_to_replace(&[], &[dir.path()], false).unwrap_err();
+        assert!(err.to_string().contains("not empty"), "{err}");
+        assert!(refuse_to_replace(&[&old], &[dir.path()], true).is_ok());
+        assert_eq!(std::fs::read(&old).unwrap(), b"yesterday");
     }
 }

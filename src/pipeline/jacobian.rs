@@ -255,7 +255,8 @@ pub struct ArrayJacobians {
 /// The Jacobians of `rows` normalized spectra in `flux` (row-major, [`NETWORK_PIXELS`]
 /// each), in parallel: `mc` samples (0: deterministic) with each row's dropout stream from
 /// `seed` and `rows_info` (the one `predict` gives it). A row with non-finite pixels is NaN,
-/// with a warning, as `predict` makes it a NO_RESULT row.
+/// with a warning, as `predict` makes it a NO_RESULT row. A stop request
+/// ([`crate::cancel`]) is an [`Error::Cancelled`].
 pub fn jacobians_of_arrays(
     net: &JacobianNetwork,
     flux: &[f64],
@@ -276,6 +277,7 @@ pub fn jacobians_of_arrays(
         .par_chunks(NETWORK_PIXELS)
         .zip(&metas)
         .map(|(row, meta)| match normalized_row_problem(row) {
+            _ if crate::cancel::requested() => Err(Error::Cancelled),
             Some(problem) => Ok(Err(problem)),
             None => {
                 let stream = net.stream(seed, stream_key(meta));
@@ -431,11 +433,13 @@ pub fn run_jacobian(
             .spectra
             .par_iter()
             .map(|s| {
+                crate::cancel::check()?;
                 let flux = s.data.as_ref().map_err(|r| Error::Invalid(r.clone()))?;
                 let stream = net.stream(options.seed, stream_key(&s.meta));
                 net.spectrum(flux, options.mc, stream, options.log_variance)
             })
             .collect();
+        crate::cancel::check()?;
         for (spectrum, result) in chunk.spectra.iter().zip(results) {
             match result {
                 Ok(jacobian) => {

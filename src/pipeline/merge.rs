@@ -323,6 +323,7 @@ fn merge_tables(shards: &[ShardFile], dest: &Path) -> Result<MergeSummary> {
         out.write_all(&header.to_bytes())
             .map_err(|e| Error::io(dest, e))?;
         for shard in shards {
+            crate::cancel::check()?;
             let layout = &shard.hdus[hdu];
             if layout.data_bytes > 0 {
                 FitsStream::open(&shard.path)?.copy_data(layout, hdu, &mut out)?;
@@ -391,6 +392,7 @@ fn merge_normalized(shards: &[ShardFile], dest: &Path) -> Result<MergeSummary> {
         let mut reader = NormalizedReader::open(&shard.path)?;
         let mut start = 0;
         while start < reader.len() {
+            crate::cancel::check()?;
             let count = CHUNK.min(reader.len() - start);
             let flux = reader.read_flux(start, count)?;
             let e_flux = reader.read_e_flux(start, count)?;

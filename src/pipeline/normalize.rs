@@ -45,7 +45,7 @@ pub fn normalize_files(
 /// Normalizes the coadd (and with `visits` every visit) of each file, `files_per_chunk` files
 /// at a time in parallel, appending rows in input order. A spectrum that cannot be prepared
 /// is written as a row of NaN (so `predict --normalized` reports it as NO_RESULT) and warned
-/// about.
+/// about. A stop request ([`crate::cancel`]) ends it between chunks.
 fn run_normalize(
     files: &[PathBuf],
     visits: bool,
@@ -56,10 +56,12 @@ fn run_normalize(
     let missing = vec![f64::NAN; NETWORK_PIXELS];
     let mut summary = RunSummary::default();
     for chunk in files.chunks(files_per_chunk.max(1)) {
+        crate::cancel::check()?;
         let prepared: Vec<_> = chunk
             .par_iter()
             .map(|path| prepare_file(path, visits))
             .collect();
+        crate::cancel::check()?;
         let spectra: usize = prepared.iter().map(Vec::len).sum();
         for spectrum in prepared.into_iter().flatten() {
             match &spectrum.data {

@@ -166,16 +166,25 @@ pub(crate) fn group_size(spectra: usize) -> usize {
 }
 
 /// Runs the networks on prepared spectra, in groups in parallel over the thread pool; the
-/// outcomes are in the spectra's order.
+/// outcomes are in the spectra's order. A stop request ([`crate::cancel`]) skips the groups
+/// not yet started and is an [`crate::Error::Cancelled`].
 pub fn predict_spectra(
     spectra: Vec<Prepared<Vec<f64>>>,
     predictors: &Predictors,
     options: &PredictOptions,
-) -> Vec<Outcome> {
-    spectra
+) -> Result<Vec<Outcome>> {
+    let outcomes = spectra
         .par_chunks(group_size(spectra.len()))
-        .flat_map_iter(|group| process(group, predictors, options))
-        .collect()
+        .flat_map_iter(|group| {
+            if crate::cancel::requested() {
+                Vec::new()
+            } else {
+                process(group, predictors, options)
+            }
+        })
+        .collect();
+    crate::cancel::check()?;
+    Ok(outcomes)
 }
 
 /// Runs each network on a group of spectra (AstroNNDist on its coadds only).
@@ -299,7 +308,7 @@ fn predict_chunk(
         astronn: jobs.astronn.as_ref().map(|j| &j.predictor),
         dist: jobs.dist.as_ref().map(|j| &j.predictor),
     };
-    let outcomes = predict_spectra(wanted, &shared, options);
+    let outcomes = predict_spectra(wanted, &shared, options)?;
     let mut astronn_rows = Vec::new();
     let mut dist_rows = Vec::new();
     for outcome in outcomes {

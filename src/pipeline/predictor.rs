@@ -264,7 +264,7 @@ impl Predictor {
                 dist: Some(p),
             },
         };
-        let outcomes = predict_spectra(spectra, &predictors, options);
+        let outcomes = predict_spectra(spectra, &predictors, options)?;
         let mut warnings = Vec::new();
         let mut rows = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
@@ -308,7 +308,8 @@ pub struct ApStarPixels<'a> {
 /// it cannot be normalized.
 pub type NormalizedRow = std::result::Result<(Vec<f64>, Vec<f64>), String>;
 
-/// Continuum-normalizes every row of `pixels` (in parallel).
+/// Continuum-normalizes every row of `pixels` (in parallel); a stop request
+/// ([`crate::cancel`]) is an [`Error::Cancelled`].
 pub fn normalize_rows(pixels: &ApStarPixels) -> Result<Vec<NormalizedRow>> {
     let rows = checked_rows(pixels.flux.len(), APSTAR_PIXELS, "flux")?;
     for (what, len) in [
@@ -323,9 +324,10 @@ pub fn normalize_rows(pixels: &ApStarPixels) -> Result<Vec<NormalizedRow>> {
         }
     }
     let row = |i: usize| i * APSTAR_PIXELS..(i + 1) * APSTAR_PIXELS;
-    Ok((0..rows)
+    let normalized = (0..rows)
         .into_par_iter()
         .map(|i| {
+            crate::cancel::check().map_err(|e| e.to_string())?;
             normalize(
                 &pixels.flux[row(i)],
                 &pixels.e_flux[row(i)],
@@ -333,7 +335,9 @@ pub fn normalize_rows(pixels: &ApStarPixels) -> Result<Vec<NormalizedRow>> {
             )
             .map(|n| (n.flux, n.e_flux))
         })
-        .collect())
+        .collect();
+    crate::cancel::check()?;
+    Ok(normalized)
 }
 
 /// The number of rows of `len` values `width` wide, refusing a ragged length.

@@ -5,6 +5,7 @@
 use crate::io::header_card::{CardValue, HeaderCard};
 use crate::io::model_file::{ModelFile, ModelKind};
 use crate::io::photometry::{PhotometryCatalog, PhotometryColumns};
+use crate::io::temp::refuse_to_replace;
 use crate::models::ModelSpec;
 use crate::nn::precision::Arithmetic;
 use crate::pipeline::astronn::AstroNNJob;
@@ -18,7 +19,7 @@ use crate::pipeline::source::SpectrumSource;
 use crate::products::writer::ProductWriter;
 use crate::products::Product;
 use crate::{Error, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime};
 
 /// apStar files read and normalized together before their spectra go to the networks.
@@ -162,6 +163,8 @@ pub struct RunSpec {
     pub arithmetic: Arithmetic,
     /// The command line (or call) that started the run, for the headers.
     pub command_line: String,
+    /// Replace outputs that exist (else an existing output is an error before any work).
+    pub overwrite: bool,
 }
 
 /// A run ready to execute: models built, catalogs read, tables created.
@@ -216,7 +219,7 @@ pub fn random_seed() -> u64 {
 
 impl Run {
     /// Loads and checks everything the run needs and creates its tables; nothing is read
-    /// from the inputs yet.
+    /// from the inputs yet. An output that exists is an error unless `spec.overwrite`.
     pub fn prepare(spec: RunSpec) -> Result<Run> {
         let started = SystemTime::now();
         let options = predict_options(spec.mc, spec.seed, spec.strict)?;
@@ -225,6 +228,14 @@ impl Run {
                 "a run needs AstroNN or AstroNNDist outputs".into(),
             ));
         }
+        let requested: Vec<&Path> = spec
+            .astronn
+            .iter()
+            .flat_map(|o| std::iter::once(&o.output).chain(&o.visits_output))
+            .chain(spec.dist.iter().map(|o| &o.output))
+            .map(PathBuf::as_path)
+            .collect();
+        refuse_to_replace(&requested, &[], spec.overwrite)?;
         let visits = spec
             .astronn
             .as_ref()

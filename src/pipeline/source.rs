@@ -103,6 +103,7 @@ impl SpectrumSource {
 
     /// The next chunk, or `None` at the end.
     pub fn next_chunk(&mut self) -> Result<Option<Chunk>> {
+        crate::cancel::check()?;
         match self {
             SpectrumSource::ApStar {
                 files,

@@ -142,9 +142,10 @@ impl Observer for Collector {
 }
 
 /// Runs a prediction over files, writing the DR19 tables named in `outputs` (keys
-/// `coadds`, `visits`, `distances`). Returns `(summary, warnings)`.
+/// `coadds`, `visits`, `distances`; an existing one is refused unless `overwrite`).
+/// Returns `(summary, warnings)`.
 #[pyfunction]
-#[pyo3(signature = (inputs, outputs, *, model=None, dist_model=None, normalized=None, shard=None, mc=100, seed=None, strict=false, precision="f32", noise_model=None, sources=None, sources_id_column=None, gaia=None, gaia_id_column=None, photometry=None, photometry_columns=None, threads=None, progress=None, command_line=String::new()))]
+#[pyo3(signature = (inputs, outputs, *, model=None, dist_model=None, normalized=None, shard=None, mc=100, seed=None, strict=false, precision="f32", noise_model=None, sources=None, sources_id_column=None, gaia=None, gaia_id_column=None, photometry=None, photometry_columns=None, threads=None, progress=None, command_line=String::new(), overwrite=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn predict_files<'py>(
     py: Python<'py>,
@@ -168,6 +169,7 @@ pub fn predict_files<'py>(
     threads: Option<usize>,
     progress: Option<PyObject>,
     command_line: String,
+    overwrite: bool,
 ) -> PyResult<(Bound<'py, PyDict>, Vec<String>)> {
     let output = |key: &str| outputs.get(key).cloned();
     let (arithmetic, precision_notice) = crate::python::model::parse_precision(precision)?;
@@ -212,6 +214,7 @@ pub fn predict_files<'py>(
         strict,
         arithmetic,
         command_line,
+        overwrite,
     };
     let collector = Collector {
         warnings: Mutex::new(Vec::new()),

@@ -477,7 +477,9 @@ impl<N: TrainableNetwork> Trainer<N> {
     /// `batch_size`, each an Adam step on loss + L2 with dropout on, followed by the
     /// network's weight constraints (the censored network's max-norm); then validation and
     /// the schedule. `progress` is called after every batch with the number of training
-    /// spectra done in this epoch.
+    /// spectra done in this epoch. A stop request ([`crate::cancel`]) ends the epoch with
+    /// [`crate::Error::Cancelled`] before its next batch; the best model so far and the
+    /// completed epochs' history stay as they were.
     pub fn run_epoch_with_progress(
         &mut self,
         progress: &mut dyn FnMut(usize),
@@ -493,6 +495,7 @@ impl<N: TrainableNetwork> Trainer<N> {
         let mut done = 0;
         let vars = trained_vars(&self.model, &self.trained);
         for batch in order.chunks(self.config.batch_size) {
+            crate::cancel::check()?;
             let x = self.inputs(batch)?;
             let targets = self.targets(batch)?;
             let mut masks = stream(self.config.seed, "dropout", self.step);
@@ -571,6 +574,7 @@ impl<N: TrainableNetwork> Trainer<N> {
         let mut abs_count = vec![0usize; l];
         let (mut spectrum_mae_sum, mut spectra_with_labels) = (0.0, 0usize);
         for rows in self.val_rows.chunks(self.config.eval_batch_size) {
+            crate::cancel::check()?;
             let (prediction, log_variance) =
                 net.forward(&self.inputs(rows)?, 1, &mut Dropout::Off)?;
             let targets = self.targets(rows)?;
