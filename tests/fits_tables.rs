@@ -8,6 +8,7 @@ use astronn::io::fields::{Fields, Value};
 use astronn::io::header_card::{CardValue, HeaderCard};
 use astronn::io::normalized::{NormalizedReader, NormalizedWriter, SpectrumMeta};
 use astronn::io::table::{read_primary_cards, read_table, AstraTableWriter};
+use common::dir_entries;
 use fitsio::FitsFile;
 use std::path::Path;
 
@@ -125,15 +126,6 @@ fn assert_same_column(name: &str, a: &ColumnData, b: &ColumnData) {
         }
         _ => assert_eq!(a, b, "{name}"),
     }
-}
-
-fn dir_entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 fn hdu_names(path: &Path) -> Vec<String> {

@@ -4,7 +4,7 @@
 mod common;
 
 use common::run::s;
-use common::test_data;
+use common::{dir_entries, test_data};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -68,16 +68,6 @@ fn stop(
     )
 }
 
-/// The names in `dir`.
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn sigterm_stops_predict_and_leaves_no_temporary_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,12 +85,12 @@ fn sigterm_stops_predict_and_leaves_no_temporary_file() {
         s(&inputs),
     ]);
     // Once its temporary tables exist, the run is under way.
-    let (status, took, messages) = stop(child, "TERM", || names(dir.path()).len() > 1);
+    let (status, took, messages) = stop(child, "TERM", || dir_entries(dir.path()).len() > 1);
     assert_eq!(status.code(), Some(143), "{status:?}: {messages}");
     assert!(took < Duration::from_secs(1), "stopped after {took:?}");
     assert!(messages.contains("stopped by signal 15"), "{messages}");
     assert_eq!(
-        names(dir.path()),
+        dir_entries(dir.path()),
         ["inputs"],
         "no output, no temporary file"
     );
@@ -112,12 +102,12 @@ fn ctrl_c_stops_normalize_with_status_130() {
     let inputs = many_inputs(dir.path(), 1000);
     let out = dir.path().join("normalized.fits");
     let child = start(&["normalize", "--visits", "-o", s(&out), s(&inputs)]);
-    let (status, took, messages) = stop(child, "INT", || names(dir.path()).len() > 1);
+    let (status, took, messages) = stop(child, "INT", || dir_entries(dir.path()).len() > 1);
     assert_eq!(status.code(), Some(130), "{status:?}: {messages}");
     assert!(
         status.signal().is_none(),
         "it exits, not killed by the signal"
     );
     assert!(took < Duration::from_secs(1), "stopped after {took:?}");
-    assert_eq!(names(dir.path()), ["inputs"]);
+    assert_eq!(dir_entries(dir.path()), ["inputs"]);
 }

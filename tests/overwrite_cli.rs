@@ -5,20 +5,9 @@
 mod common;
 
 use common::run::{astronn, s, stderr, succeed};
-use common::test_data;
-use std::path::Path;
+use common::{dir_entries, test_data};
 
 const STAR: &str = "apStar-dr17-2M17335483-2753043.fits";
-
-/// The names in `dir`, sorted.
-fn names(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
 
 #[test]
 fn every_command_refuses_an_existing_output_before_any_work() {
@@ -61,7 +50,7 @@ fn every_command_refuses_an_existing_output_before_any_work() {
         );
         assert_eq!(std::fs::read(&old).unwrap(), b"yesterday's run", "{args:?}");
         assert_eq!(
-            names(dir.path()),
+            dir_entries(dir.path()),
             ["full", "old.out"],
             "{args:?}: nothing written"
         );
@@ -94,7 +83,7 @@ fn overwrite_replaces_an_earlier_table() {
         s(&star),
         "--overwrite",
     ]);
-    assert_eq!(names(dir.path()), ["stars.fits"]);
+    assert_eq!(dir_entries(dir.path()), ["stars.fits"]);
 }
 
 /// Runs the binary with the size of any file it writes limited to `kib` KiB (SIGXFSZ
@@ -149,7 +138,7 @@ fn a_failed_write_keeps_the_earlier_table_and_leaves_nothing_else() {
             "{args:?}: table kept"
         );
         assert_eq!(
-            names(dir.path()),
+            dir_entries(dir.path()),
             ["stars.fits"],
             "{args:?}: no partial file"
         );

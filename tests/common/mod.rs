@@ -26,6 +26,16 @@ pub fn fixtures() -> PathBuf {
     dir
 }
 
+/// The names of the entries of `dir`, sorted.
+pub fn dir_entries(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// A file under `tests/data`.
 pub fn test_data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
