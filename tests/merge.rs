@@ -278,7 +278,7 @@ fn merge_refuses_shards_that_are_not_one_whole_run() {
         &[&a, &b, &c, &unsharded],
         "the number of shards (NSHARDS) is 3",
     );
-    refused(dir, &[&a, &b, &list], "not a FITS file");
+    refused(dir, &[&a, &b, &list], "not a readable FITS file");
     // The three right ones merge.
     succeed(&[
         "merge",

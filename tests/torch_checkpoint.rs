@@ -369,3 +369,49 @@ proptest! {
         let _ = read_state_dict(&path);
     }
 }
+
+/// Sets the uncompressed size that the zip at `path` gives record `name` (in its local header
+/// and in the central directory) to `size`, as a damaged archive or a zip bomb would claim.
+fn claim_size(path: &Path, name: &str, size: u32) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let mut patched = 0;
+    let at: Vec<usize> = bytes
+        .windows(name.len())
+        .enumerate()
+        .filter(|(_, w)| *w == name.as_bytes())
+        .map(|(i, _)| i)
+        .collect();
+    for i in at {
+        // Local header: 30 bytes before the name, size at 22; central: 46 before, size at 24.
+        for (before, field, signature) in [(30, 22, b"PK\x03\x04"), (46, 24, b"PK\x01\x02")] {
+            if i >= before && &bytes[i - before..i - before + 4] == signature {
+                let start = i - before + field;
+                bytes[start..start + 4].copy_from_slice(&size.to_le_bytes());
+                patched += 1;
+            }
+        }
+    }
+    assert_eq!(patched, 2, "{name}: local header and central directory");
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// A record claiming more bytes than deflate can expand its compressed ones to (a zip bomb's
+/// header) is refused before anything is read; one claiming fewer than it holds is read no
+/// further than its claim, and refused.
+#[test]
+fn records_claiming_impossible_sizes() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = model_file("small_checkpoint.pt");
+    let path = rewrite(&src, dir.path(), |_, data| Some(data));
+    claim_size(&path, "small_checkpoint/data/2", 0xFFFF_FFF0);
+    let msg = err(&path);
+    assert!(
+        msg.contains("record small_checkpoint/data/2 claims 4294967280 bytes")
+            && msg.contains("zip bomb"),
+        "{msg}"
+    );
+    let path = rewrite(&src, dir.path(), |_, data| Some(data));
+    claim_size(&path, "small_checkpoint/data.pkl", 16);
+    let msg = err(&path);
+    assert!(msg.contains("small_checkpoint/data.pkl"), "{msg}");
+}

@@ -80,7 +80,7 @@ fn product_limit(model: &ModelFile, mc: usize) -> Result<f64> {
 
 /// Runs `astronn bench`.
 pub fn bench(args: BenchArgs) -> Result<()> {
-    let files = expand_inputs(&args.inputs)?;
+    let files = expand_inputs(&args.inputs)?.files;
     let spectra: Vec<Vec<f64>> = files
         .iter()
         .flat_map(|path| prepare_file(path, true))

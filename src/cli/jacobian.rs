@@ -68,6 +68,9 @@ pub fn jacobian(
         Some(path) => SpectrumSource::normalized(path, SPECTRA_PER_CHUNK)?,
         None => {
             let inputs = input_files(&args.input.inputs, None)?;
+            for note in &inputs.repeated {
+                eprintln!("warning: {note}");
+            }
             cards.extend(inputs.cards());
             SpectrumSource::apstar(inputs.files, false, FILES_PER_CHUNK)
         }

@@ -89,7 +89,11 @@ fn train_network<N: TrainableNetwork>(
             if args.input.inputs.is_empty() {
                 bail!("no inputs: give apStar files, directories, @lists or --normalized");
             }
-            expand_inputs(&args.input.inputs)?
+            let expanded = expand_inputs(&args.input.inputs)?;
+            for note in expanded.notes() {
+                eprintln!("warning: {note}");
+            }
+            expanded.files
         }
     };
     // Fail on an unwritable destination before reading anything.

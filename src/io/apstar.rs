@@ -232,7 +232,7 @@ fn check_structure(fits: &mut Fits) -> Result<()> {
 
 /// Reads the identity from the primary header (the current HDU).
 fn read_identity(fits: &mut Fits, path: &Path) -> Result<StarIdentity> {
-    let cards = fits::parse_cards(&fits.records()?);
+    let cards = crate::io::header_records::parse_cards(&fits.records()?);
     let nvisits = card(&cards, "NVISITS")
         .and_then(|n| n.trim().parse::<usize>().ok())
         .unwrap_or(0);

@@ -81,6 +81,23 @@ fn buf_to_string(buf: &[c_char]) -> String {
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
+/// The characters of one cell of a string column (`rA`, or `rAw` with `0 < w <= r`), 0 for a
+/// column of no characters (`0A`). A width of 0 or over `r` is refused: CFITSIO divides by it
+/// (a SIGFPE) or reads past the buffer sized by it; `r` itself lies within the row, whose
+/// size `Fits::open` checked against the file's.
+fn string_width(info: &ColumnInfo) -> std::result::Result<usize, String> {
+    if info.repeat <= 0 {
+        return Ok(0);
+    }
+    if info.width <= 0 || info.width > info.repeat {
+        return Err(format!(
+            "string column '{}' has {} characters in strings of {}: not a valid TFORM",
+            info.name, info.repeat, info.width
+        ));
+    }
+    Ok(usize::try_from(info.repeat).unwrap_or(usize::MAX))
+}
+
 /// Name, equivalent type and layout of a table column.
 #[derive(Debug, Clone)]
 pub(crate) struct ColumnInfo {
@@ -122,6 +139,7 @@ impl Fits {
         if meta.len() == 0 {
             return Err(Error::file(path, "the file is empty, not a FITS file"));
         }
+        crate::io::fits_guard::check_headers(path)?;
         let cpath = c_path(path)?;
         let mut fptr: *mut sys::fitsfile = ptr::null_mut();
         let mut status = 0;
@@ -297,15 +315,9 @@ impl Fits {
             )
         };
         self.check(status, || "cannot read the image dimensions".into())?;
-        // CFITSIO fills at most 9 axes here, but its pixel readers take one coordinate per
-        // axis of the image: an image of more axes is refused rather than read past them.
-        let naxis = usize::try_from(naxis).unwrap_or(0);
-        if naxis > naxes.len() {
-            return Err(Error::file(
-                &self.path,
-                format!("an image of {naxis} axes: at most 9 are read"),
-            ));
-        }
+        // CFITSIO's pixel readers take one coordinate per axis of the image: `Fits::open`
+        // refused images of more axes than these 9 (`fits_stream::MAX_AXES`).
+        let naxis = usize::try_from(naxis).unwrap_or(0).min(naxes.len());
         Ok((bitpix, naxes[..naxis].to_vec()))
     }
 
@@ -651,7 +663,8 @@ impl Fits {
         Ok(())
     }
 
-    /// Columns and rows of the current table HDU.
+    /// Columns and rows of the current table HDU (their sizes within the file: `Fits::open`
+    /// checked every header against its length).
     pub(crate) fn table_shape(&mut self) -> Result<(usize, usize)> {
         let mut ncols = 0;
         let mut nrows: i64 = 0;
@@ -662,39 +675,10 @@ impl Fits {
             sys::ffgnrwll(self.ptr, &mut nrows, &mut status);
         }
         self.check(status, || "cannot read the table dimensions".into())?;
-        let rows = usize::try_from(nrows).unwrap_or(0);
-        let row_bytes = self
-            .read_key_string("NAXIS1")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .unwrap_or(0);
-        self.check_data_size(rows as u64, row_bytes.max(1), "table rows")?;
-        Ok((usize::try_from(ncols).unwrap_or(0), rows))
-    }
-
-    /// Refuses a header that claims more data (`count` items of `item_bytes`) than the file
-    /// can hold, before anything is allocated for it: at most the file's length, or for a
-    /// gzip-compressed file 1032 times it (deflate's greatest ratio).
-    fn check_data_size(&self, count: u64, item_bytes: u64, what: &str) -> Result<()> {
-        let length = std::fs::metadata(&self.path).map_or(u64::MAX, |m| m.len());
-        let gzip = self
-            .path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("gz"));
-        let limit = if gzip {
-            length.saturating_mul(1032)
-        } else {
-            length
-        };
-        match count.checked_mul(item_bytes) {
-            Some(bytes) if bytes <= limit => Ok(()),
-            _ => Err(Error::file(
-                &self.path,
-                format!(
-                    "the header claims {count} {what} of {item_bytes} bytes, more than the \
-                     file's {length} bytes hold"
-                ),
-            )),
-        }
+        Ok((
+            usize::try_from(ncols).unwrap_or(0),
+            usize::try_from(nrows).unwrap_or(0),
+        ))
     }
 
     /// Name (`TTYPEn`, or `col<n>` when absent), equivalent type and layout of a column.
@@ -793,7 +777,10 @@ impl Fits {
         first_row: usize,
         n: usize,
     ) -> Result<Vec<String>> {
-        let width = usize::try_from(info.width.max(info.repeat).max(1)).unwrap_or(1);
+        let width = string_width(info).map_err(|msg| Error::file(&self.path, msg))?;
+        if width == 0 {
+            return Ok(vec![String::new(); n]);
+        }
         let mut out = Vec::with_capacity(n);
         let mut done = 0;
         while done < n {
@@ -949,106 +936,31 @@ fn shortest_digits(v: f64) -> c_int {
     17
 }
 
-/// Parses header records into `(keyword, value text)` (see `read_primary_cards`).
-pub(crate) fn parse_cards(records: &[String]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    // Whether the previous card was a string ending in '&' that CONTINUE may extend.
-    let mut continuable = false;
-    for record in records {
-        let record = record.trim_end_matches('\0');
-        let key_field: String = record.chars().take(8).collect();
-        let key = key_field.trim().to_string();
-        if key == "END" {
-            break;
-        }
-        let rest: String = record.chars().skip(8).collect();
-        if key == "CONTINUE" {
-            if continuable {
-                if let (value, true) = parse_value(&rest) {
-                    if let Some(last) = out.last_mut() {
-                        last.1.pop(); // the '&'
-                        last.1.push_str(&value);
-                        continuable = last.1.ends_with('&');
-                        continue;
-                    }
-                }
-            }
-            continuable = false;
-            out.push((key, rest.trim().to_string()));
-            continue;
-        }
-        if key == "HIERARCH" {
-            if let Some(eq) = rest.find('=') {
-                let name = rest[..eq].trim().to_string();
-                let (value, is_str) = parse_value(&rest[eq + 1..]);
-                continuable = is_str && value.ends_with('&');
-                out.push((name, value));
-                continue;
-            }
-        }
-        if let Some(field) = rest.strip_prefix("= ") {
-            let (value, is_str) = parse_value(field);
-            continuable = is_str && value.ends_with('&');
-            out.push((key, value));
-        } else {
-            continuable = false;
-            out.push((key, rest.trim_end().to_string()));
-        }
-    }
-    out
-}
-
-/// The value in a card's value field: `(text, is_string)`.
-fn parse_value(field: &str) -> (String, bool) {
-    let field = field.trim_start();
-    if let Some(body) = field.strip_prefix('\'') {
-        let mut value = String::new();
-        let mut chars = body.chars().peekable();
-        while let Some(c) = chars.next() {
-            if c == '\'' {
-                if chars.peek() == Some(&'\'') {
-                    value.push('\'');
-                    chars.next();
-                } else {
-                    break;
-                }
-            } else {
-                value.push(c);
-            }
-        }
-        (value.trim_end().to_string(), true)
-    } else {
-        let end = field.find('/').unwrap_or(field.len());
-        (field[..end].trim().to_string(), false)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn string_column(repeat: i64, width: i64) -> ColumnInfo {
+        ColumnInfo {
+            colnum: 1,
+            name: "NAME".into(),
+            typecode: TSTRING,
+            repeat,
+            width,
+        }
+    }
+
+    /// `TFORM = '0A'` holds empty strings; `'6A     0'` (a width of 0, which CFITSIO divides
+    /// by) and `'1A1000000000000'` (a width a buffer would be sized by) are refused.
     #[test]
-    fn parses_cards_and_joins_continue() {
-        let records = vec![
-            "SIMPLE  =                    T / conforms".to_string(),
-            "NAME    = 'it''s a &'".to_string(),
-            "CONTINUE  'long &'".to_string(),
-            "CONTINUE  'value'".to_string(),
-            "X       =                  1.5 / comment".to_string(),
-            "COMMENT some text".to_string(),
-            "HIERARCH LONG KEY NAME = 'v'".to_string(),
-        ];
-        let cards = parse_cards(&records);
-        assert_eq!(
-            cards,
-            vec![
-                ("SIMPLE".into(), "T".into()),
-                ("NAME".into(), "it's a long value".into()),
-                ("X".into(), "1.5".into()),
-                ("COMMENT".into(), "some text".into()),
-                ("LONG KEY NAME".into(), "v".into()),
-            ]
-        );
+    fn string_widths_cfitsio_cannot_read_are_refused() {
+        assert_eq!(string_width(&string_column(0, 0)), Ok(0));
+        assert_eq!(string_width(&string_column(6, 6)), Ok(6));
+        assert_eq!(string_width(&string_column(6, 2)), Ok(6));
+        for (repeat, width) in [(6, 0), (1, 1_000_000_000_000)] {
+            let refused = string_width(&string_column(repeat, width)).unwrap_err();
+            assert!(refused.contains("not a valid TFORM"), "{refused}");
+        }
     }
 
     #[test]

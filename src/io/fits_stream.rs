@@ -6,7 +6,7 @@
 //! from `BITPIX`, `NAXISn`, `PCOUNT` and `GCOUNT` (FITS 4.0 §4.4.1), padded to 2880 bytes.
 //! A file that ends inside an HDU is reported as truncated, naming the HDU.
 
-use crate::io::fits::parse_cards;
+use crate::io::header_records::parse_cards;
 use crate::{Error, Result};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
@@ -16,6 +16,14 @@ use std::path::{Path, PathBuf};
 pub const BLOCK: u64 = 2880;
 /// Bytes of a header record.
 const RECORD: usize = 80;
+/// The most axes an HDU may have. FITS allows 999, but CFITSIO keeps 99 per HDU and its pixel
+/// readers take one coordinate per axis: astronn's images have 1 to 3, its tables 2.
+pub const MAX_AXES: i64 = 9;
+/// The most records a header may have (8 MB of cards; SDSS's longest have a few thousand).
+const MAX_HEADER_RECORDS: usize = 100_000;
+/// The largest data unit read (2^62 bytes): far beyond any file, and small enough that its
+/// padding and position arithmetic cannot overflow.
+pub const MAX_DATA_BYTES: u64 = 1 << 62;
 
 /// One HDU's header: its records without `END`.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,26 +51,73 @@ impl RawHeader {
         self.value(key)?.parse().ok()
     }
 
-    /// The size of the data unit in bytes, without padding.
+    /// The size of the data unit in bytes, without padding, from `BITPIX`, `NAXISn`, `PCOUNT`
+    /// and `GCOUNT`, each checked as FITS 4.0 §4.4.1 defines it: a header whose sizes are not
+    /// valid, or whose data would exceed [`MAX_DATA_BYTES`], is an error (CFITSIO trusts these
+    /// numbers, and a negative or overflowing size makes it misplace or endlessly walk HDUs).
     pub fn data_bytes(&self) -> Result<u64> {
         let int = |key: &str| {
             self.int(key)
                 .ok_or_else(|| Error::Invalid(format!("the header has no valid {key}")))
         };
         let naxis = int("NAXIS")?;
+        if !(0..=MAX_AXES).contains(&naxis) {
+            return Err(Error::Invalid(format!(
+                "NAXIS = {naxis}: astronn reads HDUs of 0 to {MAX_AXES} axes"
+            )));
+        }
+        let bitpix = int("BITPIX")?;
+        if ![8, 16, 32, 64, -32, -64].contains(&bitpix) {
+            return Err(Error::Invalid(format!(
+                "BITPIX = {bitpix} is not a FITS value"
+            )));
+        }
+        let (pcount, gcount) = self.group_counts()?;
         if naxis == 0 {
             return Ok(0);
         }
-        let bits = int("BITPIX")?.unsigned_abs();
+        let overflow = || {
+            Error::Invalid(format!(
+                "the data size overflows (over {MAX_DATA_BYTES} bytes)"
+            ))
+        };
         let mut cells: u64 = 1;
-        // Random groups (NAXIS1 = 0) count from axis 2.
-        let first = if self.int("NAXIS1") == Some(0) { 2 } else { 1 };
+        // Random groups (a primary with GROUPS = T and NAXIS1 = 0) count from axis 2.
+        let groups = self.value("GROUPS").is_some_and(|v| v.trim() == "T");
+        let first = if groups && self.int("NAXIS1") == Some(0) {
+            2
+        } else {
+            1
+        };
         for axis in first..=naxis {
-            cells = cells.saturating_mul(int(&format!("NAXIS{axis}"))?.max(0) as u64);
+            let key = format!("NAXIS{axis}");
+            let length = u64::try_from(int(&key)?)
+                .map_err(|_| Error::Invalid(format!("{key} is negative")))?;
+            cells = cells.checked_mul(length).ok_or_else(overflow)?;
         }
-        let pcount = self.int("PCOUNT").unwrap_or(0).max(0) as u64;
-        let gcount = self.int("GCOUNT").unwrap_or(1).max(0) as u64;
-        Ok(bits / 8 * gcount * (pcount + cells))
+        let bytes = pcount
+            .checked_add(cells)
+            .and_then(|n| n.checked_mul(gcount))
+            .and_then(|n| n.checked_mul(bitpix.unsigned_abs() / 8))
+            .filter(|&n| n <= MAX_DATA_BYTES)
+            .ok_or_else(overflow)?;
+        Ok(bytes)
+    }
+
+    /// `PCOUNT` (0 when absent) and `GCOUNT` (1 when absent): neither negative, and `GCOUNT`
+    /// 1 in the standard extensions (FITS 4.0 §7).
+    fn group_counts(&self) -> Result<(u64, u64)> {
+        let pcount = self.int("PCOUNT").unwrap_or(0);
+        let gcount = self.int("GCOUNT").unwrap_or(1);
+        let standard = self
+            .value("XTENSION")
+            .is_some_and(|x| ["IMAGE", "TABLE", "BINTABLE"].contains(&x.trim()));
+        if pcount < 0 || gcount < 0 || (standard && gcount != 1) {
+            return Err(Error::Invalid(format!(
+                "PCOUNT = {pcount} and GCOUNT = {gcount} are not valid FITS values"
+            )));
+        }
+        Ok((pcount as u64, gcount as u64))
     }
 
     /// Replaces the value of the integer card `key` (fixed format), keeping its comment.
@@ -173,12 +228,17 @@ impl FitsStream {
     /// Opens `path`; gzip-compressed files (recognised by their magic bytes) are
     /// decompressed as they are read.
     pub fn open(path: &Path) -> Result<FitsStream> {
+        FitsStream::open_buffered(path, 1 << 20)
+    }
+
+    /// Opens `path` with a read buffer of `capacity` bytes.
+    pub(crate) fn open_buffered(path: &Path, capacity: usize) -> Result<FitsStream> {
         let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
         let mut magic = [0u8; 2];
         let gzip = file.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
         file.seek(SeekFrom::Start(0))
             .map_err(|e| Error::io(path, e))?;
-        let reader = BufReader::with_capacity(1 << 20, file);
+        let reader = BufReader::with_capacity(capacity, file);
         Ok(FitsStream {
             reader: if gzip {
                 Source::Gzip(Box::new(flate2::read::MultiGzDecoder::new(reader)))
@@ -216,6 +276,13 @@ impl FitsStream {
     /// The next header, or `None` at the end of the file; `hdu` (0: the primary) names the
     /// HDU in messages.
     fn next_header(&mut self, hdu: usize) -> Result<Option<RawHeader>> {
+        self.read_header(hdu, false)
+    }
+
+    /// The next header as [`FitsStream::next_header`] reads it, `tolerant` of what may follow
+    /// the last HDU of a file that CFITSIO reads (bytes that do not start an extension: a
+    /// partial block, zeros, text), which then end the file.
+    pub(crate) fn read_header(&mut self, hdu: usize, tolerant: bool) -> Result<Option<RawHeader>> {
         let mut records = Vec::new();
         let mut block = Vec::with_capacity(BLOCK as usize);
         loop {
@@ -228,7 +295,19 @@ impl FitsStream {
                 return Ok(None);
             }
             if hdu == 0 && records.is_empty() && !block[..got].starts_with(b"SIMPLE  =") {
-                return Err(Error::file(&self.path, "not a FITS file (no SIMPLE card)"));
+                return Err(Error::file(
+                    &self.path,
+                    "not a readable FITS file: it does not start with a SIMPLE card",
+                ));
+            }
+            if tolerant && hdu > 0 && records.is_empty() && !block.starts_with(b"XTENSION=") {
+                return Ok(None);
+            }
+            if records.len() >= MAX_HEADER_RECORDS {
+                return Err(Error::file(
+                    &self.path,
+                    format!("HDU {hdu}: a header of over {MAX_HEADER_RECORDS} cards"),
+                ));
             }
             if got < BLOCK as usize {
                 return Err(self.truncated(hdu, "header"));
@@ -254,26 +333,43 @@ impl FitsStream {
 
     /// Skips `bytes` of HDU `hdu`'s data.
     fn skip(&mut self, bytes: u64, hdu: usize) -> Result<()> {
-        if let Source::Plain(reader) = &mut self.reader {
-            let length = reader
-                .get_ref()
-                .metadata()
-                .map_err(|e| Error::io(&self.path, e))?
-                .len();
-            if self.position + bytes > length {
-                return Err(self.truncated(hdu, "data"));
+        self.skip_within(bytes, hdu, true)
+    }
+
+    /// Skips the `bytes` of HDU `hdu`'s data and as much of their padding as the file holds
+    /// (CFITSIO reads a last HDU whose padding is cut short).
+    pub(crate) fn skip_data(&mut self, bytes: u64, hdu: usize) -> Result<()> {
+        self.skip(bytes, hdu)?;
+        self.skip_within(padded(bytes) - bytes, hdu, false)
+    }
+
+    /// Skips `bytes` of HDU `hdu`, or (not `strict`) as many of them as the file still holds;
+    /// a `strict` skip past the end of the file is an error saying it is truncated.
+    fn skip_within(&mut self, bytes: u64, hdu: usize, strict: bool) -> Result<()> {
+        let skipped = match &mut self.reader {
+            Source::Plain(reader) => {
+                let length = reader
+                    .get_ref()
+                    .metadata()
+                    .map_err(|e| Error::io(&self.path, e))?
+                    .len();
+                let skipped = bytes.min(length.saturating_sub(self.position));
+                if strict && skipped < bytes {
+                    return Err(self.truncated(hdu, "data"));
+                }
+                let offset = i64::try_from(skipped).unwrap_or(i64::MAX);
+                reader
+                    .seek_relative(offset)
+                    .map_err(|e| Error::io(&self.path, e))?;
+                skipped
             }
-            let offset = i64::try_from(bytes).unwrap_or(i64::MAX);
-            reader
-                .seek_relative(offset)
-                .map_err(|e| Error::io(&self.path, e))?;
-            self.position += bytes;
-            return Ok(());
-        }
-        let copied = std::io::copy(&mut (&mut self.reader).take(bytes), &mut std::io::sink())
-            .map_err(|e| Error::io(&self.path, e))?;
-        self.position += copied;
-        if copied < bytes {
+            Source::Gzip(_) => {
+                std::io::copy(&mut (&mut self.reader).take(bytes), &mut std::io::sink())
+                    .map_err(|e| Error::io(&self.path, e))?
+            }
+        };
+        self.position += skipped;
+        if strict && skipped < bytes {
             return Err(self.truncated(hdu, "data"));
         }
         Ok(())
@@ -336,7 +432,7 @@ mod tests {
         ]);
         assert_eq!(image.data_bytes().unwrap(), 8 * 7514 * 3);
         assert_eq!(
-            header(&["SIMPLE  = T", "NAXIS   = 0"])
+            header(&["SIMPLE  = T", "BITPIX  = 8", "NAXIS   = 0"])
                 .data_bytes()
                 .unwrap(),
             0

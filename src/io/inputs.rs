@@ -7,16 +7,74 @@
 //! An input that does not exist (a dangling symbolic link included), given directly or in a
 //! list, is an error before any work: a typo must not pass for a NO_RESULT row. A file that
 //! exists but cannot be read is kept; reading it later yields a NO_RESULT row naming it.
+//! A file named more than once is read once.
 
 use crate::{Error, Result};
+use std::collections::HashMap;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
-/// Expands `inputs` into files, in order. A path that does not exist is an [`Error::Io`] of
-/// kind `NotFound` naming it (for a list entry, the list and its line too); so is an
-/// unreadable directory or list. A file that exists but cannot be read is kept (reading it
-/// later yields a NO_RESULT row naming it).
-pub fn expand_inputs(inputs: &[String]) -> Result<Vec<PathBuf>> {
+/// The files that inputs name, each once.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InputFiles {
+    /// The files, in the order first named.
+    pub files: Vec<PathBuf>,
+    /// Each later naming of a file already in `files` (by its absolute path without `.`
+    /// components: the same file through a directory and a list, or with a `./`), with the
+    /// name it was first given. Links to one file under other names are separate inputs, as
+    /// they are named (CFITSIO, too, tells open files apart by name).
+    pub repeated: Vec<(PathBuf, PathBuf)>,
+}
+
+impl InputFiles {
+    /// One line per repeated file, saying it is read once.
+    pub fn notes(&self) -> Vec<String> {
+        self.repeated
+            .iter()
+            .map(|(again, first)| {
+                format!(
+                    "{} is the file {} again: it is read once",
+                    again.display(),
+                    first.display()
+                )
+            })
+            .collect()
+    }
+}
+
+/// Expands `inputs` into files, in order, each path once (see [`InputFiles`]: a file read
+/// twice would be two rows of one spectrum, and two threads sharing CFITSIO's handle of it).
+/// A path that does not exist is an [`Error::Io`] of kind `NotFound` naming it (for a list
+/// entry, the list and its line too); so is an unreadable directory or list. A file that
+/// exists but cannot be read is kept (reading it later yields a NO_RESULT row naming it).
+pub fn expand_inputs(inputs: &[String]) -> Result<InputFiles> {
+    let files = expand_in_order(inputs)?;
+    let mut first_names: HashMap<PathBuf, usize> = HashMap::with_capacity(files.len());
+    let mut once = InputFiles::default();
+    for path in files {
+        let identity = same_path_key(&path);
+        match first_names.get(&identity) {
+            Some(&index) => once.repeated.push((path, once.files[index].clone())),
+            None => {
+                first_names.insert(identity, once.files.len());
+                once.files.push(path);
+            }
+        }
+    }
+    Ok(once)
+}
+
+/// `path` made absolute (against the working directory) without `.` components or repeated
+/// separators: one key for every spelling of one path, symbolic links not followed.
+fn same_path_key(path: &Path) -> PathBuf {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .components()
+        .collect()
+}
+
+/// Expands `inputs` into files, in order, as named.
+fn expand_in_order(inputs: &[String]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for input in inputs {
         match input.strip_prefix('@') {
@@ -125,16 +183,38 @@ mod tests {
             format!("@{}", root.join("list.txt").display()),
             root.join("notes.txt").display().to_string(),
         ];
-        let files = expand_inputs(&inputs).unwrap();
+        let expanded = expand_inputs(&inputs).unwrap();
         let expected = vec![
             root.join("apStar-a.fits.gz"),
             root.join("apStar-b.fits"),
             root.join("more/apStar-c.fits"),
-            root.join("apStar-b.fits"),
-            root.join("more/apStar-c.fits"),
             root.join("notes.txt"),
         ];
-        assert_eq!(files, expected);
+        assert_eq!(expanded.files, expected);
+        // The list names b again, and c a second time through its directory.
+        let again = [root.join("apStar-b.fits"), root.join("more/apStar-c.fits")];
+        assert_eq!(
+            expanded.repeated,
+            [
+                (again[0].clone(), expected[1].clone()),
+                (again[1].clone(), expected[2].clone())
+            ]
+        );
+        assert!(expanded.notes()[0].ends_with("apStar-b.fits again: it is read once"));
+    }
+
+    #[test]
+    fn a_path_spelt_twice_is_read_once_and_a_link_is_its_own_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("apStar-a.fits");
+        std::fs::write(&file, b"x").unwrap();
+        let link = dir.path().join("apStar-link.fits");
+        std::os::unix::fs::symlink(&file, &link).unwrap();
+        let dotted = PathBuf::from(format!("{}/.//apStar-a.fits", dir.path().display()));
+        let inputs = [&file, &link, &dotted].map(|p| p.display().to_string());
+        let expanded = expand_inputs(&inputs).unwrap();
+        assert_eq!(expanded.files, [file.clone(), link]);
+        assert_eq!(expanded.repeated, [(dotted, file)]);
     }
 
     #[test]
@@ -217,7 +297,8 @@ mod tests {
             locked.display().to_string(),
             format!("@{}", list.display()),
         ];
-        let files = expand_inputs(&inputs).unwrap();
-        assert_eq!(files, [garbage.clone(), locked.clone(), garbage, locked]);
+        let expanded = expand_inputs(&inputs).unwrap();
+        assert_eq!(expanded.files, [garbage, locked]);
+        assert_eq!(expanded.repeated.len(), 2);
     }
 }

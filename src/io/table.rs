@@ -278,5 +278,5 @@ pub fn read_header_cards(path: &Path, hdu: usize) -> Result<Vec<(String, String)
     let mut fits = fits::Fits::open(path)?;
     fits.move_to_hdu(hdu + 1)?;
     let records = fits.records()?;
-    Ok(fits::parse_cards(&records))
+    Ok(crate::io::header_records::parse_cards(&records))
 }

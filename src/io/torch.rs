@@ -56,6 +56,11 @@ pub fn read_state_dict(path: &Path) -> Result<Vec<(String, Tensor)>> {
 
 type Res<T> = std::result::Result<T, String>;
 
+/// The most a deflated zip record can expand (deflate's greatest ratio is about 1032:1): a
+/// record claiming more is refused before anything is read, and none is read past the size it
+/// claims, so a small file cannot make the reader allocate without bound.
+const MAX_DEFLATE_RATIO: u64 = 1032;
+
 /// An open checkpoint archive.
 struct Checkpoint<R: Read + Seek> {
     archive: zip::ZipArchive<R>,
@@ -99,10 +104,32 @@ impl<R: Read + Seek> Checkpoint<R> {
             Err(zip::result::ZipError::FileNotFound) => return Ok(None),
             Err(e) => return Err(format!("record {full}: {e}")),
         };
+        let declared = entry.size();
+        if declared > entry.compressed_size().saturating_mul(MAX_DEFLATE_RATIO) {
+            return Err(format!(
+                "record {full} claims {declared} bytes from {} compressed: more than deflate \
+                 can expand to (a damaged archive or a zip bomb)",
+                entry.compressed_size()
+            ));
+        }
         let mut data = Vec::new();
         entry
+            .by_ref()
+            .take(declared.saturating_add(1))
             .read_to_end(&mut data)
             .map_err(|e| format!("record {full}: {e}"))?;
+        if data.len() as u64 != declared {
+            return Err(format!(
+                "record {full} holds {}{} bytes, its header says {declared}",
+                if data.len() as u64 > declared {
+                    "over "
+                } else {
+                    ""
+                },
+                data.len()
+                    .min(usize::try_from(declared).unwrap_or(usize::MAX))
+            ));
+        }
         Ok(Some(data))
     }
 

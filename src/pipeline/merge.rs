@@ -14,9 +14,10 @@
 //! value through [`NormalizedWriter`] instead. The merged file is written beside its
 //! destination and renamed over it only when complete: an error leaves nothing behind.
 
-use crate::io::fits::{parse_cards, Fits};
+use crate::io::fits::Fits;
 use crate::io::fits_stream::{padded, FitsStream, HduLayout, RawHeader};
 use crate::io::header_card::{CardValue, HeaderCard};
+use crate::io::header_records::parse_cards;
 use crate::io::normalized::{NormalizedReader, NormalizedWriter, FLUX_HDU};
 use crate::io::table::persist_fits;
 use crate::io::temp::TempPath;
@@ -88,6 +89,11 @@ impl ShardFile {
         self.hdus[hdu].header.value("EXTNAME").unwrap_or_default()
     }
 
+    /// Whether this is a shard of `normalize` (a FLUX image in HDU 1) rather than a table.
+    fn is_normalized(&self) -> bool {
+        self.hdus.len() > 1 && self.extname(1) == FLUX_HDU
+    }
+
     /// Rows of HDU `hdu`: its last axis (`NAXIS2` of a table or of a 2-D image).
     fn rows(&self, hdu: usize) -> u64 {
         let header = &self.hdus[hdu].header;
@@ -139,7 +145,8 @@ pub fn merge_shards(inputs: &[PathBuf], output: &Path) -> Result<MergeSummary> {
     let shards = read_shards(&shard_files(inputs)?)?;
     let ordered = check_complete(shards)?;
     let temp = TempPath::beside(output, "fits")?;
-    let summary = if ordered[0].hdus.len() > 1 && ordered[0].extname(1) == FLUX_HDU {
+    let summary = if ordered[0].is_normalized() {
+        check_all_normalized(&ordered)?;
         merge_normalized(&ordered, temp.path())?
     } else {
         check_same_tables(&ordered)?;
@@ -197,36 +204,71 @@ fn check_complete(shards: Vec<ShardFile>) -> Result<Vec<ShardFile>> {
         }
     }
     let count = first.shard.count;
-    let mut slots: Vec<Option<ShardFile>> = (0..count).map(|_| None).collect();
-    for shard in shards {
-        let index = shard.shard.index;
-        if let Some(taken) = &slots[index] {
-            return Err(Error::Invalid(format!(
-                "shard {index} of {count} is given twice: {} and {}; nothing was written",
-                taken.path.display(),
-                shard.path.display()
-            )));
-        }
-        slots[index] = Some(shard);
-    }
-    let missing: Vec<String> = slots
-        .iter()
-        .enumerate()
-        .filter(|(_, s)| s.is_none())
-        .map(|(k, _)| k.to_string())
-        .collect();
-    if !missing.is_empty() {
-        let (noun, verb) = if missing.len() == 1 {
-            ("shard", "is")
-        } else {
-            ("shards", "are")
-        };
+    let mut shards = shards;
+    shards.sort_by_key(|s| s.shard.index);
+    if let Some(pair) = shards
+        .windows(2)
+        .find(|p| p[0].shard.index == p[1].shard.index)
+    {
         return Err(Error::Invalid(format!(
-            "{noun} {} of {count} {verb} missing; nothing was written",
-            missing.join(", ")
+            "shard {} of {count} is given twice: {} and {}; nothing was written",
+            pair[0].shard.index,
+            pair[0].path.display(),
+            pair[1].path.display()
         )));
     }
-    Ok(slots.into_iter().flatten().collect())
+    if shards.len() < count {
+        return Err(missing_shards(&shards, count));
+    }
+    Ok(shards)
+}
+
+/// The error for the shards of a run of `count` that are not among `given` (sorted by
+/// index, without repeats): the first few named, without a slot per shard (a damaged header
+/// can claim 10^18 of them).
+fn missing_shards(given: &[ShardFile], count: usize) -> Error {
+    const NAMED: usize = 10;
+    let mut present = given.iter().map(|s| s.shard.index).peekable();
+    let missing: Vec<String> = (0..count)
+        .filter(|&k| {
+            let here = present.peek() == Some(&k);
+            if here {
+                present.next();
+            }
+            !here
+        })
+        .take(NAMED)
+        .map(|k| k.to_string())
+        .collect();
+    let absent = count - given.len();
+    let (noun, verb) = if absent == 1 {
+        ("shard", "is")
+    } else {
+        ("shards", "are")
+    };
+    let more = if absent > missing.len() {
+        format!(" and {} more", absent - missing.len())
+    } else {
+        String::new()
+    };
+    Error::Invalid(format!(
+        "{noun} {}{more} of {count} {verb} missing; nothing was written",
+        missing.join(", ")
+    ))
+}
+
+/// Checks that every shard, like the first, is a `normalize` output.
+fn check_all_normalized(shards: &[ShardFile]) -> Result<()> {
+    match shards.iter().find(|s| !s.is_normalized()) {
+        Some(other) => Err(Error::Invalid(format!(
+            "{} and {} are not shards of one run: the first holds normalized spectra (a {} \
+             image in HDU 1), the second does not; nothing was written",
+            shards[0].path.display(),
+            other.path.display(),
+            FLUX_HDU
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// Checks that every shard has the same HDUs with the same layout (all table-header cards
@@ -459,4 +501,59 @@ fn comment_of(record: &str, quoted: bool) -> String {
     after_value
         .split_once('/')
         .map_or(String::new(), |(_, c)| c.trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shard(index: usize, extnames: &[&str]) -> ShardFile {
+        let hdus = extnames
+            .iter()
+            .map(|name| HduLayout {
+                header: RawHeader {
+                    records: vec![format!("EXTNAME = '{name}'")],
+                },
+                data_start: 0,
+                data_bytes: 0,
+            })
+            .collect();
+        ShardFile {
+            path: PathBuf::from(format!("shard{index}.fits")),
+            shard: Shard::new(index, 2).unwrap(),
+            hdus,
+        }
+    }
+
+    /// A `normalize` shard merged with a shard that has no HDU 1 (or another one) is refused
+    /// instead of indexed past its HDUs.
+    #[test]
+    fn normalized_shards_merge_only_with_normalized_shards() {
+        let normalized = || shard(0, &["", FLUX_HDU, "E_FLUX", "SPECTRA"]);
+        for other in [shard(1, &[""]), shard(1, &["", "APOGEE"])] {
+            let refused = check_all_normalized(&[normalized(), other]).unwrap_err();
+            assert!(
+                refused
+                    .to_string()
+                    .contains("shard0.fits and shard1.fits are not shards of one run"),
+                "{refused}"
+            );
+        }
+        check_all_normalized(&[normalized(), shard(1, &["", FLUX_HDU])]).unwrap();
+    }
+
+    /// A shard claiming a huge run names the first missing shards, without a slot each.
+    #[test]
+    fn missing_shards_of_a_huge_run_are_named_without_a_slot_each() {
+        let mut given = shard(1, &[""]);
+        given.shard = Shard::new(1, 1_000_000_000_000).unwrap();
+        let message = missing_shards(&[given], 1_000_000_000_000).to_string();
+        assert!(
+            message.starts_with(
+                "shards 0, 2, 3, 4, 5, 6, 7, 8, 9, 10 and 999999999989 more of 1000000000000 \
+                 are missing"
+            ),
+            "{message}"
+        );
+    }
 }

@@ -31,6 +31,9 @@ pub fn normalize_files(
     ));
     cards.extend(inputs.cards());
     let mut writer = NormalizedWriter::create(output, &cards)?;
+    for note in &inputs.repeated {
+        observer.warn(note);
+    }
     let summary = run_normalize(
         &inputs.files,
         visits,

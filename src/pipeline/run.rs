@@ -174,6 +174,8 @@ pub struct Run {
     options: PredictOptions,
     outputs: Vec<PathBuf>,
     default_models: Vec<ModelKind>,
+    /// Notes on the inputs, given to the observer when the run starts.
+    input_notes: Vec<String>,
 }
 
 /// What an executed run did.
@@ -241,7 +243,7 @@ impl Run {
             .as_ref()
             .is_some_and(|o| o.visits_output.is_some());
         // The inputs first: one that does not exist fails before any model or catalog is read.
-        let (source, input_cards) = open_source(&spec.inputs, visits)?;
+        let (source, input_cards, input_notes) = open_source(&spec.inputs, visits)?;
         let astronn = spec
             .astronn
             .as_ref()
@@ -342,6 +344,7 @@ impl Run {
             options,
             outputs,
             default_models,
+            input_notes,
         })
     }
 
@@ -375,6 +378,9 @@ impl Run {
     /// run's counts and time to their headers).
     pub fn execute(mut self, observer: &dyn Observer) -> Result<RunReport> {
         let start = Instant::now();
+        for note in &self.input_notes {
+            observer.warn(note);
+        }
         let summary = run_predict(&mut self.source, &mut self.jobs, &self.options, observer)?;
         let seconds = start.elapsed().as_secs_f64();
         let late = [
@@ -416,12 +422,16 @@ impl Run {
     }
 }
 
-/// The run's spectra, and the header cards of its part of the input list (none for a
-/// normalized input).
-fn open_source(inputs: &RunInputs, visits: bool) -> Result<(SpectrumSource, Vec<HeaderCard>)> {
+/// The run's spectra, the header cards of its part of the input list (none for a
+/// normalized input), and notes on the inputs (files named twice).
+fn open_source(
+    inputs: &RunInputs,
+    visits: bool,
+) -> Result<(SpectrumSource, Vec<HeaderCard>, Vec<String>)> {
     Ok(match inputs {
         RunInputs::Normalized(path) => (
             SpectrumSource::normalized(path, SPECTRA_PER_CHUNK)?,
+            Vec::new(),
             Vec::new(),
         ),
         RunInputs::ApStar { inputs, shard } => {
@@ -430,6 +440,7 @@ fn open_source(inputs: &RunInputs, visits: bool) -> Result<(SpectrumSource, Vec<
             (
                 SpectrumSource::apstar(inputs.files, visits, FILES_PER_CHUNK),
                 cards,
+                inputs.repeated,
             )
         }
     })

@@ -127,6 +127,8 @@ pub struct ShardedInputs {
     pub total: usize,
     /// SHA-256 (hex) of the whole list (see [`input_list_hash`]).
     pub hash: String,
+    /// A note for each file the inputs named more than once (each is read once).
+    pub repeated: Vec<String>,
 }
 
 impl ShardedInputs {
@@ -138,13 +140,16 @@ impl ShardedInputs {
                 "no inputs: give apStar files, directories or @list.txt files".into(),
             ));
         }
-        let files = crate::io::inputs::expand_inputs(inputs)?;
-        if files.is_empty() {
+        let expanded = crate::io::inputs::expand_inputs(inputs)?;
+        if expanded.files.is_empty() {
             return Err(Error::Invalid(
                 "the inputs name no files (a directory is searched for apStar* files)".into(),
             ));
         }
-        Ok(ShardedInputs::new(files, shard.unwrap_or(Shard::WHOLE)))
+        let repeated = expanded.notes();
+        let mut sharded = ShardedInputs::new(expanded.files, shard.unwrap_or(Shard::WHOLE));
+        sharded.repeated = repeated;
+        Ok(sharded)
     }
 
     /// Takes `shard`'s part of the expanded input list `all`.
@@ -162,6 +167,7 @@ impl ShardedInputs {
             shard,
             total,
             hash,
+            repeated: Vec::new(),
         }
     }
 
