@@ -20,6 +20,8 @@ apStar files to DR19's tables::
   descriptions); :func:`read_result_table`
 - :mod:`astronn.flags`: ``result_flags`` bits by name
 - :func:`fakemag_to_pc`, :func:`fakemag_to_parallax` (as in astroNN)
+- :func:`train` → :class:`Trained` (the model and its history): train or fine-tune as
+  ``astronn train`` does
 - :class:`Network`: a drop-in for Astra's PyTorch ``Network``
 """
 
@@ -38,6 +40,7 @@ from ._model import (
     read_apstar,
 )
 from ._network import Network
+from ._train import Trained, train
 
 __all__ = [
     "__version__",
@@ -50,6 +53,7 @@ __all__ = [
     "Prediction",
     "Results",
     "TABLE_FILES",
+    "Trained",
     "fakemag_to_parallax",
     "fakemag_to_pc",
     "flags",
@@ -58,5 +62,6 @@ __all__ = [
     "predict_files",
     "read_apstar",
     "read_result_table",
+    "train",
     "wavelength",
 ]

@@ -130,13 +130,18 @@ def path_or_none(path: Optional[PathLike]) -> Optional[str]:
     return None if path is None else os.fspath(path)
 
 
-def threads(value: Optional[int]) -> Optional[int]:
-    """A ``threads`` argument: None (every core) or a positive integer."""
+def positive(value: Optional[int], name: str) -> Optional[int]:
+    """An argument that is None (its default) or a positive integer."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"threads must be a positive integer or None; got {value!r}")
+        raise ValueError(f"{name} must be a positive integer or None; got {value!r}")
     return int(value)
+
+
+def threads(value: Optional[int]) -> Optional[int]:
+    """A ``threads`` argument: None (every core) or a positive integer."""
+    return positive(value, "threads")
 
 
 def mc(value: int) -> int:

@@ -3,6 +3,7 @@
 #![allow(rustdoc::invalid_html_tags, rustdoc::broken_intra_doc_links)]
 
 use crate::nn::precision::Precision;
+use crate::train::run::SavedEpoch;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -425,7 +426,7 @@ pub struct TrainArgs {
     pub precision: Precision,
 
     /// Which epoch's model to write: the one with the best validation loss, or the last.
-    #[arg(long, value_enum, default_value_t = SavedEpoch::Best)]
+    #[arg(long, default_value = "best", value_name = "best|last")]
     pub save: SavedEpoch,
 
     /// Train only on the catalog stars a DR19 selection keeps: `dr19-astronn` (no M_H_BAD,
@@ -440,15 +441,6 @@ pub struct TrainArgs {
     /// bit tests FLAG[BIT] by number or name). Applied after --select.
     #[arg(long = "where", value_name = "EXPR")]
     pub where_expr: Option<String>,
-}
-
-/// The epoch whose model `train` writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum SavedEpoch {
-    /// The epoch with the lowest validation loss (the last one without a validation set).
-    Best,
-    /// The last epoch.
-    Last,
 }
 
 fn parse_label_column(text: &str) -> Result<(String, String), String> {

@@ -58,6 +58,15 @@ pub fn while_writing(dest: &Path, error: Error) -> Error {
     )
 }
 
+/// Writes `text` to `path` through a temporary file beside it: the earlier file stays whole
+/// until the new one is complete.
+pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let temp = TempPath::beside(path, "tmp")?;
+    std::fs::write(temp.path(), text)
+        .map_err(|e| while_writing(path, Error::io(temp.path(), e)))?;
+    temp.persist(path)
+}
+
 /// A temporary file name beside a destination, removed on drop unless persisted.
 #[derive(Debug)]
 pub struct TempPath {

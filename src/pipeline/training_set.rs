@@ -28,6 +28,27 @@ pub struct JoinSummary {
     pub unusable: usize,
 }
 
+impl JoinSummary {
+    /// The counts as a line: "119 spectra with labels (120 read, 1 not in the catalog, …)".
+    pub fn describe(&self) -> String {
+        let spectra = if self.joined == 1 {
+            "spectrum"
+        } else {
+            "spectra"
+        };
+        format!(
+            "{} {spectra} with labels ({} read, {} not in the catalog, {} not selected, {} \
+             without labels, {} unusable)",
+            self.joined,
+            self.spectra,
+            self.not_in_catalog,
+            self.not_selected,
+            self.without_labels,
+            self.unusable
+        )
+    }
+}
+
 /// Reads every coadd of `source` and keeps those whose star has at least one label in
 /// `catalog` and, with a `selection`, is one it keeps. Fails when none does, saying why.
 pub fn collect_training_set(

@@ -9,6 +9,7 @@ mod cli;
 mod files;
 mod layout;
 mod model;
+mod train;
 
 use pyo3::prelude::*;
 
@@ -31,6 +32,7 @@ fn _astronn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(files::read_apstar, m)?)?;
     m.add_function(wrap_pyfunction!(files::read_table, m)?)?;
     m.add_function(wrap_pyfunction!(files::predict_files, m)?)?;
+    m.add_function(wrap_pyfunction!(train::train, m)?)?;
     m.add_function(wrap_pyfunction!(model::bench_network, m)?)?;
     m.add_function(wrap_pyfunction!(cli::run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(layout::result_columns, m)?)?;

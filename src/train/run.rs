@@ -1,0 +1,452 @@
+//! A training run as a library run: [`TrainSpec`] holds what the CLI's flags (and a notebook's
+//! keyword arguments) say, [`TrainRun::prepare`] checks all of it before any work,
+//! [`TrainRun::read`] reads the spectra and joins them with their labels, and
+//! [`Training::run`] trains epoch by epoch, writing a checkpoint and the metrics after each, and
+//! writes the model. A [`TrainObserver`] is told what happens; the faces only draw it.
+
+use crate::io::inputs::expand_inputs;
+use crate::io::labels::{FakemagCatalog, LabelCatalog, LabelColumns, TrainingLabels};
+use crate::io::model_file::{hex, ModelFile, ModelKind};
+use crate::io::temp::{refuse_to_replace, write_atomically, TempPath};
+use crate::models::ModelSpec;
+use crate::nn::censored::LABELS;
+use crate::nn::precision::{Arithmetic, Precision};
+use crate::pipeline::predict::Observer;
+use crate::pipeline::run::{FILES_PER_CHUNK, SPECTRA_PER_CHUNK};
+use crate::pipeline::run_info::utc_timestamp;
+use crate::pipeline::source::SpectrumSource;
+use crate::pipeline::training_set::{collect_training_set, JoinSummary};
+use crate::train::config::TrainConfig;
+use crate::train::selection::{Selection, SelectionOutcome};
+use crate::train::trainer::{EpochMetrics, Trainer};
+use crate::train::{TrainableCensored, TrainableDist, TrainableNetwork};
+use crate::{Error, Result};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::SystemTime;
+
+/// The epoch whose model a run writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SavedEpoch {
+    /// The epoch with the lowest validation loss (the last one without a validation set).
+    #[default]
+    Best,
+    /// The last epoch.
+    Last,
+}
+
+impl FromStr for SavedEpoch {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "best" => Ok(SavedEpoch::Best),
+            "last" => Ok(SavedEpoch::Last),
+            _ => Err(format!("unknown epoch '{s}' to save (choose best or last)")),
+        }
+    }
+}
+
+/// Where a run's training spectra come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TrainInputs {
+    /// apStar files, directories of them and `@list` files (their coadds).
+    ApStar(Vec<String>),
+    /// A file of normalized spectra written by `normalize`.
+    Normalized(PathBuf),
+}
+
+/// Everything a training run needs, as plain data (the CLI's `train` flags).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainSpec {
+    /// The network trained.
+    pub kind: ModelKind,
+    /// The spectra.
+    pub inputs: TrainInputs,
+    /// The label catalog (AstroNN's labels, or AstroNNDist's parallaxes and photometry).
+    pub catalog: PathBuf,
+    /// How the catalog's columns are named.
+    pub columns: LabelColumns,
+    /// The model file written.
+    pub output: PathBuf,
+    /// Per-epoch checkpoints (default: `OUTPUT.checkpoints`).
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Per-epoch metrics, JSON (default: `OUTPUT.metrics.json`).
+    pub metrics: Option<PathBuf>,
+    /// A checkpoint of an earlier run with the same data and settings to continue from.
+    pub resume: Option<PathBuf>,
+    /// A model to fine-tune (any model `predict` reads, or `default`).
+    pub init: Option<PathBuf>,
+    /// With `init`: the normalisation computed from the new training set.
+    pub renormalize: bool,
+    /// The catalog selection preset (`dr19-astronn`, `dr19-dist`).
+    pub select: Option<String>,
+    /// A selection expression, applied after `select`.
+    pub where_expr: Option<String>,
+    /// Epochs, batch size, learning rate, validation fraction, seed, frozen parameters and
+    /// early stopping; its arithmetic is replaced by what `precision` gives on this CPU.
+    pub config: TrainConfig,
+    /// The arithmetic asked for.
+    pub precision: Precision,
+    /// Which epoch's model is written.
+    pub save: SavedEpoch,
+    /// The command line recorded in the model's metadata.
+    pub command_line: String,
+    /// Whether an existing model file may be replaced.
+    pub overwrite: bool,
+}
+
+/// What a training run tells its face (reading progress and unreadable spectra through
+/// [`Observer`]).
+pub trait TrainObserver: Observer {
+    /// Reading the spectra starts: `total` units (files or spectra) named `unit`.
+    fn reading(&self, total: usize, unit: &str);
+    /// The spectra are read and joined with the catalog.
+    fn joined(&self, join: &JoinSummary);
+    /// Fine-tuning starts from the model `parent` (its identity), with the parameters
+    /// `frozen`, and `validation_loss` on this run's validation spectra.
+    fn fine_tuning(&self, parent: &str, frozen: &[String], validation_loss: Option<f64>);
+    /// Epoch `epoch` of `epochs` starts over `spectra` training spectra.
+    fn epoch_started(&self, epoch: usize, epochs: usize, spectra: usize);
+    /// `done` training spectra of the current epoch are done.
+    fn step(&self, done: usize);
+    /// An epoch ended with `metrics`; `best` when its validation loss is the best so far.
+    fn epoch_finished(&self, metrics: &EpochMetrics, epochs: usize, best: bool);
+}
+
+/// A run checked and ready to read its spectra.
+pub struct TrainRun {
+    spec: TrainSpec,
+    config: TrainConfig,
+    parent: Option<ModelFile>,
+    catalog: Box<dyn TrainingLabels>,
+    selected: Option<SelectionOutcome>,
+    source: SpectrumSource,
+    checkpoints: PathBuf,
+    metrics: PathBuf,
+    warnings: Vec<String>,
+}
+
+impl TrainRun {
+    /// Checks the spec and loads what the run needs (inputs, parent model, catalog,
+    /// selection); nothing is trained and no spectrum is read. An existing model file is an
+    /// error unless `spec.overwrite`.
+    pub fn prepare(spec: TrainSpec) -> Result<TrainRun> {
+        refuse_to_replace(&[&spec.output], &[], spec.overwrite)?;
+        if spec.config.epochs == 0 {
+            return Err(Error::Invalid("--epochs must be at least 1".into()));
+        }
+        let mut warnings = Vec::new();
+        // The inputs first: one that does not exist fails before anything is written.
+        let files = match &spec.inputs {
+            TrainInputs::Normalized(_) => Vec::new(),
+            TrainInputs::ApStar(inputs) if inputs.is_empty() => {
+                return Err(Error::Invalid(
+                    "no inputs: give apStar files, directories, @lists or --normalized".into(),
+                ))
+            }
+            TrainInputs::ApStar(inputs) => {
+                let expanded = expand_inputs(inputs)?;
+                warnings.extend(expanded.notes());
+                expanded.files
+            }
+        };
+        // Fail on an unwritable destination before reading anything.
+        drop(TempPath::beside(&spec.output, "check")?);
+        let checkpoints = spec
+            .checkpoint_dir
+            .clone()
+            .unwrap_or_else(|| beside(&spec.output, ".checkpoints"));
+        std::fs::create_dir_all(&checkpoints).map_err(|e| Error::io(&checkpoints, e))?;
+        let metrics = spec
+            .metrics
+            .clone()
+            .unwrap_or_else(|| beside(&spec.output, ".metrics.json"));
+        let (arithmetic, notice) = Arithmetic::for_this_cpu(spec.precision);
+        warnings.extend(notice);
+        let config = TrainConfig {
+            arithmetic,
+            ..spec.config.clone()
+        };
+        if !config.freeze.is_empty() && spec.init.is_none() && spec.resume.is_none() {
+            return Err(Error::Invalid(
+                "--freeze keeps a model's weights: it needs --init MODEL (or --resume)".into(),
+            ));
+        }
+        let parent = match &spec.init {
+            Some(path) => Some(ModelSpec::from_arg(Some(path)).load(spec.kind)?),
+            None => None,
+        };
+        match spec.kind {
+            ModelKind::AstroNN => {
+                Trainer::<TrainableCensored>::check_settings(&config, parent.as_ref())?
+            }
+            ModelKind::AstroNNDist => {
+                Trainer::<TrainableDist>::check_settings(&config, parent.as_ref())?
+            }
+        }
+        let selection = selection(&spec)?;
+        let catalog: Box<dyn TrainingLabels> = match spec.kind {
+            ModelKind::AstroNN => {
+                Box::new(LabelCatalog::load(&spec.catalog, &LABELS, &spec.columns)?)
+            }
+            ModelKind::AstroNNDist => Box::new(FakemagCatalog::load(&spec.catalog, &spec.columns)?),
+        };
+        let selected = selection
+            .map(|selection| selection.apply(&spec.catalog, &spec.columns.id))
+            .transpose()?;
+        let source = match &spec.inputs {
+            TrainInputs::Normalized(path) => SpectrumSource::normalized(path, SPECTRA_PER_CHUNK)?,
+            TrainInputs::ApStar(_) => SpectrumSource::apstar(files, false, FILES_PER_CHUNK),
+        };
+        Ok(TrainRun {
+            spec,
+            config,
+            parent,
+            catalog,
+            selected,
+            source,
+            checkpoints,
+            metrics,
+            warnings,
+        })
+    }
+
+    /// Warnings from preparing: files named twice, an arithmetic this CPU cannot run.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// What the catalog selection removed, rule by rule (none without a selection).
+    pub fn selection_summary(&self) -> Vec<String> {
+        self.selected
+            .as_ref()
+            .map_or_else(Vec::new, SelectionOutcome::summary_lines)
+    }
+
+    /// Reads the spectra, joins them with the catalog and sets up the trainer (a new
+    /// network, the fine-tuned parent, or the checkpoint resumed from).
+    pub fn read(mut self, observer: &dyn TrainObserver) -> Result<Training> {
+        observer.reading(self.source.total_units(), self.source.unit_name());
+        let (set, join) = collect_training_set(
+            &mut self.source,
+            self.catalog.as_ref(),
+            self.selected.as_ref(),
+            observer,
+        )?;
+        observer.joined(&join);
+        let epochs: Box<dyn Epochs> = match self.spec.kind {
+            ModelKind::AstroNN => Box::new(self.trainer::<TrainableCensored>(set, observer)?),
+            ModelKind::AstroNNDist => Box::new(self.trainer::<TrainableDist>(set, observer)?),
+        };
+        Ok(Training {
+            metadata: self.metadata(&join)?,
+            epochs,
+            spec: self.spec,
+            checkpoints: self.checkpoints,
+            metrics: self.metrics,
+            join,
+        })
+    }
+
+    /// The trainer of network `N` for `set`.
+    fn trainer<N: TrainableNetwork>(
+        &self,
+        set: crate::train::data::TrainingSet,
+        observer: &dyn TrainObserver,
+    ) -> Result<Trainer<N>> {
+        let config = self.config.clone();
+        Ok(match (&self.spec.resume, &self.parent) {
+            (Some(checkpoint), _) => Trainer::<N>::resume(checkpoint, set, config)?,
+            (None, Some(parent)) => {
+                let trainer = Trainer::<N>::fine_tune(set, config, parent, self.spec.renormalize)?;
+                let loss = trainer.validate()?.map(|v| v.loss);
+                observer.fine_tuning(&parent.identity(), &trainer.frozen(), loss);
+                trainer
+            }
+            (None, None) => Trainer::<N>::new(set, config)?,
+        })
+    }
+
+    /// The metadata the model file gets beside the trainer's: the run and its catalog.
+    fn metadata(&self, join: &JoinSummary) -> Result<BTreeMap<String, String>> {
+        let catalog = &self.spec.catalog;
+        let bytes = std::fs::read(catalog).map_err(|e| Error::io(catalog, e))?;
+        let columns = &self.spec.columns;
+        Ok(BTreeMap::from([
+            ("command_line".into(), self.spec.command_line.clone()),
+            ("label_catalog".into(), catalog.display().to_string()),
+            ("label_catalog_sha256".into(), hex(&Sha256::digest(&bytes))),
+            ("label_id_column".into(), columns.id.clone()),
+            (
+                "label_columns".into(),
+                serde_json::to_string(&columns.overrides)
+                    .map_err(|e| Error::Invalid(e.to_string()))?,
+            ),
+            ("training_spectra".into(), join.joined.to_string()),
+        ]))
+    }
+}
+
+/// The catalog selection `select` and `where_expr` ask for (preset rules first), if any; an
+/// unknown preset or a bad expression is an error before any data is read.
+fn selection(spec: &TrainSpec) -> Result<Option<Selection>> {
+    let preset = spec.select.as_deref().map(Selection::preset).transpose()?;
+    let filter = spec
+        .where_expr
+        .as_deref()
+        .map(Selection::parse_where)
+        .transpose()?;
+    Ok(match (preset, filter) {
+        (Some(preset), Some(filter)) => Some(preset.and(filter)),
+        (preset, filter) => preset.or(filter),
+    })
+}
+
+/// `output` with `suffix` appended to its file name.
+fn beside(output: &Path, suffix: &str) -> PathBuf {
+    let mut name = output.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// What a run did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainReport {
+    /// Every completed epoch's metrics, in order (what the metrics file holds).
+    pub history: Vec<EpochMetrics>,
+    /// The epoch with the best validation loss, and that loss.
+    pub best_epoch: Option<(usize, f64)>,
+    /// Whether training stopped early (no better validation loss for `early_stop` epochs).
+    pub stopped_early: bool,
+    /// The epoch during which a stop request ([`crate::cancel`]) ended the run, if one did.
+    pub stopped_during: Option<usize>,
+    /// The model file written (none when a stopped run had no best epoch to keep, or saves
+    /// the last epoch).
+    pub model: Option<PathBuf>,
+    /// The metrics file.
+    pub metrics: PathBuf,
+    /// The checkpoints' directory.
+    pub checkpoints: PathBuf,
+    /// How the spectra joined the catalog.
+    pub join: JoinSummary,
+}
+
+/// A run with its spectra read, ready to train.
+pub struct Training {
+    spec: TrainSpec,
+    epochs: Box<dyn Epochs>,
+    metadata: BTreeMap<String, String>,
+    checkpoints: PathBuf,
+    metrics: PathBuf,
+    join: JoinSummary,
+}
+
+impl Training {
+    /// Trains the remaining epochs, writing each one's checkpoint and the metrics after it,
+    /// then the model. A stop request ends the run during an epoch: the best model so far is
+    /// written (with [`SavedEpoch::Best`]) and the report says where it stopped, for the
+    /// caller to report the stop.
+    pub fn run(mut self, observer: &dyn TrainObserver) -> Result<TrainReport> {
+        let epochs = self.spec.config.epochs;
+        let mut stopped_during = None;
+        while !self.epochs.is_finished() {
+            let epoch = self.epochs.epoch() + 1;
+            observer.epoch_started(epoch, epochs, self.epochs.train_size());
+            let metrics = match self.epochs.run_epoch(&mut |done| observer.step(done)) {
+                Err(Error::Cancelled) => {
+                    stopped_during = Some(epoch);
+                    break;
+                }
+                other => other?,
+            };
+            let best = self.epochs.best_epoch().map(|(e, _)| e) == Some(epoch);
+            observer.epoch_finished(&metrics, epochs, best);
+            self.epochs.checkpoint(
+                &self
+                    .checkpoints
+                    .join(format!("epoch-{epoch:03}.safetensors")),
+            )?;
+            let history = serde_json::to_string_pretty(self.epochs.history())
+                .map_err(|e| Error::Invalid(e.to_string()))?;
+            write_atomically(&self.metrics, &history)?;
+        }
+        let mut metadata = self.metadata;
+        metadata.insert("spectra_sha256".into(), self.epochs.data_sha256());
+        metadata.insert("created".into(), utc_timestamp(SystemTime::now()));
+        let model = match (self.spec.save, stopped_during, self.epochs.best_epoch()) {
+            (SavedEpoch::Best, _, Some(_)) | (SavedEpoch::Best, None, None) => {
+                self.epochs.save_best(&self.spec.output, metadata)?;
+                Some(self.spec.output.clone())
+            }
+            (SavedEpoch::Last, None, _) => {
+                self.epochs.save_last(&self.spec.output, metadata)?;
+                Some(self.spec.output.clone())
+            }
+            _ => None,
+        };
+        Ok(TrainReport {
+            history: self.epochs.history().to_vec(),
+            best_epoch: self.epochs.best_epoch(),
+            stopped_early: self.epochs.stopped_early(),
+            stopped_during,
+            model,
+            metrics: self.metrics,
+            checkpoints: self.checkpoints,
+            join: self.join,
+        })
+    }
+}
+
+/// The epoch loop of a [`Trainer`] of either network, as [`Training::run`] drives it.
+trait Epochs {
+    fn is_finished(&self) -> bool;
+    fn epoch(&self) -> usize;
+    fn train_size(&self) -> usize;
+    fn run_epoch(&mut self, progress: &mut dyn FnMut(usize)) -> Result<EpochMetrics>;
+    fn best_epoch(&self) -> Option<(usize, f64)>;
+    fn stopped_early(&self) -> bool;
+    fn history(&self) -> &[EpochMetrics];
+    fn data_sha256(&self) -> String;
+    fn checkpoint(&self, path: &Path) -> Result<()>;
+    fn save_best(&self, path: &Path, metadata: BTreeMap<String, String>) -> Result<()>;
+    fn save_last(&self, path: &Path, metadata: BTreeMap<String, String>) -> Result<()>;
+}
+
+impl<N: TrainableNetwork> Epochs for Trainer<N> {
+    fn is_finished(&self) -> bool {
+        Trainer::is_finished(self)
+    }
+    fn epoch(&self) -> usize {
+        Trainer::epoch(self)
+    }
+    fn train_size(&self) -> usize {
+        Trainer::train_size(self)
+    }
+    fn run_epoch(&mut self, progress: &mut dyn FnMut(usize)) -> Result<EpochMetrics> {
+        self.run_epoch_with_progress(progress)
+    }
+    fn best_epoch(&self) -> Option<(usize, f64)> {
+        Trainer::best_epoch(self)
+    }
+    fn stopped_early(&self) -> bool {
+        Trainer::stopped_early(self)
+    }
+    fn history(&self) -> &[EpochMetrics] {
+        Trainer::history(self)
+    }
+    fn data_sha256(&self) -> String {
+        Trainer::data_sha256(self).to_string()
+    }
+    fn checkpoint(&self, path: &Path) -> Result<()> {
+        Trainer::checkpoint(self, path)
+    }
+    fn save_best(&self, path: &Path, metadata: BTreeMap<String, String>) -> Result<()> {
+        self.save_model(path, metadata)
+    }
+    fn save_last(&self, path: &Path, metadata: BTreeMap<String, String>) -> Result<()> {
+        self.save_last_model(path, metadata)
+    }
+}
