@@ -22,6 +22,7 @@ apStar files to DR19's tables::
 - :func:`fakemag_to_pc`, :func:`fakemag_to_parallax` (as in astroNN)
 - :func:`train` → :class:`Trained` (the model and its history): train or fine-tune as
   ``astronn train`` does
+- :func:`calibrate` → :class:`Calibration`: a noise model, as ``astronn calibrate``
 - :class:`Network`: a drop-in for Astra's PyTorch ``Network``
 """
 
@@ -41,6 +42,7 @@ from ._model import (
 )
 from ._network import Network
 from ._train import Trained, train
+from ._calibrate import Calibration, calibrate
 
 __all__ = [
     "__version__",
@@ -48,12 +50,14 @@ __all__ = [
     "NETWORK_PIXELS",
     "DEFAULT_MODEL_NOTICE",
     "AstroNNWarning",
+    "Calibration",
     "Model",
     "Network",
     "Prediction",
     "Results",
     "TABLE_FILES",
     "Trained",
+    "calibrate",
     "fakemag_to_parallax",
     "fakemag_to_pc",
     "flags",

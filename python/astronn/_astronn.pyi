@@ -145,6 +145,16 @@ def train(
     command_line: str = "",
     overwrite: bool = False,
 ) -> Tuple[dict, List[str], List[str]]: ...
+def calibrate(
+    inputs: List[str],
+    output: str,
+    *,
+    truth: Optional[str] = None,
+    id_column: str = "sdss4_apogee_id",
+    result_id_column: str = "sdss4_apogee_id",
+    labels: List[str] = ...,
+    overwrite: bool = False,
+) -> Tuple[dict, List[str]]: ...
 def bench_network(
     model: Model,
     flux: npt.NDArray[np.float64],

@@ -7,6 +7,7 @@ tests with a notice, except under CI=true, where it is a failure (CI must run ev
 
 import json
 import os
+import subprocess
 import pathlib
 import sys
 
@@ -76,3 +77,15 @@ def labels_std(outputs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     outputs = outputs.reshape(len(outputs), -1)
     labels = labels.reshape(len(labels), -1)
     return np.array([np.polyfit(outputs[:, j], labels[:, j], 1)[0] for j in range(outputs.shape[1])])
+
+
+@pytest.fixture(scope="session")
+def survey(tmp_path_factory, cli) -> pathlib.Path:
+    """A small simulated survey (``astronn simulate``): normalized spectra, an allStar-like
+    label catalog and the truth."""
+    directory = tmp_path_factory.mktemp("survey")
+    subprocess.run(
+        [cli, "-q", "simulate", "--n", "48", "--normalized-only", "--seed", "2", "-o", str(directory / "survey")],
+        check=True,
+    )
+    return directory / "survey"

@@ -12,17 +12,6 @@ import pytest
 import astronn
 
 
-@pytest.fixture(scope="module")
-def survey(tmp_path_factory, cli):
-    """A small simulated survey: normalized spectra and an allStar-like label catalog."""
-    directory = tmp_path_factory.mktemp("survey")
-    subprocess.run(
-        [cli, "-q", "simulate", "--n", "48", "--normalized-only", "--seed", "2", "-o", str(directory / "survey")],
-        check=True,
-    )
-    return directory / "survey"
-
-
 def tensors(path):
     """The tensors of a ``.safetensors`` file: name -> (dtype, shape, bytes)."""
     with open(path, "rb") as file:

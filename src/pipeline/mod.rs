@@ -11,6 +11,7 @@
 
 pub mod astronn;
 pub mod calibrate;
+pub mod calibration_run;
 pub mod catalogs;
 pub mod dist;
 pub mod distance;

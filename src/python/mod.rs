@@ -4,6 +4,7 @@
 //! `python/astronn` checks arguments, builds tables and documents the API.
 
 mod arrays;
+mod calibrate;
 mod calls;
 mod cli;
 mod files;
@@ -33,6 +34,7 @@ fn _astronn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(files::read_table, m)?)?;
     m.add_function(wrap_pyfunction!(files::predict_files, m)?)?;
     m.add_function(wrap_pyfunction!(train::train, m)?)?;
+    m.add_function(wrap_pyfunction!(calibrate::calibrate, m)?)?;
     m.add_function(wrap_pyfunction!(model::bench_network, m)?)?;
     m.add_function(wrap_pyfunction!(cli::run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(layout::result_columns, m)?)?;
