@@ -22,7 +22,9 @@ apStar files to DR19's tables::
 - :func:`fakemag_to_pc`, :func:`fakemag_to_parallax` (as in astroNN)
 - :func:`train` → :class:`Trained` (the model and its history): train or fine-tune as
   ``astronn train`` does
-- :func:`calibrate` → :class:`Calibration`: a noise model, as ``astronn calibrate``
+- :func:`calibrate` → :class:`Calibration`: a noise model, as ``astronn calibrate``;
+  :func:`report` → :class:`ValidationReport`: results against a reference, as ``astronn
+  report``
 - :class:`Network`: a drop-in for Astra's PyTorch ``Network``
 """
 
@@ -43,6 +45,7 @@ from ._model import (
 from ._network import Network
 from ._train import Trained, train
 from ._calibrate import Calibration, calibrate
+from ._report import ValidationReport, report
 
 __all__ = [
     "__version__",
@@ -56,6 +59,7 @@ __all__ = [
     "Prediction",
     "Results",
     "TABLE_FILES",
+    "ValidationReport",
     "Trained",
     "calibrate",
     "fakemag_to_parallax",
@@ -66,6 +70,7 @@ __all__ = [
     "predict_files",
     "read_apstar",
     "read_result_table",
+    "report",
     "train",
     "wavelength",
 ]

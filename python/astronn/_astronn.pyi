@@ -155,6 +155,17 @@ def calibrate(
     labels: List[str] = ...,
     overwrite: bool = False,
 ) -> Tuple[dict, List[str]]: ...
+def report(
+    result: str,
+    truth: str,
+    output_dir: str,
+    *,
+    id_column: str = "sdss4_apogee_id",
+    result_id_column: str = "sdss4_apogee_id",
+    snr_min: float = 100.0,
+    model: Optional[str] = None,
+    overwrite: bool = False,
+) -> Tuple[dict, List[str]]: ...
 def bench_network(
     model: Model,
     flux: npt.NDArray[np.float64],

@@ -89,3 +89,17 @@ def survey(tmp_path_factory, cli) -> pathlib.Path:
         check=True,
     )
     return directory / "survey"
+
+
+@pytest.fixture(scope="session")
+def results(survey, tmp_path_factory) -> pathlib.Path:
+    """The default model's coadd table of the simulated survey (``survey``)."""
+    import warnings
+
+    import astronn
+
+    directory = tmp_path_factory.mktemp("results")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", astronn.AstroNNWarning)
+        astronn.predict_files([], normalized=survey / "normalized.fits", mc=10, seed=1, output_dir=directory)
+    return directory / astronn.TABLE_FILES["coadds"]

@@ -1,21 +1,10 @@
 """``astronn.calibrate``: the CLI's noise-model fit from Python, byte for byte its JSON."""
 
 import subprocess
-import warnings
 
 import pytest
 
 import astronn
-
-
-@pytest.fixture(scope="module")
-def results(survey, tmp_path_factory):
-    """The default model's coadd table for the simulated survey."""
-    directory = tmp_path_factory.mktemp("results")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", astronn.AstroNNWarning)
-        astronn.predict_files([], normalized=survey / "normalized.fits", mc=10, seed=1, output_dir=directory)
-    return directory / astronn.TABLE_FILES["coadds"]
 
 
 def test_calibrate_writes_the_clis_noise_model(cli, survey, results, tmp_path):

@@ -1,39 +1,22 @@
-//! `astronn report`: results against a reference catalog, as tables and figures.
+//! `astronn report`: the flags as a [`ReportSpec`], and a line saying what was written (the
+//! run is [`crate::report::run`]).
 
-use crate::cli::args::{ReferenceArgs, ReportArgs};
-use crate::models::ModelSpec;
-use crate::report::join::JoinSpec;
-use crate::report::range::LabelRanges;
-use crate::report::{run_report, ReportOptions};
-use anyhow::{bail, Result};
-use std::path::Path;
+use crate::cli::args::ReportArgs;
+use crate::report::run::{report as run_report, ReportSpec};
+use anyhow::Result;
 
 /// Runs `astronn report`.
 pub fn report(args: ReportArgs, quiet: bool, overwrite: bool) -> Result<()> {
-    crate::io::temp::refuse_to_replace(&[], &[&args.output], overwrite)?;
-    let ranges = args
-        .model
-        .as_deref()
-        .map(|spec| -> Result<(String, LabelRanges)> {
-            let metadata = ModelSpec::from_arg(Some(Path::new(spec)))
-                .load_any(None)?
-                .metadata;
-            Ok((
-                spec.to_string(),
-                LabelRanges::from_metadata(&metadata, spec)?,
-            ))
-        })
-        .transpose()?;
-    if !args.snr_min.is_finite() {
-        bail!("--snr-min must be a finite number");
-    }
-    let options = ReportOptions {
-        join: join_spec(&args.result, &args.truth, &args.reference),
+    let (report, written) = run_report(&ReportSpec {
+        result: args.result,
+        truth: args.truth,
+        result_id_column: args.reference.result_id_column,
+        truth_id_column: args.reference.id_column,
         snr_min: args.snr_min,
-        ranges,
-        output_dir: &args.output,
-    };
-    let (report, written) = run_report(&options)?;
+        model: args.model,
+        output_dir: args.output,
+        overwrite,
+    })?;
     if !quiet {
         let c = report.counts;
         eprintln!(
@@ -56,19 +39,4 @@ pub fn report(args: ReportArgs, quiet: bool, overwrite: bool) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// How results and the reference catalog are joined, from the arguments (`calibrate
-/// --truth` joins them too).
-pub fn join_spec<'a>(
-    result: &'a Path,
-    truth: &'a Path,
-    reference: &'a ReferenceArgs,
-) -> JoinSpec<'a> {
-    JoinSpec {
-        result,
-        truth,
-        result_id: &reference.result_id_column,
-        truth_id: &reference.id_column,
-    }
 }

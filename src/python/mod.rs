@@ -10,6 +10,7 @@ mod cli;
 mod files;
 mod layout;
 mod model;
+mod report;
 mod train;
 
 use pyo3::prelude::*;
@@ -35,6 +36,7 @@ fn _astronn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(files::predict_files, m)?)?;
     m.add_function(wrap_pyfunction!(train::train, m)?)?;
     m.add_function(wrap_pyfunction!(calibrate::calibrate, m)?)?;
+    m.add_function(wrap_pyfunction!(report::report, m)?)?;
     m.add_function(wrap_pyfunction!(model::bench_network, m)?)?;
     m.add_function(wrap_pyfunction!(cli::run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(layout::result_columns, m)?)?;

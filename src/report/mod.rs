@@ -12,6 +12,7 @@
 pub mod figures;
 pub mod join;
 pub mod range;
+pub mod run;
 pub mod stats;
 pub mod summary;
 
