@@ -24,7 +24,7 @@ apStar files to DR19's tables::
   ``astronn train`` does
 - :func:`calibrate` → :class:`Calibration`: a noise model, as ``astronn calibrate``;
   :func:`report` → :class:`ValidationReport`: results against a reference, as ``astronn
-  report``
+  report``; :func:`simulate` → :class:`Simulation`: a survey with known truth
 - :class:`Network`: a drop-in for Astra's PyTorch ``Network``
 """
 
@@ -46,6 +46,7 @@ from ._network import Network
 from ._train import Trained, train
 from ._calibrate import Calibration, calibrate
 from ._report import ValidationReport, report
+from ._simulate import Simulation, simulate
 
 __all__ = [
     "__version__",
@@ -58,6 +59,7 @@ __all__ = [
     "Network",
     "Prediction",
     "Results",
+    "Simulation",
     "TABLE_FILES",
     "ValidationReport",
     "Trained",
@@ -71,6 +73,7 @@ __all__ = [
     "read_apstar",
     "read_result_table",
     "report",
+    "simulate",
     "train",
     "wavelength",
 ]

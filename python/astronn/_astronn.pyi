@@ -166,6 +166,19 @@ def report(
     model: Optional[str] = None,
     overwrite: bool = False,
 ) -> Tuple[dict, List[str]]: ...
+def simulate(
+    output: str,
+    *,
+    n: Optional[int] = None,
+    seed: int = 1,
+    labels: Optional[str] = None,
+    noise_free: bool = False,
+    normalized_only: bool = False,
+    restrict: List[str] = ...,
+    progress: Optional[Callable[[int, int], None]] = None,
+    command_line: str = "",
+    overwrite: bool = False,
+) -> Tuple[int, List[str]]: ...
 def bench_network(
     model: Model,
     flux: npt.NDArray[np.float64],

@@ -11,6 +11,7 @@ mod files;
 mod layout;
 mod model;
 mod report;
+mod simulate;
 mod train;
 
 use pyo3::prelude::*;
@@ -37,6 +38,7 @@ fn _astronn(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(train::train, m)?)?;
     m.add_function(wrap_pyfunction!(calibrate::calibrate, m)?)?;
     m.add_function(wrap_pyfunction!(report::report, m)?)?;
+    m.add_function(wrap_pyfunction!(simulate::simulate, m)?)?;
     m.add_function(wrap_pyfunction!(model::bench_network, m)?)?;
     m.add_function(wrap_pyfunction!(cli::run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(layout::result_columns, m)?)?;

@@ -17,5 +17,6 @@ pub mod flags;
 pub mod given;
 pub mod observe;
 pub mod population;
+pub mod run;
 pub mod spectrum;
 pub mod survey;

@@ -3,9 +3,11 @@
 //! correlates them), then masses, luminosities, distances, extinction and Ks magnitudes.
 //! `docs/simulation.md` gives every relation.
 
+use crate::nn::censored::LABELS;
 use crate::nn::dropout::MaskStream;
 use crate::random::{normal, uniform};
 use crate::sim::spectrum::{FE_H, LOGG, N_LABELS, TEFF};
+use crate::{Error, Result};
 
 /// Teff range of the survey (K).
 pub const TEFF_RANGE: (f64, f64) = (3500.0, 7000.0);
@@ -107,6 +109,38 @@ pub struct LabelBound {
     pub min: f64,
     /// Largest allowed value.
     pub max: f64,
+}
+
+impl LabelBound {
+    /// Parses `LABEL=MIN:MAX` (`fe_h=-2:0.5`), a label of AstroNN's by name.
+    pub fn parse(text: &str) -> Result<LabelBound> {
+        let invalid = |why: String| Error::Invalid(format!("--restrict {text}: {why}"));
+        let Some((name, range)) = text.split_once('=') else {
+            return Err(invalid("expected LABEL=MIN:MAX, e.g. fe_h=-2:0.5".into()));
+        };
+        let label = LABELS
+            .iter()
+            .position(|l| l.eq_ignore_ascii_case(name.trim()))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "unknown label '{name}' (labels: {})",
+                    LABELS.join(", ")
+                ))
+            })?;
+        let parse = |v: &str| {
+            v.trim()
+                .parse::<f64>()
+                .map_err(|_| invalid(format!("'{v}' is not a number")))
+        };
+        let Some((min, max)) = range.split_once(':') else {
+            return Err(invalid("expected MIN:MAX after '='".into()));
+        };
+        let (min, max) = (parse(min)?, parse(max)?);
+        if min.is_nan() || max.is_nan() || min > max {
+            return Err(invalid("MIN must be a number not above MAX".into()));
+        }
+        Ok(LabelBound { label, min, max })
+    }
 }
 
 /// Draws stars until one satisfies every bound (at most `tries`; `None` if none did).
