@@ -92,6 +92,7 @@ def test_a_bad_argument_is_a_value_error_before_any_work(survey, tmp_path, optio
         py_train(survey, output, **options)
     assert not os.path.exists(output)
     assert not os.path.exists(f"{output}.metrics.json")
+    assert not os.path.exists(f"{output}.checkpoints")
 
 
 def test_an_existing_model_is_refused_unless_overwrite(survey, tmp_path):

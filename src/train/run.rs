@@ -159,7 +159,6 @@ impl TrainRun {
             .checkpoint_dir
             .clone()
             .unwrap_or_else(|| beside(&spec.output, ".checkpoints"));
-        std::fs::create_dir_all(&checkpoints).map_err(|e| Error::io(&checkpoints, e))?;
         let metrics = spec
             .metrics
             .clone()
@@ -201,6 +200,8 @@ impl TrainRun {
             TrainInputs::Normalized(path) => SpectrumSource::normalized(path, SPECTRA_PER_CHUNK)?,
             TrainInputs::ApStar(_) => SpectrumSource::apstar(files, false, FILES_PER_CHUNK),
         };
+        // Last, once everything is checked: a bad argument leaves nothing behind.
+        std::fs::create_dir_all(&checkpoints).map_err(|e| Error::io(&checkpoints, e))?;
         Ok(TrainRun {
             spec,
             config,
