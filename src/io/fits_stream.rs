@@ -354,9 +354,6 @@ impl FitsStream {
                     .map_err(|e| Error::io(&self.path, e))?
                     .len();
                 let skipped = bytes.min(length.saturating_sub(self.position));
-                if strict && skipped < bytes {
-                    return Err(self.truncated(hdu, "data"));
-                }
                 let offset = i64::try_from(skipped).unwrap_or(i64::MAX);
                 reader
                     .seek_relative(offset)

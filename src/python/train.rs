@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// Trains a network as `astronn train` does (the same spec, the same library run) and returns
@@ -96,8 +97,8 @@ pub fn train<'py>(
         warnings: Mutex::new(Vec::new()),
         notes: Mutex::new(Vec::new()),
         progress,
-        reading_total: Mutex::new(0),
-        epoch_total: Mutex::new(0),
+        reading_total: AtomicUsize::new(0),
+        epoch_total: AtomicUsize::new(0),
     };
     let report = run_released(py, threads, || {
         let run = TrainRun::prepare(spec)?;
@@ -173,8 +174,8 @@ struct Events {
     warnings: Mutex<Vec<String>>,
     notes: Mutex<Vec<String>>,
     progress: Option<PyObject>,
-    reading_total: Mutex<usize>,
-    epoch_total: Mutex<usize>,
+    reading_total: AtomicUsize,
+    epoch_total: AtomicUsize,
 }
 
 impl Events {
@@ -208,14 +209,14 @@ impl Observer for Events {
     }
 
     fn advance(&self, units: usize, _spectra: usize) {
-        let total = *self.reading_total.lock().unwrap_or_else(|e| e.into_inner());
+        let total = self.reading_total.load(Ordering::Relaxed);
         self.call("reading", units, total, None);
     }
 }
 
 impl TrainObserver for Events {
     fn reading(&self, total: usize, _unit: &str) {
-        *self.reading_total.lock().unwrap_or_else(|e| e.into_inner()) = total;
+        self.reading_total.store(total, Ordering::Relaxed);
     }
 
     fn joined(&self, join: &JoinSummary) {
@@ -233,11 +234,11 @@ impl TrainObserver for Events {
     }
 
     fn epoch_started(&self, _epoch: usize, _epochs: usize, spectra: usize) {
-        *self.epoch_total.lock().unwrap_or_else(|e| e.into_inner()) = spectra;
+        self.epoch_total.store(spectra, Ordering::Relaxed);
     }
 
     fn step(&self, done: usize) {
-        let total = *self.epoch_total.lock().unwrap_or_else(|e| e.into_inner());
+        let total = self.epoch_total.load(Ordering::Relaxed);
         self.call("epoch", done, total, None);
     }
 
