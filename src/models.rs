@@ -14,7 +14,9 @@ use crate::nn::censored::CensoredBcnn;
 use crate::nn::dist::DistBcnn;
 use crate::pipeline::noise::NoiseModel;
 use crate::{Error, Result};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 const ASTRONN: &[u8] = include_bytes!("../models/astronn_default.safetensors");
 const ASTRONN_DIST: &[u8] = include_bytes!("../models/astronn_dist_default.safetensors");
@@ -129,6 +131,40 @@ impl ModelSpec {
         }
         Ok(model)
     }
+}
+
+/// Writes `model` (of any format) as our safetensors model file at `output`, with its
+/// provenance in the metadata: the file it was read from and its SHA-256, this version, the
+/// time and an optional `description`. What `astronn convert` and Python's `Model.save` write.
+/// Building the network first checks every parameter's presence and shape; an existing
+/// `output` is an error unless `overwrite`.
+pub fn save_converted(
+    model: &ModelFile,
+    output: &Path,
+    description: Option<String>,
+    overwrite: bool,
+) -> Result<()> {
+    crate::io::temp::refuse_to_replace(&[output], &[], overwrite)?;
+    match model.kind {
+        ModelKind::AstroNN => drop(censored_network(model)?),
+        ModelKind::AstroNNDist => drop(dist_network(model)?),
+    }
+    let mut metadata = BTreeMap::from([
+        ("source_file".to_string(), model.path.display().to_string()),
+        ("source_sha256".to_string(), model.sha256.clone()),
+        (
+            "converted_by".to_string(),
+            format!("astronn {}", env!("CARGO_PKG_VERSION")),
+        ),
+        (
+            "created".to_string(),
+            crate::pipeline::run_info::utc_timestamp(SystemTime::now()),
+        ),
+    ]);
+    if let Some(description) = description {
+        metadata.insert("description".to_string(), description);
+    }
+    model.save_safetensors(output, metadata)
 }
 
 /// A kind's name as the papers write it.

@@ -60,6 +60,7 @@ class Model:
         origins: Optional[List[Tuple[str, int]]] = None,
     ) -> Tuple[Dict[str, np.ndarray], List[str]]: ...
 
+    def save(self, path: str, *, description: Optional[str] = None, overwrite: bool = False) -> None: ...
     def jacobian(
         self,
         flux: npt.NDArray[np.float64],
@@ -115,13 +116,17 @@ def predict_files(
     command_line: str = "",
     overwrite: bool = False,
 ) -> Tuple[dict, List[str]]: ...
+def label_names(kind: str) -> List[str]: ...
 def train(
     inputs: List[str],
-    catalog: str,
+    catalog: Optional[str],
     output: str,
     *,
     kind: str = "astronn",
     normalized: Optional[str] = None,
+    flux: Optional[npt.NDArray[np.float64]] = None,
+    labels: Optional[npt.NDArray[np.float64]] = None,
+    labels_err: Optional[npt.NDArray[np.float64]] = None,
     id_column: Optional[str] = None,
     label_columns: Optional[Dict[str, str]] = None,
     init: Optional[str] = None,

@@ -3,6 +3,7 @@ files, convert L_fakemag to distances."""
 
 from __future__ import annotations
 
+import os
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -293,6 +294,26 @@ class Model:
         )
         _checks.warn_all(notes)
         return (values, log_variances) if log_variance else values
+
+    def save(self, path: PathLike, *, description: Optional[str] = None, overwrite: bool = False) -> None:
+        """Writes the model as a ``.safetensors`` model file, as ``astronn convert`` does:
+        the same tensors, this model's metadata, and its provenance (the file it was read
+        from, that file's SHA-256, this version, the time, ``description``).
+
+        Any model :func:`load_model` reads can be saved: a trained one, an Astra ``.pt``
+        checkpoint, an astroNN folder, or a default model (whose noise model stays with the
+        default: the copy predicts the network's own errors unless given ``noise_model=``).
+        An existing ``path`` is a ``FileExistsError`` unless ``overwrite``.
+
+        Example
+        -------
+        >>> import astronn, os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
+        >>> astronn.load_model().save(path, description="the default model")
+        >>> astronn.load_model(path).metadata["description"]
+        'the default model'
+        """
+        self._native.save(os.fspath(path), description=description, overwrite=bool(overwrite))
 
 
 def load_model(

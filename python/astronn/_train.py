@@ -27,13 +27,16 @@ class Trained(NamedTuple):
 
 def train(
     inputs: Union[PathLike, Sequence[PathLike], None] = None,
-    catalog: Optional[PathLike] = None,
+    catalog: Union[PathLike, Any, None] = None,
     *,
     kind: str = "astronn",
     normalized: Optional[PathLike] = None,
+    flux: Any = None,
+    labels: Any = None,
+    labels_err: Any = None,
     output: Optional[PathLike] = None,
     id_column: Optional[str] = None,
-    labels: Optional[Dict[str, str]] = None,
+    label_columns: Optional[Dict[str, str]] = None,
     init: Union[PathLike, Model, None] = None,
     freeze: Union[str, Sequence[str]] = (),
     renormalize: bool = False,
@@ -61,19 +64,29 @@ def train(
     ----------
     inputs : path or list of paths
         apStar files, directories, glob patterns and ``@list.txt`` files (their coadds), as
-        :func:`predict_files` takes them; or give ``normalized``.
-    catalog : path
-        The label catalog (FITS or CSV) joined on ``id_column``: AstroNN's labels (an APOGEE
-        allStar file fits the defaults), or for ``kind="dist"`` parallaxes and photometry.
+        :func:`predict_files` takes them; or give ``normalized``, or ``flux`` and ``labels``.
+    catalog : path or astropy Table
+        The label catalog (FITS or CSV, or a Table) joined on ``id_column``: AstroNN's labels
+        (an APOGEE allStar file fits the defaults), or for ``kind="dist"`` parallaxes and
+        photometry. A Table is written to a temporary FITS file and read as the CLI reads
+        one.
     kind : {"astronn", "dist"}
         The network trained.
     normalized : path, optional
         Normalized spectra (an ``astronn normalize`` output) instead of ``inputs``.
+    flux, labels, labels_err : arrays, optional
+        Instead of files and a catalog: continuum-normalized spectra, shape (N, 7514), and
+        their labels, shape (N, n) in the network's label order (``Model.labels``: AstroNN's
+        22, or ``L_fakemag`` for ``kind="dist"``), NaN (or -9999) for a missing label; or
+        ``labels`` as a mapping of label names to arrays of N values (missing names NaN).
+        ``labels_err``, laid out as ``labels``, holds 1-sigma errors (0 or NaN = unknown,
+        as without it). A spectrum with no label is left out, as the catalog join leaves
+        it out.
     output : path, optional
         The model file written (``.safetensors``), with ``OUTPUT.checkpoints/`` and
         ``OUTPUT.metrics.json`` beside it; without one they go to a temporary directory that
         is removed once the model is loaded.
-    id_column, labels
+    id_column, label_columns
         The catalog's id column (``APOGEE_ID``) and label columns by name
         (``{"logg": "LOGG_SEISMO"}``), as ``--id-column`` and ``--label``.
     init : path or Model, optional
@@ -119,26 +132,35 @@ def train(
     ...                                freeze="conv", epochs=5)               # doctest: +SKIP
     >>> history["epoch", "train_loss", "val_loss"]                            # doctest: +SKIP
     """
-    if catalog is None:
-        raise ValueError("train needs a label catalog: catalog=PATH")
-    if normalized is None and inputs is None:
-        raise ValueError("train needs inputs (apStar files, directories, @lists) or normalized=")
-    file_inputs = [] if normalized is not None else _inputs(inputs)
+    arrays = _training_arrays(flux, labels, labels_err, kind)
+    given = [name for name, value in (("inputs", inputs), ("normalized", normalized), ("flux", flux))
+             if value is not None]
+    if len(given) != 1:
+        raise ValueError(
+            "train needs one source of spectra: inputs (apStar files, directories, @lists), "
+            f"normalized=FILE, or flux= with labels= (got {', '.join(given) or 'none'})"
+        )
+    if flux is None and catalog is None:
+        raise ValueError("train needs a label catalog: catalog=PATH or an astropy Table")
+    if flux is None and labels is not None:
+        raise ValueError("labels= goes with flux=; a catalog's label columns are label_columns=")
+    file_inputs = [] if inputs is None else _inputs(inputs)
     freeze = [freeze] if isinstance(freeze, str) else list(freeze)
     init_path = _model_argument(init, kind, "init")
-    temporary = output is None
-    directory = tempfile.mkdtemp(prefix="astronn-train-") if temporary else None
-    model_path = os.path.join(directory, "model.safetensors") if temporary else os.fspath(output)
+    directory = tempfile.mkdtemp(prefix="astronn-train-")
+    model_path = os.path.join(directory, "model.safetensors") if output is None else os.fspath(output)
     bars = _TrainBars() if progress else None
     try:
+        catalog_path = _catalog_path(catalog, directory)
         report, warnings, notes = _astronn.train(
             file_inputs,
-            os.fspath(catalog),
+            catalog_path,
             model_path,
             kind=kind,
             normalized=_checks.path_or_none(normalized),
+            **arrays,
             id_column=id_column,
-            label_columns=dict(labels) if labels else None,
+            label_columns=dict(label_columns) if label_columns else None,
             init=init_path,
             renormalize=bool(renormalize),
             freeze=freeze,
@@ -157,7 +179,7 @@ def train(
             resume=_checks.path_or_none(resume),
             threads=_checks.threads(threads),
             progress=bars,
-            command_line=f"astronn.train({file_inputs!r}, {os.fspath(catalog)!r}) (Python)",
+            command_line=_command_line(file_inputs, normalized, catalog, flux),
             overwrite=bool(overwrite),
         )
         _checks.warn_all(warnings)
@@ -169,8 +191,72 @@ def train(
     finally:
         if bars is not None:
             bars.close()
-        if temporary:
-            shutil.rmtree(directory, ignore_errors=True)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _training_arrays(flux, labels, labels_err, kind: str) -> Dict[str, Any]:
+    """``flux``, ``labels`` and ``labels_err`` as the C-contiguous float64 arrays the
+    extension takes (shapes checked, a mapping of labels made an array), or nothing."""
+    import numpy as np
+
+    if flux is None:
+        if labels_err is not None:
+            raise ValueError("labels_err= goes with flux= and labels=")
+        return {}
+    if labels is None:
+        raise ValueError("flux= needs labels= (shape (N, n), NaN for a missing label)")
+    flux = _checks.pixels(flux, "flux", _checks.NETWORK_PIXELS, " (normalized spectra)")
+    names = _astronn.label_names(kind)
+    arrays = {"flux": flux}
+    for key, value in (("labels", labels), ("labels_err", labels_err)):
+        if value is None:
+            continue
+        if hasattr(value, "keys"):
+            value = _label_matrix(value, names, flux.shape[0], key)
+        value = np.asarray(value, dtype=np.float64)
+        if value.ndim == 1 and len(names) == 1:
+            value = value[:, None]
+        if value.shape != (flux.shape[0], len(names)):
+            raise ValueError(
+                f"{key} must have shape ({flux.shape[0]}, {len(names)}) for {flux.shape[0]} "
+                f"spectra and {kind}'s labels ({', '.join(names)}), not {value.shape}"
+            )
+        arrays[key] = np.ascontiguousarray(value)
+    return arrays
+
+
+def _label_matrix(columns, names: Sequence[str], rows: int, key: str) -> Any:
+    """A mapping of label names to columns as an (N, n) array, NaN for a label not given."""
+    import numpy as np
+
+    unknown = sorted(set(columns.keys()) - set(names))
+    if unknown:
+        raise ValueError(f"{key}: unknown label(s) {', '.join(unknown)} (the network's: {', '.join(names)})")
+    matrix = np.full((rows, len(names)), np.nan)
+    for index, name in enumerate(names):
+        if name in columns:
+            matrix[:, index] = np.ma.filled(np.ma.asarray(columns[name], dtype=np.float64), np.nan)
+    return matrix
+
+
+def _catalog_path(catalog, directory: str) -> Optional[str]:
+    """The catalog's path: a path as given, an astropy Table written to ``directory``."""
+    if catalog is None:
+        return None
+    if hasattr(catalog, "colnames"):
+        path = os.path.join(directory, "catalog.fits")
+        catalog.write(path, format="fits")
+        return path
+    return os.fspath(catalog)
+
+
+def _command_line(inputs, normalized, catalog, flux) -> str:
+    """How the model's metadata records the call."""
+    if flux is not None:
+        return f"astronn.train(flux=<{len(flux)} spectra>, labels=...) (Python)"
+    source = repr(inputs) if normalized is None else f"normalized={os.fspath(normalized)!r}"
+    table = "<astropy Table>" if hasattr(catalog, "colnames") else repr(os.fspath(catalog))
+    return f"astronn.train({source}, {table}) (Python)"
 
 
 def _history_table(report: Dict[str, Any], model: Model) -> Any:

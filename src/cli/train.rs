@@ -56,7 +56,7 @@ fn spec(args: TrainArgs, command_line: &str, overwrite: bool) -> TrainSpec {
             Some(path) => TrainInputs::Normalized(path),
             None => TrainInputs::ApStar(args.input.inputs),
         },
-        catalog: args.catalog,
+        catalog: Some(args.catalog),
         columns: LabelColumns {
             id: args.id_column,
             overrides: args.label_columns.into_iter().collect(),

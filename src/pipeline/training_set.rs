@@ -6,7 +6,7 @@ use crate::apogee::grid::NETWORK_PIXELS;
 use crate::io::labels::TrainingLabels;
 use crate::pipeline::predict::{describe, Observer};
 use crate::pipeline::source::SpectrumSource;
-use crate::train::data::TrainingSet;
+use crate::train::data::{is_missing, usable_error, TrainingSet};
 use crate::train::selection::SelectionOutcome;
 use crate::{Error, Result};
 
@@ -128,10 +128,174 @@ pub fn collect_training_set(
     Ok((set, summary))
 }
 
+/// Spectra given with their labels (a notebook's arrays) instead of joined with a catalog.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LabelledSpectra {
+    /// Continuum-normalized flux, `N × 7514` (row-major).
+    pub flux: Vec<f32>,
+    /// Labels, `N × L` in the network's label order (NaN or −9999 = missing).
+    pub labels: Vec<f64>,
+    /// The labels' 1σ errors in the same layout (0, negative, NaN or −9999 = unknown); none
+    /// means every error is unknown.
+    pub label_errors: Option<Vec<f64>>,
+}
+
+impl LabelledSpectra {
+    /// The training set of the network labels `names`, made as [`collect_training_set`]
+    /// makes it from a catalog: missing labels NaN, unknown errors 0, and a spectrum without
+    /// any label left out (counted as without labels). Refuses shapes that do not fit,
+    /// non-finite flux and a set where no spectrum has a label.
+    pub fn training_set(
+        self,
+        names: &'static [&'static str],
+    ) -> Result<(TrainingSet, JoinSummary)> {
+        let width = names.len();
+        let spectra = self.flux.len() / NETWORK_PIXELS;
+        if self.flux.is_empty() || !self.flux.len().is_multiple_of(NETWORK_PIXELS) {
+            return Err(Error::Invalid(format!(
+                "training flux has {} values, not a positive multiple of {NETWORK_PIXELS}",
+                self.flux.len()
+            )));
+        }
+        if self.labels.len() != spectra * width {
+            return Err(Error::Invalid(format!(
+                "{spectra} training spectra need {} label values ({width} each: {}), got {}",
+                spectra * width,
+                names.join(", "),
+                self.labels.len()
+            )));
+        }
+        let errors = self
+            .label_errors
+            .unwrap_or_else(|| vec![0.0; self.labels.len()]);
+        if errors.len() != self.labels.len() {
+            return Err(Error::Invalid(format!(
+                "{} label errors for {} labels",
+                errors.len(),
+                self.labels.len()
+            )));
+        }
+        if let Some(i) = self.flux.iter().position(|f| !f.is_finite()) {
+            return Err(Error::Invalid(format!(
+                "training spectrum {} has a non-finite flux at pixel {}",
+                i / NETWORK_PIXELS,
+                i % NETWORK_PIXELS
+            )));
+        }
+        let mut summary = JoinSummary {
+            spectra,
+            ..JoinSummary::default()
+        };
+        let (mut flux, mut labels, mut kept_errors) = (Vec::new(), Vec::new(), Vec::new());
+        let rows = self
+            .flux
+            .chunks(NETWORK_PIXELS)
+            .zip(self.labels.chunks(width).zip(errors.chunks(width)));
+        for (row, (values, row_errors)) in rows {
+            if values.iter().all(|&v| is_missing(v)) {
+                summary.without_labels += 1;
+                continue;
+            }
+            flux.extend_from_slice(row);
+            labels.extend(
+                values
+                    .iter()
+                    .map(|&v| if is_missing(v) { f64::NAN } else { v }),
+            );
+            kept_errors.extend(row_errors.iter().map(|&e| usable_error(e)));
+            summary.joined += 1;
+        }
+        if summary.joined == 0 {
+            return Err(Error::Invalid(format!(
+                "empty training set: none of the {spectra} spectra has a label (all are NaN or \
+                 -9999)"
+            )));
+        }
+        let set = TrainingSet::with_labels(names, flux, labels, Some(kept_errors))?;
+        Ok((set, summary))
+    }
+}
+
 /// The most coadds `source` can deliver: one per apStar file or normalized spectrum.
 fn expected_coadds(source: &SpectrumSource) -> usize {
     match source.unit_name() {
         "files" | "spectra" => source.total_units(),
         _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAMES: [&str; 2] = ["teff", "logg"];
+
+    fn arrays(labels: Vec<f64>, label_errors: Option<Vec<f64>>) -> LabelledSpectra {
+        let rows = labels.len() / NAMES.len();
+        LabelledSpectra {
+            flux: (0..rows * NETWORK_PIXELS)
+                .map(|i| 1.0 + i as f32 * 1e-6)
+                .collect(),
+            labels,
+            label_errors,
+        }
+    }
+
+    #[test]
+    fn arrays_make_the_set_a_catalog_join_makes() {
+        let labels = vec![4800.0, f64::NAN, f64::NAN, -9999.0, 5000.0, -9999.0];
+        let errors = vec![50.0, 0.1, 0.2, 0.3, -1.0, f64::NAN];
+        let (set, join) = arrays(labels, Some(errors)).training_set(&NAMES).unwrap();
+        // The second spectrum has no label: left out, as the join leaves out such a star.
+        assert_eq!(
+            join,
+            JoinSummary {
+                spectra: 3,
+                joined: 2,
+                without_labels: 1,
+                ..JoinSummary::default()
+            }
+        );
+        assert_eq!(set.len(), 2);
+        assert_eq!(set.flux(1)[0], 1.0 + (2 * NETWORK_PIXELS) as f32 * 1e-6);
+        assert_eq!(set.labels(0)[0], 4800.0);
+        assert!(set.labels(0)[1].is_nan());
+        assert!(
+            set.labels(1)[1].is_nan(),
+            "-9999 is a missing label, stored as NaN"
+        );
+        // Unknown errors (negative, NaN) are 0, as a catalog's are.
+        assert_eq!(set.label_errors(0).unwrap(), &[50.0, 0.1]);
+        assert_eq!(set.label_errors(1).unwrap(), &[0.0, 0.0]);
+    }
+
+    #[test]
+    fn arrays_without_errors_have_unknown_errors() {
+        let (set, _) = arrays(vec![4800.0, 2.5], None)
+            .training_set(&NAMES)
+            .unwrap();
+        assert_eq!(set.label_errors(0).unwrap(), &[0.0, 0.0]);
+    }
+
+    #[test]
+    fn arrays_that_do_not_fit_are_refused() {
+        let message =
+            |spectra: LabelledSpectra| spectra.training_set(&NAMES).unwrap_err().to_string();
+        let mut short = arrays(vec![4800.0, 2.5], None);
+        short.labels.pop();
+        assert!(message(short)
+            .contains("1 training spectra need 2 label values (2 each: teff, logg), got 1"));
+        let errors = arrays(vec![4800.0, 2.5], Some(vec![1.0]));
+        assert!(message(errors).contains("1 label errors for 2 labels"));
+        let mut bad_flux = arrays(vec![4800.0, 2.5, 4900.0, 2.4], None);
+        bad_flux.flux[NETWORK_PIXELS + 7] = f32::NAN;
+        assert!(message(bad_flux).contains("training spectrum 1 has a non-finite flux at pixel 7"));
+        let unlabelled = arrays(vec![f64::NAN, -9999.0], None);
+        assert!(
+            message(unlabelled).contains("empty training set: none of the 1 spectra has a label")
+        );
+        let mut ragged = arrays(vec![4800.0, 2.5], None);
+        ragged.flux.pop();
+        assert!(message(ragged).contains("not a positive multiple of 7514"));
     }
 }

@@ -4,7 +4,7 @@ use crate::apogee::grid::NETWORK_PIXELS;
 use crate::bench::network_throughput;
 use crate::io::fields::Fields;
 use crate::io::model_file::ModelKind;
-use crate::models::{resolve_noise_model, ModelSpec};
+use crate::models::{resolve_noise_model, save_converted, ModelSpec};
 use crate::nn::network::BayesianNetwork;
 use crate::nn::precision::{Arithmetic, Precision};
 use crate::pipeline::jacobian::{jacobians_of_arrays, JacobianNetwork};
@@ -199,6 +199,21 @@ impl Model {
     #[getter]
     fn noise_model(&self) -> String {
         self.predictor.noise_model_name().to_string()
+    }
+
+    /// Writes the model as a `.safetensors` model file with its provenance, as `astronn
+    /// convert` does (an existing file is a `FileExistsError` unless `overwrite`).
+    #[pyo3(signature = (path, *, description=None, overwrite=false))]
+    fn save(
+        &self,
+        py: Python<'_>,
+        path: PathBuf,
+        description: Option<String>,
+        overwrite: bool,
+    ) -> PyResult<()> {
+        let model = self.predictor.model();
+        py.allow_threads(|| save_converted(model, &path, description, overwrite))
+            .map_err(to_py_err)
     }
 
     /// Predicts normalized spectra (C-contiguous float64, rows × 7514): `(columns, warnings)`.

@@ -4,12 +4,16 @@
 
 use crate::io::labels::LabelColumns;
 use crate::pipeline::predict::Observer;
-use crate::pipeline::training_set::JoinSummary;
+use crate::pipeline::training_set::{JoinSummary, LabelledSpectra};
+use crate::python::arrays::contiguous;
 use crate::python::calls::run_released;
 use crate::python::model::parse_kind;
 use crate::train::config::TrainConfig;
-use crate::train::run::{TrainInputs, TrainObserver, TrainReport, TrainRun, TrainSpec};
+use crate::train::run::{
+    training_labels, TrainInputs, TrainObserver, TrainReport, TrainRun, TrainSpec,
+};
 use crate::train::trainer::EpochMetrics;
+use numpy::PyReadonlyArray2;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -25,15 +29,18 @@ use std::sync::Mutex;
 /// `("epoch", spectra_done, spectra_total, None)` and `("epoch_finished", epoch, epochs,
 /// metrics)` with the epoch's metrics as a dict (`best` added).
 #[pyfunction]
-#[pyo3(signature = (inputs, catalog, output, *, kind="astronn", normalized=None, id_column=None, label_columns=None, init=None, renormalize=false, freeze=Vec::new(), select=None, where_expr=None, epochs=None, batch_size=None, learning_rate=None, validation=None, seed=None, early_stop=None, precision="f32", save="best", checkpoint_dir=None, metrics=None, resume=None, threads=None, progress=None, command_line=String::new(), overwrite=false))]
+#[pyo3(signature = (inputs, catalog, output, *, kind="astronn", normalized=None, flux=None, labels=None, labels_err=None, id_column=None, label_columns=None, init=None, renormalize=false, freeze=Vec::new(), select=None, where_expr=None, epochs=None, batch_size=None, learning_rate=None, validation=None, seed=None, early_stop=None, precision="f32", save="best", checkpoint_dir=None, metrics=None, resume=None, threads=None, progress=None, command_line=String::new(), overwrite=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn train<'py>(
     py: Python<'py>,
     inputs: Vec<String>,
-    catalog: PathBuf,
+    catalog: Option<PathBuf>,
     output: PathBuf,
     kind: &str,
     normalized: Option<PathBuf>,
+    flux: Option<PyReadonlyArray2<'py, f64>>,
+    labels: Option<PyReadonlyArray2<'py, f64>>,
+    labels_err: Option<PyReadonlyArray2<'py, f64>>,
     id_column: Option<String>,
     label_columns: Option<BTreeMap<String, String>>,
     init: Option<PathBuf>,
@@ -61,9 +68,10 @@ pub fn train<'py>(
     let defaults_columns = LabelColumns::default();
     let spec = TrainSpec {
         kind: parse_kind(kind)?,
-        inputs: match normalized {
-            Some(path) => TrainInputs::Normalized(path),
-            None => TrainInputs::ApStar(inputs),
+        inputs: match (normalized, flux) {
+            (_, Some(flux)) => TrainInputs::Arrays(labelled_spectra(&flux, labels, labels_err)?),
+            (Some(path), None) => TrainInputs::Normalized(path),
+            (None, None) => TrainInputs::ApStar(inputs),
         },
         catalog,
         columns: LabelColumns {
@@ -111,6 +119,34 @@ pub fn train<'py>(
     let warnings = events.warnings.into_inner().unwrap_or_default();
     let notes = events.notes.into_inner().unwrap_or_default();
     Ok((report_dict(py, &report)?, warnings, notes))
+}
+
+/// The labels a network of `kind` is trained on, in output order: the columns of `train`'s
+/// `labels` array.
+#[pyfunction]
+pub fn label_names(kind: &str) -> PyResult<Vec<&'static str>> {
+    Ok(training_labels(parse_kind(kind)?).to_vec())
+}
+
+/// The arrays of a training run on arrays: `flux` (N × 7514) as f32, as a normalized file's
+/// flux is read, and the labels and their errors (N × L) as given.
+fn labelled_spectra(
+    flux: &PyReadonlyArray2<'_, f64>,
+    labels: Option<PyReadonlyArray2<'_, f64>>,
+    labels_err: Option<PyReadonlyArray2<'_, f64>>,
+) -> PyResult<LabelledSpectra> {
+    let labels =
+        labels.ok_or_else(|| PyValueError::new_err("spectra given as flux need labels"))?;
+    Ok(LabelledSpectra {
+        flux: contiguous(flux, "flux")?
+            .iter()
+            .map(|&v| v as f32)
+            .collect(),
+        labels: contiguous(&labels, "labels")?.to_vec(),
+        label_errors: labels_err
+            .map(|errors| contiguous(&errors, "labels_err").map(<[f64]>::to_vec))
+            .transpose()?,
+    })
 }
 
 /// The report as a dict: `history` (one dict per epoch, as the metrics file), `best_epoch`,

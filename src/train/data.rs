@@ -21,7 +21,7 @@ pub fn is_missing(value: f64) -> bool {
 }
 
 /// A known label error, or 0 ("unknown") for a missing, negative or non-finite one.
-fn usable_error(sigma: f64) -> f64 {
+pub fn usable_error(sigma: f64) -> f64 {
     if sigma.is_finite() && sigma > 0.0 && sigma != MISSING_LABEL {
         sigma
     } else {

@@ -15,8 +15,9 @@ use crate::pipeline::predict::Observer;
 use crate::pipeline::run::{FILES_PER_CHUNK, SPECTRA_PER_CHUNK};
 use crate::pipeline::run_info::utc_timestamp;
 use crate::pipeline::source::SpectrumSource;
-use crate::pipeline::training_set::{collect_training_set, JoinSummary};
+use crate::pipeline::training_set::{collect_training_set, JoinSummary, LabelledSpectra};
 use crate::train::config::TrainConfig;
+use crate::train::data::TrainingSet;
 use crate::train::selection::{Selection, SelectionOutcome};
 use crate::train::trainer::{EpochMetrics, Trainer};
 use crate::train::{TrainableCensored, TrainableDist, TrainableNetwork};
@@ -56,6 +57,8 @@ pub enum TrainInputs {
     ApStar(Vec<String>),
     /// A file of normalized spectra written by `normalize`.
     Normalized(PathBuf),
+    /// Normalized spectra with their labels (a notebook's arrays): no catalog is read.
+    Arrays(LabelledSpectra),
 }
 
 /// Everything a training run needs, as plain data (the CLI's `train` flags).
@@ -65,8 +68,9 @@ pub struct TrainSpec {
     pub kind: ModelKind,
     /// The spectra.
     pub inputs: TrainInputs,
-    /// The label catalog (AstroNN's labels, or AstroNNDist's parallaxes and photometry).
-    pub catalog: PathBuf,
+    /// The label catalog (AstroNN's labels, or AstroNNDist's parallaxes and photometry):
+    /// needed by files, refused with arrays, which hold their labels.
+    pub catalog: Option<PathBuf>,
     /// How the catalog's columns are named.
     pub columns: LabelColumns,
     /// The model file written.
@@ -121,9 +125,7 @@ pub struct TrainRun {
     spec: TrainSpec,
     config: TrainConfig,
     parent: Option<ModelFile>,
-    catalog: Box<dyn TrainingLabels>,
-    selected: Option<SelectionOutcome>,
-    source: SpectrumSource,
+    spectra: Spectra,
     checkpoints: PathBuf,
     metrics: PathBuf,
     warnings: Vec<String>,
@@ -133,7 +135,7 @@ impl TrainRun {
     /// Checks the spec and loads what the run needs (inputs, parent model, catalog,
     /// selection); nothing is trained and no spectrum is read. An existing model file is an
     /// error unless `spec.overwrite`.
-    pub fn prepare(spec: TrainSpec) -> Result<TrainRun> {
+    pub fn prepare(mut spec: TrainSpec) -> Result<TrainRun> {
         refuse_to_replace(&[&spec.output], &[], spec.overwrite)?;
         if spec.config.epochs == 0 {
             return Err(Error::Invalid("--epochs must be at least 1".into()));
@@ -141,7 +143,7 @@ impl TrainRun {
         let mut warnings = Vec::new();
         // The inputs first: one that does not exist fails before anything is written.
         let files = match &spec.inputs {
-            TrainInputs::Normalized(_) => Vec::new(),
+            TrainInputs::Normalized(_) | TrainInputs::Arrays(_) => Vec::new(),
             TrainInputs::ApStar(inputs) if inputs.is_empty() => {
                 return Err(Error::Invalid(
                     "no inputs: give apStar files, directories, @lists or --normalized".into(),
@@ -153,6 +155,7 @@ impl TrainRun {
                 expanded.files
             }
         };
+        check_label_source(&spec)?;
         // Fail on an unwritable destination before reading anything.
         drop(TempPath::beside(&spec.output, "check")?);
         let checkpoints = spec
@@ -186,29 +189,14 @@ impl TrainRun {
                 Trainer::<TrainableDist>::check_settings(&config, parent.as_ref())?
             }
         }
-        let selection = selection(&spec)?;
-        let catalog: Box<dyn TrainingLabels> = match spec.kind {
-            ModelKind::AstroNN => {
-                Box::new(LabelCatalog::load(&spec.catalog, &LABELS, &spec.columns)?)
-            }
-            ModelKind::AstroNNDist => Box::new(FakemagCatalog::load(&spec.catalog, &spec.columns)?),
-        };
-        let selected = selection
-            .map(|selection| selection.apply(&spec.catalog, &spec.columns.id))
-            .transpose()?;
-        let source = match &spec.inputs {
-            TrainInputs::Normalized(path) => SpectrumSource::normalized(path, SPECTRA_PER_CHUNK)?,
-            TrainInputs::ApStar(_) => SpectrumSource::apstar(files, false, FILES_PER_CHUNK),
-        };
+        let spectra = Spectra::prepare(&mut spec, files)?;
         // Last, once everything is checked: a bad argument leaves nothing behind.
         std::fs::create_dir_all(&checkpoints).map_err(|e| Error::io(&checkpoints, e))?;
         Ok(TrainRun {
             spec,
             config,
             parent,
-            catalog,
-            selected,
-            source,
+            spectra,
             checkpoints,
             metrics,
             warnings,
@@ -222,62 +210,81 @@ impl TrainRun {
 
     /// What the catalog selection removed, rule by rule (none without a selection).
     pub fn selection_summary(&self) -> Vec<String> {
-        self.selected
-            .as_ref()
-            .map_or_else(Vec::new, SelectionOutcome::summary_lines)
+        match &self.spectra {
+            Spectra::Joined {
+                selected: Some(selected),
+                ..
+            } => selected.summary_lines(),
+            _ => Vec::new(),
+        }
     }
 
     /// Reads the spectra, joins them with the catalog and sets up the trainer (a new
     /// network, the fine-tuned parent, or the checkpoint resumed from).
-    pub fn read(mut self, observer: &dyn TrainObserver) -> Result<Training> {
-        observer.reading(self.source.total_units(), self.source.unit_name());
-        let (set, join) = collect_training_set(
-            &mut self.source,
-            self.catalog.as_ref(),
-            self.selected.as_ref(),
-            observer,
-        )?;
+    pub fn read(self, observer: &dyn TrainObserver) -> Result<Training> {
+        let TrainRun {
+            spec,
+            config,
+            parent,
+            spectra,
+            checkpoints,
+            metrics,
+            ..
+        } = self;
+        let (set, join) = spectra.read(observer)?;
         observer.joined(&join);
-        let epochs: Box<dyn Epochs> = match self.spec.kind {
-            ModelKind::AstroNN => Box::new(self.trainer::<TrainableCensored>(set, observer)?),
-            ModelKind::AstroNNDist => Box::new(self.trainer::<TrainableDist>(set, observer)?),
+        let parent = parent.as_ref();
+        let epochs: Box<dyn Epochs> = match spec.kind {
+            ModelKind::AstroNN => Box::new(trainer::<TrainableCensored>(
+                &spec, config, parent, set, observer,
+            )?),
+            ModelKind::AstroNNDist => Box::new(trainer::<TrainableDist>(
+                &spec, config, parent, set, observer,
+            )?),
         };
         Ok(Training {
-            metadata: self.metadata(&join)?,
+            metadata: metadata(&spec, &join)?,
             epochs,
-            spec: self.spec,
-            checkpoints: self.checkpoints,
-            metrics: self.metrics,
+            spec,
+            checkpoints,
+            metrics,
             join,
         })
     }
+}
 
-    /// The trainer of network `N` for `set`.
-    fn trainer<N: TrainableNetwork>(
-        &self,
-        set: crate::train::data::TrainingSet,
-        observer: &dyn TrainObserver,
-    ) -> Result<Trainer<N>> {
-        let config = self.config.clone();
-        Ok(match (&self.spec.resume, &self.parent) {
-            (Some(checkpoint), _) => Trainer::<N>::resume(checkpoint, set, config)?,
-            (None, Some(parent)) => {
-                let trainer = Trainer::<N>::fine_tune(set, config, parent, self.spec.renormalize)?;
-                let loss = trainer.validate()?.map(|v| v.loss);
-                observer.fine_tuning(&parent.identity(), &trainer.frozen(), loss);
-                trainer
-            }
-            (None, None) => Trainer::<N>::new(set, config)?,
-        })
-    }
+/// The trainer of network `N` for `set`: a new network, the fine-tuned `parent`, or the
+/// checkpoint `spec` resumes from.
+fn trainer<N: TrainableNetwork>(
+    spec: &TrainSpec,
+    config: TrainConfig,
+    parent: Option<&ModelFile>,
+    set: TrainingSet,
+    observer: &dyn TrainObserver,
+) -> Result<Trainer<N>> {
+    Ok(match (&spec.resume, parent) {
+        (Some(checkpoint), _) => Trainer::<N>::resume(checkpoint, set, config)?,
+        (None, Some(parent)) => {
+            let trainer = Trainer::<N>::fine_tune(set, config, parent, spec.renormalize)?;
+            let loss = trainer.validate()?.map(|v| v.loss);
+            observer.fine_tuning(&parent.identity(), &trainer.frozen(), loss);
+            trainer
+        }
+        (None, None) => Trainer::<N>::new(set, config)?,
+    })
+}
 
-    /// The metadata the model file gets beside the trainer's: the run and its catalog.
-    fn metadata(&self, join: &JoinSummary) -> Result<BTreeMap<String, String>> {
-        let catalog = &self.spec.catalog;
+/// The metadata the model file gets beside the trainer's: the run and its catalog. (Spectra
+/// given as arrays have no catalog: the model's `spectra_sha256` covers their labels too.)
+fn metadata(spec: &TrainSpec, join: &JoinSummary) -> Result<BTreeMap<String, String>> {
+    let mut metadata = BTreeMap::from([
+        ("command_line".into(), spec.command_line.clone()),
+        ("training_spectra".into(), join.joined.to_string()),
+    ]);
+    if let Some(catalog) = &spec.catalog {
         let bytes = std::fs::read(catalog).map_err(|e| Error::io(catalog, e))?;
-        let columns = &self.spec.columns;
-        Ok(BTreeMap::from([
-            ("command_line".into(), self.spec.command_line.clone()),
+        let columns = &spec.columns;
+        metadata.extend([
             ("label_catalog".into(), catalog.display().to_string()),
             ("label_catalog_sha256".into(), hex(&Sha256::digest(&bytes))),
             ("label_id_column".into(), columns.id.clone()),
@@ -286,8 +293,111 @@ impl TrainRun {
                 serde_json::to_string(&columns.overrides)
                     .map_err(|e| Error::Invalid(e.to_string()))?,
             ),
-            ("training_spectra".into(), join.joined.to_string()),
-        ]))
+        ]);
+    }
+    Ok(metadata)
+}
+
+/// Where a run's spectra and labels come from, once checked.
+enum Spectra {
+    /// Files whose spectra are joined with a catalog's labels, maybe restricted to a
+    /// selection of its stars.
+    Joined {
+        source: SpectrumSource,
+        catalog: Box<dyn TrainingLabels>,
+        selected: Option<SelectionOutcome>,
+    },
+    /// Arrays, made a training set already.
+    Given(TrainingSet, JoinSummary),
+}
+
+impl Spectra {
+    /// Loads the catalog and selection of a run on `files` (or on a normalized file), or
+    /// makes the arrays a training set (taking them from `spec`, so that they are not held
+    /// twice); checked by [`check_label_source`] first.
+    fn prepare(spec: &mut TrainSpec, files: Vec<PathBuf>) -> Result<Spectra> {
+        let catalog_path = match (&mut spec.inputs, &spec.catalog) {
+            (TrainInputs::Arrays(arrays), _) => {
+                let arrays = std::mem::take(arrays);
+                let (set, join) = arrays.training_set(training_labels(spec.kind))?;
+                return Ok(Spectra::Given(set, join));
+            }
+            (_, Some(path)) => path,
+            (_, None) => return Err(Error::Invalid("training needs a label catalog".into())),
+        };
+        let selection = selection(spec)?;
+        let catalog: Box<dyn TrainingLabels> = match spec.kind {
+            ModelKind::AstroNN => {
+                Box::new(LabelCatalog::load(catalog_path, &LABELS, &spec.columns)?)
+            }
+            ModelKind::AstroNNDist => Box::new(FakemagCatalog::load(catalog_path, &spec.columns)?),
+        };
+        let selected = selection
+            .map(|selection| selection.apply(catalog_path, &spec.columns.id))
+            .transpose()?;
+        let source = match &spec.inputs {
+            TrainInputs::Normalized(path) => SpectrumSource::normalized(path, SPECTRA_PER_CHUNK)?,
+            _ => SpectrumSource::apstar(files, false, FILES_PER_CHUNK),
+        };
+        Ok(Spectra::Joined {
+            source,
+            catalog,
+            selected,
+        })
+    }
+
+    /// Reads the spectra (telling `observer` how it goes) and joins them with their labels.
+    fn read(self, observer: &dyn TrainObserver) -> Result<(TrainingSet, JoinSummary)> {
+        match self {
+            Spectra::Joined {
+                mut source,
+                catalog,
+                selected,
+            } => {
+                observer.reading(source.total_units(), source.unit_name());
+                collect_training_set(&mut source, catalog.as_ref(), selected.as_ref(), observer)
+            }
+            Spectra::Given(set, join) => {
+                observer.reading(join.spectra, "spectra");
+                observer.advance(join.spectra, join.spectra);
+                Ok((set, join))
+            }
+        }
+    }
+}
+
+/// The labels a network of `kind` is trained on, in output order (a training set's
+/// columns).
+pub fn training_labels(kind: ModelKind) -> &'static [&'static str] {
+    match kind {
+        ModelKind::AstroNN => TrainableCensored::LABELS,
+        ModelKind::AstroNNDist => TrainableDist::LABELS,
+    }
+}
+
+/// Files need a label catalog; arrays hold their labels, so a catalog, a selection or
+/// catalog column names given with them are an error rather than silently unused.
+fn check_label_source(spec: &TrainSpec) -> Result<()> {
+    match (&spec.inputs, &spec.catalog) {
+        (TrainInputs::Arrays(_), Some(_)) => Err(Error::Invalid(
+            "spectra given as arrays hold their labels: a label catalog is not used with them"
+                .into(),
+        )),
+        (TrainInputs::Arrays(_), None)
+            if spec.select.is_some()
+                || spec.where_expr.is_some()
+                || spec.columns != LabelColumns::default() =>
+        {
+            Err(Error::Invalid(
+                "a selection or catalog columns (select, where, id column, label columns) \
+                 apply to a label catalog, not to spectra given as arrays"
+                    .into(),
+            ))
+        }
+        (TrainInputs::Arrays(_), None) | (_, Some(_)) => Ok(()),
+        (_, None) => Err(Error::Invalid(
+            "training needs a label catalog (--labels FILE) for its spectra".into(),
+        )),
     }
 }
 
