@@ -28,10 +28,31 @@ others, ~2.1 MB for censored_keras3: see PROVENANCE.md):
   censored_keras3  (optional, `make --keras3` under astroNN master + Keras 3) the censored
                    model in astroNN master's format (a `.keras` file).
 
+and (issue 32, item 5: more classes and shapes, all astroNN 1.1.0; `make --only` builds
+just these, see below):
+
+  bcnn_paper22       ApogeeBCNN, 22 targets named as astroNN_0606_run001's JSON holds them
+                     ("teff", "logg", "[C/H]", "[CI/H]", ..., "[TiII/H]", ..., "[Ni/H]"),
+                     linear last layer, JSON rewritten to that folder's old list style (its
+                     key set: no l1/maxnorm/activation/last_layer_activation/input_names/
+                     output_names/aux_length), input mode 3, labels mode 2.
+  bcnn_ages          ApogeeBCNN like APOKASC2_BCNN_age_combined_dr17_4: targets age, mass,
+                     softplus last layer, labels_norm_mode "4" (labels_mean [0.0]), dict JSON.
+  bcnn25_dropout02   ApogeeBCNN with astroNN's default 25 targets (teff ... Ni, fakemag),
+                     dropout_rate 0.2, linear last layer, dict JSON.
+  bcnn_conv_shapes   ApogeeBCNN (teff, logg, Fe), num_filters [3, 5], filter_len 5,
+                     pool_length 3 (7514 pixels -> 2504 pooled: the pool does not divide).
+  cnn                ApogeeCNN (teff, logg, Fe): plain Keras Dropout (off at inference), no
+                     variance head; predict() returns the denormalized predictions only.
+  censored_dropout0  ApogeeBCNNCensored with dropout_rate 0.0 (astroNN and tf.nn.dropout
+                     accept 0): MC passes give model error 0.
+
 and, for each folder, tests/data/astronn_models/reference/<folder>/ holds astroNN's outputs
 on reference/inputs.npy (float64 .npy): a deterministic pass (every MCDropout layer's
 `disable_layer = True`, mc_num = 2) and MC-dropout passes (mc_num = 100, one recorded run
-plus five more with other seeds; no repeats for censored_keras3 by default). Every recorded prediction is made on a freshly loaded
+plus five more with other seeds; no repeats for censored_keras3 by default; for `cnn`, an
+ApogeeCNN without MCDropout, only the deterministic predict and the raw network output).
+Every recorded prediction is made on a freshly loaded
 folder (`load_folder`): astroNN's Normalizer, for labels mode "0", resets labels_std to 1
 inside the first predict() (after the variances were scaled with the JSON's labels_std), so
 a second predict() on the same object behaves differently; fresh loads record the
@@ -59,8 +80,14 @@ Pinned environments (Python 3.11):
 
 Subcommands:
 
-  make     build inputs.npy (from `target/release/astronn normalize`), the four folders and
-           their reference outputs, then PROVENANCE.md.
+  make     build inputs.npy (from `target/release/astronn normalize`), every folder of
+           FOLDERS (the four above and the issue-32 ones) and their reference outputs, then
+           PROVENANCE.md.
+             --only NAME[,NAME ...]   instead: only these folders (commas and/or spaces;
+                                      `--only new` = the issue-32 folders), with the
+                                      committed reference/inputs.npy (not rebuilt, so no
+                                      `astronn` binary is needed) and the other folders'
+                                      files and manifest entries left as they are.
              --full-size [--out DIR]  instead: one censored model at the DR17 VAC sizes
                                       (hidden [256, 96, 32, 16, 2]) in DIR (default
                                       /tmp/astronn_full/censored_full, ~47 MB, not
@@ -80,6 +107,8 @@ Examples (from the repository root; `make` needs target/release/astronn, i.e.
 cores):
 
   /tmp/astronn-ref/bin/python scripts/astronn_reference.py make
+  /tmp/astronn-ref/bin/python scripts/astronn_reference.py make --only new
+  /tmp/astronn-ref/bin/python scripts/astronn_reference.py make --only bcnn_ages,cnn
   KERAS_BACKEND=tensorflow /tmp/astronn-ref3/bin/python scripts/astronn_reference.py make --keras3
   /tmp/astronn-ref/bin/python scripts/astronn_reference.py make --full-size
   /tmp/astronn-ref/bin/python scripts/astronn_reference.py check
@@ -136,6 +165,13 @@ BUILD_SEEDS = {
     "dist_list_mode0": 14,
     "censored_keras3": 15,
     "censored_full": 16,
+    # issue 32, item 5
+    "bcnn_paper22": 21,
+    "bcnn_ages": 22,
+    "bcnn25_dropout02": 23,
+    "bcnn_conv_shapes": 24,
+    "cnn": 25,
+    "censored_dropout0": 26,
 }
 # Sizes: the weights file holds the weights and Adam's two moment slots (3x the weights);
 # the censored network's C and N branches alone have 8 * hidden[2] * (3806 + 3776) weights,
@@ -152,6 +188,12 @@ OLD_CENSORED_KEYS = [  # astroNN_0617_run001
     "pool_length", "targetname", "task", "valsize",
 ]
 OLD_CONSTANT_KEYS = OLD_CENSORED_KEYS + ["activation", "last_layer_activation"]  # constant_model_reduced
+OLD_0606_KEYS = [  # astroNN_0606_run001 (astroNN_spectra_paper_figures): no l1, no maxnorm
+    "batch_size", "dropout_rate", "filterlen", "filternum", "hidden", "id", "input",
+    "input_mean", "input_norm_mode", "input_std", "inv_tau", "l2", "labels", "labels_mean",
+    "labels_norm_mode", "labels_std", "length_scale", "pool_length", "targetname", "task",
+    "valsize",
+]
 CONSTANT_MODEL_LABELS_STD = 104.31082874331778
 
 FOLDERS = {
@@ -181,6 +223,59 @@ FOLDERS = {
              "constant_model_reduced), labels_norm_mode 0, labels_std edited to "
              "[104.31082874331778]"),
 }
+# Issue 32, item 5: more classes and shapes (astroNN 1.1.0, dict JSON unless said).
+# targetname of astroNN_0606_run001 (Leung & Bovy 2019's ApogeeBCNN, astroNN 1.0.0), verbatim
+PAPER22_TARGETS = ["teff", "logg", "[C/H]", "[CI/H]", "[N/H]", "[O/H]", "[Na/H]", "[Mg/H]",
+                   "[Al/H]", "[Si/H]", "[P/H]", "[S/H]", "[K/H]", "[Ca/H]", "[Ti/H]",
+                   "[TiII/H]", "[V/H]", "[Cr/H]", "[Mn/H]", "[Fe/H]", "[Co/H]", "[Ni/H]"]
+AGES_TARGETS = ["age", "mass"]  # APOKASC2_BCNN_age_combined_dr17_4
+# astroNN 1.1.0's ApogeeBCNN() / ApogeeCNN() default targetname (checked against it in make)
+BCNN25_TARGETS = ["teff", "logg", "M", "alpha", "C", "C1", "N", "O", "Na", "Mg", "Al", "Si",
+                  "P", "S", "K", "Ca", "Ti", "Ti2", "V", "Cr", "Mn", "Fe", "Co", "Ni",
+                  "fakemag"]
+FEW_TARGETS = ["teff", "logg", "Fe"]
+NEW_FOLDERS = {
+    "bcnn_paper22": dict(
+        cls="ApogeeBCNN", hidden=SMALL_BCNN_HIDDEN, labels="censored", style="list",
+        targets=PAPER22_TARGETS, last_layer_activation="linear", list_keys=OLD_0606_KEYS,
+        mimics="astroNN_0606_run001",
+        what="ApogeeBCNN, 22 targets named as 0606_run001's JSON (\"[C/H]\" ...), linear last "
+             "layer, labels_norm_mode 2, JSON rewritten to 0606_run001's old list style (its key "
+             "set: no l1/maxnorm/activation/last_layer_activation/input_names/output_names/"
+             "aux_length)"),
+    "bcnn_ages": dict(
+        cls="ApogeeBCNN", hidden=SMALL_BCNN_HIDDEN, labels="ages", style="dict",
+        targets=AGES_TARGETS, last_layer_activation="softplus", labels_norm_mode=4,
+        mimics="APOKASC2_BCNN_age_combined_dr17_4 (there hidden [128, 64])",
+        what="ApogeeBCNN, targets age, mass, softplus last layer, labels_norm_mode \"4\" "
+             "(labels_mean [0.0]), dict JSON"),
+    "bcnn25_dropout02": dict(
+        cls="ApogeeBCNN", hidden=SMALL_BCNN_HIDDEN, labels="bcnn25", style="dict",
+        targets=BCNN25_TARGETS, last_layer_activation="linear", dropout_rate=0.2,
+        mimics="astroNN's default ApogeeBCNN targets",
+        what="ApogeeBCNN, astroNN's default 25 targets (teff ... Ni, fakemag), dropout_rate "
+             "0.2, linear last layer, labels_norm_mode 2, dict JSON"),
+    "bcnn_conv_shapes": dict(
+        cls="ApogeeBCNN", hidden=SMALL_BCNN_HIDDEN, labels="few", style="dict",
+        targets=FEW_TARGETS, last_layer_activation="linear", num_filters=[3, 5],
+        filter_len=5, pool_length=3, mimics="(non-default convolution shapes)",
+        what="ApogeeBCNN (teff, logg, Fe), num_filters [3, 5], filter_len 5, pool_length 3 "
+             "(7514 -> 2504 after the pool, which does not divide 7514), linear, dict JSON"),
+    "cnn": dict(
+        cls="ApogeeCNN", hidden=SMALL_BCNN_HIDDEN, labels="few", style="dict",
+        targets=FEW_TARGETS, mimics="astroNN's ApogeeCNN",
+        what="ApogeeCNN (teff, logg, Fe): Keras Dropout 0.1 (off at inference), no variance "
+             "head, linear last layer (CNNBase forces it for regression), labels_norm_mode 2, "
+             "astroNN's ApogeeCNN defaults (he_normal, l2 1e-5, lr 0.005), dict JSON"),
+    "censored_dropout0": dict(
+        cls="ApogeeBCNNCensored", hidden=SMALL_CENSORED_HIDDEN, labels="censored",
+        style="dict", dropout_rate=0.0, mimics="astroNN_0512_run002 with dropout_rate 0",
+        what="ApogeeBCNNCensored like censored_dict but dropout_rate 0.0 (accepted by astroNN "
+             "1.1.0 and tf.nn.dropout: every MC sample is the same), dict JSON"),
+}
+for _spec in NEW_FOLDERS.values():
+    _spec["distinct_rows"] = True  # the stricter seed rule (build_folder)
+FOLDERS.update(NEW_FOLDERS)
 KERAS3_FOLDER = "censored_keras3"
 # The astroNN master sources installed in the Keras 3 venv (git archive of this commit).
 ASTRONN_MASTER_COMMIT = "3346072fb376155d9867554b16d8336e70a4c29b"
@@ -300,6 +395,21 @@ def training_set(real, labels_kind, seed):
         y[:, 0] = rng.normal(4600.0, 500.0, TRAIN_ROWS)
         y[:, 1] = rng.normal(2.5, 1.0, TRAIN_ROWS)
         y[:, 2:] = rng.normal(-0.1, 0.2, (TRAIN_ROWS, 20))
+    elif labels_kind == "ages":  # age [Gyr], mass [Msun]
+        y = np.empty((TRAIN_ROWS, 2))
+        y[:, 0] = rng.uniform(1.0, 13.0, TRAIN_ROWS)
+        y[:, 1] = rng.uniform(0.8, 2.5, TRAIN_ROWS)
+    elif labels_kind == "bcnn25":  # teff, logg, M, alpha, 20 abundances, fakemag
+        y = np.empty((TRAIN_ROWS, 25))
+        y[:, 0] = rng.normal(4600.0, 500.0, TRAIN_ROWS)
+        y[:, 1] = rng.normal(2.5, 1.0, TRAIN_ROWS)
+        y[:, 2:24] = rng.normal(-0.1, 0.2, (TRAIN_ROWS, 22))
+        y[:, 24] = rng.uniform(50.0, 300.0, TRAIN_ROWS)
+    elif labels_kind == "few":  # teff, logg, Fe
+        y = np.empty((TRAIN_ROWS, 3))
+        y[:, 0] = rng.normal(4600.0, 500.0, TRAIN_ROWS)
+        y[:, 1] = rng.normal(2.5, 1.0, TRAIN_ROWS)
+        y[:, 2] = rng.normal(-0.1, 0.2, TRAIN_ROWS)
     else:
         y = rng.uniform(50.0, 300.0, (TRAIN_ROWS, 1))
     return x, y
@@ -320,7 +430,11 @@ def build_folder(name, spec, real, folder, probe):
     normalized units; a dead path gives exactly 0). Returns (seed, rejected seeds).
     """
     import tensorflow as tf
-    from astroNN.models import ApogeeBCNN, ApogeeBCNNCensored
+    from astroNN.models import ApogeeBCNN, ApogeeBCNNCensored, ApogeeCNN
+    classes = {"ApogeeBCNN": ApogeeBCNN, "ApogeeBCNNCensored": ApogeeBCNNCensored,
+               "ApogeeCNN": ApogeeCNN}
+    if "targets" in spec and len(spec["targets"]) == 25:  # astroNN's default 25
+        assert list(ApogeeBCNN().targetname) == BCNN25_TARGETS == list(ApogeeCNN().targetname)
     rejected = []
     for k in range(MAX_SEED_TRIES):
         seed = BUILD_SEEDS[name] + 100 * k
@@ -328,28 +442,47 @@ def build_folder(name, spec, real, folder, probe):
         seed_everything(seed)
         tf.config.experimental.enable_op_determinism()
         x, y = training_set(real, spec["labels"], seed)
-        net = ApogeeBCNNCensored() if spec["cls"] == "ApogeeBCNNCensored" else ApogeeBCNN()
+        net = classes[spec["cls"]]()
         net.num_hidden = list(spec["hidden"])
         net.max_epochs = 1
         net.batch_size = BATCH_SIZE
         net.verbose = 0
         if spec["cls"] == "ApogeeBCNN":
-            net._last_layer_activation = "softplus"
-            net.targetname = list(DIST_TARGETS)
+            net._last_layer_activation = spec.get("last_layer_activation", "softplus")
+            net.targetname = list(spec.get("targets", DIST_TARGETS))
+        elif "targets" in spec:
+            net.targetname = list(spec["targets"])
+        for attr in ("dropout_rate", "num_filters", "filter_len", "pool_length"):
+            if attr in spec:
+                setattr(net, attr, spec[attr])
         if "labels_norm_mode" in spec:
             net.labels_norm_mode = spec["labels_norm_mode"]
         net.fit(x, y)
-        layers = mc_layers(net)
-        for layer in layers:
-            layer.disable_layer = True
-        raw, logvar = raw_outputs(net, probe)
-        for layer in layers:
-            layer.disable_layer = False
-        spread = np.ptp(np.concatenate([raw, logvar], axis=1), axis=0)
-        if np.all(spread > LIVE_SPREAD):
+        if is_bayesian(net):
+            layers = mc_layers(net)
+            for layer in layers:
+                layer.disable_layer = True
+            raw, logvar = raw_outputs(net, probe)
+            for layer in layers:
+                layer.disable_layer = False
+        else:  # ApogeeCNN: Keras Dropout, off in predict; one head
+            raw, logvar = raw_outputs(net, probe)
+            logvar = np.zeros((raw.shape[0], 0))
+        both = np.concatenate([raw, logvar], axis=1)
+        spread = np.ptp(both, axis=0)
+        # issue-32 folders also: no two rows alike (a row whose ReLU path is dead throughout
+        # gives the bare biases, e.g. rows 0 and 2 of a first `cnn` try)
+        alike = []
+        if spec.get("distinct_rows"):
+            alike = [(i, j) for i in range(len(both)) for j in range(i + 1, len(both))
+                     if np.max(np.abs(both[i] - both[j])) <= LIVE_SPREAD]
+        if np.all(spread > LIVE_SPREAD) and not alike:
             break
-        log(f"{name}: seed {seed} rejected, {np.sum(spread <= LIVE_SPREAD)} of {spread.size} "
-            "outputs do not vary over the inputs (dead ReLU units)")
+        if alike:
+            log(f"{name}: seed {seed} rejected, rows {alike} give the same outputs")
+        else:
+            log(f"{name}: seed {seed} rejected, {np.sum(spread <= LIVE_SPREAD)} of {spread.size} "
+                "outputs do not vary over the inputs (dead ReLU units)")
         rejected.append(seed)
     else:
         raise SystemExit(f"{name}: no seed with live outputs in {MAX_SEED_TRIES} tries")
@@ -382,7 +515,8 @@ def rewrite_list_style(folder, spec):
     path = os.path.join(folder, "astroNN_model_parameter.json")
     with open(path) as f:
         p = json.load(f)
-    keys = OLD_CENSORED_KEYS if spec["cls"] == "ApogeeBCNNCensored" else OLD_CONSTANT_KEYS
+    keys = spec.get("list_keys") or (
+        OLD_CENSORED_KEYS if spec["cls"] == "ApogeeBCNNCensored" else OLD_CONSTANT_KEYS)
     new = {k: p[k] for k in keys}
     new["input"] = list(p["input"]["input"])
     new["labels"] = p["labels"]["output"]
@@ -396,6 +530,12 @@ def rewrite_list_style(folder, spec):
         new["labels_std"] = [spec["labels_std"]]
     with open(path, "w") as f:
         json.dump(new, f, indent=4, sort_keys=True)
+
+
+def is_bayesian(net):
+    """ApogeeBCNN / ApogeeBCNNCensored (MCDropout, variance head), not ApogeeCNN."""
+    from astroNN.models.base_bayesian_cnn import BayesianCNNBase
+    return isinstance(net, BayesianCNNBase)
 
 
 def mc_layers(net):
@@ -426,9 +566,12 @@ def fresh_load(folder, seed):
 
 
 def raw_outputs(net, inputs):
-    """keras_model_predict on astroNN's own normalized input: (output, log-variance)."""
+    """keras_model_predict on astroNN's own normalized input: (output, log-variance); for
+    ApogeeCNN keras_model's single output and None."""
     norm = net.input_normalizer.normalize({"input": np.array(inputs)}, calc=False)["input"]
     x = norm[:, :, None]
+    if not is_bayesian(net):
+        return np.asarray(net.keras_model.predict(x, verbose=0), np.float64), None
     if keras_major() >= 3:
         r = net.keras_model_predict.predict({"input": x}, verbose=0)
         return np.asarray(r["output"], np.float64), np.asarray(r["variance_output"], np.float64)
@@ -439,6 +582,10 @@ def raw_outputs(net, inputs):
 
 def deterministic_pass(folder, inputs):
     net = fresh_load(folder, MC_SEED)
+    if not is_bayesian(net):  # ApogeeCNN: predict() is deterministic and returns no error
+        raw, _ = raw_outputs(net, inputs)
+        pred = net.predict(np.array(inputs))
+        return pred, None, raw, None, 0
     layers = mc_layers(net)
     for layer in layers:
         layer.disable_layer = True
@@ -459,6 +606,10 @@ def reference_outputs(folder, inputs, out, repeats=MC_REPEATS):
     """astroNN's predictions on inputs (fresh load before every recorded predict)."""
     os.makedirs(out, exist_ok=True)
     pred, err, raw, logvar, n_layers = deterministic_pass(folder, inputs)
+    if err is None:  # ApogeeCNN: no MCDropout, no variance head, no MC passes
+        save64(os.path.join(out, "det_pred.npy"), pred)
+        save64(os.path.join(out, "det_raw_output.npy"), raw)
+        return n_layers
     save64(os.path.join(out, "det_pred.npy"), pred)
     save64(os.path.join(out, "det_predictive_err.npy"), err["predictive"])
     save64(os.path.join(out, "det_raw_output.npy"), raw)
@@ -516,12 +667,20 @@ def make_v1(args):
         return
     man = load_manifest()
     os.makedirs(REF_DIR, exist_ok=True)
-    inputs, rows = make_inputs(args.astronn, args.data)
-    save64(os.path.join(REF_DIR, "inputs.npy"), inputs)
-    man["inputs"] = {"rows": rows, "shape": list(inputs.shape)}
-    man["env_keras2"] = env_entry()
+    only = parse_only(args.only)
+    env = env_entry()
+    if only and os.path.exists(os.path.join(REF_DIR, "inputs.npy")) and "inputs" in man:
+        # --only: the committed inputs (not rebuilt), the other folders left alone
+        inputs = load_inputs()
+        log(f"--only {','.join(only)}: using the committed {os.path.relpath(REF_DIR, REPO)}/inputs.npy")
+    else:
+        inputs, rows = make_inputs(args.astronn, args.data)
+        save64(os.path.join(REF_DIR, "inputs.npy"), inputs)
+        man["inputs"] = {"rows": rows, "shape": list(inputs.shape)}
+    if not only or "env_keras2" not in man:
+        man["env_keras2"] = env
     real = inputs[: inputs.shape[0] // 2]
-    for name in (args.only or list(FOLDERS)):
+    for name in (only or list(FOLDERS)):
         spec = FOLDERS[name]
         folder = os.path.join(MODELS_DIR, name)
         if "same_fit_as" in spec:
@@ -543,6 +702,8 @@ def make_v1(args):
         log(f"reference outputs of {name}")
         n_layers = reference_outputs(folder, inputs, os.path.join(REF_DIR, name))
         record(man, name, spec, seed, n_layers, "keras2")
+        if man["env_keras2"] != env:  # --only under other versions than the rest: say so
+            man["folders"][name]["env_detail"] = env
         if "same_fit_as" in spec:
             for f in sorted(glob.glob(os.path.join(REF_DIR, name, "det_*.npy"))):
                 other = os.path.join(REF_DIR, spec["same_fit_as"], os.path.basename(f))
@@ -553,6 +714,23 @@ def make_v1(args):
                     [os.path.basename(f), bool(same)])
     save_manifest(man)
     write_provenance(man)
+
+
+def parse_only(values):
+    """`--only a,b c` -> [a, b, c] (FOLDERS order kept as given); `new` = the issue-32 folders."""
+    names = []
+    for v in values or []:
+        for n in v.split(","):
+            n = n.strip()
+            if not n:
+                continue
+            for m in (list(NEW_FOLDERS) if n == "new" else [n]):
+                if m not in FOLDERS:
+                    raise SystemExit(f"--only: unknown folder {m!r} (known: "
+                                     f"{', '.join(FOLDERS)}, or new)")
+                if m not in names:
+                    names.append(m)
+    return names
 
 
 def make_keras3(args):
@@ -592,8 +770,11 @@ def check(args):
     names = [n for n, e in sorted(man["folders"].items()) if e["env"] == env]
     for name in names:
         pred, err, raw, logvar, _ = deterministic_pass(os.path.join(MODELS_DIR, name), inputs)
-        for fname, got in (("det_pred.npy", pred), ("det_predictive_err.npy", err["predictive"]),
-                           ("det_raw_output.npy", raw), ("det_raw_logvar.npy", logvar)):
+        pairs = [("det_pred.npy", pred), ("det_raw_output.npy", raw)]
+        if err is not None:
+            pairs[1:1] = [("det_predictive_err.npy", err["predictive"])]
+            pairs.append(("det_raw_logvar.npy", logvar))
+        for fname, got in pairs:
             want = np.load(os.path.join(REF_DIR, name, fname))
             ok = got.shape == want.shape and np.allclose(got, want, rtol=1e-6, atol=1e-6)
             failed |= not ok
@@ -742,6 +923,25 @@ def layout(args):
 # PROVENANCE.md
 # --------------------------------------------------------------------------------------
 
+def architecture_row(name):
+    """One row of PROVENANCE.md's architecture table, from the folder's JSON."""
+    path = os.path.join(MODELS_DIR, name, "astroNN_model_parameter.json")
+    if not os.path.exists(path):
+        return f"| `{name}/` | (missing) | | | | | | | | |"
+    with open(path) as f:
+        p = json.load(f)
+    targets = p.get("targetname", [])
+    shown = ", ".join(targets) if len(targets) <= 3 else \
+        f"{len(targets)}: {', '.join(targets[:3])}, ..., {targets[-1]}"
+    mode = p.get("labels_norm_mode")
+    if isinstance(mode, dict):
+        mode = mode.get("output")
+    last = p.get("last_layer_activation", "(absent)")
+    return (f"| `{name}/` | {p.get('id')} | {shown} | {p.get('hidden')} | {p.get('filternum')} | "
+            f"{p.get('filterlen')} | {p.get('pool_length')} | {p.get('dropout_rate')} | {last} | "
+            f"{json.dumps(mode)} |")
+
+
 def write_provenance(man):
     """PROVENANCE.md from the manifest and the files on disk."""
     L = []
@@ -756,7 +956,8 @@ def write_provenance(man):
     a("`cargo build --release`):")
     a("")
     a("```")
-    a("/tmp/astronn-ref/bin/python scripts/astronn_reference.py make            # 4 folders + inputs")
+    a("/tmp/astronn-ref/bin/python scripts/astronn_reference.py make            # Keras 2 folders + inputs")
+    a("/tmp/astronn-ref/bin/python scripts/astronn_reference.py make --only new # just the issue-32 folders")
     a("/tmp/astronn-ref3/bin/python scripts/astronn_reference.py make --keras3  # censored_keras3")
     a("/tmp/astronn-ref/bin/python scripts/astronn_reference.py check           # recompute, compare")
     a("```")
@@ -787,6 +988,14 @@ def write_provenance(man):
         a(f"| `{name}/` | {e['cls']} | {e['hidden']} | {e['mimics']} | {e['what']} | "
           f"{e['build_seed']} ({rej}) |")
     a("")
+    a("Architectures, as each folder's `astroNN_model_parameter.json` holds them (list-style JSON")
+    a("files lack `last_layer_activation` / `activation`: astroNN then uses linear / relu):")
+    a("")
+    a("| folder | id | targetname | hidden | filternum | filterlen | pool_length | dropout_rate | last layer | labels_norm_mode |")
+    a("|---|---|---|---|---|---|---|---|---|---|")
+    for name in sorted(man["folders"]):
+        a(architecture_row(name))
+    a("")
     a("Each: `astroNN_model_parameter.json`, the weights (`model_weights.h5`: Keras 2 HDF5 from")
     a("`keras_model.save`, with `model_config`/`training_config` attributes; its Adam state")
     a("(`optimizer_weights`) removed afterwards by `drop_optimizer_state`, an h5py copy of the")
@@ -798,7 +1007,10 @@ def write_provenance(man):
     a(f"spectra of `inputs.npy` (rows 0..n-1) cycled, + N(0, {TRAIN_NOISE_SIGMA}) noise from")
     a("`numpy.random.default_rng(build seed)`; labels from the same generator: censored 22 labels,")
     a("teff ~ N(4600, 500), logg ~ N(2.5, 1), the 20 abundances ~ N(-0.1, 0.2); dist 1 label,")
-    a("fakemag ~ U(50, 300). Seeds: `random.seed`, `np.random.seed`, `tf.random.set_seed` and")
+    a("fakemag ~ U(50, 300); ages (`bcnn_ages`) age ~ U(1, 13), mass ~ U(0.8, 2.5); bcnn25 (`bcnn25_dropout02`)")
+    a("teff, logg as censored, M, alpha and the 20 abundances ~ N(-0.1, 0.2), fakemag ~ U(50, 300);")
+    a("few (`bcnn_conv_shapes`, `cnn`) teff, logg, Fe as censored. `cnn` (ApogeeCNN) trains with")
+    a("astroNN's ApogeeCNN default Adam lr 0.005. Seeds: `random.seed`, `np.random.seed`, `tf.random.set_seed` and")
     a("Keras' `set_random_seed` with the build seed, and `tf.config.experimental.enable_op_determinism()`.")
     a("The list-style JSON files were rewritten after `save` (keys, values and order as the")
     a("published ones; the weights untouched), then loaded again by astroNN's `load_folder`, whose")
@@ -810,6 +1022,10 @@ def write_provenance(man):
     a("whose fitted model, dropout off, has every output and log-variance column varying over the")
     a(f"rows of inputs.npy (peak-to-peak > {LIVE_SPREAD:g}, normalized units); the rejected ones are listed.")
     a("A few units are still dead for some rows (e.g. ReLU exactly 0 for one star), as in real use.")
+    a("The issue-32 folders (" + ", ".join(f"`{n}`" for n in NEW_FOLDERS) + ") follow a stricter")
+    a("rule: also no two rows of inputs.npy may give the same outputs (max |diff| <= 1e-07): a row")
+    a("whose every ReLU path is dead gives the bare biases, as rows 0 and 2 did for `cnn` with")
+    a("seed 25 (ApogeeCNN columns: the output head only).")
     a("")
     a("Sizes: the hidden sizes are as small as the architectures allow. The C and N branches")
     a("have 8 x hidden[2] x (3806 + 3776) weights even at hidden[2] = 1, HDF5's metadata for ~190")
@@ -856,12 +1072,26 @@ def write_provenance(man):
     a("  seeded from the global seed), so another implementation can match the MC outputs only")
     a("  statistically: compare with the runs' spread, not to the digit.")
     no_runs = [n for n in sorted(man["folders"])
-               if not os.path.exists(os.path.join(REF_DIR, n, "mc_pred_runs.npy"))]
+               if not os.path.exists(os.path.join(REF_DIR, n, "mc_pred_runs.npy"))
+               and man["folders"][n]["cls"] != "ApogeeCNN"]
+    cnns = [n for n in sorted(man["folders"]) if man["folders"][n]["cls"] == "ApogeeCNN"]
+    if cnns:
+        a("- " + ", ".join(f"`{n}`" for n in cnns) + " (ApogeeCNN): only `det_pred.npy` (n x L, what")
+        a("  `net.predict` returns: the denormalized predictions, no error dict) and `det_raw_output.npy`")
+        a("  (n x L, `keras_model.predict` on the normalized input). ApogeeCNN has plain Keras `Dropout`")
+        a("  layers (inactive at inference), no MCDropout, no variance head and no MC inference, so")
+        a("  there is nothing to disable and no MC file to write.")
     if no_runs:
         a("- " + ", ".join(f"`{n}`" for n in no_runs) + ": no `*_runs.npy`: astroNN master's")
         a("  FastMCInference on TensorFlow stacks the mc_num network calls in one graph (a Python")
         a("  loop), ~10 min per mc_num = 100 prediction on 2 cores (`make --keras3 --keras3-repeats 5`")
         a("  makes them).")
+    if "censored_dropout0" in man["folders"]:
+        a("- `censored_dropout0`: dropout_rate 0.0, so MCDropout (`tf.nn.dropout(rate=0)`) keeps every")
+        a("  unit: `mc_pred.npy` and all of `mc_pred_runs.npy` are bit-identical to `det_pred.npy`,")
+        a("  `mc_predictive_err*.npy` and `mc_total_err.npy` equal `det_predictive_err.npy`, and")
+        a("  `mc_model_err*.npy` are 0 or float32 rounding (<= 1.5e-7 in label units: tf.nn.moments'")
+        a("  variance of 100 equal samples is not always exactly 0).")
     if KERAS3_FOLDER in man["folders"]:
         a("")
         a(f"`{KERAS3_FOLDER}`: astroNN master writes `model_weights.keras` (Keras 3 zip: `metadata.json`,")
@@ -909,7 +1139,9 @@ def main():
     m = sub.add_parser("make", help="build the folders and their reference outputs")
     m.add_argument("--astronn", default=os.path.join(REPO, "target", "release", "astronn"))
     m.add_argument("--data", default=os.path.join(REPO, "tests", "data"))
-    m.add_argument("--only", nargs="*", choices=list(FOLDERS))
+    m.add_argument("--only", nargs="+", metavar="NAME[,NAME]",
+                   help="only these folders (comma/space separated; `new` = the issue-32 ones: "
+                        + ", ".join(NEW_FOLDERS) + "); reuses reference/inputs.npy")
     m.add_argument("--full-size", action="store_true")
     m.add_argument("--out", default="/tmp/astronn_full/censored_full")
     m.add_argument("--keras3", action="store_true")

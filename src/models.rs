@@ -183,7 +183,9 @@ pub fn censored_network(model: &ModelFile) -> Result<CensoredBcnn> {
             format!("not a valid AstroNN model: {}", Error::from(e)),
         )
     })?;
-    Ok(net.with_mc_variance(model.mc_variance()?))
+    Ok(net
+        .with_mc_variance(model.mc_variance()?)
+        .with_dropout_rate(model.dropout_rate()?))
 }
 
 /// The distance network of a model.
@@ -194,7 +196,9 @@ pub fn dist_network(model: &ModelFile) -> Result<DistBcnn> {
             format!("not a valid AstroNNDist model: {}", Error::from(e)),
         )
     })?;
-    Ok(net.with_mc_variance(model.mc_variance()?))
+    Ok(net
+        .with_mc_variance(model.mc_variance()?)
+        .with_dropout_rate(model.dropout_rate()?))
 }
 
 /// The noise model of a network and the name the output header gives it: the file given,

@@ -15,8 +15,9 @@ use common::mc::{assert_mc_matches, McCase};
 use std::path::{Path, PathBuf};
 
 /// The committed folders and the kind each holds.
-const FOLDERS: [(&str, ModelKind); 5] = [
+const FOLDERS: [(&str, ModelKind); 6] = [
     ("censored_dict", ModelKind::AstroNN),
+    ("censored_dropout0", ModelKind::AstroNN),
     ("censored_keras3", ModelKind::AstroNN),
     ("censored_list", ModelKind::AstroNN),
     ("dist_dict", ModelKind::AstroNNDist),
@@ -182,10 +183,46 @@ fn pooled_case(
 fn mc_statistics_match_astronns() {
     let spectra = inputs();
     for (folder, _) in FOLDERS {
-        let (_, net) = load(folder);
+        let (model, net) = load(folder);
+        if model.dropout_rate().unwrap().rate() == 0.0 {
+            assert_mc_without_dropout_matches(folder, net.as_ref(), &spectra);
+            continue;
+        }
         for (i, flux) in spectra.iter().enumerate() {
             let (case, values, errors) = pooled_case(folder, i, net.as_ref());
             assert_mc_matches(net.as_ref(), flux, 1000, &case, &values, &errors);
+        }
+    }
+}
+
+/// Without dropout every MC sample is the deterministic pass: astroNN's MC statistics have
+/// no spread to compare in standard errors (its MC model error is float32 rounding, under
+/// 1e-6 of a label's scale), so the MC means and errors are compared as the deterministic
+/// pass is, and both model errors must be nil.
+fn assert_mc_without_dropout_matches(
+    folder: &str,
+    net: &dyn BayesianNetwork,
+    spectra: &[Vec<f64>],
+) {
+    let values = reference(folder, "mc_pred.npy");
+    let errors = reference(folder, "mc_total_err.npy");
+    let model_errors = reference(folder, "mc_model_err.npy");
+    let (std, error_std) = (&net.scaling().labels_std, &net.scaling().labels_error_std);
+    for (i, flux) in spectra.iter().enumerate() {
+        let raw = predict_raw(net, flux, 100, MaskStream::new(2024, i as u64)).unwrap();
+        for j in 0..std.len() {
+            let (ours, theirs) = (raw.values[j], row(&values, i)[j]);
+            assert!(
+                (ours - theirs).abs() <= 1e-4 * std[j],
+                "{folder} spectrum {i} label {j}: MC mean {ours} vs astroNN {theirs}"
+            );
+            let (ours, theirs) = (raw.errors[j], row(&errors, i)[j]);
+            assert!(
+                (ours - theirs).abs() <= 1e-4 * theirs,
+                "{folder} spectrum {i} label {j}: MC error {ours} vs astroNN {theirs}"
+            );
+            let nil = 1e-6 * error_std[j];
+            assert!(raw.model_errors[j] <= nil && row(&model_errors, i)[j] <= nil);
         }
     }
 }
@@ -282,7 +319,7 @@ fn jacobians_of_folders_are_the_derivatives_of_their_predictions() {
         // A small step along v; the tolerance allows 2 % for the relus and softplus
         // between x ± h v, and the float32 network output's rounding (a few ulps of the
         // standardised output, over 2h).
-        let h = 3e-3;
+        let h = 1e-3;
         let moved = |sign: f64| -> f64 {
             let x: Vec<f64> = flux
                 .iter()
@@ -301,4 +338,50 @@ fn jacobians_of_folders_are_the_derivatives_of_their_predictions() {
             "{folder}: directional derivative {difference} vs |J| {norm}"
         );
     }
+}
+
+/// A folder's own `dropout_rate` is the rate its MC samples drop out at: at 0 every sample
+/// is the deterministic pass (no MC spread); at 0.2 the samples differ from 0.3's; a rate
+/// astroNN could not have trained with is a clear error.
+#[test]
+fn folders_drop_out_at_their_own_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let flux = &inputs()[0];
+    let with_rate = |name: &str, rate: f64| {
+        let folder = broken_copy(&dir.path().join(name), "censored_dict");
+        edit_json(&folder, |j| j["dropout_rate"] = rate.into());
+        folder
+    };
+    let rate_0 = ModelFile::load(&with_rate("r0", 0.0)).unwrap();
+    assert_eq!(rate_0.metadata["dropout_rate"], "0");
+    let net = network(&rate_0);
+    let deterministic = predict_raw(net.as_ref(), flux, 0, MaskStream::new(0, 0)).unwrap();
+    let mc = predict_raw(net.as_ref(), flux, 20, MaskStream::new(3, 4)).unwrap();
+    for (j, (&ours, &once)) in mc.values.iter().zip(&deterministic.values).enumerate() {
+        assert!(
+            (ours - once).abs() <= 1e-6 * once.abs().max(1.0),
+            "label {j}: {ours} vs {once}"
+        );
+    }
+    assert!(
+        mc.model_errors.iter().all(|&e| e < 1e-6),
+        "{:?}",
+        mc.model_errors
+    );
+
+    let (_, astra) = load("censored_dict");
+    let rate_2 = network(&ModelFile::load(&with_rate("r2", 0.2)).unwrap());
+    let at = |net: &dyn BayesianNetwork| predict_raw(net, flux, 50, MaskStream::new(3, 4)).unwrap();
+    let (at_2, at_3) = (at(rate_2.as_ref()), at(astra.as_ref()));
+    assert_ne!(at_2.values, at_3.values);
+    assert_eq!(
+        ModelFile::load(&with_rate("r3", 0.3))
+            .unwrap()
+            .dropout_rate()
+            .unwrap(),
+        astronn::nn::dropout::DropoutRate::ASTRA
+    );
+
+    let e = load_error(&with_rate("r1", 1.0));
+    assert!(e.contains("a dropout rate must be in [0, 1), not 1"), "{e}");
 }

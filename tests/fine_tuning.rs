@@ -234,6 +234,22 @@ fn fine_tuning_an_astronn_folder_keeps_its_widths_and_conventions() {
     assert_eq!(model.metadata["parent_format"], "AstroNNFolder");
 }
 
+/// The networks `train` builds drop at Astra's rate: a parent that drops at another one (an
+/// astroNN folder trained with `dropout_rate=0`) is refused before any training, naming it.
+#[test]
+fn fine_tuning_a_network_of_another_dropout_rate_is_refused() {
+    let folder = common::test_data("astronn_models/censored_dropout0");
+    let parent = ModelFile::load(&folder).unwrap();
+    let e = Trainer::check_settings(&config(1, 16, 3), Some(&parent))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("censored_dropout0"), "{e}");
+    assert!(
+        e.contains("drops out at rate 0; fine-tuning trains at 0.3 only"),
+        "{e}"
+    );
+}
+
 /// The normalisation constants and MC convention a model predicts with.
 fn scaling(model: &ModelFile) -> Scaling {
     censored_network(model).unwrap().scaling().clone()

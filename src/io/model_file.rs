@@ -4,6 +4,7 @@
 //! writing ours is [`ModelFile::load`]'s and [`ModelFile::save_safetensors`]'s, in
 //! `model_formats`.
 
+use crate::nn::dropout::DropoutRate;
 use crate::nn::scaling::McVariance;
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
@@ -66,6 +67,10 @@ pub enum ModelFormat {
 /// Metadata key of the MC convention ([`McVariance`]; absent means Astra's, unbiased).
 pub const MC_VARIANCE_KEY: &str = "mc_variance";
 
+/// Metadata key of the network's dropout rate (absent: Astra's 0.3). astroNN's folders set
+/// it from their `dropout_rate`.
+pub const DROPOUT_RATE_KEY: &str = "dropout_rate";
+
 /// A model's parameters and metadata, ready to build a network from.
 #[derive(Debug, Clone)]
 pub struct ModelFile {
@@ -94,6 +99,23 @@ impl ModelFile {
                     format!("unknown {MC_VARIANCE_KEY} '{name}' in metadata"),
                 )
             }),
+        }
+    }
+
+    /// The rate of the network's dropout layers: [`DROPOUT_RATE_KEY`]'s, else Astra's.
+    pub fn dropout_rate(&self) -> Result<DropoutRate> {
+        match self.metadata.get(DROPOUT_RATE_KEY) {
+            None => Ok(DropoutRate::ASTRA),
+            Some(text) => text
+                .parse::<f64>()
+                .map_err(|e| e.to_string())
+                .and_then(DropoutRate::new)
+                .map_err(|e| {
+                    Error::file(
+                        &self.path,
+                        format!("bad {DROPOUT_RATE_KEY} '{text}' in metadata: {e}"),
+                    )
+                }),
         }
     }
 

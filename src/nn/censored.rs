@@ -5,6 +5,7 @@
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::apogee::masks::BRANCH_ELEMENTS;
 use crate::nn::dense::layer_width;
+use crate::nn::dropout::DropoutRate;
 use crate::nn::network::{check_group, BayesianNetwork};
 use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::{repeat_rows, Dropout};
@@ -101,9 +102,10 @@ impl ElementBranch {
         first: &Tensor,
         hidden: &Tensor,
         dropout: &mut Dropout,
+        rate: DropoutRate,
     ) -> Result<(Tensor, Tensor)> {
-        let a1 = dropout.apply(first)?;
-        let a2 = dropout.apply(&self.dense2.forward(&a1)?.relu()?)?;
+        let a1 = dropout.apply(first, rate)?;
+        let a2 = dropout.apply(&self.dense2.forward(&a1)?.relu()?, rate)?;
         let joined = Tensor::cat(&[&a2, hidden], 1)?;
         Ok((
             self.out.forward(&joined)?,
@@ -157,6 +159,12 @@ impl CensoredBcnn {
         self.scaling = self.scaling.with_mc_variance(variance);
         self
     }
+
+    /// The network dropping out at `rate` (Astra's 0.3 as loaded; an astroNN folder's own).
+    pub fn with_dropout_rate(mut self, rate: DropoutRate) -> Self {
+        self.trunk = self.trunk.with_dropout_rate(rate);
+        self
+    }
 }
 
 /// Assembles the 22 outputs: [teff, logg, branches 0–16, fe_h, branches 17–18].
@@ -201,7 +209,8 @@ impl CensoredBcnn {
         let mut log_variances = Vec::with_capacity(self.branches.len());
         for (branch, first) in self.branches.iter().zip(firsts) {
             let first = repeat_rows(first, samples)?;
-            let (out, log_variance) = branch.forward(&first, &hidden, dropout)?;
+            let (out, log_variance) =
+                branch.forward(&first, &hidden, dropout, self.trunk.dropout_rate())?;
             outputs.push(out);
             log_variances.push(log_variance);
         }

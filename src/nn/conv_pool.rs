@@ -5,7 +5,7 @@
 //! [`WideMaskStream`] into a per-thread buffer that stays in cache, so no mask ever goes
 //! through memory.
 
-use crate::nn::dropout::WideMaskStream;
+use crate::nn::dropout::{DropoutRate, WideMaskStream};
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
@@ -54,10 +54,10 @@ struct RowScratch {
 /// The dropout masks of one MC sample (input, then output multipliers) drawn from `seed`,
 /// in the order the fused kernel draws them.
 #[inline(always)]
-fn draw_row_masks(seed: u64, input_mask: &mut [f32], output_mask: &mut [f32]) {
-    let mut stream = WideMaskStream::new(seed);
-    stream.fill_multipliers(input_mask);
-    stream.fill_multipliers(output_mask);
+fn draw_row_masks(row: RowDropout, input_mask: &mut [f32], output_mask: &mut [f32]) {
+    let mut stream = WideMaskStream::new(row.seed);
+    stream.fill_multipliers(input_mask, row.rate);
+    stream.fill_multipliers(output_mask, row.rate);
 }
 
 /// [`draw_row_masks`] with the AVX2 fill (the same bits).
@@ -67,16 +67,23 @@ fn draw_row_masks(seed: u64, input_mask: &mut [f32], output_mask: &mut [f32]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn draw_row_masks_avx2(seed: u64, input_mask: &mut [f32], output_mask: &mut [f32]) {
-    let mut stream = WideMaskStream::new(seed);
-    stream.fill_multipliers_avx2(input_mask);
-    stream.fill_multipliers_avx2(output_mask);
+unsafe fn draw_row_masks_avx2(row: RowDropout, input_mask: &mut [f32], output_mask: &mut [f32]) {
+    let mut stream = WideMaskStream::new(row.seed);
+    stream.fill_multipliers_avx2(input_mask, row.rate);
+    stream.fill_multipliers_avx2(output_mask, row.rate);
+}
+
+/// How one MC sample row drops out: its masks' seed and the layer's rate.
+#[derive(Debug, Clone, Copy)]
+struct RowDropout {
+    seed: u64,
+    rate: DropoutRate,
 }
 
 /// The dropout multipliers the fused kernel draws for rows with `seeds` and inputs of `n`
-/// positions: input masks (`rows × 2 × n`) and output masks (`rows × features`). Training
-/// applies them as tensors, so that its masks are inference's.
-pub(crate) fn dropout_masks(seeds: &[u64], n: usize) -> (Vec<f32>, Vec<f32>) {
+/// positions at `rate`: input masks (`rows × 2 × n`) and output masks (`rows × features`).
+/// Training applies them as tensors, so that its masks are inference's.
+pub(crate) fn dropout_masks(seeds: &[u64], n: usize, rate: DropoutRate) -> (Vec<f32>, Vec<f32>) {
     let features = ConvReluPool::features(n);
     let mut input_masks = vec![0f32; seeds.len() * C_IN * n];
     let mut output_masks = vec![0f32; seeds.len() * features];
@@ -84,7 +91,7 @@ pub(crate) fn dropout_masks(seeds: &[u64], n: usize) -> (Vec<f32>, Vec<f32>) {
         .chunks_mut((C_IN * n).max(1))
         .zip(output_masks.chunks_mut(features.max(1)));
     for (&seed, (input_mask, output_mask)) in seeds.iter().zip(rows) {
-        draw_row_masks(seed, input_mask, output_mask);
+        draw_row_masks(RowDropout { seed, rate }, input_mask, output_mask);
     }
     (input_masks, output_masks)
 }
@@ -113,9 +120,15 @@ impl ConvReluPool {
 
     /// Runs every input row of `x` (`[b, 2, n]`) `samples` times: `[b · samples, (n / 4) · 4]`,
     /// rows of one input adjacent. With `row_seeds` (one per output row), output row r
-    /// applies inverted dropout to its input and its output with masks drawn from
+    /// applies inverted dropout at `rate` to its input and its output with masks drawn from
     /// `row_seeds[r]`; without, there is no dropout.
-    pub fn forward(&self, x: &Tensor, samples: usize, row_seeds: Option<&[u64]>) -> Result<Tensor> {
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        samples: usize,
+        row_seeds: Option<&[u64]>,
+        rate: DropoutRate,
+    ) -> Result<Tensor> {
         let (b, c_in, n) = x.dims3()?;
         if c_in != C_IN {
             candle_core::bail!("conv2 expects {C_IN} input channels, got {c_in}");
@@ -135,7 +148,11 @@ impl ConvReluPool {
             .enumerate()
             .for_each(|(row, out)| {
                 let input = &inputs[row / samples * input_len..][..input_len];
-                self.forward_row(input, row_seeds.map(|seeds| seeds[row]), out);
+                let dropout = row_seeds.map(|seeds| RowDropout {
+                    seed: seeds[row],
+                    rate,
+                });
+                self.forward_row(input, dropout, out);
             });
         // SAFETY: `forward_row` writes every value of its row, so all `total` are written.
         unsafe { output.set_len(total) };
@@ -145,7 +162,7 @@ impl ConvReluPool {
     /// One row, in reused per-thread buffers, with the widest vector instructions the CPU
     /// has: AVX-512 or AVX2 with fused multiply-adds, else a portable path without them
     /// (whose results differ from the vector paths' in the last bits only).
-    fn forward_row(&self, input: &[f32], seed: Option<u64>, out: &mut [MaybeUninit<f32>]) {
+    fn forward_row(&self, input: &[f32], seed: Option<RowDropout>, out: &mut [MaybeUninit<f32>]) {
         thread_local! {
             static SCRATCH: std::cell::RefCell<RowScratch> = std::cell::RefCell::default();
         }
@@ -176,7 +193,7 @@ impl ConvReluPool {
     fn forward_row_generic<const BLOCK: usize, const FUSED: bool>(
         &self,
         input: &[f32],
-        seed: Option<u64>,
+        seed: Option<RowDropout>,
         out: &mut [MaybeUninit<f32>],
         scratch: &mut RowScratch,
     ) {
@@ -196,7 +213,7 @@ impl ConvReluPool {
     unsafe fn forward_row_avx512(
         &self,
         input: &[f32],
-        seed: Option<u64>,
+        seed: Option<RowDropout>,
         out: &mut [MaybeUninit<f32>],
         scratch: &mut RowScratch,
     ) {
@@ -210,7 +227,7 @@ impl ConvReluPool {
     unsafe fn forward_row_avx2(
         &self,
         input: &[f32],
-        seed: Option<u64>,
+        seed: Option<RowDropout>,
         out: &mut [MaybeUninit<f32>],
         scratch: &mut RowScratch,
     ) {
@@ -236,10 +253,10 @@ impl ConvReluPool {
     fn forward_row_body<const BLOCK: usize>(
         &self,
         input: &[f32],
-        seed: Option<u64>,
+        seed: Option<RowDropout>,
         out: &mut [MaybeUninit<f32>],
         scratch: &mut RowScratch,
-        draw_masks: impl Fn(u64, &mut [f32], &mut [f32]),
+        draw_masks: impl Fn(RowDropout, &mut [f32], &mut [f32]),
         pooled_block: impl Fn(&[&[f32]; C_IN], usize) -> [f32; BLOCK],
     ) {
         let n = input.len() / C_IN;
@@ -503,7 +520,7 @@ mod tests {
                 .unwrap()
                 .flatten_from(1)
                 .unwrap();
-            let got = fused.forward(&x, 1, None).unwrap();
+            let got = fused.forward(&x, 1, None, DropoutRate::ASTRA).unwrap();
             assert_eq!(got.dims(), &[3, n / 4 * 4]);
             assert!(max_difference(&got, &expected) < 1e-5);
         }
@@ -527,7 +544,14 @@ mod tests {
             .unwrap()
             .to_vec1()
             .unwrap();
-        for seed in [None, Some(7)] {
+        let dropouts = [
+            None,
+            Some(RowDropout {
+                seed: 7,
+                rate: DropoutRate::ASTRA,
+            }),
+        ];
+        for seed in dropouts {
             let dispatched = written_row(n / 4 * 4, |out| fused.forward_row(&input, seed, out));
             let mut scratch = RowScratch {
                 padded: vec![f32::NAN; 2 * (n + KERNEL - 1 + MAX_BLOCK)],
@@ -584,7 +608,7 @@ mod tests {
         let n = 64;
         let seeds = [11u64, 12, 13];
         let x = Tensor::randn(0f32, 1.0, (1, 2, n), &dev).unwrap();
-        let (input_masks, output_masks) = dropout_masks(&seeds, n);
+        let (input_masks, output_masks) = dropout_masks(&seeds, n, DropoutRate::ASTRA);
         let input_mask = Tensor::from_vec(input_masks, (3, 2, n), &dev).unwrap();
         let output_mask = Tensor::from_vec(output_masks, (3, n), &dev).unwrap();
         let repeated = x.broadcast_as((3, 2, n)).unwrap().contiguous().unwrap();
@@ -602,7 +626,9 @@ mod tests {
         .unwrap()
         .mul(&output_mask)
         .unwrap();
-        let got = fused.forward(&x, 3, Some(&seeds)).unwrap();
+        let got = fused
+            .forward(&x, 3, Some(&seeds), DropoutRate::ASTRA)
+            .unwrap();
         assert!(max_difference(&got, &expected) < 1e-5);
         // The samples differ, and about 30 % of each output is dropped.
         let rows: Vec<Vec<f32>> = got.to_vec2().unwrap();

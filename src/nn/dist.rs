@@ -9,6 +9,7 @@
 
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::nn::dense::layer_width;
+use crate::nn::dropout::DropoutRate;
 use crate::nn::network::BayesianNetwork;
 use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::Dropout;
@@ -58,6 +59,12 @@ impl DistBcnn {
     /// The network with its MC statistics measured with `variance`.
     pub fn with_mc_variance(mut self, variance: McVariance) -> Self {
         self.scaling = self.scaling.with_mc_variance(variance);
+        self
+    }
+
+    /// The network dropping out at `rate` (Astra's 0.3 as loaded; an astroNN folder's own).
+    pub fn with_dropout_rate(mut self, rate: DropoutRate) -> Self {
+        self.trunk = self.trunk.with_dropout_rate(rate);
         self
     }
 }

@@ -4,15 +4,71 @@
 //! spectrum's identity, so a run's results do not depend on thread count, batch size or the
 //! order of the inputs. The generator is xoshiro256++ seeded through SplitMix64.
 
-/// Dropout rate of both networks (SPEC §4).
+/// Dropout rate of Astra's networks and of the networks `train` builds (SPEC §4).
 pub const DROPOUT_RATE: f64 = 0.3;
 
-/// Multiplier of a kept value under inverted dropout: 1 / (1 − rate).
-pub const KEEP_SCALE: f32 = (1.0 / (1.0 - DROPOUT_RATE)) as f32;
+/// Uniforms a dropout decision draws from: 16 random bits.
+const UNIFORMS: f64 = 65536.0;
 
-/// A kept unit draws a 16-bit uniform below this threshold: P(keep) = 45875/65536 =
-/// 0.699997, within 3e-6 of 0.7.
-const KEEP_THRESHOLD: u16 = 45875;
+/// A dropout rate as the masks apply it: a unit is kept when its 16-bit uniform is below
+/// round(65536 · (1 − rate)), i.e. at most `keep_max`, one less (a 16-bit comparison, as
+/// fast as a constant's), and a kept unit is scaled by 1 / (1 − rate) (inverted dropout).
+/// At Astra's 0.3, P(keep) = 45875/65536 = 0.699997, within 3e-6 of 0.7; at rate 0 every
+/// unit is kept unscaled.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DropoutRate {
+    rate: f64,
+    keep_max: u16,
+    keep_scale: f32,
+}
+
+impl DropoutRate {
+    /// `rate` in [0, 1), with at least one uniform kept (rate < 1 − 2⁻¹⁷).
+    pub fn new(rate: f64) -> std::result::Result<DropoutRate, String> {
+        let keep_threshold = ((1.0 - rate) * UNIFORMS).round();
+        if !(0.0..1.0).contains(&rate) || keep_threshold < 1.0 {
+            return Err(format!("a dropout rate must be in [0, 1), not {rate}"));
+        }
+        Ok(DropoutRate {
+            rate,
+            keep_max: (keep_threshold - 1.0) as u16,
+            keep_scale: (1.0 / (1.0 - rate)) as f32,
+        })
+    }
+
+    /// The rate of Astra's networks, [`DROPOUT_RATE`] (what [`DropoutRate::new`] gives it).
+    pub const ASTRA: DropoutRate = DropoutRate {
+        rate: DROPOUT_RATE,
+        keep_max: 45874,
+        keep_scale: (1.0 / (1.0 - DROPOUT_RATE)) as f32,
+    };
+
+    /// The rate.
+    pub fn rate(self) -> f64 {
+        self.rate
+    }
+
+    /// Multiplier of a kept value: 1 / (1 − rate).
+    pub fn keep_scale(self) -> f32 {
+        self.keep_scale
+    }
+
+    /// The multiplier of a unit whose uniform is `u`: 0 or [`Self::keep_scale`].
+    #[inline(always)]
+    fn multiplier(self, u: u16) -> f32 {
+        if u <= self.keep_max {
+            self.keep_scale
+        } else {
+            0.0
+        }
+    }
+}
+
+impl Default for DropoutRate {
+    fn default() -> Self {
+        DropoutRate::ASTRA
+    }
+}
 
 /// The random stream of one spectrum.
 #[derive(Debug, Clone)]
@@ -46,10 +102,11 @@ impl MaskStream {
         result
     }
 
-    /// A dropout mask of `n` multipliers: 0 for a dropped unit, [`KEEP_SCALE`] for a kept one.
-    pub fn mask(&mut self, n: usize) -> Vec<f32> {
+    /// A dropout mask of `n` multipliers at `rate`: 0 for a dropped unit, the rate's keep
+    /// scale for a kept one.
+    pub fn mask(&mut self, n: usize, rate: DropoutRate) -> Vec<f32> {
         let mut out = vec![0f32; n];
-        let keep = |u: u16| if u < KEEP_THRESHOLD { KEEP_SCALE } else { 0.0 };
+        let keep = |u: u16| rate.multiplier(u);
         let mut quads = out.chunks_exact_mut(4);
         for quad in &mut quads {
             let bits = self.next_u64();
@@ -119,17 +176,17 @@ impl WideMaskStream {
         result
     }
 
-    /// Fills `out` with dropout multipliers (0 or [`KEEP_SCALE`]), [`WIDE_STEP`] per step;
-    /// a partial last step discards its unused draws. Inlined so that it is vectorised for
-    /// the caller's target features.
+    /// Fills `out` with dropout multipliers at `rate` (0 or its keep scale), [`WIDE_STEP`]
+    /// per step; a partial last step discards its unused draws. Inlined so that it is
+    /// vectorised for the caller's target features.
     #[inline(always)]
-    pub fn fill_multipliers(&mut self, out: &mut [f32]) {
+    pub fn fill_multipliers(&mut self, out: &mut [f32], rate: DropoutRate) {
         for chunk in out.chunks_mut(WIDE_STEP) {
             let bits = self.next();
             let uniforms: [u16; WIDE_STEP] =
                 std::array::from_fn(|i| (bits[i / 4] >> (16 * (i % 4))) as u16);
             for (value, &u) in chunk.iter_mut().zip(&uniforms) {
-                *value = if u < KEEP_THRESHOLD { KEEP_SCALE } else { 0.0 };
+                *value = rate.multiplier(u);
             }
         }
     }
@@ -144,7 +201,7 @@ impl WideMaskStream {
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     #[inline]
-    pub unsafe fn fill_multipliers_avx2(&mut self, out: &mut [f32]) {
+    pub unsafe fn fill_multipliers_avx2(&mut self, out: &mut [f32], rate: DropoutRate) {
         use std::arch::x86_64::*;
         /// `x` rotated left by `R` bits in each 64-bit lane (`L` = 64 − `R`).
         #[inline(always)]
@@ -157,9 +214,9 @@ impl WideMaskStream {
         };
         let mut state: [[__m256i; 2]; 4] =
             std::array::from_fn(|w| [load(&self.state[w], 0), load(&self.state[w], 1)]);
-        // u < KEEP_THRESHOLD  ⇔  min(u, KEEP_THRESHOLD − 1) = u, for unsigned 16 bits.
-        let below = _mm256_set1_epi16((KEEP_THRESHOLD - 1) as i16);
-        let scale = _mm256_set1_ps(KEEP_SCALE);
+        // u ≤ keep_max  ⇔  min(u, keep_max) = u, for unsigned 16 bits.
+        let below = _mm256_set1_epi16(rate.keep_max as i16);
+        let scale = _mm256_set1_ps(rate.keep_scale);
         for chunk in out.chunks_mut(WIDE_STEP) {
             let mut values = [0f32; WIDE_STEP];
             for half in 0..2 {
@@ -230,30 +287,60 @@ pub fn spectrum_key(source_name: &str, row: u64) -> u64 {
 mod tests {
     use super::*;
 
+    const ASTRA: DropoutRate = DropoutRate::ASTRA;
+
     #[test]
     fn keep_fraction_is_seven_tenths() {
         let mut stream = MaskStream::new(42, 7);
         let n = 4_000_000;
-        let kept = stream.mask(n).iter().filter(|&&m| m > 0.0).count();
+        let kept = stream.mask(n, ASTRA).iter().filter(|&&m| m > 0.0).count();
         let fraction = kept as f64 / n as f64;
         // Binomial standard error is 2.3e-4; allow 5 sigma.
         assert!((fraction - 0.7).abs() < 1.2e-3, "{fraction}");
-        assert!((f64::from(KEEP_THRESHOLD) / 65536.0 - 0.7).abs() < 1e-4);
+        assert!((f64::from(ASTRA.keep_max + 1) / 65536.0 - 0.7).abs() < 1e-4);
+    }
+
+    /// Astra's rate as its own constants and as any other rate is computed, bit for bit.
+    #[test]
+    fn astras_rate_is_the_general_rule_at_three_tenths() {
+        assert_eq!(DropoutRate::new(DROPOUT_RATE).unwrap(), ASTRA);
+    }
+
+    #[test]
+    fn other_rates_keep_their_fraction_and_scale() {
+        for (rate, threshold) in [(0.0, 65536), (0.2, 52429), (0.5, 32768), (0.9, 6554)] {
+            let dropout = DropoutRate::new(rate).unwrap();
+            assert_eq!(u32::from(dropout.keep_max) + 1, threshold, "{rate}");
+            let mask = MaskStream::new(3, 1).mask(1_000_000, dropout);
+            let kept = mask.iter().filter(|&&m| m > 0.0).count() as f64 / 1e6;
+            assert!((kept - (1.0 - rate)).abs() < 5.0 * 5e-4, "{rate}: {kept}");
+            assert!(mask
+                .iter()
+                .all(|&m| m == 0.0 || m == (1.0 / (1.0 - rate)) as f32));
+        }
+        let none = MaskStream::new(3, 1).mask(1000, DropoutRate::new(0.0).unwrap());
+        assert!(
+            none.iter().all(|&m| m == 1.0),
+            "rate 0 keeps every unit unscaled"
+        );
+        for bad in [-0.1, 1.0, 0.999_999_9, f64::NAN] {
+            assert!(DropoutRate::new(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
     fn kept_units_are_scaled_by_one_over_keep_probability() {
-        let mask = MaskStream::new(1, 1).mask(1000);
-        assert!(mask.iter().all(|&m| m == 0.0 || m == KEEP_SCALE));
-        assert!((KEEP_SCALE - 1.0 / 0.7).abs() < 1e-6);
+        let mask = MaskStream::new(1, 1).mask(1000, ASTRA);
+        assert!(mask.iter().all(|&m| m == 0.0 || m == ASTRA.keep_scale));
+        assert!((ASTRA.keep_scale - 1.0 / 0.7).abs() < 1e-6);
     }
 
     #[test]
     fn streams_are_reproducible_and_distinct() {
-        let a = MaskStream::new(5, spectrum_key("apStar-a.fits", 0)).mask(5000);
-        let b = MaskStream::new(5, spectrum_key("apStar-a.fits", 0)).mask(5000);
-        let c = MaskStream::new(5, spectrum_key("apStar-a.fits", 1)).mask(5000);
-        let d = MaskStream::new(6, spectrum_key("apStar-a.fits", 0)).mask(5000);
+        let a = MaskStream::new(5, spectrum_key("apStar-a.fits", 0)).mask(5000, ASTRA);
+        let b = MaskStream::new(5, spectrum_key("apStar-a.fits", 0)).mask(5000, ASTRA);
+        let c = MaskStream::new(5, spectrum_key("apStar-a.fits", 1)).mask(5000, ASTRA);
+        let d = MaskStream::new(6, spectrum_key("apStar-a.fits", 0)).mask(5000, ASTRA);
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a, d);
@@ -264,7 +351,7 @@ mod tests {
 
     fn wide_mask(seed: u64, n: usize) -> Vec<f32> {
         let mut mask = vec![f32::NAN; n];
-        WideMaskStream::new(seed).fill_multipliers(&mut mask);
+        WideMaskStream::new(seed).fill_multipliers(&mut mask, ASTRA);
         mask
     }
 
@@ -277,15 +364,23 @@ mod tests {
             eprintln!("no AVX2 on this CPU: nothing to compare");
             return;
         }
-        for (seed, n) in [(3u64, 7514), (4, 32), (5, 1), (6, 1000)] {
+        let rates = [
+            ASTRA,
+            DropoutRate::new(0.0).unwrap(),
+            DropoutRate::new(0.2).unwrap(),
+        ];
+        for ((seed, n), rate) in [(3u64, 7514), (4, 32), (5, 1), (6, 1000)]
+            .into_iter()
+            .zip(rates.into_iter().cycle())
+        {
             let mut generic = WideMaskStream::new(seed);
             let mut vector = generic.clone();
             for _ in 0..2 {
                 let mut expected = vec![f32::NAN; n];
-                generic.fill_multipliers(&mut expected);
+                generic.fill_multipliers(&mut expected, rate);
                 let mut got = vec![f32::NAN; n];
                 // SAFETY: the CPU has AVX2, checked above.
-                unsafe { vector.fill_multipliers_avx2(&mut got) };
+                unsafe { vector.fill_multipliers_avx2(&mut got, rate) };
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 assert_eq!(bits(&got), bits(&expected), "seed {seed}, {n} values");
             }
@@ -297,7 +392,7 @@ mod tests {
     fn wide_streams_keep_seven_tenths_of_units() {
         let n = 4_000_003;
         let mask = wide_mask(17, n);
-        assert!(mask.iter().all(|&m| m == 0.0 || m == KEEP_SCALE));
+        assert!(mask.iter().all(|&m| m == 0.0 || m == ASTRA.keep_scale));
         let fraction = mask.iter().filter(|&&m| m > 0.0).count() as f64 / n as f64;
         assert!((fraction - 0.7).abs() < 1.2e-3, "{fraction}");
     }
@@ -336,7 +431,7 @@ mod tests {
 
     #[test]
     fn consecutive_draws_are_uncorrelated() {
-        let mask = MaskStream::new(9, 3).mask(200_000);
+        let mask = MaskStream::new(9, 3).mask(200_000, ASTRA);
         let both = mask.windows(2).filter(|w| w[0] > 0.0 && w[1] > 0.0).count() as f64
             / (mask.len() - 1) as f64;
         assert!((both - 0.49).abs() < 0.01, "{both}");

@@ -1,23 +1,24 @@
 //! Dropout in a forward pass: off (the deterministic point output) or Monte Carlo.
 
-use crate::nn::dropout::MaskStream;
+use crate::nn::dropout::{DropoutRate, MaskStream};
 use candle_core::{Result, Tensor};
 
 /// How dropout layers behave in one forward pass.
 pub enum Dropout<'a> {
     /// Dropout off: the network's deterministic output.
     Off,
-    /// Inverted dropout at rate 0.3, masks drawn from the given stream in layer order.
+    /// Inverted dropout at each layer's rate, masks drawn from the given stream in layer
+    /// order.
     On(&'a mut MaskStream),
 }
 
 impl Dropout<'_> {
-    /// Multipliers for `n` units (`None` when dropout is off), for layers that apply
-    /// dropout themselves.
-    pub fn mask(&mut self, n: usize) -> Option<Vec<f32>> {
+    /// Multipliers for `n` units at `rate` (`None` when dropout is off), for layers that
+    /// apply dropout themselves.
+    pub fn mask(&mut self, n: usize, rate: DropoutRate) -> Option<Vec<f32>> {
         match self {
             Dropout::Off => None,
-            Dropout::On(stream) => Some(stream.mask(n)),
+            Dropout::On(stream) => Some(stream.mask(n, rate)),
         }
     }
 
@@ -30,12 +31,13 @@ impl Dropout<'_> {
         }
     }
 
-    /// Applies dropout to `t` (every element gets its own draw).
-    pub fn apply(&mut self, t: &Tensor) -> Result<Tensor> {
+    /// Applies dropout at `rate` to `t` (every element gets its own draw).
+    pub fn apply(&mut self, t: &Tensor, rate: DropoutRate) -> Result<Tensor> {
         match self {
             Dropout::Off => Ok(t.clone()),
             Dropout::On(stream) => {
-                let mask = Tensor::from_vec(stream.mask(t.elem_count()), t.shape(), t.device())?;
+                let mask = stream.mask(t.elem_count(), rate);
+                let mask = Tensor::from_vec(mask, t.shape(), t.device())?;
                 t.mul(&mask)
             }
         }

@@ -5,6 +5,7 @@ use crate::apogee::grid::NETWORK_PIXELS;
 use crate::nn::conv::Conv1dSame;
 use crate::nn::conv_pool::ConvReluPool;
 use crate::nn::dense::{layer_width, TransposedLinear};
+use crate::nn::dropout::DropoutRate;
 use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::Dropout;
 use candle_core::{Module, Result, Tensor};
@@ -29,6 +30,7 @@ pub struct SpectrumTrunk {
     conv2: ConvReluPool,
     dense_1: TransposedLinear,
     width: usize,
+    dropout_rate: DropoutRate,
 }
 
 impl SpectrumTrunk {
@@ -40,7 +42,20 @@ impl SpectrumTrunk {
             conv2: ConvReluPool::load(vb.pp("conv2"))?,
             dense_1: TransposedLinear::load(FLAT_FEATURES, width, vb.pp("dense_1"))?,
             width,
+            dropout_rate: DropoutRate::ASTRA,
         })
+    }
+
+    /// The trunk dropping out at `rate` (Astra's 0.3 as loaded; astroNN lets a network
+    /// choose its own).
+    pub fn with_dropout_rate(mut self, rate: DropoutRate) -> Self {
+        self.dropout_rate = rate;
+        self
+    }
+
+    /// The rate of the network's dropout layers.
+    pub fn dropout_rate(&self) -> DropoutRate {
+        self.dropout_rate
     }
 
     /// The trunk with `dense_1`'s product in `arithmetic`.
@@ -71,8 +86,10 @@ impl SpectrumTrunk {
         dropout: &mut Dropout,
     ) -> Result<Tensor> {
         let seeds = dropout.row_seeds(conv1.dim(0)? * samples);
-        let flat = self.conv2.forward(conv1, samples, seeds.as_deref())?;
+        let flat = self
+            .conv2
+            .forward(conv1, samples, seeds.as_deref(), self.dropout_rate)?;
         let l3 = self.dense_1.forward(&flat)?.relu()?;
-        dropout.apply(&l3)
+        dropout.apply(&l3, self.dropout_rate)
     }
 }

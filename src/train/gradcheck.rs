@@ -8,7 +8,7 @@ use crate::nn::censored::{CensoredBcnn, LABELS};
 use crate::nn::conv_grad::{conv_trunk, TrunkMasks};
 use crate::nn::dense_grad::linear;
 use crate::nn::dist::DistBcnn;
-use crate::nn::dropout::MaskStream;
+use crate::nn::dropout::{DropoutRate, MaskStream};
 use crate::nn::network::BayesianNetwork;
 use crate::nn::sampling::Dropout;
 use crate::random::{below, normal, stream};
@@ -125,8 +125,8 @@ fn convolution_trunk() {
     let x = randn(&mut rng, &[2, 18], 1.0);
     let r = randn(&mut rng, &[2, 12], 1.0);
     let masks = TrunkMasks {
-        conv1: rng.mask(2 * 2 * 18),
-        features: rng.mask(2 * 12),
+        conv1: rng.mask(2 * 2 * 18, DropoutRate::ASTRA),
+        features: rng.mask(2 * 12, DropoutRate::ASTRA),
     };
     for masks in [None, Some(masks)] {
         let loss = || {

@@ -10,6 +10,7 @@ use crate::io::model_file::ModelKind;
 use crate::nn::conv_grad::{conv_trunk, TrunkMasks};
 use crate::nn::conv_pool::{self, C_OUT as CONV2_CHANNELS, POOL};
 use crate::nn::dense_grad::{bf16_linear, linear};
+use crate::nn::dropout::DropoutRate;
 use crate::nn::network::BayesianNetwork;
 use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::Dropout;
@@ -221,9 +222,10 @@ pub(crate) fn units(tensors: &HashMap<String, Tensor>, layer: &str) -> Result<us
         .ok_or_else(|| candle_core::Error::Msg(format!("parameter {layer}.bias is missing")))
 }
 
-/// Inverted dropout on `t` with the next mask of `dropout` (identity when off).
+/// Inverted dropout on `t` with the next mask of `dropout` (identity when off), at Astra's
+/// rate: the networks `train` builds and fine-tunes drop 0.3.
 pub(crate) fn drop(t: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
-    match dropout.mask(t.elem_count()) {
+    match dropout.mask(t.elem_count(), DropoutRate::ASTRA) {
         None => Ok(t.clone()),
         Some(mask) => {
             let mask = Tensor::from_vec(mask, t.shape(), t.device())?.to_dtype(t.dtype())?;
@@ -283,7 +285,7 @@ impl TrainableTrunk {
     pub(crate) fn forward(&self, x: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
         let (rows, n) = x.dims2()?;
         let masks = dropout.row_seeds(rows).map(|seeds| {
-            let (conv1, features) = conv_pool::dropout_masks(&seeds, n);
+            let (conv1, features) = conv_pool::dropout_masks(&seeds, n, DropoutRate::ASTRA);
             TrunkMasks { conv1, features }
         });
         let conv1 = (&self.conv1.0, &self.conv1.1);

@@ -13,6 +13,7 @@
 
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::io::model_file::{ModelFile, ModelFormat, MC_VARIANCE_KEY};
+use crate::nn::dropout::{DropoutRate, DROPOUT_RATE};
 use crate::nn::network::BayesianNetwork;
 use crate::nn::sampling::Dropout;
 use crate::nn::scaling::Scaling;
@@ -215,6 +216,18 @@ impl<N: TrainableNetwork> Trainer<N> {
                     parent.kind.name(),
                     N::KIND.name(),
                     N::KIND.name()
+                ),
+            ));
+        }
+        // The networks train builds drop at Astra's rate; a parent trained at another one
+        // would be fine-tuned as a different network.
+        let rate = parent.dropout_rate()?;
+        if rate != DropoutRate::ASTRA {
+            return Err(Error::file(
+                &parent.path,
+                format!(
+                    "drops out at rate {}; fine-tuning trains at {DROPOUT_RATE} only",
+                    rate.rate()
                 ),
             ));
         }

@@ -14,9 +14,11 @@ mod parameters;
 mod tensors;
 
 use crate::apogee::grid::NETWORK_PIXELS;
-use crate::io::model_file::{hex, ModelFile, ModelFormat, ModelKind, MC_VARIANCE_KEY};
+use crate::io::model_file::{
+    hex, ModelFile, ModelFormat, ModelKind, DROPOUT_RATE_KEY, MC_VARIANCE_KEY,
+};
 use crate::nn::censored::LABELS;
-use crate::nn::dropout::DROPOUT_RATE;
+use crate::nn::dropout::DropoutRate;
 use crate::nn::scaling::McVariance;
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};
@@ -188,12 +190,7 @@ fn check_architecture(p: &Parameters) -> std::result::Result<(), String> {
             p.filters
         ));
     }
-    if (p.dropout_rate - DROPOUT_RATE).abs() > 1e-12 {
-        return Err(format!(
-            "dropout_rate is {}; astronn's networks drop {DROPOUT_RATE}",
-            p.dropout_rate
-        ));
-    }
+    DropoutRate::new(p.dropout_rate)?;
     Ok(())
 }
 
@@ -352,6 +349,7 @@ fn metadata(
         ),
     );
     put(MC_VARIANCE_KEY, McVariance::Population.name().to_string());
+    put(DROPOUT_RATE_KEY, p.dropout_rate.to_string());
     if let Some(version) = &model.keras_version {
         put("keras_version", version.clone());
     }
