@@ -204,7 +204,7 @@ fn merge_refused(name: &str) {
     let dir = tempfile::tempdir().unwrap();
     let shard = copy_as(name, dir.path(), "shard.fits");
     let output = dir.path().join("merged.fits");
-    let merged = astronn::pipeline::merge::merge_shards(&[shard], &output);
+    let merged = astronn::pipeline::merge::merge_shards(&[shard], &output, false);
     assert!(merged.is_err(), "{name}: merged as {merged:?}");
     assert!(
         !output.exists(),

@@ -7,7 +7,7 @@ use libfuzzer_sys::{fuzz_mutator, fuzz_target};
 fuzz_target!(|data: &[u8]| {
     let shard = astronn_fuzz::write_input("shard.fits", data);
     let output = astronn_fuzz::scratch_dir().join("merged.fits");
-    let _ = astronn::pipeline::merge::merge_shards(&[shard], &output);
+    let _ = astronn::pipeline::merge::merge_shards(&[shard], &output, true);
     let _ = std::fs::remove_file(&output);
 });
 

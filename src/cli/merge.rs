@@ -7,8 +7,7 @@ use anyhow::Result;
 
 /// Runs `astronn merge`.
 pub fn merge(args: MergeArgs, quiet: bool, overwrite: bool) -> Result<()> {
-    crate::io::temp::refuse_to_replace(&[&args.output], &[], overwrite)?;
-    let summary = merge_shards(&args.shards, &args.output)?;
+    let summary = merge_shards(&args.shards, &args.output, overwrite)?;
     if !quiet {
         let spectra = summary
             .spectra

@@ -7,7 +7,6 @@ use crate::cli::models::{arithmetic, note_default_model};
 use crate::cli::plural::count;
 use crate::cli::progress::Progress;
 use crate::io::photometry::PhotometryColumns;
-use crate::io::temp::refuse_to_replace;
 use crate::models::ModelSpec;
 use crate::pipeline::normalize::normalize_files;
 use crate::pipeline::predict::RunSummary;
@@ -38,10 +37,16 @@ pub fn normalize(
     quiet: bool,
     overwrite: bool,
 ) -> Result<()> {
-    refuse_to_replace(&[&args.output], &[], overwrite)?;
     let inputs = input_files(&args.input.inputs, args.shard.as_deref())?;
     let progress = Progress::new(inputs.files.len(), "files", quiet);
-    let summary = normalize_files(&inputs, args.visits, &args.output, command_line, &progress)?;
+    let summary = normalize_files(
+        &inputs,
+        args.visits,
+        &args.output,
+        overwrite,
+        command_line,
+        &progress,
+    )?;
     progress.finish();
     report(
         quiet,

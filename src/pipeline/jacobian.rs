@@ -17,7 +17,7 @@ use crate::nn::network::BayesianNetwork;
 use crate::nn::sampling::Dropout;
 use crate::nn::scaling::Scaling;
 use crate::pipeline::predict::{describe, dropout_stream, stream_key, Observer};
-use crate::pipeline::predictor::{normalized_row_problem, ArrayRows};
+use crate::pipeline::predictor::{checked_rows, normalized_row_problem, ArrayRows};
 use crate::pipeline::source::SpectrumSource;
 use crate::train::network::TrainableNetwork;
 use crate::train::{TrainableCensored, TrainableDist};
@@ -265,14 +265,8 @@ pub fn jacobians_of_arrays(
     seed: u64,
     log_variance: bool,
 ) -> Result<ArrayJacobians> {
-    if !flux.len().is_multiple_of(NETWORK_PIXELS) {
-        return Err(Error::Invalid(format!(
-            "normalized flux must have {NETWORK_PIXELS} pixels per spectrum; {} values are \
-             not whole rows",
-            flux.len()
-        )));
-    }
-    let metas = rows_info.metas(flux.len() / NETWORK_PIXELS)?;
+    let rows = checked_rows(flux.len(), NETWORK_PIXELS, "normalized flux")?;
+    let metas = rows_info.metas(rows)?;
     let results: Vec<std::result::Result<Jacobian, String>> = flux
         .par_chunks(NETWORK_PIXELS)
         .zip(&metas)

@@ -140,8 +140,10 @@ pub fn shard_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
 }
 
 /// Merges the shards `inputs` (files or directories of them) into `output` (gzipped when it
-/// ends in `.gz`); see the module documentation. Nothing is written when any check fails.
-pub fn merge_shards(inputs: &[PathBuf], output: &Path) -> Result<MergeSummary> {
+/// ends in `.gz`); see the module documentation. Nothing is written when any check fails;
+/// an existing `output` is an error unless `overwrite`.
+pub fn merge_shards(inputs: &[PathBuf], output: &Path, overwrite: bool) -> Result<MergeSummary> {
+    crate::io::temp::refuse_to_replace(&[output], &[], overwrite)?;
     let shards = read_shards(&shard_files(inputs)?)?;
     let ordered = check_complete(shards)?;
     let temp = TempPath::beside(output, "fits")?;

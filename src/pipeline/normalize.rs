@@ -15,14 +15,17 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// Normalizes `inputs` (with `visits`, every visit too) into the file `output`, whose header
-/// records the run (`command_line`) and its part of the input list.
+/// records the run (`command_line`) and its part of the input list. An existing `output` is
+/// an error unless `overwrite`.
 pub fn normalize_files(
     inputs: &ShardedInputs,
     visits: bool,
     output: &Path,
+    overwrite: bool,
     command_line: &str,
     observer: &dyn Observer,
 ) -> Result<RunSummary> {
+    crate::io::temp::refuse_to_replace(&[output], &[], overwrite)?;
     let mut cards = run_cards(command_line, SystemTime::now());
     cards.push(card(
         "VISITS",

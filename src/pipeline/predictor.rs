@@ -341,7 +341,7 @@ pub fn normalize_rows(pixels: &ApStarPixels) -> Result<Vec<NormalizedRow>> {
 }
 
 /// The number of rows of `len` values `width` wide, refusing a ragged length.
-fn checked_rows(len: usize, width: usize, what: &str) -> Result<usize> {
+pub(crate) fn checked_rows(len: usize, width: usize, what: &str) -> Result<usize> {
     if !len.is_multiple_of(width) {
         return Err(Error::Invalid(format!(
             "{what} must have {width} pixels per spectrum; {len} values are not whole rows"
