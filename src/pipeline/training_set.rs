@@ -6,7 +6,7 @@ use crate::apogee::grid::NETWORK_PIXELS;
 use crate::io::labels::TrainingLabels;
 use crate::pipeline::predict::{describe, Observer};
 use crate::pipeline::source::SpectrumSource;
-use crate::train::data::{is_missing, usable_error, TrainingSet};
+use crate::train::data::{check_layout, is_missing, usable_error, TrainingSet};
 use crate::train::selection::SelectionOutcome;
 use crate::{Error, Result};
 
@@ -150,38 +150,15 @@ impl LabelledSpectra {
         names: &'static [&'static str],
     ) -> Result<(TrainingSet, JoinSummary)> {
         let width = names.len();
-        let spectra = self.flux.len() / NETWORK_PIXELS;
-        if self.flux.is_empty() || !self.flux.len().is_multiple_of(NETWORK_PIXELS) {
-            return Err(Error::Invalid(format!(
-                "training flux has {} values, not a positive multiple of {NETWORK_PIXELS}",
-                self.flux.len()
-            )));
-        }
-        if self.labels.len() != spectra * width {
-            return Err(Error::Invalid(format!(
-                "{spectra} training spectra need {} label values ({width} each: {}), got {}",
-                spectra * width,
-                names.join(", "),
-                self.labels.len()
-            )));
-        }
+        let spectra = check_layout(
+            names,
+            &self.flux,
+            self.labels.len(),
+            self.label_errors.as_ref().map(Vec::len),
+        )?;
         let errors = self
             .label_errors
             .unwrap_or_else(|| vec![0.0; self.labels.len()]);
-        if errors.len() != self.labels.len() {
-            return Err(Error::Invalid(format!(
-                "{} label errors for {} labels",
-                errors.len(),
-                self.labels.len()
-            )));
-        }
-        if let Some(i) = self.flux.iter().position(|f| !f.is_finite()) {
-            return Err(Error::Invalid(format!(
-                "training spectrum {} has a non-finite flux at pixel {}",
-                i / NETWORK_PIXELS,
-                i % NETWORK_PIXELS
-            )));
-        }
         let mut summary = JoinSummary {
             spectra,
             ..JoinSummary::default()

@@ -20,6 +20,44 @@ pub fn is_missing(value: f64) -> bool {
     !value.is_finite() || value == MISSING_LABEL
 }
 
+/// Checks that `flux` (`N × 7514`, every value finite), `labels` label values (`N ×
+/// label_names.len()`) and `errors` label errors (as many as labels) fit together, and
+/// returns N.
+pub fn check_layout(
+    label_names: &[&str],
+    flux: &[f32],
+    labels: usize,
+    errors: Option<usize>,
+) -> Result<usize> {
+    if flux.is_empty() || !flux.len().is_multiple_of(NETWORK_PIXELS) {
+        return Err(Error::Invalid(format!(
+            "training flux has {} values, not a positive multiple of {NETWORK_PIXELS}",
+            flux.len()
+        )));
+    }
+    let (n, width) = (flux.len() / NETWORK_PIXELS, label_names.len());
+    if labels != n * width {
+        return Err(Error::Invalid(format!(
+            "{n} training spectra need {} label values ({width} each: {}), got {labels}",
+            n * width,
+            label_names.join(", "),
+        )));
+    }
+    if let Some(errors) = errors.filter(|&errors| errors != labels) {
+        return Err(Error::Invalid(format!(
+            "{errors} label errors for {labels} labels"
+        )));
+    }
+    if let Some(i) = flux.iter().position(|f| !f.is_finite()) {
+        return Err(Error::Invalid(format!(
+            "training spectrum {} has a non-finite flux at pixel {}",
+            i / NETWORK_PIXELS,
+            i % NETWORK_PIXELS
+        )));
+    }
+    Ok(n)
+}
+
 /// A known label error, or 0 ("unknown") for a missing, negative or non-finite one.
 pub fn usable_error(sigma: f64) -> f64 {
     if sigma.is_finite() && sigma > 0.0 && sigma != MISSING_LABEL {
@@ -64,40 +102,15 @@ impl TrainingSet {
         labels: Vec<f64>,
         label_errors: Option<Vec<f64>>,
     ) -> Result<Self> {
-        let l = label_names.len();
-        if l == 0 {
+        if label_names.is_empty() {
             return Err(Error::Invalid("a training set needs a label".into()));
         }
-        if flux.is_empty() || !flux.len().is_multiple_of(NETWORK_PIXELS) {
-            return Err(Error::Invalid(format!(
-                "training flux has {} values, not a positive multiple of {NETWORK_PIXELS}",
-                flux.len()
-            )));
-        }
-        let n = flux.len() / NETWORK_PIXELS;
-        if labels.len() != n * l {
-            return Err(Error::Invalid(format!(
-                "{n} training spectra need {} label values ({l} each), got {}",
-                n * l,
-                labels.len()
-            )));
-        }
-        if let Some(errors) = &label_errors {
-            if errors.len() != labels.len() {
-                return Err(Error::Invalid(format!(
-                    "{} label errors for {} labels",
-                    errors.len(),
-                    labels.len()
-                )));
-            }
-        }
-        if let Some(i) = flux.iter().position(|f| !f.is_finite()) {
-            return Err(Error::Invalid(format!(
-                "training spectrum {} has a non-finite flux at pixel {}",
-                i / NETWORK_PIXELS,
-                i % NETWORK_PIXELS
-            )));
-        }
+        check_layout(
+            label_names,
+            &flux,
+            labels.len(),
+            label_errors.as_ref().map(Vec::len),
+        )?;
         if labels.iter().all(|&v| is_missing(v)) {
             return Err(Error::Invalid(
                 "the training set has no usable label (all are NaN or -9999)".into(),
