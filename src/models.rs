@@ -10,9 +10,11 @@
 //! the box.
 
 use crate::io::model_file::{ModelFile, ModelKind};
+use crate::nn::bcnn::ApogeeBcnn;
 use crate::nn::censored::CensoredBcnn;
 use crate::nn::dist::DistBcnn;
 use crate::pipeline::noise::NoiseModel;
+use crate::products::output_names::column_names;
 use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -31,10 +33,11 @@ pub fn default_model_notice(kinds: &[ModelKind]) -> String {
     let named: Vec<String> = kinds
         .iter()
         .map(|&kind| {
-            let (network, name) = match kind {
-                ModelKind::AstroNN => ("AstroNN", DEFAULT_MODEL),
-                ModelKind::AstroNNDist => ("AstroNNDist", DEFAULT_DIST_MODEL),
+            let name = match kind {
+                ModelKind::AstroNNDist => DEFAULT_DIST_MODEL,
+                _ => DEFAULT_MODEL,
             };
+            let network = kind_title(kind);
             format!("{network} model '{name}' ({})", default_model_name(kind))
         })
         .collect();
@@ -48,18 +51,19 @@ pub fn default_model_notice(kinds: &[ModelKind]) -> String {
 }
 
 /// The name under which a default model appears in messages and table headers.
+/// There is no default model of [`ModelKind::Generic`]: AstroNN's stands for it.
 pub fn default_model_name(kind: ModelKind) -> &'static str {
     match kind {
-        ModelKind::AstroNN => "default:astronn_default.safetensors",
         ModelKind::AstroNNDist => "default:astronn_dist_default.safetensors",
+        ModelKind::AstroNN | ModelKind::Generic => "default:astronn_default.safetensors",
     }
 }
 
-/// The embedded default model of `kind`.
+/// The embedded default model of `kind` (AstroNN's for [`ModelKind::Generic`]).
 pub fn default_model(kind: ModelKind) -> Result<ModelFile> {
     let bytes = match kind {
-        ModelKind::AstroNN => ASTRONN,
         ModelKind::AstroNNDist => ASTRONN_DIST,
+        ModelKind::AstroNN | ModelKind::Generic => ASTRONN,
     };
     ModelFile::from_safetensors(Path::new(default_model_name(kind)), bytes)
 }
@@ -148,6 +152,7 @@ pub fn save_converted(
     match model.kind {
         ModelKind::AstroNN => drop(censored_network(model)?),
         ModelKind::AstroNNDist => drop(dist_network(model)?),
+        ModelKind::Generic => drop(generic_network(model)?),
     }
     let mut metadata = BTreeMap::from([
         ("source_file".to_string(), model.path.display().to_string()),
@@ -172,6 +177,7 @@ pub fn kind_title(kind: ModelKind) -> &'static str {
     match kind {
         ModelKind::AstroNN => "AstroNN",
         ModelKind::AstroNNDist => "AstroNNDist",
+        ModelKind::Generic => "astroNN ApogeeBCNN/ApogeeCNN",
     }
 }
 
@@ -196,6 +202,28 @@ pub fn dist_network(model: &ModelFile) -> Result<DistBcnn> {
             format!("not a valid AstroNNDist model: {}", Error::from(e)),
         )
     })?;
+    Ok(net
+        .with_mc_variance(model.mc_variance()?)
+        .with_dropout_rate(model.dropout_rate()?))
+}
+
+/// The network of a [`ModelKind::Generic`] model (an astroNN `ApogeeBCNN` or `ApogeeCNN`),
+/// its outputs named as table columns.
+pub fn generic_network(model: &ModelFile) -> Result<ApogeeBcnn> {
+    let columns =
+        column_names(&model.output_targets()?).map_err(|msg| Error::file(&model.path, msg))?;
+    let net = ApogeeBcnn::load(&model.var_builder(), columns, model.output_activation()?).map_err(
+        |e| {
+            Error::file(
+                &model.path,
+                format!(
+                    "not a valid {} model: {}",
+                    model.class_name(),
+                    Error::from(e)
+                ),
+            )
+        },
+    )?;
     Ok(net
         .with_mc_variance(model.mc_variance()?)
         .with_dropout_rate(model.dropout_rate()?))

@@ -1,13 +1,16 @@
 //! astroNN's model folders against astroNN 1.1.0's own `predict` on them
 //! (`tests/data/astronn_models`, made by `scripts/astronn_reference.py`; see its
 //! PROVENANCE.md): the deterministic pass to 1e−4 of each label's std (relative 1e−4 for
-//! L_fakemag), MC means and errors within 5 standard errors.
+//! AstroNNDist's L_fakemag), MC means and errors within 5 standard errors. The folders hold
+//! every class astronn runs (ApogeeBCNNCensored, ApogeeBCNN of any outputs and either output
+//! activation, ApogeeCNN), dropout rates 0, 0.2 and 0.3, and a convolution shape other than
+//! Astra's.
 
 mod common;
 
 use astronn::io::model_file::{ModelFile, ModelFormat, ModelKind};
 use astronn::io::npy::NpyArray;
-use astronn::models::{censored_network, dist_network};
+use astronn::models::{censored_network, dist_network, generic_network};
 use astronn::nn::dropout::MaskStream;
 use astronn::nn::mc::predict_raw;
 use astronn::nn::network::BayesianNetwork;
@@ -15,13 +18,18 @@ use common::mc::{assert_mc_matches, McCase};
 use std::path::{Path, PathBuf};
 
 /// The committed folders and the kind each holds.
-const FOLDERS: [(&str, ModelKind); 6] = [
+const FOLDERS: [(&str, ModelKind); 11] = [
     ("censored_dict", ModelKind::AstroNN),
     ("censored_dropout0", ModelKind::AstroNN),
     ("censored_keras3", ModelKind::AstroNN),
     ("censored_list", ModelKind::AstroNN),
     ("dist_dict", ModelKind::AstroNNDist),
     ("dist_list_mode0", ModelKind::AstroNNDist),
+    ("bcnn_paper22", ModelKind::Generic),
+    ("bcnn_ages", ModelKind::Generic),
+    ("bcnn25_dropout02", ModelKind::Generic),
+    ("bcnn_conv_shapes", ModelKind::Generic),
+    ("cnn", ModelKind::Generic),
 ];
 
 fn models_dir() -> PathBuf {
@@ -44,6 +52,7 @@ fn network(model: &ModelFile) -> Box<dyn BayesianNetwork> {
     match model.kind {
         ModelKind::AstroNN => Box::new(censored_network(model).unwrap()),
         ModelKind::AstroNNDist => Box::new(dist_network(model).unwrap()),
+        ModelKind::Generic => Box::new(generic_network(model).unwrap()),
     }
 }
 
@@ -83,21 +92,29 @@ fn deterministic_passes_match_astronn() {
     for (folder, kind) in FOLDERS {
         let (_, net) = load(folder);
         let values = reference(folder, "det_pred.npy");
-        let errors = reference(folder, "det_predictive_err.npy");
+        // An ApogeeCNN has no predictive error: astroNN gives none, ours are NaN.
+        let errors = net
+            .is_bayesian()
+            .then(|| reference(folder, "det_predictive_err.npy"));
         let std = net.scaling().labels_std.clone();
+        assert_eq!(std.len(), values.shape[1], "{folder}");
         for (i, flux) in spectra.iter().enumerate() {
             let raw = predict_raw(net.as_ref(), flux, 0, MaskStream::new(0, 0)).unwrap();
             for (j, scale) in std.iter().enumerate() {
                 let (ours, theirs) = (raw.values[j], row(&values, i)[j]);
                 let tolerance = match kind {
-                    ModelKind::AstroNN => 1e-4 * scale,
+                    ModelKind::AstroNN | ModelKind::Generic => 1e-4 * scale,
                     ModelKind::AstroNNDist => 1e-4 * theirs.abs(),
                 };
                 assert!(
                     (ours - theirs).abs() <= tolerance,
                     "{folder} spectrum {i} label {j}: {ours} vs astroNN {theirs}"
                 );
-                let (ours, theirs) = (raw.errors[j], row(&errors, i)[j]);
+                let Some(errors) = &errors else {
+                    assert!(raw.errors[j].is_nan(), "{folder}: {:?}", raw.errors);
+                    continue;
+                };
+                let (ours, theirs) = (raw.errors[j], row(errors, i)[j]);
                 assert!(
                     (ours - theirs).abs() <= 1e-4 * theirs,
                     "{folder} spectrum {i} label {j}: error {ours} vs astroNN {theirs}"
@@ -184,6 +201,10 @@ fn mc_statistics_match_astronns() {
     let spectra = inputs();
     for (folder, _) in FOLDERS {
         let (model, net) = load(folder);
+        if !net.is_bayesian() {
+            assert_mc_is_deterministic(folder, net.as_ref(), &spectra);
+            continue;
+        }
         if model.dropout_rate().unwrap().rate() == 0.0 {
             assert_mc_without_dropout_matches(folder, net.as_ref(), &spectra);
             continue;
@@ -225,6 +246,41 @@ fn assert_mc_without_dropout_matches(
             assert!(raw.model_errors[j] <= nil && row(&model_errors, i)[j] <= nil);
         }
     }
+}
+
+/// An ApogeeCNN has no MC dropout (astroNN's plain `Dropout` is off at inference): asked
+/// for MC samples, it gives its deterministic values and NaN errors.
+fn assert_mc_is_deterministic(folder: &str, net: &dyn BayesianNetwork, spectra: &[Vec<f64>]) {
+    for (i, flux) in spectra.iter().enumerate() {
+        let once = predict_raw(net, flux, 0, MaskStream::new(0, 0)).unwrap();
+        let mc = predict_raw(net, flux, 100, MaskStream::new(2024, i as u64)).unwrap();
+        assert_eq!(mc.values, once.values, "{folder} spectrum {i}");
+        assert!(mc.errors.iter().chain(&mc.model_errors).all(|e| e.is_nan()));
+    }
+}
+
+/// Outputs are named as DR19's columns where DR19 has one, whichever way astroNN spelled
+/// the target, else in plain lower case.
+#[test]
+fn outputs_are_named_as_dr19_columns() {
+    let astronn_labels: Vec<String> = astronn::nn::censored::LABELS
+        .iter()
+        .map(|l| l.to_string())
+        .collect();
+    let (_, paper) = load("bcnn_paper22");
+    assert_eq!(paper.label_names(), astronn_labels);
+    let (_, ages) = load("bcnn_ages");
+    assert_eq!(ages.label_names(), ["age", "mass"]);
+    let (_, cnn) = load("cnn");
+    assert_eq!(cnn.label_names(), ["teff", "logg", "fe_h"]);
+    let (_, default_targets) = load("bcnn25_dropout02");
+    let names = default_targets.label_names();
+    assert_eq!(
+        names[..6],
+        ["teff", "logg", "m_h", "alpha_m", "c_h", "c_1_h"]
+    );
+    assert_eq!(names[17], "ti_2_h");
+    assert_eq!(names[24], "L_fakemag");
 }
 
 #[test]
@@ -288,6 +344,33 @@ fn bad_folders_are_clear_errors() {
     edit_json(&shapes, |j| j["hidden"][0] = 20.into());
     let e = load_error(&shapes);
     assert!(e.contains("hidden"), "{e}");
+
+    // Convolutions that disagree with the JSON: it says kernel 5, the weights have 8.
+    let kernel = broken_copy(&dir.path().join("k"), "cnn");
+    edit_json(&kernel, |j| j["filterlen"] = 5.into());
+    let e = load_error(&kernel);
+    assert!(
+        e.contains("filterlen 5") && e.contains("conv1.weight"),
+        "{e}"
+    );
+
+    let pool = broken_copy(&dir.path().join("p"), "bcnn_conv_shapes");
+    edit_json(&pool, |j| j["pool_length"] = 4.into());
+    let e = load_error(&pool);
+    assert!(e.contains("pool_length 4"), "{e}");
+
+    let activation = broken_copy(&dir.path().join("a"), "bcnn_ages");
+    edit_json(&activation, |j| j["last_layer_activation"] = "tanh".into());
+    let e = load_error(&activation);
+    assert!(
+        e.contains("last_layer_activation 'tanh' is not supported"),
+        "{e}"
+    );
+
+    let sigmoid = broken_copy(&dir.path().join("3s"), "bcnn_ages");
+    edit_json(&sigmoid, |j| j["labels_norm_mode"]["output"] = "3s".into());
+    let e = load_error(&sigmoid);
+    assert!(e.contains("mode '3s' is not supported"), "{e}");
 
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();

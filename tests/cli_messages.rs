@@ -78,17 +78,38 @@ fn default_names_the_embedded_models_everywhere() {
         );
         assert_eq!(card(a, "MODELSHA"), card(b, "MODELSHA"));
     }
-    // `default-dist` is a distance model: not one for labels.
+    // `default-dist` is a distance model: `predict --model` writes the table its output
+    // calls for, DR19's distance table, which has no visits.
+    let by_predict = dir.path().join("predicted_dist.fits");
+    succeed(&[
+        "predict",
+        "-q",
+        "--mc",
+        "4",
+        "--model",
+        "default-dist",
+        "-o",
+        s(&by_predict),
+        s(&file),
+    ]);
+    let pipeline = read_primary_cards(&by_predict)
+        .unwrap()
+        .into_iter()
+        .find(|(k, _)| k == "PIPELINE")
+        .map(|(_, v)| v);
+    assert_eq!(pipeline.as_deref(), Some("AstroNNdist"));
     fails_once(
         &[
             "predict",
             "--model",
             "default-dist",
             "-o",
-            s(&dir.path().join("d.fits")),
+            s(&dir.path().join("d2.fits")),
+            "--visits-output",
+            s(&dir.path().join("v2.fits")),
             s(&file),
         ],
-        "is an AstroNNDist model, but an AstroNN model is needed here",
+        "is an AstroNNDist model, which runs on coadds only",
     );
     succeed(&[
         "dist",

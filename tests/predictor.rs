@@ -155,6 +155,7 @@ fn model_names_choose_embedded_or_file_models() {
 #[test]
 fn a_run_is_refused_before_any_work() {
     let spec = |mc: usize| RunSpec {
+        extra: Vec::new(),
         inputs: RunInputs::ApStar {
             inputs: vec![common::test_data("").display().to_string()],
             shard: None,

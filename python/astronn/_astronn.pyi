@@ -18,6 +18,8 @@ class Model:
     @property
     def kind(self) -> str: ...
     @property
+    def is_bayesian(self) -> bool: ...
+    @property
     def metadata(self) -> Dict[str, str]: ...
     @property
     def path(self) -> str: ...
@@ -98,6 +100,7 @@ def predict_files(
     *,
     model: Optional[str] = None,
     dist_model: Optional[str] = None,
+    extra: List[Tuple[str, str]] = ...,
     normalized: Optional[str] = None,
     shard: Optional[str] = None,
     mc: int = 100,

@@ -7,7 +7,7 @@ import glob
 import os
 import shutil
 import tempfile
-from typing import Any, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from . import _astronn, _checks, _layout
 from ._checks import PathLike
@@ -24,15 +24,33 @@ TABLE_FILES = {
 _STRUCTURAL = {"SIMPLE", "BITPIX", "NAXIS", "EXTEND", "CHECKSUM", "DATASUM", ""}
 
 
-class Results(NamedTuple):
+class Results(tuple):
     """The tables of :func:`predict_files`: ``astraAllStarAstroNN`` (coadds),
     ``astraAllVisitAstroNN`` (visits, when asked for) and ``astraAllStarAstroNNdist``
-    (distances, when asked for). Each is an ``astropy.table.Table`` with the run's header
-    cards in ``meta``, or a dict of numpy arrays when astropy is not installed."""
+    (distances, when asked for), unpacked as ``coadds, visits, distances = results``; and
+    ``extra``, a dict of the tables of the ``extra`` networks by the names they were given.
+    Each is an ``astropy.table.Table`` with the run's header cards in ``meta``, or a dict
+    of numpy arrays when astropy is not installed."""
 
-    coadds: Any
-    visits: Any
-    distances: Any
+    def __new__(cls, coadds: Any, visits: Any, distances: Any, extra: Optional[Dict[str, Any]] = None):
+        results = super().__new__(cls, (coadds, visits, distances))
+        results.extra = dict(extra or {})
+        return results
+
+    @property
+    def coadds(self) -> Any:
+        """``astraAllStarAstroNN``, or the table the ``model``'s outputs call for."""
+        return self[0]
+
+    @property
+    def visits(self) -> Any:
+        """``astraAllVisitAstroNN``, or None."""
+        return self[1]
+
+    @property
+    def distances(self) -> Any:
+        """``astraAllStarAstroNNdist``, or None."""
+        return self[2]
 
 
 #: The ``PIPELINE`` card of each product's primary header.
@@ -53,8 +71,13 @@ def read_result_table(path: PathLike) -> Any:
     primary header's cards (MODEL, SEED, MC, …) in ``meta``; without astropy a dict of numpy
     arrays of its columns (byte-array columns 2-D).
 
+    The table of another astroNN network (its primary header's ``NNCLASS`` names the
+    class; its ``PIPELINE`` is that class) is read the same way, each column's unit and
+    description from the file's own header.
+
     A file that is not such a table (no ``APOGEE`` HDU, or a primary header without
-    ``PIPELINE = 'AstroNN'`` or ``'AstroNNdist'``) is a ``ValueError`` saying so.
+    ``PIPELINE = 'AstroNN'`` or ``'AstroNNdist'`` or astronn's ``NNCLASS``) is a
+    ``ValueError`` saying so.
     """
     path = os.fspath(path)
     try:
@@ -65,8 +88,10 @@ def read_result_table(path: PathLike) -> Any:
     with fits.open(path) as hdus:
         header = hdus[0].header.copy()
         names = [hdu.name for hdu in hdus]
+        table_header = hdus["APOGEE"].header.copy() if "APOGEE" in names else None
     pipeline = header.get("PIPELINE")
-    if "APOGEE" not in names or pipeline not in _PIPELINES:
+    generic = pipeline not in _PIPELINES and "NNCLASS" in header
+    if "APOGEE" not in names or not (pipeline in _PIPELINES or generic):
         raise ValueError(
             f"{path} is not an AstroNN result table: expected an 'APOGEE' table HDU and "
             f"PIPELINE = 'AstroNN' or 'AstroNNdist' in the primary header (as astronn and "
@@ -76,7 +101,10 @@ def read_result_table(path: PathLike) -> Any:
     for key, value in header.items():
         if key not in _STRUCTURAL and key not in ("COMMENT", "HISTORY"):
             table.meta[key] = value
-    described = _layout.columns(_product_of(pipeline, table.colnames))
+    if generic:
+        described = _described_in_header(table_header)
+    else:
+        described = _layout.columns(_product_of(pipeline, table.colnames))
     for name in table.colnames:
         unit, description = described.get(name, (None, ""))
         if unit is not None:
@@ -84,6 +112,21 @@ def read_result_table(path: PathLike) -> Any:
         if description:
             table[name].description = description
     return table
+
+
+def _described_in_header(header) -> Dict[str, Tuple[Optional[str], str]]:
+    """Each column's (unit, description) as astronn writes them in a table header:
+    ``TTYPEn``'s comment, "description [unit]" (units FITS does not define are only there)."""
+    described = {}
+    for index in range(1, header.get("TFIELDS", 0) + 1):
+        name = header.get(f"TTYPE{index}")
+        comment = header.comments[f"TTYPE{index}"] if name else ""
+        unit = None
+        if comment.endswith("]") and " [" in comment:
+            comment, unit = comment[:-1].rsplit(" [", 1)
+            unit = _layout.astropy_unit(unit)
+        described[name] = (unit, comment)
+    return described
 
 
 def _exists(path: str) -> bool:
@@ -121,14 +164,18 @@ def _inputs(inputs: Union[PathLike, Sequence[PathLike]]) -> list:
     return [path for i in inputs for path in _expand(i)]
 
 
-def _model_argument(model, kind: str, name: str) -> Optional[str]:
+def _model_argument(model, kind: Optional[str], name: str) -> Optional[str]:
     """A model argument as the native module takes it: a path, or a loaded :class:`Model`
-    (of ``kind``) as the path it was read from (``default``/``default-dist`` for an embedded
-    model)."""
+    (of ``kind``, any kind when None) as the path it was read from (``default``/
+    ``default-dist`` for an embedded model)."""
     if model is None or isinstance(model, (str, bytes, os.PathLike)):
         return _checks.path_or_none(model)
     if not isinstance(model, Model):
         raise TypeError(f"{name} must be a path or a Model from astronn.load_model; got {type(model).__name__}")
+    if kind is None:
+        if model.is_default:
+            return "default-dist" if model.kind == "dist" else "default"
+        return model.path
     if model.kind != kind:
         wanted = "an AstroNN" if kind == "astronn" else "an AstroNNDist (kind 'dist')"
         raise ValueError(f"{name} must be {wanted} model; {model.path} is kind {model.kind!r}")
@@ -146,6 +193,7 @@ def predict_files(
     model: Union[PathLike, Model, None] = None,
     *,
     dist_model: Union[PathLike, Model, None] = None,
+    extra: Optional[Mapping[str, Union[PathLike, Model]]] = None,
     visits: bool = False,
     distances: Optional[bool] = None,
     mc: int = 100,
@@ -180,9 +228,15 @@ def predict_files(
     model : path or Model, optional
         AstroNN model (Astra ``.pt``, ``.safetensors``, an astroNN folder, or a
         :class:`Model` from :func:`load_model`: the file it was read from); the embedded
-        default without one, with an :class:`AstroNNWarning` naming it.
+        default without one, with an :class:`AstroNNWarning` naming it. Any other astroNN
+        network of APOGEE spectra (an ``ApogeeBCNN`` of any outputs, an ``ApogeeCNN``)
+        may stand here: ``coadds`` is then the table its outputs call for.
     dist_model : path or Model, optional
         AstroNNDist model; giving one turns ``distances`` on.
+    extra : dict of name to path or Model, optional
+        Further networks run on the same read of each coadd (e.g. the DR17 VAC's ages
+        network beside the abundance and distance networks); each one's table is
+        ``results.extra[name]`` (``<name>.fits`` in ``output_dir``).
     visits : bool
         Also predict every visit spectrum (the ``visits`` table).
     distances : bool, optional
@@ -221,8 +275,9 @@ def predict_files(
     -------
     Results
         ``(coadds, visits, distances)``; ``visits`` and ``distances`` are None unless asked
-        for. Columns carry DR19's units and descriptions (:func:`read_result_table`); decode
-        ``result_flags`` with :mod:`astronn.flags`. A spectrum that cannot be processed is a
+        for; ``results.extra`` holds the ``extra`` networks' tables. Columns carry DR19's
+        units and descriptions (:func:`read_result_table`); decode ``result_flags`` with
+        :mod:`astronn.flags`. A spectrum that cannot be processed is a
         NO_RESULT row, with an :class:`AstroNNWarning` naming the file and the reason.
 
     Example
@@ -236,11 +291,19 @@ def predict_files(
     if precision is None:
         loaded = [m for m in (model, dist_model) if isinstance(m, Model)]
         precision = _PRECISION_ARGUMENT.get(loaded[0].precision, "f32") if loaded else "f32"
-    model = _model_argument(model, "astronn", "model")
+    model = _model_argument(model, None, "model")
+    extra = dict(extra or {})
+    for name in extra:
+        if not isinstance(name, str) or not name or os.sep in name or name.startswith("."):
+            raise ValueError(f"extra names a table file: {name!r} is not a plain name")
     dist_model = _model_argument(dist_model, "dist", "dist_model")
     temporary = output_dir is None
     directory = tempfile.mkdtemp(prefix="astronn-") if temporary else os.fspath(output_dir)
     os.makedirs(directory, exist_ok=True)
+    extra_outputs = {name: os.path.join(directory, f"{name}.fits") for name in extra}
+    extra_models = [
+        (_model_argument(m, None, f"extra[{name!r}]"), extra_outputs[name]) for name, m in extra.items()
+    ]
     outputs = {"coadds": os.path.join(directory, TABLE_FILES["coadds"])}
     if visits:
         outputs["visits"] = os.path.join(directory, TABLE_FILES["visits"])
@@ -253,6 +316,7 @@ def predict_files(
             outputs,
             model=model,
             dist_model=dist_model,
+            extra=extra_models,
             normalized=_checks.path_or_none(normalized),
             shard=shard,
             mc=_checks.mc(mc),
@@ -278,6 +342,7 @@ def predict_files(
             coadds=read_result_table(outputs["coadds"]),
             visits=read_result_table(outputs["visits"]) if visits else None,
             distances=read_result_table(outputs["distances"]) if want_distances else None,
+            extra={name: read_result_table(path) for name, path in extra_outputs.items()},
         )
     finally:
         if bar is not None:

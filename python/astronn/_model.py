@@ -78,8 +78,16 @@ class Model:
 
     @property
     def kind(self) -> str:
-        """``"astronn"`` (labels) or ``"dist"`` (L_fakemag and distances)."""
+        """``"astronn"`` (AstroNN's labels), ``"dist"`` (L_fakemag and distances) or
+        ``"generic"`` (another astroNN network: an ``ApogeeBCNN`` of any outputs, such as
+        the DR17 VAC's ages, or an ``ApogeeCNN``; :attr:`labels` names its outputs)."""
         return self._native.kind
+
+    @property
+    def is_bayesian(self) -> bool:
+        """Whether the network has MC dropout and errors: an astroNN ``ApogeeCNN`` has
+        neither, runs once whatever ``mc`` says, and its error columns are NaN."""
+        return self._native.is_bayesian
 
     @property
     def precision(self) -> str:
@@ -199,8 +207,12 @@ class Model:
         >>> sorted(out)[:3]
         ['al_h', 'c_1_h', 'c_h']
         """
-        if self.kind != "dist" and (k_mag is not None or ebv is not None):
-            raise ValueError("k_mag and ebv are for a distance model (kind 'dist')")
+        if "L_fakemag" not in self.labels and (k_mag is not None or ebv is not None):
+            raise ValueError("k_mag and ebv are for a distance model (kind 'dist', or a model with an L_fakemag output)")
+        if mc and not self.is_bayesian:
+            _checks.warn_all(
+                [f"{self.path} is an astroNN {self.metadata.get('astronn_class', 'network')} without MC dropout or a predictive variance: it runs one deterministic pass (mc ignored) and its errors are NaN"]
+            )
         width = NETWORK_PIXELS if normalized else APSTAR_PIXELS
         hint = ""
         if not normalized and np.ndim(flux) == 2 and np.shape(flux)[1] == NETWORK_PIXELS:
@@ -329,10 +341,14 @@ def load_model(
         ``astroNN_0512_run002``; read without TensorFlow). Without one (or with ``"default"``), the embedded default
         model of ``kind``: it was trained on simulated spectra, for trying the tool, and an
         :class:`AstroNNWarning` says so.
-    kind : {None, "astronn", "dist"}
-        The network expected: labels, or L_fakemag and distances; a file holding the other
-        kind is then a ``ValueError``. Without one, whatever the file holds
-        (:attr:`Model.kind` says which); without a path either, the default AstroNN model.
+    kind : {None, "astronn", "dist", "generic"}
+        The network expected: AstroNN's labels, L_fakemag and distances, or another astroNN
+        network (``ApogeeBCNN`` of any outputs, ``ApogeeCNN``: its outputs are named as
+        DR19's columns where DR19 has one, e.g. ``[Fe/H]`` and ``Fe`` as ``fe_h``, else in
+        lower case, e.g. ``age``); a file holding another kind is then a ``ValueError``.
+        Without one, whatever the file holds (:attr:`Model.kind` says which); without a path
+        either, the default AstroNN model. An ``ApogeeCNN`` has no MC dropout and no
+        predictive variance: :meth:`Model.predict` runs it once and its errors are NaN.
     precision : {"f32", "bf16", "bf16-emulated"}
         Arithmetic of ``dense_1``, the network's largest product: float32 (Astra's, the
         default); bfloat16 inputs and weights with float32 sums on a CPU with AVX512-BF16

@@ -153,8 +153,12 @@ pub struct RunArgs {
     pub output: PathBuf,
 
     /// Model: an Astra PyTorch checkpoint (.pt), an astronn model (.safetensors), an astroNN
-    /// model folder (or its .json / .h5 / .keras file), or `default`. Default: the embedded
-    /// model trained on simulated spectra (for trying the tool, not for science).
+    /// model folder (or its .json / .h5 / .keras file) of any APOGEE class
+    /// (ApogeeBCNNCensored, ApogeeBCNN, ApogeeCNN), or `default`. The table is the one its
+    /// outputs call for: astraAllStarAstroNN for AstroNN's 22 labels, astraAllStarAstroNNdist
+    /// for the Ks-band fakemag, else its own (DR19's Source and spectrum columns, then its
+    /// outputs). Default: the embedded model trained on simulated spectra (for trying the
+    /// tool, not for science).
     #[arg(long, short, value_name = "MODEL")]
     pub model: Option<PathBuf>,
 
@@ -256,6 +260,12 @@ pub struct PredictArgs {
     /// (astraAllStarAstroNNdist layout).
     #[arg(long, value_name = "D.fits")]
     pub dist_output: Option<PathBuf>,
+
+    /// Also run MODEL on the same read of each coadd and write its table to OUTPUT (the
+    /// table its outputs call for, as for --model): e.g. the DR17 VAC's ages network beside
+    /// the abundance and distance networks. Repeat for more networks.
+    #[arg(long, num_args = 2, value_names = ["MODEL", "OUTPUT"], action = clap::ArgAction::Append)]
+    pub extra: Vec<PathBuf>,
 
     #[command(flatten)]
     pub catalogs: CatalogArgs,

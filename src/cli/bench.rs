@@ -11,15 +11,16 @@ use crate::cli::plural::count;
 use crate::cpu::{model_name, CpuFeatures};
 use crate::io::inputs::expand_inputs;
 use crate::io::model_file::{ModelFile, ModelKind};
-use crate::models::{censored_network, dist_network, ModelSpec};
+use crate::models::{dist_network, ModelSpec};
 use crate::nn::network::BayesianNetwork;
 use crate::nn::precision::Arithmetic;
+use crate::pipeline::astronn::LabelsNetwork;
 use crate::pipeline::jacobian::JacobianNetwork;
 use crate::pipeline::predict::Observer;
 use crate::pipeline::prepare::prepare_file;
 use crate::pipeline::run::{AstroNNOutputs, CatalogSpec, DistOutputs, Run, RunInputs, RunSpec};
 use anyhow::{bail, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Spectra whose Jacobians are measured with MC dropout (four times as many without).
 const JACOBIAN_SPECTRA: usize = 16;
@@ -96,7 +97,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     );
     println!("CPU features: {}", CpuFeatures::detect());
     let arithmetic = arithmetic(args.precision);
-    let model = load_model(args.model.as_deref(), ModelKind::AstroNN, true)?;
+    let model = load_labels_model(args.model.as_deref())?;
     let dist_model = load_model(args.dist_model.as_deref(), ModelKind::AstroNNDist, true)?;
     let limit = product_limit(&model, args.mc)?;
     if let (Arithmetic::Bfloat16(kernel), Some(shape)) =
@@ -113,11 +114,11 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     );
     println!("arithmetic: {arithmetic}");
 
-    let censored = censored_network(&model)?.with_arithmetic(arithmetic)?;
+    let labels = LabelsNetwork::of_model(&model, arithmetic)?;
     measure_alone(
-        "AstroNN network alone",
+        &format!("{} network alone", network_name(&model)),
         &model,
-        &censored,
+        &labels,
         &spectra,
         &args,
         limit,
@@ -156,6 +157,31 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// The labels model `--model` names, of any labels kind (the embedded AstroNN model without
+/// one).
+fn load_labels_model(path: Option<&Path>) -> Result<ModelFile> {
+    let spec = ModelSpec::from_arg(path);
+    if spec.is_default(ModelKind::AstroNN) {
+        return load_model(path, ModelKind::AstroNN, true);
+    }
+    let model = spec.load_any(None)?;
+    if model.kind == ModelKind::AstroNNDist {
+        bail!(
+            "{} is an AstroNNDist model: give it as --dist-model",
+            model.path.display()
+        );
+    }
+    Ok(model)
+}
+
+/// The name of a labels model's network in the bench's lines: AstroNN, or astroNN's class.
+fn network_name(model: &ModelFile) -> String {
+    match model.kind {
+        ModelKind::AstroNN => "AstroNN".into(),
+        _ => model.class_name(),
+    }
+}
+
 /// Measures one network alone on the inputs' spectra and prints the result.
 fn measure_alone(
     what: &str,
@@ -184,6 +210,7 @@ fn end_to_end(
     let dir = tempfile_dir()?;
     let model = |path: &Option<PathBuf>| ModelSpec::from_arg(path.as_deref());
     let spec = RunSpec {
+        extra: Vec::new(),
         inputs: RunInputs::ApStar {
             inputs: files
                 .iter()

@@ -10,7 +10,9 @@ use crate::io::photometry::PhotometryColumns;
 use crate::models::ModelSpec;
 use crate::pipeline::normalize::normalize_files;
 use crate::pipeline::predict::RunSummary;
-use crate::pipeline::run::{AstroNNOutputs, CatalogSpec, DistOutputs, Run, RunInputs, RunSpec};
+use crate::pipeline::run::{
+    AstroNNOutputs, CatalogSpec, DistOutputs, ExtraOutputs, Run, RunInputs, RunSpec,
+};
 use crate::pipeline::shard::Shard;
 use anyhow::Result;
 use std::path::PathBuf;
@@ -97,6 +99,7 @@ fn run_spec(
         inputs: run_inputs(run)?,
         astronn: None,
         dist: None,
+        extra: Vec::new(),
         noise_model: noise_model.clone(),
         catalogs: catalog_spec(catalogs),
         mc: run.mc,
@@ -165,6 +168,14 @@ pub fn predict(args: PredictArgs, command_line: &str, quiet: bool, overwrite: bo
         model: ModelSpec::from_arg(args.dist_model.as_deref()),
         output: output.clone(),
     });
+    spec.extra = args
+        .extra
+        .chunks(2)
+        .map(|pair| ExtraOutputs {
+            model: ModelSpec::from_arg(Some(&pair[0])),
+            output: pair[1].clone(),
+        })
+        .collect();
     execute(spec, quiet, "predict")
 }
 

@@ -152,7 +152,8 @@ struct TaskCommand {
 }
 
 /// Checks the command after `--` as `astronn` would parse it, and redirects its output
-/// options (`-o`/`--output`, `--visits-output`, `--dist-output`) into the shards.
+/// options (`-o`/`--output`, `--visits-output`, `--dist-output`, each `--extra`'s OUTPUT)
+/// into the shards.
 fn task_command(command: &[String]) -> Result<TaskCommand> {
     let Some(subcommand) = command.first().filter(|c| SHARDABLE.contains(&c.as_str())) else {
         bail!(
@@ -218,16 +219,22 @@ fn refuse_shard_or_normalized(shard: bool, normalized: bool) -> Result<()> {
     Ok(())
 }
 
-/// The outputs of a shardable command, each with the long flag that names it.
+/// The flag of further networks (`predict --extra MODEL OUTPUT`): its second value is an
+/// output.
+const EXTRA: &str = "--extra";
+
+/// The outputs of a shardable command, each with the long flag that names it (`--extra`
+/// once for each of its outputs, in order).
 fn outputs_of(command: &Command) -> Vec<(&'static str, PathBuf)> {
-    let (output, visits, dist) = match command {
+    let (output, visits, dist, extra) = match command {
         Command::Predict(a) => (
             &a.run.output,
             a.visits_output.as_ref(),
             a.dist_output.as_ref(),
+            &a.extra[..],
         ),
-        Command::Dist(a) => (&a.run.output, None, None),
-        Command::Normalize(a) => (&a.output, None, None),
+        Command::Dist(a) => (&a.run.output, None, None, &[][..]),
+        Command::Normalize(a) => (&a.output, None, None, &[][..]),
         _ => return Vec::new(),
     };
     [
@@ -237,6 +244,7 @@ fn outputs_of(command: &Command) -> Vec<(&'static str, PathBuf)> {
     ]
     .into_iter()
     .filter_map(|(flag, path)| Some((flag, path?.clone())))
+    .chain(extra.chunks(2).map(|pair| (EXTRA, pair[1].clone())))
     .collect()
 }
 
@@ -246,12 +254,18 @@ fn parse<'a>(args: impl Iterator<Item = &'a str>) -> Result<Cli> {
 }
 
 /// The arguments with the value of each output flag (`flags[n]` is output `n`; `-o` is
-/// `--output`) replaced by [`TaskArg::ShardOutput`]; everything after `--` is kept as is.
+/// `--output`; the k-th `--extra`'s OUTPUT is the k-th `--extra` output) replaced by
+/// [`TaskArg::ShardOutput`]; everything after `--` is kept as is.
 fn redirect_outputs(args: &[String], flags: &[&str]) -> Vec<TaskArg> {
     let output_of = |flag: &str| {
         let flag = if flag == "-o" { "--output" } else { flag };
         flags.iter().position(|f| *f == flag)
     };
+    let mut extra_outputs = flags
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| **f == EXTRA)
+        .map(|(n, _)| n);
     let mut out = Vec::new();
     let mut tokens = args.iter();
     while let Some(token) = tokens.next() {
@@ -259,6 +273,15 @@ fn redirect_outputs(args: &[String], flags: &[&str]) -> Vec<TaskArg> {
             out.push(TaskArg::Literal(token.clone()));
             out.extend(tokens.by_ref().map(|t| TaskArg::Literal(t.clone())));
             break;
+        }
+        if token == EXTRA {
+            // MODEL, then OUTPUT (clap takes `--extra`'s two values as separate words only).
+            out.push(TaskArg::Literal(token.clone()));
+            out.extend(tokens.next().map(|model| TaskArg::Literal(model.clone())));
+            if let (Some(_), Some(n)) = (tokens.next(), extra_outputs.next()) {
+                out.push(TaskArg::ShardOutput(n));
+            }
+            continue;
         }
         if let Some(n) = output_of(token) {
             out.push(TaskArg::Literal(token.clone()));
@@ -309,7 +332,7 @@ fn check_redirection(subcommand: &str, args: &[TaskArg], outputs: usize) -> Resu
     if found != expected {
         bail!(
             "cannot tell the output options of the command apart: write them as -o FILE, \
-             --visits-output FILE and --dist-output FILE"
+             --visits-output FILE, --dist-output FILE and --extra MODEL FILE"
         );
     }
     Ok(())
@@ -350,6 +373,26 @@ mod tests {
             ]
         );
         assert!(task.note.is_none());
+        let task = task_command(&words(
+            "predict --seed 7 -o a.fits --extra m1 e1.fits --extra m2 e2.fits tests/data",
+        ))
+        .unwrap();
+        assert_eq!(
+            task.outputs,
+            ["a.fits", "e1.fits", "e2.fits"].map(PathBuf::from)
+        );
+        assert_eq!(
+            task.args[4..],
+            [
+                l("--extra"),
+                l("m1"),
+                S(1),
+                l("--extra"),
+                l("m2"),
+                S(2),
+                l("tests/data")
+            ]
+        );
         let task = task_command(&words("dist -oout.fits --mc 10 tests/data")).unwrap();
         assert_eq!(task.args[..2], [l("-o"), S(0)]);
         assert!(task.note.unwrap().contains("--seed"));

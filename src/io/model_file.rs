@@ -4,6 +4,7 @@
 //! writing ours is [`ModelFile::load`]'s and [`ModelFile::save_safetensors`]'s, in
 //! `model_formats`.
 
+use crate::nn::bcnn::OutputActivation;
 use crate::nn::dropout::DropoutRate;
 use crate::nn::scaling::McVariance;
 use crate::{Error, Result};
@@ -19,6 +20,9 @@ pub enum ModelKind {
     AstroNN,
     /// AstroNNDist (Ks-band pseudo-luminosity).
     AstroNNDist,
+    /// Any other astroNN network of APOGEE spectra (`ApogeeBCNN` of any outputs,
+    /// `ApogeeCNN`): its outputs are named in the metadata ([`OUTPUTS_KEY`]).
+    Generic,
 }
 
 impl ModelKind {
@@ -27,6 +31,7 @@ impl ModelKind {
         match self {
             ModelKind::AstroNN => "astronn",
             ModelKind::AstroNNDist => "astronn_dist",
+            ModelKind::Generic => "astronn_generic",
         }
     }
 
@@ -35,6 +40,7 @@ impl ModelKind {
         match name {
             "astronn" => Some(ModelKind::AstroNN),
             "astronn_dist" => Some(ModelKind::AstroNNDist),
+            "astronn_generic" => Some(ModelKind::Generic),
             _ => None,
         }
     }
@@ -70,6 +76,15 @@ pub const MC_VARIANCE_KEY: &str = "mc_variance";
 /// Metadata key of the network's dropout rate (absent: Astra's 0.3). astroNN's folders set
 /// it from their `dropout_rate`.
 pub const DROPOUT_RATE_KEY: &str = "dropout_rate";
+
+/// Metadata key of a [`ModelKind::Generic`] model's outputs: a JSON list of astroNN's target
+/// names, in output order (columns are named from them:
+/// [`crate::products::output_names::column_name`]).
+pub const OUTPUTS_KEY: &str = "outputs";
+
+/// Metadata key of a [`ModelKind::Generic`] model's output activation (`linear` or
+/// `softplus`; absent: linear).
+pub const OUTPUT_ACTIVATION_KEY: &str = "output_activation";
 
 /// A model's parameters and metadata, ready to build a network from.
 #[derive(Debug, Clone)]
@@ -116,6 +131,45 @@ impl ModelFile {
                         format!("bad {DROPOUT_RATE_KEY} '{text}' in metadata: {e}"),
                     )
                 }),
+        }
+    }
+
+    /// A [`ModelKind::Generic`] model's astroNN target names ([`OUTPUTS_KEY`]).
+    pub fn output_targets(&self) -> Result<Vec<String>> {
+        let text = self.metadata.get(OUTPUTS_KEY).ok_or_else(|| {
+            Error::file(&self.path, format!("no '{OUTPUTS_KEY}' in the metadata"))
+        })?;
+        serde_json::from_str(text).map_err(|e| {
+            Error::file(
+                &self.path,
+                format!("bad '{OUTPUTS_KEY}' in the metadata (a JSON list of names): {e}"),
+            )
+        })
+    }
+
+    /// A [`ModelKind::Generic`] model's output activation ([`OUTPUT_ACTIVATION_KEY`]).
+    pub fn output_activation(&self) -> Result<OutputActivation> {
+        match self.metadata.get(OUTPUT_ACTIVATION_KEY) {
+            None => Ok(OutputActivation::Linear),
+            Some(name) => OutputActivation::from_name(name).ok_or_else(|| {
+                Error::file(
+                    &self.path,
+                    format!("unknown {OUTPUT_ACTIVATION_KEY} '{name}' in metadata"),
+                )
+            }),
+        }
+    }
+
+    /// The network's class as astroNN names it, where the model came from astroNN (its
+    /// metadata's `astronn_class`), else the kind's network.
+    pub fn class_name(&self) -> String {
+        match self.metadata.get("astronn_class") {
+            Some(class) => class.clone(),
+            None => match self.kind {
+                ModelKind::AstroNN => "AstroNN".into(),
+                ModelKind::AstroNNDist => "AstroNNDist".into(),
+                ModelKind::Generic => "astroNN network".into(),
+            },
         }
     }
 

@@ -6,6 +6,7 @@
 //! through memory.
 
 use crate::nn::dropout::{DropoutRate, WideMaskStream};
+use crate::nn::trunk::ConvShape;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 use rayon::prelude::*;
@@ -13,9 +14,9 @@ use std::mem::MaybeUninit;
 
 /// Input channels, output channels, kernel width and pooling window of the fused layer.
 const C_IN: usize = 2;
-pub(crate) const C_OUT: usize = 4;
+const C_OUT: usize = 4;
 const KERNEL: usize = 8;
-pub(crate) const POOL: usize = 4;
+const POOL: usize = 4;
 /// Zeros before the input ("same" padding for an even kernel puts the extra one after).
 const PAD_LEFT: usize = (KERNEL - 1) / 2;
 /// The widest block of positions a kernel computes at once (eight pooling windows).
@@ -81,14 +82,21 @@ struct RowDropout {
 }
 
 /// The dropout multipliers the fused kernel draws for rows with `seeds` and inputs of `n`
-/// positions at `rate`: input masks (`rows × 2 × n`) and output masks (`rows × features`).
-/// Training applies them as tensors, so that its masks are inference's.
-pub(crate) fn dropout_masks(seeds: &[u64], n: usize, rate: DropoutRate) -> (Vec<f32>, Vec<f32>) {
-    let features = ConvReluPool::features(n);
-    let mut input_masks = vec![0f32; seeds.len() * C_IN * n];
+/// positions at `rate`, for a conv2 of `shape`: input masks (`rows × c1 × n`) and output
+/// masks (`rows × features`). The generic conv2 stage and training apply them as tensors, so
+/// that their masks are the fused kernel's.
+pub(crate) fn dropout_masks(
+    seeds: &[u64],
+    shape: ConvShape,
+    n: usize,
+    rate: DropoutRate,
+) -> (Vec<f32>, Vec<f32>) {
+    let input_len = shape.conv1_channels * n;
+    let features = shape.features(n);
+    let mut input_masks = vec![0f32; seeds.len() * input_len];
     let mut output_masks = vec![0f32; seeds.len() * features];
     let rows = input_masks
-        .chunks_mut((C_IN * n).max(1))
+        .chunks_mut(input_len.max(1))
         .zip(output_masks.chunks_mut(features.max(1)));
     for (&seed, (input_mask, output_mask)) in seeds.iter().zip(rows) {
         draw_row_masks(RowDropout { seed, rate }, input_mask, output_mask);
@@ -608,7 +616,8 @@ mod tests {
         let n = 64;
         let seeds = [11u64, 12, 13];
         let x = Tensor::randn(0f32, 1.0, (1, 2, n), &dev).unwrap();
-        let (input_masks, output_masks) = dropout_masks(&seeds, n, DropoutRate::ASTRA);
+        let (input_masks, output_masks) =
+            dropout_masks(&seeds, ConvShape::ASTRA, n, DropoutRate::ASTRA);
         let input_mask = Tensor::from_vec(input_masks, (3, 2, n), &dev).unwrap();
         let output_mask = Tensor::from_vec(output_masks, (3, n), &dev).unwrap();
         let repeated = x.broadcast_as((3, 2, n)).unwrap().contiguous().unwrap();

@@ -72,6 +72,17 @@ pub struct RawLabels {
 }
 
 impl RawLabels {
+    /// The same values without errors (NaN): those of a network with no variance.
+    fn without_errors(self) -> Self {
+        let nan = vec![f64::NAN; self.values.len()];
+        RawLabels {
+            errors: nan.clone(),
+            model_errors: nan.clone(),
+            predictive_errors: nan,
+            ..self
+        }
+    }
+
     /// De-standardises output statistics with the model's label normalisation.
     pub fn from_statistics(stats: &OutputStatistics, scaling: &Scaling) -> Self {
         let values = stats
@@ -195,28 +206,33 @@ pub fn output_statistics_each<N: BayesianNetwork + ?Sized>(
         .collect())
 }
 
-/// Raw labels and errors of one spectrum (see [`output_statistics`]).
+/// Raw labels and errors of one spectrum (see [`predict_raw_each`]).
 pub fn predict_raw<N: BayesianNetwork + ?Sized>(
     net: &N,
     normalized_flux: &[f64],
     samples: usize,
     stream: MaskStream,
 ) -> Result<RawLabels> {
-    let stats = output_statistics(net, normalized_flux, samples, stream)?;
-    Ok(RawLabels::from_statistics(&stats, net.scaling()))
+    let mut each = predict_raw_each(net, &[normalized_flux], samples, vec![stream])?;
+    Ok(each.remove(0))
 }
 
-/// Raw labels and errors of a group of spectra (see [`output_statistics_each`]).
+/// Raw labels and errors of a group of spectra (see [`output_statistics_each`]). A network
+/// that is not Bayesian ([`BayesianNetwork::is_bayesian`]) runs one deterministic pass
+/// whatever `samples` asks for, and its errors are NaN.
 pub fn predict_raw_each<N: BayesianNetwork + ?Sized>(
     net: &N,
     normalized_fluxes: &[&[f64]],
     samples: usize,
     streams: Vec<MaskStream>,
 ) -> Result<Vec<RawLabels>> {
+    let bayesian = net.is_bayesian();
+    let samples = if bayesian { samples } else { 0 };
     Ok(
         output_statistics_each(net, normalized_fluxes, samples, streams)?
             .iter()
             .map(|stats| RawLabels::from_statistics(stats, net.scaling()))
+            .map(|raw| if bayesian { raw } else { raw.without_errors() })
             .collect(),
     )
 }

@@ -12,6 +12,13 @@ pub trait BayesianNetwork: Send + Sync {
     /// How inputs are standardised and outputs become labels and errors.
     fn scaling(&self) -> &Scaling;
 
+    /// Whether the network has MC dropout and a predictive variance. One without (astroNN's
+    /// `ApogeeCNN`) runs one deterministic pass whatever the samples asked for, and its
+    /// errors are NaN ([`crate::nn::mc::predict_raw_each`]).
+    fn is_bayesian(&self) -> bool {
+        true
+    }
+
     /// Runs the network on inputs `x` `[b, 7514]` (already standardised), each repeated
     /// `samples` times with the given dropout: outputs and log-variances `[b·samples, labels]`.
     fn forward(

@@ -1,52 +1,157 @@
-//! The AstroNN part of a run: labels, noise model and flags of one spectrum, and the rows of
-//! `astraAllStarAstroNN` / `astraAllVisitAstroNN`.
+//! The labels part of a run — AstroNN's, or those of any other astroNN network of APOGEE
+//! spectra: labels, noise model and flags of one spectrum, and the rows of
+//! `astraAllStarAstroNN` / `astraAllVisitAstroNN`, or of the table of a network DR19 has no
+//! product for ([`crate::products::generic`]).
 
 use crate::io::fields::{Fields, Value};
+use crate::io::model_file::{ModelFile, ModelKind};
 use crate::io::normalized::SpectrumMeta;
-use crate::nn::censored::CensoredBcnn;
+use crate::models::{censored_network, generic_network};
+use crate::nn::bcnn::ApogeeBcnn;
+use crate::nn::censored::{CensoredBcnn, LABELS};
 use crate::nn::mc::RawLabels;
 use crate::nn::network::BayesianNetwork;
+use crate::nn::precision::Arithmetic;
+use crate::nn::sampling::Dropout;
+use crate::nn::scaling::Scaling;
+use crate::pipeline::distance::DistanceResult;
 use crate::pipeline::flags::{
     astronn_flag_bad, astronn_flag_warn, astronn_flags, FlagInputs, NO_RESULT,
 };
 use crate::pipeline::noise::NoiseModel;
 use crate::pipeline::timing::Timing;
+use crate::products::generic::{generic_layout, FAKEMAG};
 use crate::products::writer::{ProductRow, ProductWriter};
+use crate::products::{Product, TableLayout};
 use crate::{Error, Result};
+use candle_core::Tensor;
 
-/// The abundance network of a run with its noise model: turns network output into rows.
-pub struct AstroNNPredictor {
-    net: CensoredBcnn,
-    labels: Vec<String>,
-    flag_labels: FlagLabels,
-    noise_model: Option<NoiseModel>,
+/// A network predicting labels: AstroNN's censored network, or an astroNN `ApogeeBCNN` or
+/// `ApogeeCNN` of any outputs.
+#[derive(Debug, Clone)]
+pub enum LabelsNetwork {
+    /// AstroNN (`ApogeeBCNNCensored`).
+    Censored(CensoredBcnn),
+    /// `ApogeeBCNN` or `ApogeeCNN`.
+    Plain(ApogeeBcnn),
 }
 
-/// The AstroNN part of a run: the predictor and its tables.
+impl LabelsNetwork {
+    /// The labels network of `model` (AstroNN's, or a [`ModelKind::Generic`] one), running
+    /// `arithmetic`; an AstroNNDist model is an error.
+    pub fn of_model(model: &ModelFile, arithmetic: Arithmetic) -> Result<LabelsNetwork> {
+        Ok(match model.kind {
+            ModelKind::AstroNN => {
+                LabelsNetwork::Censored(censored_network(model)?.with_arithmetic(arithmetic)?)
+            }
+            ModelKind::Generic => {
+                LabelsNetwork::Plain(generic_network(model)?.with_arithmetic(arithmetic)?)
+            }
+            ModelKind::AstroNNDist => {
+                return Err(Error::file(
+                    &model.path,
+                    "is an AstroNNDist model, but a labels network is needed here",
+                ))
+            }
+        })
+    }
+
+    fn inner(&self) -> &dyn BayesianNetwork {
+        match self {
+            LabelsNetwork::Censored(net) => net,
+            LabelsNetwork::Plain(net) => net,
+        }
+    }
+
+    /// The model kind whose dropout streams the network draws
+    /// ([`crate::pipeline::predict::dropout_stream`]).
+    pub fn kind(&self) -> ModelKind {
+        match self {
+            LabelsNetwork::Censored(_) => ModelKind::AstroNN,
+            LabelsNetwork::Plain(_) => ModelKind::Generic,
+        }
+    }
+}
+
+impl BayesianNetwork for LabelsNetwork {
+    fn label_names(&self) -> Vec<String> {
+        self.inner().label_names()
+    }
+
+    fn scaling(&self) -> &Scaling {
+        self.inner().scaling()
+    }
+
+    fn is_bayesian(&self) -> bool {
+        self.inner().is_bayesian()
+    }
+
+    fn forward(
+        &self,
+        x: &Tensor,
+        samples: usize,
+        dropout: &mut Dropout,
+    ) -> candle_core::Result<(Tensor, Tensor)> {
+        self.inner().forward(x, samples, dropout)
+    }
+
+    fn forward_each(
+        &self,
+        x: &Tensor,
+        samples: usize,
+        dropouts: &mut [Dropout],
+    ) -> candle_core::Result<Vec<(Tensor, Tensor)>> {
+        self.inner().forward_each(x, samples, dropouts)
+    }
+}
+
+/// A labels network of a run with its noise model: turns network output into rows.
+pub struct AstroNNPredictor {
+    net: LabelsNetwork,
+    labels: Vec<String>,
+    /// Where the flag rules find Teff, log g and [Fe/H]; a network without all three
+    /// flags only the spectra without a result.
+    flag_labels: Option<FlagLabels>,
+    /// The output index of `L_fakemag`, whose distance the row then carries.
+    fakemag: Option<usize>,
+    noise_model: Option<NoiseModel>,
+    /// The network's class, named in a generic table's `PIPELINE` card.
+    class: String,
+}
+
+/// The labels part of a run: the predictor and its tables.
 pub struct AstroNNJob {
     /// Network and noise model.
     pub predictor: AstroNNPredictor,
-    /// Coadded spectra (`astraAllStarAstroNN`).
+    /// Coadded spectra (`astraAllStarAstroNN`, or the network's own table).
     pub coadds: ProductWriter,
-    /// Visit spectra (`astraAllVisitAstroNN`), when asked for.
+    /// Visit spectra (`astraAllVisitAstroNN`, or the network's own table), when asked for.
     pub visits: Option<ProductWriter>,
 }
 
 impl AstroNNPredictor {
-    /// A predictor for `net`, recalibrating errors with `noise_model` if given.
-    pub fn new(net: CensoredBcnn, noise_model: Option<NoiseModel>) -> Result<Self> {
+    /// A predictor for `net` (of astroNN class `class`), recalibrating errors with
+    /// `noise_model` if given.
+    pub fn new(net: LabelsNetwork, noise_model: Option<NoiseModel>, class: String) -> Self {
         let labels = net.label_names();
-        Ok(AstroNNPredictor {
-            flag_labels: FlagLabels::find(&labels)?,
+        AstroNNPredictor {
+            flag_labels: FlagLabels::find(&labels).ok(),
+            fakemag: labels.iter().position(|l| l == FAKEMAG),
             labels,
             net,
             noise_model,
-        })
+            class,
+        }
     }
 
     /// The network.
-    pub fn network(&self) -> &CensoredBcnn {
+    pub fn network(&self) -> &LabelsNetwork {
         &self.net
+    }
+
+    /// The network's class.
+    pub fn class(&self) -> &str {
+        &self.class
     }
 
     /// The output label names.
@@ -54,9 +159,31 @@ impl AstroNNPredictor {
         &self.labels
     }
 
+    /// Whether the outputs are AstroNN's 22 labels, whose tables are DR19's.
+    pub fn predicts_astronn_labels(&self) -> bool {
+        let mut labels: Vec<&str> = self.labels.iter().map(String::as_str).collect();
+        let mut astronn = LABELS.to_vec();
+        labels.sort_unstable();
+        astronn.sort_unstable();
+        labels == astronn
+    }
+
+    /// The layout of the table of coadds (or of visits): DR19's for AstroNN's 22 labels,
+    /// else the network's own ([`generic_layout`]).
+    pub fn layout(&self, visits: bool) -> Result<TableLayout> {
+        if self.predicts_astronn_labels() {
+            let product = match visits {
+                true => Product::AllVisitAstroNN,
+                false => Product::AllStarAstroNN,
+            };
+            return Ok(product.layout());
+        }
+        generic_layout(&self.labels, visits, &self.class).map_err(Error::Invalid)
+    }
+
     /// A row from the network's raw labels.
     pub fn row(&self, meta: SpectrumMeta, raw: RawLabels, timing: Timing) -> AstroNNRow {
-        let errors = self
+        let errors: Vec<f64> = self
             .labels
             .iter()
             .zip(&raw.errors)
@@ -65,9 +192,23 @@ impl AstroNNPredictor {
                 None => e,
             })
             .collect();
-        let flags = self.flag_labels.flags(&raw.values, &raw.errors);
+        let flags = self
+            .flag_labels
+            .as_ref()
+            .map_or(0, |f| f.flags(&raw.values, &raw.errors));
+        let distance = self.fakemag.map(|i| {
+            let fields = &meta.fields;
+            DistanceResult::new(
+                raw.values[i],
+                errors[i],
+                raw.model_errors[i],
+                fields.f64("k_mag"),
+                fields.f64("ebv"),
+            )
+        });
         AstroNNRow {
             meta,
+            distance,
             labels: Some(LabelResult {
                 values: raw.values.clone(),
                 errors,
@@ -123,6 +264,9 @@ pub struct AstroNNRow {
     pub labels: Option<LabelResult>,
     pub flags: u32,
     pub timing: Timing,
+    /// The distance of an `L_fakemag` output (as AstroNNdist derives it), when the network
+    /// has one and a result.
+    pub distance: Option<DistanceResult>,
 }
 
 impl AstroNNRow {
@@ -133,6 +277,7 @@ impl AstroNNRow {
             labels: None,
             flags: NO_RESULT,
             timing,
+            distance: None,
         }
     }
 
@@ -155,6 +300,19 @@ impl AstroNNRow {
                 &format!("e_{label}_predictive"),
                 value(|l| &l.predictive_errors),
             );
+        }
+        if let Some(d) = &self.distance {
+            for (name, value) in [
+                ("a_k_mag", d.a_k_mag),
+                ("nn_dist", d.dist),
+                ("nn_dist_err", d.dist_err),
+                ("nn_dist_model_err", d.dist_model_err),
+                ("nn_parallax", d.parallax),
+                ("nn_parallax_err", d.parallax_err),
+                ("nn_parallax_model_err", d.parallax_model_err),
+            ] {
+                fields.set_f64(name, value);
+            }
         }
         fields.set("result_flags", Value::Int(i64::from(self.flags)));
         fields.set("flag_warn", Value::Bool(astronn_flag_warn(self.flags)));

@@ -20,6 +20,7 @@ use crate::pipeline::predict::{describe, dropout_stream, stream_key, Observer};
 use crate::pipeline::predictor::{checked_rows, normalized_row_problem, ArrayRows};
 use crate::pipeline::source::SpectrumSource;
 use crate::train::network::TrainableNetwork;
+use crate::train::plain_model::DifferentiablePlain;
 use crate::train::{TrainableCensored, TrainableDist};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor, Var};
@@ -34,10 +35,11 @@ pub struct JacobianNetwork {
     scaling: Scaling,
 }
 
-/// The differentiable forward pass of either network.
+/// The differentiable forward pass of a network.
 enum Differentiable {
     AstroNN(TrainableCensored),
     Dist(TrainableDist),
+    Plain(DifferentiablePlain),
 }
 
 /// A spectrum's Jacobians, row-major `[labels, 7514]`.
@@ -55,9 +57,12 @@ impl JacobianNetwork {
         let invalid = |e: candle_core::Error| {
             Error::file(&model.path, format!("cannot differentiate the model: {e}"))
         };
+        let rate = model.dropout_rate()?;
         let (net, inference): (Differentiable, Box<dyn BayesianNetwork>) = match model.kind {
             ModelKind::AstroNN => {
-                let mut net = TrainableCensored::from_model(&model.tensors).map_err(invalid)?;
+                let mut net = TrainableCensored::from_model(&model.tensors)
+                    .map_err(invalid)?
+                    .with_dropout_rate(rate);
                 // Neither Astra's network nor astroNN's at inference (its StopGrad acts in training
                 // only) stops the gradient: the Jacobian is of the whole function.
                 net.stop_gradient = false;
@@ -65,9 +70,16 @@ impl JacobianNetwork {
                 (Differentiable::AstroNN(net.frozen()), Box::new(inference))
             }
             ModelKind::AstroNNDist => {
-                let net = TrainableDist::from_model(&model.tensors).map_err(invalid)?;
+                let net = TrainableDist::from_model(&model.tensors)
+                    .map_err(invalid)?
+                    .with_dropout_rate(rate);
                 let inference = crate::models::dist_network(model)?;
                 (Differentiable::Dist(net.frozen()), Box::new(inference))
+            }
+            ModelKind::Generic => {
+                let net = DifferentiablePlain::from_model(model)?;
+                let inference = crate::models::generic_network(model)?;
+                (Differentiable::Plain(net), Box::new(inference))
             }
         };
         Ok(JacobianNetwork {
@@ -94,6 +106,7 @@ impl JacobianNetwork {
         Ok(match &self.net {
             Differentiable::AstroNN(net) => net.forward(x, dropout)?,
             Differentiable::Dist(net) => net.forward(x, dropout)?,
+            Differentiable::Plain(net) => net.forward(x, dropout)?,
         })
     }
 

@@ -1,5 +1,6 @@
-//! Prediction runs: every spectrum of a source through AstroNN, AstroNNDist or both in one
-//! pass (each spectrum read and normalized once), rows appended to the tables in input order.
+//! Prediction runs: every spectrum of a source through AstroNN, AstroNNDist and any other
+//! astroNN networks in one pass (each spectrum read and normalized once), rows appended to
+//! the tables in input order.
 
 use crate::io::model_file::ModelKind;
 use crate::io::normalized::SpectrumMeta;
@@ -12,6 +13,7 @@ use crate::pipeline::dist::{DistJob, DistPredictor, DistRow};
 use crate::pipeline::prepare::Prepared;
 use crate::pipeline::source::{Chunk, SpectrumSource};
 use crate::pipeline::timing::Timing;
+use crate::products::writer::ProductWriter;
 use crate::{Error, Result};
 use rayon::prelude::*;
 use std::sync::mpsc::{sync_channel, SyncSender};
@@ -49,18 +51,77 @@ pub struct RunSummary {
     pub missing_sources: usize,
 }
 
-/// The networks a run applies, with their tables. At least one is present.
+/// A network a run applies, with its tables.
+pub enum Job {
+    /// Labels: AstroNN's, or any other astroNN network's (coadds, and visits if it has a
+    /// visit table).
+    Labels(Box<AstroNNJob>),
+    /// AstroNNDist's distances (coadds).
+    Dist(Box<DistJob>),
+}
+
+impl Job {
+    /// The network and what it runs on.
+    fn network(&self) -> JobNetwork<'_> {
+        match self {
+            Job::Labels(job) => JobNetwork {
+                predictor: PredictorRef::Labels(&job.predictor),
+                visits: job.visits.is_some(),
+            },
+            Job::Dist(job) => JobNetwork {
+                predictor: PredictorRef::Dist(&job.predictor),
+                visits: false,
+            },
+        }
+    }
+
+    /// Appends the rows of a chunk to the job's tables.
+    fn write(&mut self, rows: Vec<Row>) -> Result<()> {
+        match self {
+            Job::Labels(job) => job.write(
+                rows.into_iter()
+                    .filter_map(|row| match row {
+                        Row::Labels(row) => Some(row),
+                        Row::Dist(_) => None,
+                    })
+                    .collect(),
+            ),
+            Job::Dist(job) => {
+                let rows: Vec<DistRow> = rows
+                    .into_iter()
+                    .filter_map(|row| match row {
+                        Row::Dist(row) => Some(row),
+                        Row::Labels(_) => None,
+                    })
+                    .collect();
+                job.write(&rows)
+            }
+        }
+    }
+
+    /// The job's tables, to finish.
+    pub fn into_tables(self) -> Vec<ProductWriter> {
+        match self {
+            Job::Labels(job) => {
+                let AstroNNJob { coadds, visits, .. } = *job;
+                std::iter::once(coadds).chain(visits).collect()
+            }
+            Job::Dist(job) => vec![job.table],
+        }
+    }
+}
+
+/// The networks a run applies, in order, with their tables. At least one is present.
 pub struct Jobs {
-    /// AstroNN labels for coadds (and visits, if it has a visit table).
-    pub astronn: Option<AstroNNJob>,
-    /// AstroNNDist distances for coadds.
-    pub dist: Option<DistJob>,
+    /// The networks.
+    pub jobs: Vec<Job>,
     /// Catalogs replacing the header's values of the stars they list.
     pub catalogs: StarCatalogs,
 }
 
-/// Distinguishes the dropout streams of the two networks for the same spectrum.
+/// Distinguishes the dropout streams of the networks for the same spectrum.
 const DIST_STREAM: u64 = 0x6469_7374; // "dist"
+const GENERIC_STREAM: u64 = 0x6765_6e65; // "gene"
 
 /// The dropout-mask stream of a network (`kind`) for the spectrum of stream key `key`
 /// ([`stream_key`]): every use of a network on a spectrum (predictions, Jacobians) draws
@@ -69,6 +130,7 @@ pub fn dropout_stream(seed: u64, key: u64, kind: ModelKind) -> MaskStream {
     match kind {
         ModelKind::AstroNN => MaskStream::new(seed, key),
         ModelKind::AstroNNDist => MaskStream::new(seed, key ^ DIST_STREAM),
+        ModelKind::Generic => MaskStream::new(seed, key ^ GENERIC_STREAM),
     }
 }
 
@@ -91,12 +153,20 @@ pub fn describe(meta: &SpectrumMeta) -> String {
     }
 }
 
-/// What one spectrum gave: the rows of each network, and why it failed if it did.
+/// The row a network gave a spectrum.
+pub enum Row {
+    /// A labels network's (a NO_RESULT row on failure).
+    Labels(AstroNNRow),
+    /// AstroNNDist's.
+    Dist(DistRow),
+}
+
+/// What one spectrum gave: the row of each network that ran on it, and why it failed if it
+/// did.
 pub struct Outcome {
-    /// The AstroNN row (a NO_RESULT row on failure), when AstroNN ran.
-    pub astronn: Option<AstroNNRow>,
-    /// The AstroNNDist row, when AstroNNDist ran (never for a visit).
-    pub dist: Option<DistRow>,
+    /// One entry per network, in order: its row, or `None` when the network does not run
+    /// on this spectrum (AstroNNDist and tables without visits on a visit).
+    pub rows: Vec<Option<Row>>,
     /// The spectrum (as [`describe`] gives it) and the reason, when a network failed.
     pub failure: Option<(String, String)>,
 }
@@ -121,6 +191,7 @@ fn run_network(
             ))
         })
         .unzip();
+    let bayesian = net.is_bayesian();
     let mut results = predict_raw_each(net, &ready, options.mc, streams)
         .map(Vec::into_iter)
         .map_err(|e| format!("network failed: {e}"));
@@ -131,27 +202,85 @@ fn run_network(
             (Err(reason), _) => (Err(reason.clone()), 0.0),
             (Ok(_), Ok(raws)) => {
                 let raw = raws.next().expect("a result per spectrum with data");
-                (finite(raw), share)
+                (finite(raw, bayesian), share)
             }
             (Ok(_), Err(reason)) => (Err(reason.clone()), share),
         })
         .collect()
 }
 
-/// The raw labels, refused when any value or error is not finite.
-fn finite(raw: RawLabels) -> std::result::Result<RawLabels, String> {
-    if raw.values.iter().chain(&raw.errors).any(|v| !v.is_finite()) {
+/// The raw labels, refused when any value or (of a Bayesian network, which has them) any
+/// error is not finite.
+fn finite(raw: RawLabels, bayesian: bool) -> std::result::Result<RawLabels, String> {
+    let errors = if bayesian { &raw.errors[..] } else { &[] };
+    if raw.values.iter().chain(errors).any(|v| !v.is_finite()) {
         return Err("the network's output is not finite".to_string());
     }
     Ok(raw)
 }
 
-/// The networks of a run without their tables (shared by the worker threads).
-pub struct Predictors<'a> {
-    /// AstroNN, for coadds and visits.
-    pub astronn: Option<&'a AstroNNPredictor>,
-    /// AstroNNDist, for coadds.
-    pub dist: Option<&'a DistPredictor>,
+/// A network of a run without its tables (shared by the worker threads).
+#[derive(Clone, Copy)]
+pub enum PredictorRef<'a> {
+    /// A labels network.
+    Labels(&'a AstroNNPredictor),
+    /// AstroNNDist.
+    Dist(&'a DistPredictor),
+}
+
+/// A network of a run and the spectra it runs on.
+#[derive(Clone, Copy)]
+pub struct JobNetwork<'a> {
+    /// The network.
+    pub predictor: PredictorRef<'a>,
+    /// Whether it runs on visits as well as coadds.
+    pub visits: bool,
+}
+
+impl JobNetwork<'_> {
+    /// Whether the network runs on `meta`'s spectrum.
+    fn takes(&self, meta: &SpectrumMeta) -> bool {
+        self.visits || !meta.is_visit()
+    }
+
+    /// The network's result on each of `group`'s spectra that it takes.
+    fn run(
+        &self,
+        group: &[Prepared<Vec<f64>>],
+        options: &PredictOptions,
+    ) -> Vec<(std::result::Result<RawLabels, String>, f64)> {
+        let taken: Vec<&Prepared<Vec<f64>>> =
+            group.iter().filter(|s| self.takes(&s.meta)).collect();
+        match self.predictor {
+            PredictorRef::Labels(p) => {
+                run_network(p.network(), p.network().kind(), &taken, options)
+            }
+            PredictorRef::Dist(p) => {
+                run_network(p.network(), ModelKind::AstroNNDist, &taken, options)
+            }
+        }
+    }
+
+    /// The row of a spectrum from the network's result.
+    fn row(
+        &self,
+        spectrum: &Prepared<Vec<f64>>,
+        outcome: std::result::Result<RawLabels, String>,
+        timing: Timing,
+    ) -> (Row, Option<String>) {
+        let meta = spectrum.meta.clone();
+        match (self.predictor, outcome) {
+            (PredictorRef::Labels(p), Ok(raw)) => (Row::Labels(p.row(meta, raw, timing)), None),
+            (PredictorRef::Labels(_), Err(reason)) => (
+                Row::Labels(AstroNNRow::no_result(meta, timing)),
+                Some(reason),
+            ),
+            (PredictorRef::Dist(p), Ok(raw)) => (Row::Dist(p.row(meta, &raw, timing)), None),
+            (PredictorRef::Dist(p), Err(reason)) => {
+                (Row::Dist(p.no_result(meta, timing)), Some(reason))
+            }
+        }
+    }
 }
 
 /// The most spectra a worker runs through a network together: enough to read the
@@ -170,7 +299,7 @@ pub(crate) fn group_size(spectra: usize) -> usize {
 /// not yet started and is an [`crate::Error::Cancelled`].
 pub fn predict_spectra(
     spectra: Vec<Prepared<Vec<f64>>>,
-    predictors: &Predictors,
+    networks: &[JobNetwork],
     options: &PredictOptions,
 ) -> Result<Vec<Outcome>> {
     let outcomes = spectra
@@ -179,7 +308,7 @@ pub fn predict_spectra(
             if crate::cancel::requested() {
                 Vec::new()
             } else {
-                process(group, predictors, options)
+                process(group, networks, options)
             }
         })
         .collect();
@@ -187,67 +316,46 @@ pub fn predict_spectra(
     Ok(outcomes)
 }
 
-/// Runs each network on a group of spectra (AstroNNDist on its coadds only).
+/// Runs each network on the spectra of a group it takes.
 fn process(
     group: &[Prepared<Vec<f64>>],
-    jobs: &Predictors,
+    networks: &[JobNetwork],
     options: &PredictOptions,
 ) -> Vec<Outcome> {
-    let everyone: Vec<&Prepared<Vec<f64>>> = group.iter().collect();
-    let coadds: Vec<&Prepared<Vec<f64>>> = group.iter().filter(|s| !s.meta.is_visit()).collect();
-    let mut astronn = jobs.astronn.map(|job| {
-        let results = run_network(job.network(), ModelKind::AstroNN, &everyone, options);
-        (job, results.into_iter())
-    });
-    let mut dist = jobs.dist.map(|job| {
-        let results = run_network(job.network(), ModelKind::AstroNNDist, &coadds, options);
-        (job, results.into_iter())
-    });
+    let mut results: Vec<_> = networks
+        .iter()
+        .map(|network| network.run(group, options).into_iter())
+        .collect();
     group
         .iter()
         .map(|spectrum| {
             let mut failure = None;
-            let mut note = |reason: &String| {
-                failure.get_or_insert_with(|| (describe(&spectrum.meta), reason.clone()));
-            };
-            let timing = |network| Timing {
-                network,
-                overhead: spectrum.seconds,
-            };
-            let astronn = astronn.as_mut().map(|(job, results)| {
-                let (outcome, network) = results.next().expect("a result per spectrum");
-                match outcome {
-                    Ok(raw) => job.row(spectrum.meta.clone(), raw, timing(network)),
-                    Err(reason) => {
-                        note(&reason);
-                        AstroNNRow::no_result(spectrum.meta.clone(), timing(network))
+            let rows = networks
+                .iter()
+                .zip(results.iter_mut())
+                .map(|(network, results)| {
+                    if !network.takes(&spectrum.meta) {
+                        return None;
                     }
-                }
-            });
-            let dist = dist
-                .as_mut()
-                .filter(|_| !spectrum.meta.is_visit())
-                .map(|(job, results)| {
-                    let (outcome, network) = results.next().expect("a result per coadd");
-                    match outcome {
-                        Ok(raw) => job.row(spectrum.meta.clone(), &raw, timing(network)),
-                        Err(reason) => {
-                            note(&reason);
-                            job.no_result(spectrum.meta.clone(), timing(network))
-                        }
+                    let (outcome, seconds) = results.next().expect("a result per spectrum");
+                    let timing = Timing {
+                        network: seconds,
+                        overhead: spectrum.seconds,
+                    };
+                    let (row, reason) = network.row(spectrum, outcome, timing);
+                    if let Some(reason) = reason {
+                        failure.get_or_insert_with(|| (describe(&spectrum.meta), reason));
                     }
-                });
-            Outcome {
-                astronn,
-                dist,
-                failure,
-            }
+                    Some(row)
+                })
+                .collect();
+            Outcome { rows, failure }
         })
         .collect()
 }
 
 /// Runs the jobs on every spectrum of `source`, appending rows in input order. Visits are
-/// processed only when the AstroNN job has a visit table (AstroNNDist is for coadds).
+/// processed only when a labels job has a visit table (AstroNNDist is for coadds).
 /// Reading and normalization of the next chunk overlap the networks' work on the current
 /// one (on another thread, sharing the worker pool); at most three chunks are in memory.
 pub fn run_predict(
@@ -291,7 +399,8 @@ fn predict_chunk(
     observer: &dyn Observer,
     summary: &mut RunSummary,
 ) -> Result<()> {
-    let wants_visits = jobs.astronn.as_ref().is_some_and(|j| j.visits.is_some());
+    let networks: Vec<JobNetwork> = jobs.jobs.iter().map(Job::network).collect();
+    let wants_visits = networks.iter().any(|n| n.visits);
     let (mut wanted, skipped): (Vec<_>, Vec<_>) = chunk
         .spectra
         .into_iter()
@@ -304,13 +413,8 @@ fn predict_chunk(
     }
     summary.skipped_visits += skipped.len();
     let spectra = wanted.len();
-    let shared = Predictors {
-        astronn: jobs.astronn.as_ref().map(|j| &j.predictor),
-        dist: jobs.dist.as_ref().map(|j| &j.predictor),
-    };
-    let outcomes = predict_spectra(wanted, &shared, options)?;
-    let mut astronn_rows = Vec::new();
-    let mut dist_rows = Vec::new();
+    let outcomes = predict_spectra(wanted, &networks, options)?;
+    let mut rows: Vec<Vec<Row>> = networks.iter().map(|_| Vec::new()).collect();
     for outcome in outcomes {
         if let Some((spectrum, reason)) = outcome.failure {
             if options.strict {
@@ -319,14 +423,12 @@ fn predict_chunk(
             observer.warn(&format!("{spectrum}: {reason}; written as NO_RESULT"));
             summary.no_result += 1;
         }
-        astronn_rows.extend(outcome.astronn);
-        dist_rows.extend(outcome.dist);
+        for (rows, row) in rows.iter_mut().zip(outcome.rows) {
+            rows.extend(row);
+        }
     }
-    if let Some(job) = jobs.astronn.as_mut() {
-        job.write(astronn_rows)?;
-    }
-    if let Some(job) = jobs.dist.as_mut() {
-        job.write(&dist_rows)?;
+    for (job, rows) in jobs.jobs.iter_mut().zip(rows) {
+        job.write(rows)?;
     }
     summary.spectra += spectra;
     observer.advance(chunk.units, spectra);

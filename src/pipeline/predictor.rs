@@ -8,21 +8,23 @@ use crate::io::columns::ColumnData;
 use crate::io::fields::{Fields, Value};
 use crate::io::model_file::{ModelFile, ModelKind};
 use crate::io::normalized::SpectrumMeta;
-use crate::models::{censored_network, dist_network, resolve_noise_model, ModelSpec};
+use crate::models::{dist_network, resolve_noise_model, ModelSpec};
+use crate::nn::network::BayesianNetwork;
 use crate::nn::precision::Arithmetic;
-use crate::pipeline::astronn::AstroNNPredictor;
+use crate::pipeline::astronn::{AstroNNPredictor, LabelsNetwork};
 use crate::pipeline::dist::DistPredictor;
 use crate::pipeline::noise::NoiseModel;
-use crate::pipeline::predict::{predict_spectra, PredictOptions, Predictors};
+use crate::pipeline::predict::{predict_spectra, JobNetwork, PredictOptions, PredictorRef, Row};
 use crate::pipeline::prepare::Prepared;
+use crate::products::generic::{DISTANCE_COLUMNS, FAKEMAG};
 use crate::{Error, Result};
 use rayon::prelude::*;
 use std::path::Path;
 
 /// The network of a predictor, with its noise model.
 pub enum Network {
-    /// Labels (Teff, log g, abundances).
-    AstroNN(AstroNNPredictor),
+    /// Labels: AstroNN's (Teff, log g, abundances) or any other astroNN network's.
+    Labels(AstroNNPredictor),
     /// L_fakemag and distances.
     Dist(DistPredictor),
 }
@@ -110,10 +112,11 @@ impl Predictor {
         arithmetic: Arithmetic,
     ) -> Result<Self> {
         let network = match model.kind {
-            ModelKind::AstroNN => Network::AstroNN(AstroNNPredictor::new(
-                censored_network(&model)?.with_arithmetic(arithmetic)?,
+            ModelKind::AstroNN | ModelKind::Generic => Network::Labels(AstroNNPredictor::new(
+                LabelsNetwork::of_model(&model, arithmetic)?,
                 noise_model,
-            )?),
+                model.class_name(),
+            )),
             ModelKind::AstroNNDist => Network::Dist(DistPredictor::new(
                 dist_network(&model)?.with_arithmetic(arithmetic)?,
                 noise_model.as_ref(),
@@ -134,9 +137,11 @@ impl Predictor {
         noise_name: String,
     ) -> Result<Self> {
         let network = match &self.network {
-            Network::AstroNN(p) => {
-                Network::AstroNN(AstroNNPredictor::new(p.network().clone(), noise_model)?)
-            }
+            Network::Labels(p) => Network::Labels(AstroNNPredictor::new(
+                p.network().clone(),
+                noise_model,
+                p.class().to_string(),
+            )),
             Network::Dist(p) => Network::Dist(DistPredictor::new(
                 p.network().clone(),
                 noise_model.as_ref(),
@@ -148,6 +153,14 @@ impl Predictor {
             noise_model: noise_name,
             arithmetic: self.arithmetic,
         })
+    }
+
+    /// Whether the network has MC dropout and errors (astroNN's `ApogeeCNN` has neither).
+    pub fn is_bayesian(&self) -> bool {
+        match &self.network {
+            Network::Labels(p) => p.network().is_bayesian(),
+            Network::Dist(_) => true,
+        }
     }
 
     /// The arithmetic the network runs.
@@ -178,7 +191,7 @@ impl Predictor {
     /// The labels the network predicts (`L_fakemag` for AstroNNDist).
     pub fn labels(&self) -> Vec<String> {
         match &self.network {
-            Network::AstroNN(p) => p.labels().to_vec(),
+            Network::Labels(p) => p.labels().to_vec(),
             Network::Dist(_) => vec![crate::pipeline::dist::DIST_NOISE_LABEL.to_string()],
         }
     }
@@ -186,7 +199,7 @@ impl Predictor {
     /// The columns of a result, in table order.
     pub fn column_names(&self) -> Vec<String> {
         let mut names: Vec<String> = match &self.network {
-            Network::AstroNN(p) => p
+            Network::Labels(p) => p
                 .labels()
                 .iter()
                 .flat_map(|l| {
@@ -202,6 +215,11 @@ impl Predictor {
                 .collect(),
             Network::Dist(_) => DIST_COLUMNS.iter().map(|c| c.to_string()).collect(),
         };
+        if let Network::Labels(p) = &self.network {
+            if p.labels().iter().any(|l| l == FAKEMAG) {
+                names.extend(DISTANCE_COLUMNS.iter().map(|c| c.to_string()));
+            }
+        }
         names.extend(FLAG_COLUMNS.iter().map(|c| c.to_string()));
         names
     }
@@ -254,17 +272,15 @@ impl Predictor {
         spectra: Vec<Prepared<Vec<f64>>>,
         options: &PredictOptions,
     ) -> Result<Predictions> {
-        let predictors = match &self.network {
-            Network::AstroNN(p) => Predictors {
-                astronn: Some(p),
-                dist: None,
-            },
-            Network::Dist(p) => Predictors {
-                astronn: None,
-                dist: Some(p),
-            },
+        let predictor = match &self.network {
+            Network::Labels(p) => PredictorRef::Labels(p),
+            Network::Dist(p) => PredictorRef::Dist(p),
         };
-        let outcomes = predict_spectra(spectra, &predictors, options)?;
+        let network = JobNetwork {
+            predictor,
+            visits: true,
+        };
+        let outcomes = predict_spectra(spectra, &[network], options)?;
         let mut warnings = Vec::new();
         let mut rows = Vec::with_capacity(outcomes.len());
         for outcome in outcomes {
@@ -274,11 +290,13 @@ impl Predictor {
                 }
                 warnings.push(format!("{spectrum}: {reason}; NO_RESULT"));
             }
-            rows.push(match (&self.network, outcome.astronn, outcome.dist) {
-                (Network::AstroNN(p), Some(row), _) => row.results(p.labels()),
-                (_, _, Some(row)) => row.results(),
-                _ => unreachable!("every spectrum has a row of the predictor's network"),
-            });
+            rows.push(
+                match (&self.network, outcome.rows.into_iter().next().flatten()) {
+                    (Network::Labels(p), Some(Row::Labels(row))) => row.results(p.labels()),
+                    (_, Some(Row::Dist(row))) => row.results(),
+                    _ => unreachable!("every spectrum has a row of the predictor's network"),
+                },
+            );
         }
         Ok(Predictions {
             columns: self

@@ -11,7 +11,7 @@ use crate::nn::precision::Arithmetic;
 use crate::pipeline::astronn::AstroNNJob;
 use crate::pipeline::catalogs::StarCatalogs;
 use crate::pipeline::dist::DistJob;
-use crate::pipeline::predict::{run_predict, Jobs, Observer, PredictOptions, RunSummary};
+use crate::pipeline::predict::{run_predict, Job, Jobs, Observer, PredictOptions, RunSummary};
 use crate::pipeline::predictor::{Network, Predictor};
 use crate::pipeline::run_info::{card, run_cards};
 use crate::pipeline::shard::{Shard, ShardedInputs};
@@ -119,7 +119,9 @@ impl CatalogSpec {
     }
 }
 
-/// AstroNN's part of a run: its model and tables.
+/// AstroNN's part of a run: its model and tables. The model may be any labels network
+/// (AstroNN's, or an astroNN `ApogeeBCNN`/`ApogeeCNN`): one predicting AstroNN's 22 labels
+/// writes DR19's tables, any other its own ([`crate::products::generic`]).
 #[derive(Debug, Clone)]
 pub struct AstroNNOutputs {
     /// The model.
@@ -128,6 +130,16 @@ pub struct AstroNNOutputs {
     pub output: PathBuf,
     /// The visits' table (`astraAllVisitAstroNN`); visits are read only when it is given.
     pub visits_output: Option<PathBuf>,
+}
+
+/// A further network of a run, on the same read of each coadd: any model (AstroNN's,
+/// AstroNNDist's, any other astroNN network's) and its table, the one its outputs call for.
+#[derive(Debug, Clone)]
+pub struct ExtraOutputs {
+    /// The model.
+    pub model: ModelSpec,
+    /// Its table of coadds.
+    pub output: PathBuf,
 }
 
 /// AstroNNDist's part of a run: its model and table.
@@ -139,7 +151,8 @@ pub struct DistOutputs {
     pub output: PathBuf,
 }
 
-/// Everything a prediction run needs to know. At least one of `astronn`, `dist` is given.
+/// Everything a prediction run needs to know. At least one of `astronn`, `dist`, `extra` is
+/// given.
 #[derive(Debug, Clone)]
 pub struct RunSpec {
     /// The spectra.
@@ -148,7 +161,9 @@ pub struct RunSpec {
     pub astronn: Option<AstroNNOutputs>,
     /// AstroNNDist distances.
     pub dist: Option<DistOutputs>,
-    /// A noise model for both networks; without one, each default model gets the default
+    /// Further networks on the same read of each coadd (ages, another abundance network, …).
+    pub extra: Vec<ExtraOutputs>,
+    /// A noise model for every network; without one, each default model gets the default
     /// noise model and any other network none.
     pub noise_model: Option<PathBuf>,
     /// Catalogs replacing header values.
@@ -225,9 +240,9 @@ impl Run {
     pub fn prepare(spec: RunSpec) -> Result<Run> {
         let started = SystemTime::now();
         let options = predict_options(spec.mc, spec.seed, spec.strict)?;
-        if spec.astronn.is_none() && spec.dist.is_none() {
+        if spec.astronn.is_none() && spec.dist.is_none() && spec.extra.is_empty() {
             return Err(Error::Invalid(
-                "a run needs AstroNN or AstroNNDist outputs".into(),
+                "a run needs AstroNN or AstroNNDist outputs, or another network's (extra)".into(),
             ));
         }
         let requested: Vec<&Path> = spec
@@ -235,39 +250,35 @@ impl Run {
             .iter()
             .flat_map(|o| std::iter::once(&o.output).chain(&o.visits_output))
             .chain(spec.dist.iter().map(|o| &o.output))
+            .chain(spec.extra.iter().map(|o| &o.output))
             .map(PathBuf::as_path)
             .collect();
         refuse_to_replace(&requested, &[], spec.overwrite)?;
+        refuse_repeated_outputs(&requested)?;
         let visits = spec
             .astronn
             .as_ref()
             .is_some_and(|o| o.visits_output.is_some());
         // The inputs first: one that does not exist fails before any model or catalog is read.
         let (source, input_cards, input_notes) = open_source(&spec.inputs, visits)?;
+        let load = |model: &ModelSpec, kind: Option<ModelKind>| {
+            Predictor::load(model, kind, spec.noise_model.as_deref(), spec.arithmetic)
+        };
         let astronn = spec
             .astronn
             .as_ref()
-            .map(|o| {
-                Predictor::load(
-                    &o.model,
-                    Some(ModelKind::AstroNN),
-                    spec.noise_model.as_deref(),
-                    spec.arithmetic,
-                )
-            })
+            .map(|o| load_any(&o.model, o.visits_output.is_some(), &load))
             .transpose()?;
         let dist = spec
             .dist
             .as_ref()
-            .map(|o| {
-                Predictor::load(
-                    &o.model,
-                    Some(ModelKind::AstroNNDist),
-                    spec.noise_model.as_deref(),
-                    spec.arithmetic,
-                )
-            })
+            .map(|o| load(&o.model, Some(ModelKind::AstroNNDist)))
             .transpose()?;
+        let extra = spec
+            .extra
+            .iter()
+            .map(|o| load_any(&o.model, false, &load))
+            .collect::<Result<Vec<_>>>()?;
         let catalogs = spec.catalogs.load()?;
 
         let mut shared = spec.catalogs.cards();
@@ -275,76 +286,44 @@ impl Run {
         let header = |predictor: &Predictor| {
             model_cards(predictor, &options, &shared, &spec.command_line, started)
         };
+        let mut tables: Vec<(Predictor, &ModelSpec, &Path, Option<&Path>)> = Vec::new();
+        if let (Some(predictor), Some(o)) = (astronn, &spec.astronn) {
+            tables.push((predictor, &o.model, &o.output, o.visits_output.as_deref()));
+        }
+        if let (Some(predictor), Some(o)) = (dist, &spec.dist) {
+            tables.push((predictor, &o.model, &o.output, None));
+        }
+        for (predictor, o) in extra.into_iter().zip(&spec.extra) {
+            tables.push((predictor, &o.model, &o.output, None));
+        }
+        let mut jobs = Vec::new();
         let mut outputs = Vec::new();
-        let astronn = match (astronn, &spec.astronn) {
-            (Some(predictor), Some(o)) => {
-                let cards = header(&predictor);
-                let coadds = ProductWriter::create(
-                    &o.output,
-                    Product::AllStarAstroNN,
-                    cards.clone(),
-                    started,
-                )?;
-                let visits = o
-                    .visits_output
-                    .as_deref()
-                    .map(|path| {
-                        ProductWriter::create(path, Product::AllVisitAstroNN, cards, started)
-                    })
-                    .transpose()?;
-                outputs.push(o.output.clone());
-                outputs.extend(o.visits_output.clone());
-                let Network::AstroNN(predictor) = predictor.into_network() else {
-                    unreachable!("an AstroNN model builds an AstroNN network")
-                };
-                Some(AstroNNJob {
-                    predictor,
-                    coadds,
-                    visits,
-                })
+        let mut default_models = Vec::new();
+        let mut notes = input_notes;
+        for (predictor, model, output, visits_output) in tables {
+            if predictor.is_default(model) {
+                default_models.push(predictor.model().kind);
             }
-            _ => None,
-        };
-        let dist = match (dist, &spec.dist) {
-            (Some(predictor), Some(o)) => {
-                let table = ProductWriter::create(
-                    &o.output,
-                    Product::AllStarAstroNNdist,
-                    header(&predictor),
-                    started,
-                )?;
-                outputs.push(o.output.clone());
-                let Network::Dist(predictor) = predictor.into_network() else {
-                    unreachable!("an AstroNNDist model builds an AstroNNDist network")
-                };
-                Some(DistJob { predictor, table })
+            if options.mc > 0 && !predictor.is_bayesian() {
+                notes.push(format!(
+                    "{} is an {} without MC dropout or a predictive variance: it runs one \
+                     deterministic pass (--mc ignored) and its error columns are NaN",
+                    predictor.model().path.display(),
+                    predictor.model().class_name()
+                ));
             }
-            _ => None,
-        };
-        let default_models = [
-            spec.astronn
-                .as_ref()
-                .map(|o| (&o.model, ModelKind::AstroNN)),
-            spec.dist
-                .as_ref()
-                .map(|o| (&o.model, ModelKind::AstroNNDist)),
-        ]
-        .into_iter()
-        .flatten()
-        .filter(|(model, kind)| model.is_default(*kind))
-        .map(|(_, kind)| kind)
-        .collect();
+            let cards = header(&predictor);
+            outputs.push(output.to_path_buf());
+            outputs.extend(visits_output.map(Path::to_path_buf));
+            jobs.push(job(predictor, output, visits_output, cards, started)?);
+        }
         Ok(Run {
             source,
-            jobs: Jobs {
-                astronn,
-                dist,
-                catalogs,
-            },
+            jobs: Jobs { jobs, catalogs },
             options,
             outputs,
             default_models,
-            input_notes,
+            input_notes: notes,
         })
     }
 
@@ -363,8 +342,8 @@ impl Run {
         self.source.unit_name()
     }
 
-    /// The networks of the run that are embedded default models (trained on simulated
-    /// spectra: the caller should say so, naming each).
+    /// The kinds of the run's networks that are embedded default models (trained on
+    /// simulated spectra: the caller should say so, naming each).
     pub fn default_models(&self) -> &[ModelKind] {
         &self.default_models
     }
@@ -396,12 +375,7 @@ impl Run {
                 "Spectra without result",
             ),
         ];
-        let mut tables = Vec::new();
-        if let Some(job) = self.jobs.astronn {
-            tables.push(job.coadds);
-            tables.extend(job.visits);
-        }
-        tables.extend(self.jobs.dist.map(|job| job.table));
+        let tables = self.jobs.jobs.into_iter().flat_map(Job::into_tables);
         let mut table_notes = Vec::new();
         for table in tables {
             table_notes.extend(table.finish(&late)?);
@@ -420,6 +394,71 @@ impl Run {
             outputs: self.outputs,
         })
     }
+}
+
+/// A model of any kind (the embedded AstroNN model for the default), writing the table its
+/// outputs call for; `visits` (a visit table asked for) refuses AstroNNDist, which runs on
+/// coadds only.
+fn load_any(
+    model: &ModelSpec,
+    visits: bool,
+    load: &dyn Fn(&ModelSpec, Option<ModelKind>) -> Result<Predictor>,
+) -> Result<Predictor> {
+    let predictor = load(model, None)?;
+    if visits && predictor.model().kind == ModelKind::AstroNNDist {
+        return Err(Error::Invalid(format!(
+            "{} is an AstroNNDist model, which runs on coadds only: it has no visit table",
+            predictor.model().path.display()
+        )));
+    }
+    Ok(predictor)
+}
+
+/// A job writing `predictor`'s tables: coadds at `output` and, for a labels network, visits
+/// at `visits_output` if given; both with the header `cards`.
+fn job(
+    predictor: Predictor,
+    output: &Path,
+    visits_output: Option<&Path>,
+    cards: Vec<HeaderCard>,
+    started: SystemTime,
+) -> Result<Job> {
+    Ok(match predictor.into_network() {
+        Network::Labels(predictor) => {
+            let coadds =
+                ProductWriter::create(output, predictor.layout(false)?, cards.clone(), started)?;
+            let visits = visits_output
+                .map(|path| ProductWriter::create(path, predictor.layout(true)?, cards, started))
+                .transpose()?;
+            Job::Labels(Box::new(AstroNNJob {
+                predictor,
+                coadds,
+                visits,
+            }))
+        }
+        Network::Dist(predictor) => Job::Dist(Box::new(DistJob {
+            table: ProductWriter::create(
+                output,
+                Product::AllStarAstroNNdist.layout(),
+                cards,
+                started,
+            )?,
+            predictor,
+        })),
+    })
+}
+
+/// Refuses two tables of a run at one path.
+fn refuse_repeated_outputs(outputs: &[&Path]) -> Result<()> {
+    for (i, output) in outputs.iter().enumerate() {
+        if outputs[..i].contains(output) {
+            return Err(Error::Invalid(format!(
+                "{} is named as the output of two tables",
+                output.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The run's spectra, the header cards of its part of the input list (none for a
@@ -460,13 +499,22 @@ fn model_cards(
     cards.extend([
         card("MODEL", CardValue::Str(model.identity()), "Model file"),
         card(
+            "NNCLASS",
+            CardValue::Str(model.class_name()),
+            "Network class (astroNN's name)",
+        ),
+        card(
             "MODELSHA",
             CardValue::Str(model.sha256.clone()),
             "SHA-256 of the model file",
         ),
         card(
             "MC",
-            CardValue::I64(options.mc as i64),
+            CardValue::I64(if predictor.is_bayesian() {
+                options.mc as i64
+            } else {
+                0
+            }),
             "MC dropout samples (0: deterministic)",
         ),
         card(

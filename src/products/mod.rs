@@ -14,6 +14,8 @@
 
 pub mod column;
 pub mod dr19_columns;
+pub mod generic;
+pub mod output_names;
 pub mod writer;
 
 use crate::io::header_card::{CardValue, HeaderCard};
@@ -36,8 +38,21 @@ pub enum Product {
     AllStarAstroNNdist,
 }
 
+/// What a [`writer::ProductWriter`] writes: the `PIPELINE` its headers name and the columns
+/// of its two table HDUs. A DR19 product's is [`Product::layout`]; a network whose outputs
+/// DR19 has no product for gets [`generic::generic_layout`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableLayout {
+    /// The `PIPELINE` card.
+    pub pipeline: String,
+    /// Columns of HDU 2 (`APOGEE`), in order.
+    pub apogee: Vec<Column>,
+    /// Columns of HDU 1 (`BOSS`, no rows).
+    pub boss: Vec<Column>,
+}
+
 /// astronn's own columns of coadd tables, after DR19's.
-const OWN_COADD: &[Column] = &[
+pub(crate) const OWN_COADD: &[Column] = &[
     Column::new("source_file", Kind::Text(512), "", "Input file"),
     Column::new(
         "row",
@@ -48,7 +63,7 @@ const OWN_COADD: &[Column] = &[
 ];
 
 /// astronn's own columns of visit tables, after DR19's.
-const OWN_VISIT: &[Column] = &[
+pub(crate) const OWN_VISIT: &[Column] = &[
     Column::new("visit", Kind::I32, "", "Visit number, 1-based (0: unknown)"),
     Column::new(
         "visit_file",
@@ -94,17 +109,12 @@ impl Product {
 
     /// The groups Astra joins, in order: Source, spectrum, task, results.
     fn groups(self, apogee: bool) -> [&'static [Column]; 4] {
-        let spectrum = match (self, apogee) {
-            (Product::AllVisitAstroNN, true) => APOGEE_VISIT_SPECTRUM,
-            (Product::AllVisitAstroNN, false) => BOSS_VISIT_SPECTRUM,
-            (_, true) => APOGEE_STAR_SPECTRUM,
-            (_, false) => BOSS_STAR_SPECTRUM,
-        };
         let results = match self {
             Product::AllStarAstroNNdist => ASTRONN_DIST_RESULTS,
             _ => ASTRONN_RESULTS,
         };
-        [SOURCE, spectrum, TASK, results]
+        let [source, spectrum, task] = identity_groups(self == Product::AllVisitAstroNN, apogee);
+        [source, spectrum, task, results]
     }
 
     /// DR19's columns of HDU 2 (`APOGEE`) in DR19's order, then astronn's own.
@@ -119,24 +129,52 @@ impl Product {
         columns
     }
 
-    /// DR19's columns of HDU 1 (`BOSS`), as DR19 writes them without rows: text one
-    /// character wide and `sdss5_target_flags` one flag long.
+    /// DR19's columns of HDU 1 (`BOSS`), as DR19 writes them without rows.
     pub fn boss_columns(self) -> Vec<Column> {
-        join(&self.groups(false))
-            .into_iter()
-            .map(|c| Column {
-                kind: match c.kind {
-                    Kind::Text(_) => Kind::Text(1),
-                    Kind::Bytes(_) => Kind::Bytes(1),
-                    other => other,
-                },
-                ..c
-            })
-            .collect()
+        empty_hdu_columns(join(&self.groups(false)))
     }
 
+    /// What a writer of this product writes.
+    pub fn layout(self) -> TableLayout {
+        TableLayout {
+            pipeline: self.pipeline().to_string(),
+            apogee: self.apogee_columns(),
+            boss: self.boss_columns(),
+        }
+    }
+}
+
+/// The Source, spectrum (visit or coadd, APOGEE or BOSS) and task groups every table starts
+/// with.
+pub(crate) fn identity_groups(visits: bool, apogee: bool) -> [&'static [Column]; 3] {
+    let spectrum = match (visits, apogee) {
+        (true, true) => APOGEE_VISIT_SPECTRUM,
+        (true, false) => BOSS_VISIT_SPECTRUM,
+        (false, true) => APOGEE_STAR_SPECTRUM,
+        (false, false) => BOSS_STAR_SPECTRUM,
+    };
+    [SOURCE, spectrum, TASK]
+}
+
+/// Columns as DR19 writes them in an HDU without rows (`BOSS`): text one character wide and
+/// `sdss5_target_flags` one flag long.
+pub(crate) fn empty_hdu_columns(columns: Vec<Column>) -> Vec<Column> {
+    columns
+        .into_iter()
+        .map(|c| Column {
+            kind: match c.kind {
+                Kind::Text(_) => Kind::Text(1),
+                Kind::Bytes(_) => Kind::Bytes(1),
+                other => other,
+            },
+            ..c
+        })
+        .collect()
+}
+
+impl TableLayout {
     /// DR19's HDU 0 cards: `PIPELINE`, `V_ASTRA`, `CREATED` and the HDU descriptions.
-    pub fn primary_cards(self, created: SystemTime) -> Vec<HeaderCard> {
+    pub fn primary_cards(&self, created: SystemTime) -> Vec<HeaderCard> {
         let mut cards = self.common_cards(created);
         cards.extend(
             [
@@ -150,7 +188,7 @@ impl Product {
     }
 
     /// DR19's cards of a table HDU (`INSTRMNT` is `BOSS` or `APOGEE`).
-    pub fn table_cards(self, instrument: &str, created: SystemTime) -> Vec<HeaderCard> {
+    pub fn table_cards(&self, instrument: &str, created: SystemTime) -> Vec<HeaderCard> {
         let mut cards = vec![HeaderCard::new(
             "INSTRMNT",
             CardValue::Str(instrument.into()),
@@ -168,11 +206,11 @@ impl Product {
         cards
     }
 
-    fn common_cards(self, created: SystemTime) -> Vec<HeaderCard> {
+    fn common_cards(&self, created: SystemTime) -> Vec<HeaderCard> {
         vec![
             HeaderCard::new(
                 "PIPELINE",
-                CardValue::Str(self.pipeline().into()),
+                CardValue::Str(self.pipeline.clone()),
                 "Pipeline name",
             ),
             HeaderCard::new(
@@ -194,7 +232,7 @@ fn comment(text: &str) -> HeaderCard {
 }
 
 /// The groups' columns in order, each name once (its first occurrence), as Astra joins them.
-fn join(groups: &[&[Column]]) -> Vec<Column> {
+pub(crate) fn join(groups: &[&[Column]]) -> Vec<Column> {
     let mut seen = std::collections::HashSet::new();
     groups
         .iter()

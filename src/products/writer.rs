@@ -1,7 +1,7 @@
 //! Streams rows into a DR19 product (see the module documentation of [`crate::products`]).
 
 use super::column::{Column, Kind};
-use super::{Product, V_ASTRA};
+use super::{TableLayout, V_ASTRA};
 use crate::io::columns::ColumnData;
 use crate::io::fields::{Fields, Value};
 use crate::io::header_card::HeaderCard;
@@ -34,22 +34,23 @@ pub struct ProductWriter {
 }
 
 impl ProductWriter {
-    /// Starts `product` at `path` (`.gz`: compressed), with our `primary` cards followed by
-    /// DR19's; `created` is the run's start, written as DR19's `CREATED` and `created`.
+    /// Starts a table of `layout` (a DR19 product's, [`crate::products::Product::layout`])
+    /// at `path` (`.gz`: compressed), with our `primary` cards followed by DR19's; `created`
+    /// is the run's start, written as DR19's `CREATED` and `created`.
     pub fn create(
         path: &Path,
-        product: Product,
+        layout: TableLayout,
         mut primary: Vec<HeaderCard>,
         created: SystemTime,
     ) -> Result<Self> {
-        primary.extend(product.primary_cards(created));
-        let columns = product.apogee_columns();
+        primary.extend(layout.primary_cards(created));
+        let columns = layout.apogee.clone();
         let layout = AstraTableLayout {
             primary,
-            boss: product.boss_columns().iter().map(Column::spec).collect(),
-            boss_cards: product.table_cards("BOSS", created),
+            boss: layout.boss.iter().map(Column::spec).collect(),
+            boss_cards: layout.table_cards("BOSS", created),
             apogee: columns.iter().map(Column::spec).collect(),
-            apogee_cards: product.table_cards("APOGEE", created),
+            apogee_cards: layout.table_cards("APOGEE", created),
         };
         let mut constants = Fields::new();
         constants.set_text("v_astra", V_ASTRA);

@@ -6,7 +6,9 @@ use crate::io::fields::{Fields, Value};
 use crate::io::photometry::PhotometryColumns;
 use crate::models::ModelSpec;
 use crate::pipeline::predict::Observer;
-use crate::pipeline::run::{AstroNNOutputs, CatalogSpec, DistOutputs, Run, RunInputs, RunSpec};
+use crate::pipeline::run::{
+    AstroNNOutputs, CatalogSpec, DistOutputs, ExtraOutputs, Run, RunInputs, RunSpec,
+};
 use crate::pipeline::shard::Shard;
 use crate::python::arrays::{columns_dict, matrix};
 use crate::python::calls::run_released;
@@ -142,10 +144,12 @@ impl Observer for Collector {
 }
 
 /// Runs a prediction over files, writing the DR19 tables named in `outputs` (keys
-/// `coadds`, `visits`, `distances`; an existing one is refused unless `overwrite`).
+/// `coadds`, `visits`, `distances`; an existing one is refused unless `overwrite`) and the
+/// table of each `(model, output)` of `extra` (further networks on the same read of each
+/// coadd).
 /// Returns `(summary, warnings)`.
 #[pyfunction]
-#[pyo3(signature = (inputs, outputs, *, model=None, dist_model=None, normalized=None, shard=None, mc=100, seed=None, strict=false, precision="f32", noise_model=None, sources=None, sources_id_column=None, gaia=None, gaia_id_column=None, photometry=None, photometry_columns=None, threads=None, progress=None, command_line=String::new(), overwrite=false))]
+#[pyo3(signature = (inputs, outputs, *, model=None, dist_model=None, extra=Vec::new(), normalized=None, shard=None, mc=100, seed=None, strict=false, precision="f32", noise_model=None, sources=None, sources_id_column=None, gaia=None, gaia_id_column=None, photometry=None, photometry_columns=None, threads=None, progress=None, command_line=String::new(), overwrite=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn predict_files<'py>(
     py: Python<'py>,
@@ -153,6 +157,7 @@ pub fn predict_files<'py>(
     outputs: std::collections::HashMap<String, PathBuf>,
     model: Option<PathBuf>,
     dist_model: Option<PathBuf>,
+    extra: Vec<(PathBuf, PathBuf)>,
     normalized: Option<PathBuf>,
     shard: Option<String>,
     mc: usize,
@@ -207,6 +212,13 @@ pub fn predict_files<'py>(
             model: ModelSpec::from_arg(dist_model.as_deref()),
             output: path,
         }),
+        extra: extra
+            .into_iter()
+            .map(|(model, output)| ExtraOutputs {
+                model: ModelSpec::from_arg(Some(&model)),
+                output,
+            })
+            .collect(),
         noise_model,
         catalogs,
         mc,

@@ -28,21 +28,24 @@ pub struct Model {
     precision_notice: Option<String>,
 }
 
-/// The name of a kind in Python: `"astronn"` or `"dist"`.
+/// The name of a kind in Python: `"astronn"`, `"dist"` or `"generic"`.
 pub fn kind_name(kind: ModelKind) -> &'static str {
     match kind {
         ModelKind::AstroNN => "astronn",
         ModelKind::AstroNNDist => "dist",
+        ModelKind::Generic => "generic",
     }
 }
 
-/// The kind a Python caller names: `"astronn"` or `"dist"` (also `"astronn_dist"`).
+/// The kind a Python caller names: `"astronn"`, `"dist"` (also `"astronn_dist"`) or
+/// `"generic"` (another astroNN network).
 pub fn parse_kind(kind: &str) -> PyResult<ModelKind> {
     match kind {
         "astronn" => Ok(ModelKind::AstroNN),
         "dist" | "astronn_dist" => Ok(ModelKind::AstroNNDist),
+        "generic" | "astronn_generic" => Ok(ModelKind::Generic),
         other => Err(PyValueError::new_err(format!(
-            "kind must be \"astronn\" or \"dist\", not {other:?}"
+            "kind must be \"astronn\", \"dist\" or \"generic\", not {other:?}"
         ))),
     }
 }
@@ -151,10 +154,16 @@ impl Model {
         self.predictor.column_names()
     }
 
-    /// `"astronn"` or `"dist"`.
+    /// `"astronn"`, `"dist"` or `"generic"`.
     #[getter]
     fn kind(&self) -> &'static str {
         kind_name(self.predictor.model().kind)
+    }
+
+    /// Whether the network has MC dropout and errors (an astroNN `ApogeeCNN` has neither).
+    #[getter]
+    fn is_bayesian(&self) -> bool {
+        self.predictor.is_bayesian()
     }
 
     /// The model's free-form metadata (provenance, description; empty for `.pt` files).
@@ -354,7 +363,7 @@ pub fn bench_network(
         .collect();
     let m = run_released(py, threads, || {
         let net: &dyn BayesianNetwork = match model.predictor.network() {
-            Network::AstroNN(p) => p.network(),
+            Network::Labels(p) => p.network(),
             Network::Dist(p) => p.network(),
         };
         network_throughput("network alone", net, &spectra, count, mc, 0.0)

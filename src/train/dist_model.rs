@@ -7,7 +7,7 @@
 //! shapes are the Astra checkpoint's (`dense_2` [64, 192], `dense_output` and `dense_var`
 //! [1, 64]), so a saved model loads through [`crate::nn::dist::DistBcnn`]. The softplus is
 //! a custom operation whose forward is the inference network's own
-//! [`crate::nn::dist::softplus`] and whose backward is the exact derivative, the logistic
+//! [`crate::nn::bcnn::softplus`] and whose backward is the exact derivative, the logistic
 //! function (candle has no softplus, and the stable form max(x, 0) + ln(1 + e^−|x|) built
 //! from tape operations has the wrong gradient at 0).
 //!
@@ -16,10 +16,12 @@
 //! (SPEC §9). AstroNNDist has no stop-gradient and no max-norm constraint.
 
 use crate::io::model_file::ModelKind;
-use crate::nn::dist::{softplus, DistBcnn};
+use crate::nn::bcnn::softplus;
+use crate::nn::dist::DistBcnn;
+use crate::nn::dropout::DropoutRate;
 use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::Dropout;
-use crate::nn::trunk::DENSE_1_WIDTH;
+use crate::nn::trunk::{ConvShape, DENSE_1_WIDTH};
 use crate::train::network::{dense, units, Dense, Parameters, TrainableNetwork, TrainableTrunk};
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Module, Result, Shape, Tensor};
 use candle_nn::VarBuilder;
@@ -43,6 +45,13 @@ pub struct TrainableDist {
 }
 
 impl TrainableDist {
+    /// The network dropping out at `rate` (Astra's 0.3 as created), so that its masks are
+    /// those of the inference network of a model trained at that rate.
+    pub fn with_dropout_rate(mut self, rate: DropoutRate) -> Self {
+        self.trunk = self.trunk.with_dropout_rate(rate);
+        self
+    }
+
     /// The network with its parameters off the tape: gradients flow to the input only (for
     /// Jacobians), and no parameter gradient is computed.
     pub(crate) fn frozen(&self) -> TrainableDist {
@@ -57,11 +66,17 @@ impl TrainableDist {
 }
 
 impl TrainableDist {
-    /// The network with `dense_1` and `dense_2` of the given widths, every parameter zero.
-    fn zeros(dtype: DType, dense_1: usize, dense_2: usize) -> Result<TrainableDist> {
+    /// The network with convolutions of `shape` and `dense_1` and `dense_2` of the given
+    /// widths, every parameter zero.
+    fn zeros(
+        dtype: DType,
+        shape: ConvShape,
+        dense_1: usize,
+        dense_2: usize,
+    ) -> Result<TrainableDist> {
         let (varmap, vb) = Parameters::builder(dtype);
         Ok(TrainableDist {
-            trunk: TrainableTrunk::new(&vb, dense_1)?,
+            trunk: TrainableTrunk::new(&vb, shape, dense_1)?,
             dense_2: dense(&vb, dense_1, dense_2, "dense_2")?,
             output: dense(&vb, dense_2, 1, "dense_output")?,
             log_variance: dense(&vb, dense_2, 1, "dense_var")?,
@@ -86,7 +101,7 @@ impl TrainableNetwork for TrainableDist {
 
     /// A freshly initialised network ([`Parameters::initialise`]).
     fn new(dtype: DType, seed: u64) -> Result<TrainableDist> {
-        let net = TrainableDist::zeros(dtype, DENSE_1_WIDTH, DENSE_2_WIDTH)?;
+        let net = TrainableDist::zeros(dtype, ConvShape::ASTRA, DENSE_1_WIDTH, DENSE_2_WIDTH)?;
         net.parameters.initialise(seed)?;
         Ok(net)
     }
@@ -94,6 +109,7 @@ impl TrainableNetwork for TrainableDist {
     fn from_model(tensors: &HashMap<String, Tensor>) -> Result<TrainableDist> {
         let net = TrainableDist::zeros(
             DType::F32,
+            ConvShape::of(tensors)?,
             units(tensors, "dense_1")?,
             units(tensors, "dense_2")?,
         )?;
@@ -127,7 +143,7 @@ impl TrainableNetwork for TrainableDist {
     }
 }
 
-/// softplus in f64, in the stable form of [`crate::nn::dist::softplus`].
+/// softplus in f64, in the stable form of [`crate::nn::bcnn::softplus`].
 fn softplus_f64(x: f64) -> f64 {
     x.max(0.0) + (-x.abs()).exp().ln_1p()
 }
@@ -185,7 +201,7 @@ impl CustomOp1 for Softplus {
 }
 
 /// softplus(x) = ln(1 + eˣ) of every element, differentiable; f32 values are exactly those
-/// of the inference network's [`crate::nn::dist::softplus`].
+/// of the inference network's [`crate::nn::bcnn::softplus`].
 pub fn softplus_op(x: &Tensor) -> Result<Tensor> {
     x.contiguous()?.apply_op1(Softplus)
 }
@@ -193,6 +209,11 @@ pub fn softplus_op(x: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::apogee::grid::NETWORK_PIXELS;
+    use crate::nn::dropout::MaskStream;
+    use crate::nn::network::BayesianNetwork;
+    use crate::train::data::Normalisation;
+    use crate::train::network::tests::relative_difference;
 
     #[test]
     fn logistic_is_stable_and_the_derivative_of_softplus() {
@@ -216,5 +237,43 @@ mod tests {
         for (x, y) in values.iter().zip(y) {
             assert_eq!(y.to_bits(), softplus(*x).to_bits());
         }
+    }
+
+    #[test]
+    fn a_model_of_another_shape_and_rate_is_differentiated_as_inference_runs_it() {
+        let shape = ConvShape {
+            conv1_channels: 3,
+            conv2_channels: 5,
+            kernel: 5,
+            pool: 3,
+        };
+        let net = TrainableDist::zeros(DType::F32, shape, 12, 8).unwrap();
+        net.parameters.initialise(4).unwrap();
+        for (name, var) in net.vars() {
+            if name.ends_with(".bias") {
+                let bias = Tensor::randn(0f32, 0.2, var.shape(), &Device::Cpu).unwrap();
+                var.set(&bias).unwrap();
+            }
+        }
+        let norm = Normalisation::new(vec![0.0; NETWORK_PIXELS], vec![0.0], vec![1.0]);
+        let tensors = net.model_tensors(&norm).unwrap();
+        let rate = DropoutRate::new(0.2).unwrap();
+        let trainable = TrainableDist::from_model(&tensors)
+            .unwrap()
+            .with_dropout_rate(rate);
+        let inference = TrainableDist::inference(tensors)
+            .unwrap()
+            .with_dropout_rate(rate);
+        let x = Tensor::randn(0f32, 0.5, (3, NETWORK_PIXELS), &Device::Cpu).unwrap();
+        let stream = || MaskStream::new(7, 8);
+        let (y, log_variance) = inference
+            .forward(&x, 1, &mut Dropout::On(&mut stream()))
+            .unwrap();
+        let (y_train, log_variance_train) = trainable
+            .forward(&x, &mut Dropout::On(&mut stream()))
+            .unwrap();
+        assert_eq!(y_train.dims(), &[3, 1]);
+        assert!(relative_difference(&y_train, &y) <= 1e-5);
+        assert!(relative_difference(&log_variance_train, &log_variance) <= 1e-5);
     }
 }

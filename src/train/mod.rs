@@ -41,6 +41,7 @@ mod gradcheck;
 pub mod loss;
 pub mod model;
 pub mod network;
+pub mod plain_model;
 pub mod run;
 pub mod schedule;
 pub mod selection;

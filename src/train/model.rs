@@ -19,9 +19,10 @@ use crate::io::model_file::ModelKind;
 use crate::nn::censored::{
     assemble, window_pixels, CensoredBcnn, BRANCH_WIDTHS, DENSE_2_WIDTH, LABELS, SHARED_HIDDEN,
 };
+use crate::nn::dropout::DropoutRate;
 use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::Dropout;
-use crate::nn::trunk::DENSE_1_WIDTH;
+use crate::nn::trunk::{ConvShape, DENSE_1_WIDTH};
 use crate::train::adam::max_norm;
 use crate::train::config::TrainConfig;
 use crate::train::data::Normalisation;
@@ -69,9 +70,10 @@ impl std::fmt::Debug for TrainableCensored {
     }
 }
 
-/// The censored network's layer widths.
+/// The censored network's convolution shape and layer widths.
 #[derive(Debug, Clone, PartialEq)]
 struct Widths {
+    conv: ConvShape,
     dense_1: usize,
     dense_2: usize,
     aux: usize,
@@ -83,6 +85,7 @@ impl Widths {
     /// Astra's network, the one `train` builds.
     fn astra() -> Widths {
         Widths {
+            conv: ConvShape::ASTRA,
             dense_1: DENSE_1_WIDTH,
             dense_2: DENSE_2_WIDTH,
             aux: SHARED_HIDDEN - 3,
@@ -90,9 +93,10 @@ impl Widths {
         }
     }
 
-    /// A model's widths, from its parameters.
+    /// A model's shape and widths, from its parameters.
     fn of(tensors: &HashMap<String, Tensor>) -> Result<Widths> {
         Ok(Widths {
+            conv: ConvShape::of(tensors)?,
             dense_1: units(tensors, "dense_1")?,
             dense_2: units(tensors, "dense_2")?,
             aux: units(tensors, MAX_NORM_LAYER)?,
@@ -109,7 +113,7 @@ impl Widths {
 }
 
 impl TrainableCensored {
-    /// The network of layer widths `widths` with every parameter zero.
+    /// The network of shape and layer widths `widths` with every parameter zero.
     fn zeros(dtype: DType, widths: &Widths) -> Result<TrainableCensored> {
         let (varmap, vb) = Parameters::builder(dtype);
         // Each head sees aux and the three shared outputs (teff, logg, fe_h).
@@ -133,7 +137,7 @@ impl TrainableCensored {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let trunk = TrainableTrunk::new(&vb, widths.dense_1)?;
+        let trunk = TrainableTrunk::new(&vb, widths.conv, widths.dense_1)?;
         let dense_2 = dense(&vb, widths.dense_1, widths.dense_2, "dense_2")?;
         let teff_logg_feh = dense(&vb, widths.dense_2, 3, "dense_teffloggfeh")?;
         let teff_logg_feh_log_variance = dense(&vb, widths.dense_2, 3, "dense_teffloggfeh_var")?;
@@ -152,6 +156,13 @@ impl TrainableCensored {
 }
 
 impl TrainableCensored {
+    /// The network dropping out at `rate` in every layer (Astra's 0.3 as created), so that
+    /// its masks are those of the inference network of a model trained at that rate.
+    pub fn with_dropout_rate(mut self, rate: DropoutRate) -> Self {
+        self.trunk = self.trunk.with_dropout_rate(rate);
+        self
+    }
+
     /// The network with its parameters off the tape: gradients flow to the input only (for
     /// Jacobians), and no parameter gradient is computed.
     pub(crate) fn frozen(&self) -> TrainableCensored {
@@ -280,10 +291,11 @@ impl TrainableNetwork for TrainableCensored {
         let hidden = Tensor::cat(&[&aux, &shared], 1)?;
         let mut outputs = Vec::with_capacity(self.branches.len());
         let mut log_variances = Vec::with_capacity(self.branches.len());
+        let rate = self.trunk.dropout_rate();
         for branch in &self.branches {
             let first = branch.dense1.forward(&x.index_select(&branch.window, 1)?)?;
-            let a1 = drop(&first.relu()?, dropout)?;
-            let a2 = drop(&branch.dense2.forward(&a1)?.relu()?, dropout)?;
+            let a1 = drop(&first.relu()?, dropout, rate)?;
+            let a2 = drop(&branch.dense2.forward(&a1)?.relu()?, dropout, rate)?;
             let joined = Tensor::cat(&[&a2, &hidden], 1)?;
             outputs.push(branch.out.forward(&joined)?);
             log_variances.push(branch.log_variance.forward(&joined)?);
@@ -292,5 +304,66 @@ impl TrainableNetwork for TrainableCensored {
             assemble(&t, &outputs)?,
             assemble(&t_log_variance, &log_variances)?,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::dropout::MaskStream;
+    use crate::nn::network::BayesianNetwork;
+    use crate::train::network::tests::relative_difference;
+
+    #[test]
+    fn a_model_of_another_shape_and_rate_is_differentiated_as_inference_runs_it() {
+        let shape = ConvShape {
+            conv1_channels: 3,
+            conv2_channels: 5,
+            kernel: 5,
+            pool: 3,
+        };
+        let widths = Widths {
+            conv: shape,
+            ..Widths::astra()
+        };
+        let net = TrainableCensored::zeros(DType::F32, &widths).unwrap();
+        net.parameters.initialise(3).unwrap();
+        for (name, var) in net.vars() {
+            if name.ends_with(".bias") {
+                let bias = Tensor::randn(0f32, 0.05, var.shape(), &Device::Cpu).unwrap();
+                var.set(&bias).unwrap();
+            }
+        }
+        let labels = LABELS.len();
+        let norm = Normalisation::new(
+            vec![0.0; NETWORK_PIXELS],
+            vec![0.0; labels],
+            vec![1.0; labels],
+        );
+        let tensors = net.model_tensors(&norm).unwrap();
+        let rate = DropoutRate::new(0.2).unwrap();
+        let trainable = TrainableCensored::from_model(&tensors).unwrap();
+        let at_rate = TrainableCensored::from_model(&tensors)
+            .unwrap()
+            .with_dropout_rate(rate);
+        let inference = TrainableCensored::inference(tensors)
+            .unwrap()
+            .with_dropout_rate(rate);
+        let x = Tensor::randn(0f32, 0.2, (2, NETWORK_PIXELS), &Device::Cpu).unwrap();
+        let stream = || MaskStream::new(5, 6);
+        let (y, log_variance) = inference
+            .forward(&x, 1, &mut Dropout::On(&mut stream()))
+            .unwrap();
+        let (y_train, log_variance_train) = at_rate
+            .forward(&x, &mut Dropout::On(&mut stream()))
+            .unwrap();
+        assert_eq!(y_train.dims(), &[2, labels]);
+        assert!(relative_difference(&y_train, &y) <= 1e-5);
+        assert!(relative_difference(&log_variance_train, &log_variance) <= 1e-5);
+        // At Astra's rate every layer's masks differ.
+        let (y_astra, _) = trainable
+            .forward(&x, &mut Dropout::On(&mut stream()))
+            .unwrap();
+        assert!(relative_difference(&y_astra, &y) > 1e-3);
     }
 }

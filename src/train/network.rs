@@ -6,15 +6,16 @@
 //! (AstroNN, SPEC §4) and [`crate::train::dist_model::TrainableDist`] (AstroNNDist,
 //! SPEC §5); the trainer, its checkpoints and its determinism are the same for both.
 
+use crate::apogee::grid::NETWORK_PIXELS;
 use crate::io::model_file::ModelKind;
 use crate::nn::conv_grad::{conv_trunk, TrunkMasks};
-use crate::nn::conv_pool::{self, C_OUT as CONV2_CHANNELS, POOL};
+use crate::nn::conv_pool;
 use crate::nn::dense_grad::{bf16_linear, linear};
 use crate::nn::dropout::DropoutRate;
 use crate::nn::network::BayesianNetwork;
 use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::Dropout;
-use crate::nn::trunk::{CONV1_CHANNELS, FLAT_FEATURES, KERNEL};
+use crate::nn::trunk::ConvShape;
 use crate::random::{normal, stream};
 use crate::train::config::TrainConfig;
 use crate::train::data::Normalisation;
@@ -222,10 +223,9 @@ pub(crate) fn units(tensors: &HashMap<String, Tensor>, layer: &str) -> Result<us
         .ok_or_else(|| candle_core::Error::Msg(format!("parameter {layer}.bias is missing")))
 }
 
-/// Inverted dropout on `t` with the next mask of `dropout` (identity when off), at Astra's
-/// rate: the networks `train` builds and fine-tunes drop 0.3.
-pub(crate) fn drop(t: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
-    match dropout.mask(t.elem_count(), DropoutRate::ASTRA) {
+/// Inverted dropout on `t` at `rate` with the next mask of `dropout` (identity when off).
+pub(crate) fn drop(t: &Tensor, dropout: &mut Dropout, rate: DropoutRate) -> Result<Tensor> {
+    match dropout.mask(t.elem_count(), rate) {
         None => Ok(t.clone()),
         Some(mask) => {
             let mask = Tensor::from_vec(mask, t.shape(), t.device())?.to_dtype(t.dtype())?;
@@ -234,33 +234,52 @@ pub(crate) fn drop(t: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
     }
 }
 
-/// The full-spectrum branch (`conv1`, `conv2`, `dense_1`) with a differentiable forward
-/// pass: the convolutions, relu, dropout and max-pool are the one custom operation of
-/// [`crate::nn::conv_grad`] (candle's `conv1d` backward is wrong on the CPU).
+/// The full-spectrum branch (`conv1`, `conv2`, `dense_1`) of any convolution shape with a
+/// differentiable forward pass: the convolutions, relu, dropout and max-pool are the one
+/// custom operation of [`crate::nn::conv_grad`] (candle's `conv1d` backward is wrong on the
+/// CPU).
 #[derive(Debug, Clone)]
 pub(crate) struct TrainableTrunk {
     /// `conv1` and `conv2` (weight, bias).
     conv1: (Tensor, Tensor),
     conv2: (Tensor, Tensor),
     dense_1: Dense,
+    shape: ConvShape,
+    /// The rate of every dropout layer of the network (Astra's 0.3 as created).
+    dropout_rate: DropoutRate,
 }
 
 impl TrainableTrunk {
-    /// Creates the trunk's parameters through `vb` under Astra's names, `dense_1` of
-    /// `width` units.
-    pub(crate) fn new(vb: &VarBuilder, width: usize) -> Result<TrainableTrunk> {
+    /// Creates the trunk's parameters through `vb` under Astra's names: convolutions of
+    /// `shape`, `dense_1` of `width` units.
+    pub(crate) fn new(vb: &VarBuilder, shape: ConvShape, width: usize) -> Result<TrainableTrunk> {
         let conv = |c_in: usize, c_out: usize, name: &str| -> Result<(Tensor, Tensor)> {
             let vb = vb.pp(name);
             Ok((
-                vb.get((c_out, c_in, KERNEL), "weight")?,
+                vb.get((c_out, c_in, shape.kernel), "weight")?,
                 vb.get(c_out, "bias")?,
             ))
         };
+        let features = shape.features(NETWORK_PIXELS);
         Ok(TrainableTrunk {
-            conv1: conv(1, CONV1_CHANNELS, "conv1")?,
-            conv2: conv(CONV1_CHANNELS, CONV2_CHANNELS, "conv2")?,
-            dense_1: dense(vb, FLAT_FEATURES, width, "dense_1")?,
+            conv1: conv(1, shape.conv1_channels, "conv1")?,
+            conv2: conv(shape.conv1_channels, shape.conv2_channels, "conv2")?,
+            dense_1: dense(vb, features, width, "dense_1")?,
+            shape,
+            dropout_rate: DropoutRate::ASTRA,
         })
+    }
+
+    /// The trunk dropping out at `rate`, as the inference network of a model trained at
+    /// that rate does.
+    pub(crate) fn with_dropout_rate(mut self, rate: DropoutRate) -> TrainableTrunk {
+        self.dropout_rate = rate;
+        self
+    }
+
+    /// The rate of the network's dropout layers.
+    pub(crate) fn dropout_rate(&self) -> DropoutRate {
+        self.dropout_rate
     }
 
     /// The trunk with `dense_1`'s products in `arithmetic` (float32 as created).
@@ -276,22 +295,30 @@ impl TrainableTrunk {
             conv1: off(&self.conv1),
             conv2: off(&self.conv2),
             dense_1: self.dense_1.frozen(),
+            shape: self.shape,
+            dropout_rate: self.dropout_rate,
         }
     }
 
-    /// l3 `[b, 192]` for inputs `x` `[b, 7514]` (already of the parameters' dtype): conv1 →
-    /// relu → drop → conv2 → relu → max-pool → flatten → drop → dense_1 → relu → drop,
-    /// masks drawn in this order, as [`crate::nn::trunk::SpectrumTrunk`] draws them.
+    /// l3 `[b, width]` for inputs `x` `[b, 7514]` (already of the parameters' dtype):
+    /// conv1 → relu → drop → conv2 → relu → max-pool → flatten → drop → dense_1 → relu →
+    /// drop, masks drawn in this order at the trunk's rate, as
+    /// [`crate::nn::trunk::SpectrumTrunk`] draws them.
     pub(crate) fn forward(&self, x: &Tensor, dropout: &mut Dropout) -> Result<Tensor> {
         let (rows, n) = x.dims2()?;
         let masks = dropout.row_seeds(rows).map(|seeds| {
-            let (conv1, features) = conv_pool::dropout_masks(&seeds, n, DropoutRate::ASTRA);
+            let (conv1, features) =
+                conv_pool::dropout_masks(&seeds, self.shape, n, self.dropout_rate);
             TrunkMasks { conv1, features }
         });
         let conv1 = (&self.conv1.0, &self.conv1.1);
         let conv2 = (&self.conv2.0, &self.conv2.1);
-        let flat = conv_trunk(x, conv1, conv2, POOL, masks)?;
-        drop(&self.dense_1.forward(&flat)?.relu()?, dropout)
+        let flat = conv_trunk(x, conv1, conv2, self.shape.pool, masks)?;
+        drop(
+            &self.dense_1.forward(&flat)?.relu()?,
+            dropout,
+            self.dropout_rate,
+        )
     }
 }
 
@@ -317,8 +344,9 @@ pub trait TrainableNetwork: Sized + std::fmt::Debug {
     /// ([`Parameters::initialise`]).
     fn new(dtype: DType, seed: u64) -> Result<Self>;
 
-    /// The network of a model's tensors: its layer widths (a loaded model chooses them, as
-    /// astroNN's folders do) and its parameters, as f32.
+    /// The network of a model's tensors: its convolution shape and layer widths (a loaded
+    /// model chooses them, as astroNN's folders do) and its parameters, as f32, dropping out
+    /// at Astra's rate.
     fn from_model(tensors: &HashMap<String, Tensor>) -> Result<Self>;
 
     /// The trainable parameters.
@@ -372,5 +400,73 @@ pub trait TrainableNetwork: Sized + std::fmt::Debug {
     /// The L2 term on the tape ([`Parameters::l2_penalty`]).
     fn l2_penalty(&self, factor: f64) -> Result<Tensor> {
         self.parameters().l2_penalty(factor)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::nn::dropout::MaskStream;
+    use crate::nn::trunk::SpectrumTrunk;
+
+    /// The largest difference between `a` and `b` relative to the largest value of `b` (f32
+    /// tensors of one shape; the trainable networks' tests use it too).
+    pub(crate) fn relative_difference(a: &Tensor, b: &Tensor) -> f32 {
+        let largest: f32 = b.abs().unwrap().max_all().unwrap().to_scalar().unwrap();
+        assert!(largest > 0.0);
+        let difference: f32 = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar()
+            .unwrap();
+        difference / largest
+    }
+
+    #[test]
+    fn the_trainable_trunk_is_the_inference_trunk_of_another_shape_and_rate() {
+        let shape = ConvShape {
+            conv1_channels: 3,
+            conv2_channels: 5,
+            kernel: 5,
+            pool: 3,
+        };
+        let dev = Device::Cpu;
+        let random = |dims: &[usize], std: f32| Tensor::randn(0f32, std, dims, &dev).unwrap();
+        let tensors = HashMap::from([
+            ("conv1.weight".to_string(), random(&[3, 1, 5], 0.5)),
+            ("conv1.bias".to_string(), random(&[3], 0.2)),
+            ("conv2.weight".to_string(), random(&[5, 3, 5], 0.5)),
+            ("conv2.bias".to_string(), random(&[5], 0.2)),
+            ("dense_1.weight".to_string(), random(&[6, 12520], 0.05)),
+            ("dense_1.bias".to_string(), random(&[6], 0.2)),
+        ]);
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, &dev);
+        let rate = DropoutRate::new(0.2).unwrap();
+        let inference = SpectrumTrunk::load(&vb).unwrap().with_dropout_rate(rate);
+        assert_eq!(inference.shape(), shape);
+        let trainable = TrainableTrunk::new(&vb, shape, 6).unwrap();
+        let x = random(&[3, NETWORK_PIXELS], 1.0);
+        let conv1 = inference.conv1_activations(&x).unwrap();
+        let infer = |dropout: &mut Dropout| inference.forward_from_conv1(&conv1, 1, dropout);
+        let off = trainable.forward(&x, &mut Dropout::Off).unwrap();
+        let difference = relative_difference(&off, &infer(&mut Dropout::Off).unwrap());
+        assert!(difference <= 1e-5, "dropout off: {difference}");
+        let stream = || MaskStream::new(8, 9);
+        let expected = infer(&mut Dropout::On(&mut stream())).unwrap();
+        let at_rate = trainable.clone().with_dropout_rate(rate);
+        let got = at_rate
+            .forward(&x, &mut Dropout::On(&mut stream()))
+            .unwrap();
+        assert_eq!(got.dims(), &[3, 6]);
+        let difference = relative_difference(&got, &expected);
+        assert!(difference <= 1e-5, "dropout at 0.2: {difference}");
+        // At Astra's rate the masks differ.
+        let astra = trainable
+            .forward(&x, &mut Dropout::On(&mut stream()))
+            .unwrap();
+        assert!(relative_difference(&astra, &expected) > 1e-3);
     }
 }

@@ -177,6 +177,9 @@ impl TrainRun {
                 "--freeze keeps a model's weights: it needs --init MODEL (or --resume)".into(),
             ));
         }
+        if spec.kind == ModelKind::Generic {
+            return Err(not_trainable());
+        }
         let parent = match &spec.init {
             Some(path) => Some(ModelSpec::from_arg(Some(path)).load(spec.kind)?),
             None => None,
@@ -188,6 +191,7 @@ impl TrainRun {
             ModelKind::AstroNNDist => {
                 Trainer::<TrainableDist>::check_settings(&config, parent.as_ref())?
             }
+            ModelKind::Generic => return Err(not_trainable()),
         }
         let spectra = Spectra::prepare(&mut spec, files)?;
         // Last, once everything is checked: a bad argument leaves nothing behind.
@@ -241,6 +245,7 @@ impl TrainRun {
             ModelKind::AstroNNDist => Box::new(trainer::<TrainableDist>(
                 &spec, config, parent, set, observer,
             )?),
+            ModelKind::Generic => return Err(not_trainable()),
         };
         Ok(Training {
             metadata: metadata(&spec, &join)?,
@@ -331,6 +336,7 @@ impl Spectra {
                 Box::new(LabelCatalog::load(catalog_path, &LABELS, &spec.columns)?)
             }
             ModelKind::AstroNNDist => Box::new(FakemagCatalog::load(catalog_path, &spec.columns)?),
+            ModelKind::Generic => return Err(not_trainable()),
         };
         let selected = selection
             .map(|selection| selection.apply(catalog_path, &spec.columns.id))
@@ -367,12 +373,22 @@ impl Spectra {
 }
 
 /// The labels a network of `kind` is trained on, in output order (a training set's
-/// columns).
+/// columns); none for [`ModelKind::Generic`], which is not trained.
 pub fn training_labels(kind: ModelKind) -> &'static [&'static str] {
     match kind {
         ModelKind::AstroNN => TrainableCensored::LABELS,
         ModelKind::AstroNNDist => TrainableDist::LABELS,
+        ModelKind::Generic => &[],
     }
+}
+
+/// Why a [`ModelKind::Generic`] network is not trained.
+fn not_trainable() -> Error {
+    Error::Invalid(
+        "astronn trains AstroNN (ApogeeBCNNCensored) and AstroNNDist networks; an astroNN \
+         ApogeeBCNN or ApogeeCNN of other outputs is run, not trained or fine-tuned"
+            .into(),
+    )
 }
 
 /// Files need a label catalog; arrays hold their labels, so a catalog, a selection or

@@ -3,9 +3,11 @@
 //! catalog and of Leung & Bovy (2019), read directly into the same parameters as Astra's
 //! checkpoints.
 //!
-//! Supported: `ApogeeBCNNCensored` (AstroNN) and `ApogeeBCNN` with one softplus output (the
-//! Ks-band fakemag of AstroNNDist), any hidden sizes, both JSON styles and astroNN's
-//! normalisation modes 0–4 and 255. Inference then follows astroNN 1.1's `predict`
+//! Supported: `ApogeeBCNNCensored` (AstroNN), `ApogeeBCNN` with one softplus output of the
+//! Ks-band fakemag (AstroNNDist), and any other `ApogeeBCNN` or `ApogeeCNN`
+//! ([`ModelKind::Generic`], outputs named in the metadata), each with any dropout rate in
+//! [0, 1), convolution shape and hidden sizes, both JSON styles and astroNN's normalisation
+//! modes 0–4 and 255. Inference then follows astroNN 1.1's `predict`
 //! ([`crate::nn::scaling`]): the input is (flux − input_mean) / input_std, the MC spread is
 //! the population variance, and the errors are scaled by the folder's `labels_std`.
 
@@ -15,11 +17,15 @@ mod tensors;
 
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::io::model_file::{
-    hex, ModelFile, ModelFormat, ModelKind, DROPOUT_RATE_KEY, MC_VARIANCE_KEY,
+    hex, ModelFile, ModelFormat, ModelKind, DROPOUT_RATE_KEY, MC_VARIANCE_KEY, OUTPUTS_KEY,
+    OUTPUT_ACTIVATION_KEY,
 };
+use crate::nn::bcnn::OutputActivation;
 use crate::nn::censored::LABELS;
 use crate::nn::dropout::DropoutRate;
 use crate::nn::scaling::McVariance;
+use crate::products::generic::FAKEMAG;
+use crate::products::output_names::column_name;
 use crate::{Error, Result};
 use candle_core::{Device, Tensor};
 use keras::KerasModel;
@@ -69,7 +75,9 @@ pub fn load(path: &Path) -> Result<ModelFile> {
     let mut tensors = std::collections::HashMap::new();
     match kind {
         ModelKind::AstroNN => tensors::censored(&model, &mut tensors)?,
-        ModelKind::AstroNNDist => tensors::dist(&model, &mut tensors)?,
+        ModelKind::AstroNNDist | ModelKind::Generic => {
+            tensors::plain(&model, &mut tensors, parameters.class != "ApogeeCNN")?
+        }
     }
     check_hidden(&parameters, kind, &tensors).map_err(|msg| Error::file(&weights_path, msg))?;
     insert_scaling(&parameters, kind, &mut tensors).map_err(|msg| Error::file(&json_path, msg))?;
@@ -79,7 +87,7 @@ pub fn load(path: &Path) -> Result<ModelFile> {
         format: ModelFormat::AstroNNFolder,
         sha256: hex(&digest.finalize()),
         tensors,
-        metadata: metadata(&folder, &weights_path, &parameters, &model),
+        metadata: metadata(&folder, &weights_path, &parameters, kind, &model),
     })
 }
 
@@ -142,8 +150,17 @@ fn keras3_file(folder: &Path) -> Result<Option<PathBuf>> {
     }
 }
 
-/// Which of our networks the folder's class is.
+/// Which of our networks the folder's class is: the censored network of AstroNN's 22
+/// labels is AstroNN; an `ApogeeBCNN` with one softplus output of the Ks-band fakemag is
+/// AstroNNDist; any other `ApogeeBCNN`, and every `ApogeeCNN`, is [`ModelKind::Generic`].
 fn kind(p: &Parameters) -> std::result::Result<ModelKind, String> {
+    if p.target_names.len() != p.labels {
+        return Err(format!(
+            "'targetname' names {} outputs, but 'labels' says {}",
+            p.target_names.len(),
+            p.labels
+        ));
+    }
     match p.class.as_str() {
         "ApogeeBCNNCensored" => {
             let expected = CENSORED_TARGETS.iter().map(|t| t.to_lowercase());
@@ -158,38 +175,48 @@ fn kind(p: &Parameters) -> std::result::Result<ModelKind, String> {
             }
             Ok(ModelKind::AstroNN)
         }
-        "ApogeeBCNN" if p.labels == 1 && p.last_layer_activation == "softplus" => {
+        "ApogeeBCNN"
+            if p.labels == 1
+                && p.last_layer_activation == "softplus"
+                && column_name(&p.target_names[0]) == FAKEMAG =>
+        {
             Ok(ModelKind::AstroNNDist)
         }
-        "ApogeeBCNN" => Err(format!(
-            "ApogeeBCNN with {} output(s) {:?} and a {} last layer is not supported: astronn \
-             runs ApogeeBCNN as AstroNNDist (one softplus output, the Ks-band fakemag)",
-            p.labels, p.target_names, p.last_layer_activation
-        )),
+        "ApogeeBCNN" | "ApogeeCNN" => Ok(ModelKind::Generic),
         other => Err(format!(
-            "unsupported astroNN class '{other}' (supported: ApogeeBCNNCensored, ApogeeBCNN)"
+            "unsupported astroNN class '{other}' (supported: ApogeeBCNNCensored, ApogeeBCNN, \
+             ApogeeCNN)"
         )),
     }
 }
 
-/// The parts of the architecture that are fixed in our networks.
+/// The activation of the output layer, which must be one our networks apply.
+fn output_activation(p: &Parameters) -> std::result::Result<OutputActivation, String> {
+    OutputActivation::from_name(&p.last_layer_activation).ok_or_else(|| {
+        format!(
+            "last_layer_activation '{}' is not supported (supported: linear, softplus)",
+            p.last_layer_activation
+        )
+    })
+}
+
+/// What the networks need of the architecture: the spectrum's pixels, two convolutions,
+/// and a dropout rate in [0, 1). Filter counts and lengths, pool length and hidden widths
+/// are the weights' own.
 fn check_architecture(p: &Parameters) -> std::result::Result<(), String> {
-    let fixed = [
-        ("input pixels", p.pixels, NETWORK_PIXELS),
-        ("filterlen", p.filter_length, 8),
-        ("pool_length", p.pool_length, 4),
-    ];
-    for (what, got, needed) in fixed {
-        if got != needed {
-            return Err(format!("{what} is {got}; astronn's networks need {needed}"));
-        }
-    }
-    if p.filters != [2, 4] {
+    if p.pixels != NETWORK_PIXELS {
         return Err(format!(
-            "filternum is {:?}; astronn's networks need [2, 4]",
+            "input pixels is {}; the networks read {NETWORK_PIXELS}",
+            p.pixels
+        ));
+    }
+    if p.filters.len() != 2 {
+        return Err(format!(
+            "filternum is {:?}; astroNN's APOGEE networks have two convolutions",
             p.filters
         ));
     }
+    output_activation(p)?;
     DropoutRate::new(p.dropout_rate)?;
     Ok(())
 }
@@ -211,6 +238,7 @@ fn check_hidden(
             expected.push((format!("elem_dense2.{branch}"), 3, if wide { 4 } else { 1 }));
         }
     }
+    check_convolutions(p, tensors)?;
     let needed = expected.iter().map(|(_, i, _)| i + 1).max().unwrap_or(0);
     if p.hidden.len() < needed {
         return Err(format!(
@@ -230,6 +258,44 @@ fn check_hidden(
                 "layer {layer} has {units} units in the weights, but the JSON's hidden[{index}]                  gives {json}"
             ));
         }
+    }
+    Ok(())
+}
+
+/// Checks the weights' convolutions and `dense_1`'s input width against the JSON's
+/// `filternum`, `filterlen` and `pool_length`.
+fn check_convolutions(
+    p: &Parameters,
+    tensors: &std::collections::HashMap<String, Tensor>,
+) -> std::result::Result<(), String> {
+    let [c1, c2] = p.filters[..] else {
+        return Err(format!("filternum is {:?}, not two sizes", p.filters));
+    };
+    let k = p.filter_length;
+    let features = NETWORK_PIXELS / p.pool_length.max(1) * c2;
+    let expected = [
+        ("conv1.weight", vec![c1, 1, k]),
+        ("conv2.weight", vec![c2, c1, k]),
+    ];
+    for (name, shape) in expected {
+        let found = tensors.get(name).map(|t| t.dims().to_vec());
+        if found.as_ref() != Some(&shape) {
+            return Err(format!(
+                "{name} has shape {found:?} in the weights, but the JSON's filternum {:?} and \
+                 filterlen {k} give {shape:?}",
+                p.filters
+            ));
+        }
+    }
+    let inputs = tensors
+        .get("dense_1.weight")
+        .map(|t| t.dims()[1..].to_vec());
+    if p.pool_length == 0 || inputs != Some(vec![features]) {
+        return Err(format!(
+            "the first dense layer reads {inputs:?} features in the weights, but pool_length {} \
+             and filternum {:?} give {features}",
+            p.pool_length, p.filters
+        ));
     }
     Ok(())
 }
@@ -284,7 +350,7 @@ fn insert_scaling(
     ];
     let labels_mean = broadcast(&labels_mean, labels, "labels_mean")?;
     match kind {
-        ModelKind::AstroNN => vectors.push(("labels_mean", labels_mean)),
+        ModelKind::AstroNN | ModelKind::Generic => vectors.push(("labels_mean", labels_mean)),
         ModelKind::AstroNNDist if labels_mean.iter().any(|&m| m != 0.0) => {
             return Err(format!(
                 "labels_mean is {labels_mean:?}: AstroNNDist's L_fakemag has no offset"
@@ -315,6 +381,7 @@ fn metadata(
     folder: &Path,
     weights: &Path,
     p: &Parameters,
+    kind: ModelKind,
     model: &KerasModel,
 ) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
@@ -349,6 +416,13 @@ fn metadata(
         ),
     );
     put(MC_VARIANCE_KEY, McVariance::Population.name().to_string());
+    if kind == ModelKind::Generic {
+        put(
+            OUTPUTS_KEY,
+            serde_json::to_string(&p.target_names).unwrap_or_default(),
+        );
+        put(OUTPUT_ACTIVATION_KEY, p.last_layer_activation.clone());
+    }
     put(DROPOUT_RATE_KEY, p.dropout_rate.to_string());
     if let Some(version) = &model.keras_version {
         put("keras_version", version.clone());

@@ -84,17 +84,22 @@ pub fn censored(model: &KerasModel, tensors: &mut Tensors) -> Result<()> {
     trunk(model, dense_2, tensors)
 }
 
-/// The distance network's layers (`ApogeeBCNN`): `output` and `variance_output` over the
-/// second dense layer, and the full-spectrum branch behind it.
-pub fn dist(model: &KerasModel, tensors: &mut Tensors) -> Result<()> {
-    insert_dense(tensors, "dense_output", model, "output")?;
-    insert_dense(tensors, "dense_var", model, "variance_output")?;
-    let dense_2 = model.weighted_input("output", 0)?;
-    if model.weighted_input("variance_output", 0)? != dense_2 {
-        return Err(Error::file(
-            &model.path,
-            "'output' and 'variance_output' read different layers",
-        ));
+/// The layers of a plain network (`ApogeeBCNN`, or `ApogeeCNN` without `variance`): the
+/// output layer (`output`, or for an `ApogeeCNN` the dense layer behind its `output`
+/// activation) and `variance_output` over the second dense layer, and the full-spectrum
+/// branch behind it.
+pub fn plain(model: &KerasModel, tensors: &mut Tensors, variance: bool) -> Result<()> {
+    let output = model.weighted_source("output")?;
+    insert_dense(tensors, "dense_output", model, output)?;
+    let dense_2 = model.weighted_input(output, 0)?;
+    if variance {
+        insert_dense(tensors, "dense_var", model, "variance_output")?;
+        if model.weighted_input("variance_output", 0)? != dense_2 {
+            return Err(Error::file(
+                &model.path,
+                "'output' and 'variance_output' read different layers",
+            ));
+        }
     }
     trunk(model, dense_2, tensors)
 }
