@@ -5,8 +5,8 @@
 //! [`WideMaskStream`] into a per-thread buffer that stays in cache, so no mask ever goes
 //! through memory.
 
+use crate::nn::conv_shape::ConvShape;
 use crate::nn::dropout::{DropoutRate, WideMaskStream};
-use crate::nn::trunk::ConvShape;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 use rayon::prelude::*;

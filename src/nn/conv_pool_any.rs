@@ -5,8 +5,8 @@
 //! compile time), rows in parallel, and draws its masks exactly as the fused kernel does.
 
 use crate::nn::conv_pool::dropout_masks;
+use crate::nn::conv_shape::ConvShape;
 use crate::nn::dropout::DropoutRate;
-use crate::nn::trunk::ConvShape;
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 use rayon::prelude::*;

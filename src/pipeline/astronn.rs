@@ -301,18 +301,8 @@ impl AstroNNRow {
                 value(|l| &l.predictive_errors),
             );
         }
-        if let Some(d) = &self.distance {
-            for (name, value) in [
-                ("a_k_mag", d.a_k_mag),
-                ("nn_dist", d.dist),
-                ("nn_dist_err", d.dist_err),
-                ("nn_dist_model_err", d.dist_model_err),
-                ("nn_parallax", d.parallax),
-                ("nn_parallax_err", d.parallax_err),
-                ("nn_parallax_model_err", d.parallax_model_err),
-            ] {
-                fields.set_f64(name, value);
-            }
+        for (name, value) in self.distance.iter().flat_map(|d| d.distance_columns()) {
+            fields.set_f64(name, value);
         }
         fields.set("result_flags", Value::Int(i64::from(self.flags)));
         fields.set("flag_warn", Value::Bool(astronn_flag_warn(self.flags)));

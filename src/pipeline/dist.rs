@@ -125,17 +125,12 @@ impl DistRow {
     pub fn results(&self) -> Fields {
         let r = &self.result;
         let mut fields = Fields::new();
-        for (name, value) in [
-            ("a_k_mag", r.a_k_mag),
+        let network = [
             ("L_fakemag", r.l_fakemag),
             ("L_fakemag_err", r.l_fakemag_err),
             ("L_fakemag_model_err", r.l_fakemag_model_err),
-            ("nn_dist", r.dist),
-            ("nn_dist_err", r.dist_err),
-            ("nn_dist_model_err", r.dist_model_err),
-            ("nn_parallax", r.parallax),
-            ("nn_parallax_err", r.parallax_err),
-            ("nn_parallax_model_err", r.parallax_model_err),
+        ];
+        for (name, value) in r.distance_columns().into_iter().chain(network).chain([
             ("gdr3_parallax_w_zp", self.gaia.parallax_w_zp),
             ("gdr3_parallax_err", self.gaia.parallax_err),
             ("gdr3_zeropoint", self.gaia.zero_point),
@@ -145,7 +140,7 @@ impl DistRow {
             ("weighted_dist_err", self.weighted.dist_err),
             ("raw_L_fakemag", r.l_fakemag),
             ("raw_e_L_fakemag", r.raw_l_fakemag_err),
-        ] {
+        ]) {
             fields.set_f64(name, value);
         }
         fields.set("result_flags", Value::Int(i64::from(r.flags)));

@@ -87,6 +87,19 @@ pub struct DistanceResult {
 }
 
 impl DistanceResult {
+    /// The extinction, distance and parallax columns, as AstroNNdist's table names them.
+    pub fn distance_columns(&self) -> [(&'static str, f64); 7] {
+        [
+            ("a_k_mag", self.a_k_mag),
+            ("nn_dist", self.dist),
+            ("nn_dist_err", self.dist_err),
+            ("nn_dist_model_err", self.dist_model_err),
+            ("nn_parallax", self.parallax),
+            ("nn_parallax_err", self.parallax_err),
+            ("nn_parallax_model_err", self.parallax_model_err),
+        ]
+    }
+
     /// Distance, parallax and flags of a star from its network result (`l_fakemag`, its
     /// error and the MC-dropout part of it) and photometry as stored (`k_mag`, `ebv`, judged
     /// here).
@@ -221,6 +234,16 @@ pub fn astronn_fakemag_to_parallax(fakemag: f64, mag: f64, fakemag_err: f64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn distance_columns_are_the_ones_a_networks_own_table_has() {
+        let result = DistanceResult::new(100.0, 5.0, 1.0, 10.0, 0.0);
+        let columns = result.distance_columns();
+        let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+        assert_eq!(names, crate::products::generic::DISTANCE_COLUMNS);
+        assert_eq!(columns[1].1, result.dist);
+        assert_eq!(columns[6].1, result.parallax_model_err);
+    }
 
     fn close(a: f64, b: f64, rel: f64) -> bool {
         (a - b).abs() <= rel * b.abs()

@@ -301,8 +301,9 @@ impl Run {
         let mut default_models = Vec::new();
         let mut notes = input_notes;
         for (predictor, model, output, visits_output) in tables {
-            if predictor.is_default(model) {
-                default_models.push(predictor.model().kind);
+            let kind = predictor.model().kind;
+            if predictor.is_default(model) && !default_models.contains(&kind) {
+                default_models.push(kind);
             }
             if options.mc > 0 && !predictor.is_bayesian() {
                 notes.push(format!(

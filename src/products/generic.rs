@@ -15,7 +15,8 @@ use std::sync::Mutex;
 pub const FAKEMAG: &str = "L_fakemag";
 
 /// The distance columns a table with an [`FAKEMAG`] output adds, as AstroNNdist names them
-/// (the Gaia and weighted columns need AstroNNdist's own table).
+/// (`DistanceResult::distance_columns`; the Gaia and weighted columns need AstroNNdist's own
+/// table).
 pub const DISTANCE_COLUMNS: [&str; 7] = [
     "a_k_mag",
     "nn_dist",

@@ -17,11 +17,12 @@
 
 use crate::io::model_file::ModelKind;
 use crate::nn::bcnn::softplus;
+use crate::nn::conv_shape::ConvShape;
 use crate::nn::dist::DistBcnn;
 use crate::nn::dropout::DropoutRate;
 use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::Dropout;
-use crate::nn::trunk::{ConvShape, DENSE_1_WIDTH};
+use crate::nn::trunk::DENSE_1_WIDTH;
 use crate::train::network::{dense, units, Dense, Parameters, TrainableNetwork, TrainableTrunk};
 use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Module, Result, Shape, Tensor};
 use candle_nn::VarBuilder;

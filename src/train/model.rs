@@ -19,10 +19,11 @@ use crate::io::model_file::ModelKind;
 use crate::nn::censored::{
     assemble, window_pixels, CensoredBcnn, BRANCH_WIDTHS, DENSE_2_WIDTH, LABELS, SHARED_HIDDEN,
 };
+use crate::nn::conv_shape::ConvShape;
 use crate::nn::dropout::DropoutRate;
 use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::Dropout;
-use crate::nn::trunk::{ConvShape, DENSE_1_WIDTH};
+use crate::nn::trunk::DENSE_1_WIDTH;
 use crate::train::adam::max_norm;
 use crate::train::config::TrainConfig;
 use crate::train::data::Normalisation;

@@ -7,8 +7,8 @@
 
 use crate::io::model_file::ModelFile;
 use crate::nn::bcnn::OutputActivation;
+use crate::nn::conv_shape::ConvShape;
 use crate::nn::sampling::Dropout;
-use crate::nn::trunk::ConvShape;
 use crate::train::dist_model::softplus_op;
 use crate::train::network::{dense, units, Dense, Parameters, TrainableTrunk};
 use candle_core::{DType, Module, Result, Tensor};
