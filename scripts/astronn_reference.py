@@ -46,6 +46,11 @@ just these, see below):
                      variance head; predict() returns the denormalized predictions only.
   censored_dropout0  ApogeeBCNNCensored with dropout_rate 0.0 (astroNN and tf.nn.dropout
                      accept 0): MC passes give model error 0.
+  bcnn_mode3s        ApogeeBCNN (Fe, alpha), linear last layer, labels_norm_mode "3s" (labels
+                     trained as sigmoid(label), predictions = sigmoid_inv (logit) of the
+                     network output; labels_mean [0.0], labels_std [1.0]), input mode 3,
+                     dropout 0.3, dict JSON. Its build seed must also give every raw output
+                     in (MODE3S_MARGIN, 1 - MODE3S_MARGIN) for every row (a finite logit).
 
 and, for each folder, tests/data/astronn_models/reference/<folder>/ holds astroNN's outputs
 on reference/inputs.npy (float64 .npy): a deterministic pass (every MCDropout layer's
@@ -157,6 +162,9 @@ MC_SEED = 1000  # the recorded MC run; the 5 repeats use MC_SEED + 1 .. MC_SEED 
 MC_REPEATS = 5
 MAX_SEED_TRIES = 20
 LIVE_SPREAD = 1e-7
+# labels_norm_mode "3s": the predictions are logit(network output), so a build seed must give
+# every deterministic raw output in (MODE3S_MARGIN, 1 - MODE3S_MARGIN) for every input row.
+MODE3S_MARGIN = 1e-4
 
 # Seeds of the four committed folders (and the Keras 3 / full-size ones).
 BUILD_SEEDS = {
@@ -172,6 +180,7 @@ BUILD_SEEDS = {
     "bcnn_conv_shapes": 24,
     "cnn": 25,
     "censored_dropout0": 26,
+    "bcnn_mode3s": 27,
 }
 # Sizes: the weights file holds the weights and Adam's two moment slots (3x the weights);
 # the censored network's C and N branches alone have 8 * hidden[2] * (3806 + 3776) weights,
@@ -234,6 +243,7 @@ BCNN25_TARGETS = ["teff", "logg", "M", "alpha", "C", "C1", "N", "O", "Na", "Mg",
                   "P", "S", "K", "Ca", "Ti", "Ti2", "V", "Cr", "Mn", "Fe", "Co", "Ni",
                   "fakemag"]
 FEW_TARGETS = ["teff", "logg", "Fe"]
+MODE3S_TARGETS = ["Fe", "alpha"]
 NEW_FOLDERS = {
     "bcnn_paper22": dict(
         cls="ApogeeBCNN", hidden=SMALL_BCNN_HIDDEN, labels="censored", style="list",
@@ -272,6 +282,13 @@ NEW_FOLDERS = {
         style="dict", dropout_rate=0.0, mimics="astroNN_0512_run002 with dropout_rate 0",
         what="ApogeeBCNNCensored like censored_dict but dropout_rate 0.0 (accepted by astroNN "
              "1.1.0 and tf.nn.dropout: every MC sample is the same), dict JSON"),
+    "bcnn_mode3s": dict(
+        cls="ApogeeBCNN", hidden=SMALL_BCNN_HIDDEN, labels="mode3s", style="dict",
+        targets=MODE3S_TARGETS, last_layer_activation="linear", labels_norm_mode="3s",
+        dropout_rate=0.3, mimics="astroNN's labels_norm_mode \"3s\" (sigmoid labels)",
+        what="ApogeeBCNN, targets Fe, alpha, linear last layer, labels_norm_mode \"3s\" "
+             "(trained on sigmoid(label); predict applies sigmoid_inv to the output; labels_mean "
+             "[0.0], labels_std [1.0]), input_norm_mode 3, dropout 0.3, dict JSON"),
 }
 for _spec in NEW_FOLDERS.values():
     _spec["distinct_rows"] = True  # the stricter seed rule (build_folder)
@@ -320,6 +337,10 @@ def sha256(path):
 
 
 def save64(path, arr):
+    # np.ma results (labels mode "3s": sigmoid_inv is np.ma.log) would be saved as their raw
+    # data where masked (log of a value outside (0, 1)): refuse those, and non-finite values
+    if np.ma.is_masked(arr) or not np.all(np.isfinite(np.ma.getdata(arr))):
+        raise SystemExit(f"{path}: masked or non-finite values, not saved")
     np.save(path, np.asarray(arr, dtype=np.float64))
 
 
@@ -405,6 +426,10 @@ def training_set(real, labels_kind, seed):
         y[:, 1] = rng.normal(2.5, 1.0, TRAIN_ROWS)
         y[:, 2:24] = rng.normal(-0.1, 0.2, (TRAIN_ROWS, 22))
         y[:, 24] = rng.uniform(50.0, 300.0, TRAIN_ROWS)
+    elif labels_kind == "mode3s":  # Fe, alpha: modest, so sigmoid(label) is well inside (0, 1)
+        y = np.empty((TRAIN_ROWS, 2))
+        y[:, 0] = rng.uniform(-1.0, 0.4, TRAIN_ROWS)
+        y[:, 1] = rng.uniform(-0.1, 0.35, TRAIN_ROWS)
     elif labels_kind == "few":  # teff, logg, Fe
         y = np.empty((TRAIN_ROWS, 3))
         y[:, 0] = rng.normal(4600.0, 500.0, TRAIN_ROWS)
@@ -427,7 +452,10 @@ def build_folder(name, spec, real, folder, probe):
     depend on the input at all, which would make a weak reference. So the build seed is the
     first of BUILD_SEEDS[name] + 100 k (k = 0, 1, ...) for which, with dropout off, every
     output and log-variance column varies over the probe spectra (peak-to-peak > 1e-7 in
-    normalized units; a dead path gives exactly 0). Returns (seed, rejected seeds).
+    normalized units; a dead path gives exactly 0) (and, with `distinct_rows`, no two probe
+    rows give the same outputs; with labels_norm_mode "3s", every output is in
+    (MODE3S_MARGIN, 1 - MODE3S_MARGIN), so that its logit is finite). Returns (seed,
+    rejected seeds).
     """
     import tensorflow as tf
     from astroNN.models import ApogeeBCNN, ApogeeBCNNCensored, ApogeeCNN
@@ -476,9 +504,16 @@ def build_folder(name, spec, real, folder, probe):
         if spec.get("distinct_rows"):
             alike = [(i, j) for i in range(len(both)) for j in range(i + 1, len(both))
                      if np.max(np.abs(both[i] - both[j])) <= LIVE_SPREAD]
-        if np.all(spread > LIVE_SPREAD) and not alike:
+        outside = []
+        if str(spec.get("labels_norm_mode")) == "3s":  # predictions = logit(raw output)
+            outside = [(i, j) for i in range(raw.shape[0]) for j in range(raw.shape[1])
+                       if not MODE3S_MARGIN < raw[i, j] < 1.0 - MODE3S_MARGIN]
+        if np.all(spread > LIVE_SPREAD) and not alike and not outside:
             break
-        if alike:
+        if outside:
+            log(f"{name}: seed {seed} rejected, outputs {outside} (row, label) not in "
+                f"({MODE3S_MARGIN}, {1 - MODE3S_MARGIN}): {np.round(raw, 4).tolist()}")
+        elif alike:
             log(f"{name}: seed {seed} rejected, rows {alike} give the same outputs")
         else:
             log(f"{name}: seed {seed} rejected, {np.sum(spread <= LIVE_SPREAD)} of {spread.size} "
@@ -1009,7 +1044,8 @@ def write_provenance(man):
     a("teff ~ N(4600, 500), logg ~ N(2.5, 1), the 20 abundances ~ N(-0.1, 0.2); dist 1 label,")
     a("fakemag ~ U(50, 300); ages (`bcnn_ages`) age ~ U(1, 13), mass ~ U(0.8, 2.5); bcnn25 (`bcnn25_dropout02`)")
     a("teff, logg as censored, M, alpha and the 20 abundances ~ N(-0.1, 0.2), fakemag ~ U(50, 300);")
-    a("few (`bcnn_conv_shapes`, `cnn`) teff, logg, Fe as censored. `cnn` (ApogeeCNN) trains with")
+    a("few (`bcnn_conv_shapes`, `cnn`) teff, logg, Fe as censored; mode3s (`bcnn_mode3s`) Fe ~ U(-1, 0.4),")
+    a("alpha ~ U(-0.1, 0.35), trained as sigmoid(label) (labels_norm_mode \"3s\"). `cnn` (ApogeeCNN) trains with")
     a("astroNN's ApogeeCNN default Adam lr 0.005. Seeds: `random.seed`, `np.random.seed`, `tf.random.set_seed` and")
     a("Keras' `set_random_seed` with the build seed, and `tf.config.experimental.enable_op_determinism()`.")
     a("The list-style JSON files were rewritten after `save` (keys, values and order as the")
@@ -1026,6 +1062,9 @@ def write_provenance(man):
     a("rule: also no two rows of inputs.npy may give the same outputs (max |diff| <= 1e-07): a row")
     a("whose every ReLU path is dead gives the bare biases, as rows 0 and 2 did for `cnn` with")
     a("seed 25 (ApogeeCNN columns: the output head only).")
+    if "bcnn_mode3s" in man["folders"]:
+        a("`bcnn_mode3s` (labels_norm_mode \"3s\": predictions = logit(network output)) also needs")
+        a(f"every deterministic raw output in ({MODE3S_MARGIN:g}, {1 - MODE3S_MARGIN:g}) for every row of inputs.npy.")
     a("")
     a("Sizes: the hidden sizes are as small as the architectures allow. The C and N branches")
     a("have 8 x hidden[2] x (3806 + 3776) weights even at hidden[2] = 1, HDF5's metadata for ~190")
@@ -1092,6 +1131,11 @@ def write_provenance(man):
         a("  `mc_predictive_err*.npy` and `mc_total_err.npy` equal `det_predictive_err.npy`, and")
         a("  `mc_model_err*.npy` are 0 or float32 rounding (<= 1.5e-7 in label units: tf.nn.moments'")
         a("  variance of 100 equal samples is not always exactly 0).")
+    if "bcnn_mode3s" in man["folders"]:
+        a("- `bcnn_mode3s` (labels_norm_mode \"3s\"): the Normalizer's denormalize applies astroNN's")
+        a("  `sigmoid_inv` (`np.ma.log(x / (1 - x))`, in float32) to the float32 output (or MC mean")
+        a("  output), then `*= [1.0]; += [0.0]`; the errors are the variances scaled by the JSON's")
+        a("  labels_std ([1.0]) with no transform: they stay in sigmoid (network) units.")
     if KERAS3_FOLDER in man["folders"]:
         a("")
         a(f"`{KERAS3_FOLDER}`: astroNN master writes `model_weights.keras` (Keras 3 zip: `metadata.json`,")
@@ -1114,7 +1158,7 @@ def write_provenance(man):
     total = 0
     folder_sizes = {}
     for path in sorted(glob.glob(os.path.join(MODELS_DIR, "**", "*"), recursive=True)):
-        if os.path.isdir(path) or os.path.basename(path) == "PROVENANCE.md":
+        if os.path.isdir(path) or os.path.basename(path) in ("PROVENANCE.md", "LAYOUTS.md"):
             continue
         rel = os.path.relpath(path, MODELS_DIR)
         size = os.path.getsize(path)

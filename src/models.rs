@@ -191,6 +191,7 @@ pub fn censored_network(model: &ModelFile) -> Result<CensoredBcnn> {
     })?;
     Ok(net
         .with_mc_variance(model.mc_variance()?)
+        .with_labels_transform(model.labels_transform()?)
         .with_dropout_rate(model.dropout_rate()?))
 }
 
@@ -204,6 +205,7 @@ pub fn dist_network(model: &ModelFile) -> Result<DistBcnn> {
     })?;
     Ok(net
         .with_mc_variance(model.mc_variance()?)
+        .with_labels_transform(model.labels_transform()?)
         .with_dropout_rate(model.dropout_rate()?))
 }
 
@@ -226,6 +228,7 @@ pub fn generic_network(model: &ModelFile) -> Result<ApogeeBcnn> {
     )?;
     Ok(net
         .with_mc_variance(model.mc_variance()?)
+        .with_labels_transform(model.labels_transform()?)
         .with_dropout_rate(model.dropout_rate()?))
 }
 

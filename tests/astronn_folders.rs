@@ -3,8 +3,8 @@
 //! PROVENANCE.md): the deterministic pass to 1e−4 of each label's std (relative 1e−4 for
 //! AstroNNDist's L_fakemag), MC means and errors within 5 standard errors. The folders hold
 //! every class astronn runs (ApogeeBCNNCensored, ApogeeBCNN of any outputs and either output
-//! activation, ApogeeCNN), dropout rates 0, 0.2 and 0.3, and a convolution shape other than
-//! Astra's.
+//! activation, ApogeeCNN), dropout rates 0, 0.2 and 0.3, a convolution shape other than
+//! Astra's, and labels normalisation mode 3s (labels through the logit).
 
 mod common;
 
@@ -18,7 +18,7 @@ use common::mc::{assert_mc_matches, McCase};
 use std::path::{Path, PathBuf};
 
 /// The committed folders and the kind each holds.
-const FOLDERS: [(&str, ModelKind); 11] = [
+const FOLDERS: [(&str, ModelKind); 12] = [
     ("censored_dict", ModelKind::AstroNN),
     ("censored_dropout0", ModelKind::AstroNN),
     ("censored_keras3", ModelKind::AstroNN),
@@ -30,6 +30,7 @@ const FOLDERS: [(&str, ModelKind); 11] = [
     ("bcnn25_dropout02", ModelKind::Generic),
     ("bcnn_conv_shapes", ModelKind::Generic),
     ("cnn", ModelKind::Generic),
+    ("bcnn_mode3s", ModelKind::Generic),
 ];
 
 fn models_dir() -> PathBuf {
@@ -157,7 +158,11 @@ fn pooled_case(
     let mean_of = |f: &dyn Fn(usize, usize) -> f64, j: usize| -> f64 {
         (0..n_runs).map(|r| f(r, j)).sum::<f64>() / n_runs as f64
     };
-    let standard = |r: usize, j: usize| (at(&pred, r, j) - s.labels_mean[j]) / s.labels_std[j];
+    // The mean output astroNN's label is made from (its logit for labels mode 3s).
+    let standard = |r: usize, j: usize| {
+        let label = (at(&pred, r, j) - s.labels_mean[j]) / s.labels_std[j];
+        s.labels_transform.inverse(label)
+    };
     let mean = per_label(&|j| mean_of(&standard, j));
     // Pooled population variance: the runs' mean variance plus the variance of their means.
     let variance = per_label(&|j| {
@@ -367,10 +372,14 @@ fn bad_folders_are_clear_errors() {
         "{e}"
     );
 
+    // Mode 3s (sigmoid) is read for the labels (bcnn_mode3s), not for the spectrum.
     let sigmoid = broken_copy(&dir.path().join("3s"), "bcnn_ages");
-    edit_json(&sigmoid, |j| j["labels_norm_mode"]["output"] = "3s".into());
+    edit_json(&sigmoid, |j| j["input_norm_mode"]["input"] = "3s".into());
     let e = load_error(&sigmoid);
-    assert!(e.contains("mode '3s' is not supported"), "{e}");
+    assert!(
+        e.contains("input normalisation mode '3s' is not supported"),
+        "{e}"
+    );
 
     let empty = dir.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();

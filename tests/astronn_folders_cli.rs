@@ -154,6 +154,16 @@ fn predict_writes_the_table_each_network_calls_for() {
     assert!(ages.column("sdss_id").is_some());
     assert!(ages.column("teff").is_none());
 
+    // Labels mode 3s: its labels through the logit, kept by convert.
+    let sigmoid = run_and_round_trip("predict", "bcnn_mode3s");
+    for column in ["fe_h", "alpha_m", "e_fe_h"] {
+        let values = floats(&sigmoid, column);
+        assert!(
+            !values.is_empty() && values.iter().all(|v| v.is_finite()),
+            "{column}"
+        );
+    }
+
     let defaults = run_and_round_trip("predict", "bcnn25_dropout02");
     for column in [
         "m_h",

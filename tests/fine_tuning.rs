@@ -250,6 +250,21 @@ fn fine_tuning_a_network_of_another_dropout_rate_is_refused() {
     );
 }
 
+/// A network that learnt its labels through a sigmoid (astroNN's labels mode 3s) is run,
+/// not fine-tuned: training learns the labels themselves.
+#[test]
+fn fine_tuning_a_network_of_sigmoid_labels_is_refused() {
+    let folder = common::test_data("astronn_models/censored_dict");
+    let mut parent = ModelFile::load(&folder).unwrap();
+    parent
+        .metadata
+        .insert("labels_transform".into(), "logit".into());
+    let e = Trainer::check_settings(&config(1, 16, 3), Some(&parent))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("astroNN's labels mode 3s"), "{e}");
+}
+
 /// The normalisation constants and MC convention a model predicts with.
 fn scaling(model: &ModelFile) -> Scaling {
     censored_network(model).unwrap().scaling().clone()

@@ -6,7 +6,7 @@
 
 use crate::nn::bcnn::OutputActivation;
 use crate::nn::dropout::DropoutRate;
-use crate::nn::scaling::McVariance;
+use crate::nn::scaling::{LabelsTransform, McVariance};
 use crate::{Error, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -86,6 +86,10 @@ pub const OUTPUTS_KEY: &str = "outputs";
 /// `softplus`; absent: linear).
 pub const OUTPUT_ACTIVATION_KEY: &str = "output_activation";
 
+/// Metadata key of how the mean output becomes a label ([`LabelsTransform`]; absent: the
+/// identity). astroNN folders of labels mode 3s set it to `logit`.
+pub const LABELS_TRANSFORM_KEY: &str = "labels_transform";
+
 /// A model's parameters and metadata, ready to build a network from.
 #[derive(Debug, Clone)]
 pub struct ModelFile {
@@ -112,6 +116,19 @@ impl ModelFile {
                 Error::file(
                     &self.path,
                     format!("unknown {MC_VARIANCE_KEY} '{name}' in metadata"),
+                )
+            }),
+        }
+    }
+
+    /// How the network's mean output becomes a label ([`LABELS_TRANSFORM_KEY`]).
+    pub fn labels_transform(&self) -> Result<LabelsTransform> {
+        match self.metadata.get(LABELS_TRANSFORM_KEY) {
+            None => Ok(LabelsTransform::Identity),
+            Some(name) => LabelsTransform::from_name(name).ok_or_else(|| {
+                Error::file(
+                    &self.path,
+                    format!("unknown {LABELS_TRANSFORM_KEY} '{name}' in metadata"),
                 )
             }),
         }

@@ -17,7 +17,7 @@ use crate::nn::dropout::DropoutRate;
 use crate::nn::network::BayesianNetwork;
 use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::Dropout;
-use crate::nn::scaling::{McVariance, Scaling};
+use crate::nn::scaling::{LabelsTransform, McVariance, Scaling};
 use crate::nn::trunk::SpectrumTrunk;
 use candle_core::{Module, Result, Tensor};
 use candle_nn::{linear, Linear, VarBuilder};
@@ -124,6 +124,13 @@ impl ApogeeBcnn {
     /// The network with its MC statistics measured with `variance`.
     pub fn with_mc_variance(mut self, variance: McVariance) -> Self {
         self.scaling = self.scaling.with_mc_variance(variance);
+        self
+    }
+
+    /// The network with its mean outputs turned into labels by `transform` (the identity
+    /// as loaded; astroNN's labels mode 3s takes the logit).
+    pub fn with_labels_transform(mut self, transform: LabelsTransform) -> Self {
+        self.scaling = self.scaling.with_labels_transform(transform);
         self
     }
 

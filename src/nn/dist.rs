@@ -12,7 +12,7 @@ use crate::nn::dropout::DropoutRate;
 use crate::nn::network::BayesianNetwork;
 use crate::nn::precision::Arithmetic;
 use crate::nn::sampling::Dropout;
-use crate::nn::scaling::{McVariance, Scaling};
+use crate::nn::scaling::{LabelsTransform, McVariance, Scaling};
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
@@ -47,6 +47,11 @@ impl DistBcnn {
     /// The network with its MC statistics measured with `variance`.
     pub fn with_mc_variance(self, variance: McVariance) -> Self {
         DistBcnn(self.0.with_mc_variance(variance))
+    }
+
+    /// The network with its mean output turned into L_fakemag by `transform`.
+    pub fn with_labels_transform(self, transform: LabelsTransform) -> Self {
+        DistBcnn(self.0.with_labels_transform(transform))
     }
 
     /// The network dropping out at `rate` (Astra's 0.3 as loaded; an astroNN folder's own).

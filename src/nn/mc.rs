@@ -58,7 +58,8 @@ impl OutputStatistics {
 /// Labels and their uncertainties in physical units, before the noise model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawLabels {
-    /// mean · labels_std + labels_mean.
+    /// transform(mean) · labels_std + labels_mean (the transform is the identity but for
+    /// astroNN's labels mode 3s: [`crate::nn::scaling::LabelsTransform`]).
     pub values: Vec<f64>,
     /// sqrt(exp(mean log-variance) + MC variance) · labels_error_std.
     pub errors: Vec<f64>,
@@ -85,11 +86,12 @@ impl RawLabels {
 
     /// De-standardises output statistics with the model's label normalisation.
     pub fn from_statistics(stats: &OutputStatistics, scaling: &Scaling) -> Self {
+        let transform = scaling.labels_transform;
         let values = stats
             .mean
             .iter()
             .zip(scaling.labels_mean.iter().zip(&scaling.labels_std))
-            .map(|(m, (offset, scale))| m * scale + offset)
+            .map(|(&m, (offset, scale))| transform.apply(m) * scale + offset)
             .collect();
         let errors = stats
             .mean_log_variance
@@ -270,6 +272,7 @@ mod tests {
             labels_std: vec![200.0],
             labels_error_std: vec![200.0],
             mc_variance: McVariance::Unbiased,
+            labels_transform: crate::nn::scaling::LabelsTransform::Identity,
         };
         let raw = RawLabels::from_statistics(&stats, &scaling);
         assert_eq!(raw.values, vec![4100.0]);
@@ -287,5 +290,21 @@ mod tests {
         assert!((raw.model_errors[0] - 50.0).abs() < 1e-9);
         // sqrt(0.75) · 100: the predictive part; 50² + 86.6² = 100².
         assert!((raw.predictive_errors[0] - 0.75f64.sqrt() * 100.0).abs() < 1e-9);
+        // astroNN's labels mode 3s: the logit of the mean, errors as the network gives them.
+        let mode3s = Scaling {
+            labels_std: vec![1.0],
+            labels_error_std: vec![1.0],
+            labels_transform: crate::nn::scaling::LabelsTransform::Logit,
+            ..mode0
+        };
+        let raw = RawLabels::from_statistics(&stats, &mode3s);
+        assert_eq!(raw.values, vec![0.0], "logit(0.5) = 0");
+        assert!((raw.errors[0] - 1.0).abs() < 1e-9);
+        let quarter = OutputStatistics {
+            mean: vec![0.25],
+            ..stats
+        };
+        let value = RawLabels::from_statistics(&quarter, &mode3s).values[0];
+        assert!((value - (1.0f64 / 3.0).ln()).abs() < 1e-12, "{value}");
     }
 }

@@ -51,6 +51,61 @@ impl McVariance {
     }
 }
 
+/// How a network's mean output becomes a label, before `labels_std` and `labels_mean`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LabelsTransform {
+    /// The output itself: `mean · labels_std + labels_mean` (Astra; astroNN's modes but 3s).
+    #[default]
+    Identity,
+    /// The logit, ln(m / (1 − m)): astroNN's labels mode 3s trains on sigmoid(label) and
+    /// de-normalises through its inverse (`sigmoid_inv`); the errors stay in the network's
+    /// units, as astroNN's `predict` leaves them.
+    Logit,
+}
+
+impl LabelsTransform {
+    /// The name stored in model metadata.
+    pub fn name(self) -> &'static str {
+        match self {
+            LabelsTransform::Identity => "identity",
+            LabelsTransform::Logit => "logit",
+        }
+    }
+
+    /// The transform a metadata value names.
+    pub fn from_name(name: &str) -> Option<LabelsTransform> {
+        match name {
+            "identity" => Some(LabelsTransform::Identity),
+            "logit" => Some(LabelsTransform::Logit),
+            _ => None,
+        }
+    }
+
+    /// The transform of a mean output `m` (NaN outside (0, 1) for the logit).
+    pub fn apply(self, m: f64) -> f64 {
+        match self {
+            LabelsTransform::Identity => m,
+            LabelsTransform::Logit => (m / (1.0 - m)).ln(),
+        }
+    }
+
+    /// The mean output whose transform is `value` (the sigmoid for the logit).
+    pub fn inverse(self, value: f64) -> f64 {
+        match self {
+            LabelsTransform::Identity => value,
+            LabelsTransform::Logit => 1.0 / (1.0 + (-value).exp()),
+        }
+    }
+
+    /// Its derivative at `m` (for Jacobians and the standard errors of labels).
+    pub fn derivative(self, m: f64) -> f64 {
+        match self {
+            LabelsTransform::Identity => 1.0,
+            LabelsTransform::Logit => 1.0 / (m * (1.0 - m)),
+        }
+    }
+}
+
 /// A network's normalisation constants and MC convention.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scaling {
@@ -67,6 +122,8 @@ pub struct Scaling {
     pub labels_error_std: Vec<f64>,
     /// The variance the MC samples' spread is measured with.
     pub mc_variance: McVariance,
+    /// How the mean output becomes a label.
+    pub labels_transform: LabelsTransform,
 }
 
 impl Scaling {
@@ -98,7 +155,14 @@ impl Scaling {
             labels_error_std: optional("labels_error_std", labels, labels_std.clone())?,
             labels_std,
             mc_variance: McVariance::Unbiased,
+            labels_transform: LabelsTransform::Identity,
         })
+    }
+
+    /// The same constants with the mean output turned into a label by `transform`.
+    pub fn with_labels_transform(mut self, transform: LabelsTransform) -> Self {
+        self.labels_transform = transform;
+        self
     }
 
     /// The same constants with the MC convention `mc_variance`.

@@ -127,12 +127,17 @@ impl JacobianNetwork {
             )));
         }
         let x = self.scaling.standardize(normalized_flux);
-        let (sums, log_variance_sums) = if samples == 0 {
+        let sums = if samples == 0 {
             self.deterministic(&x, log_variance)?
         } else {
             self.mc_sums(&x, samples, &mut stream, log_variance)?
         };
         let count = samples.max(1) as f64;
+        // A label is transform(mean output) · labels_std + labels_mean: the chain rule's
+        // factor is the transform's slope at the mean output (1 but for labels mode 3s).
+        let transform = self.scaling.labels_transform;
+        let label_scale =
+            |j: usize| self.scaling.labels_std[j] * transform.derivative(sums.outputs[j] / count);
         // d/d flux = d/d input ÷ input_std (per pixel), times the output's scale.
         let input_std = &self.scaling.input_std;
         let scale = |sums: Vec<f64>, per_label: &dyn Fn(usize) -> f64| -> Vec<f32> {
@@ -147,15 +152,15 @@ impl JacobianNetwork {
                 .collect()
         };
         Ok(Jacobian {
-            labels: scale(sums, &|j| self.scaling.labels_std[j]),
-            log_variance: log_variance_sums.map(|sums| scale(sums, &|_| 1.0)),
+            labels: scale(sums.gradients.clone(), &label_scale),
+            log_variance: sums.log_variance.map(|sums| scale(sums, &|_| 1.0)),
         })
     }
 
     /// The deterministic Jacobians in one backward pass per output kind: one copy of `x`
     /// per label, and the sum of each copy's own label (the diagonal) differentiated, so
     /// row j of the input gradient is label j's Jacobian.
-    fn deterministic(&self, x: &[f32], log_variance: bool) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
+    fn deterministic(&self, x: &[f32], log_variance: bool) -> Result<Sums> {
         let labels = self.labels.len();
         let input = self.copies(x, labels)?;
         let (outputs, log_variances) = self.forward(input.as_tensor(), &mut Dropout::Off)?;
@@ -168,9 +173,13 @@ impl JacobianNetwork {
                 .to_vec1::<f64>()
                 .map_err(Error::from)
         };
-        let values = gradient(&outputs)?;
+        let gradients = gradient(&outputs)?;
         let log_variance = log_variance.then(|| gradient(&log_variances)).transpose()?;
-        Ok((values, log_variance))
+        Ok(Sums {
+            gradients,
+            log_variance,
+            outputs: output_sums(&outputs.narrow(0, 0, 1)?)?,
+        })
     }
 
     /// Sums of the per-sample Jacobians over `samples` MC samples, in batches of at most
@@ -181,21 +190,25 @@ impl JacobianNetwork {
         samples: usize,
         stream: &mut MaskStream,
         log_variance: bool,
-    ) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
+    ) -> Result<Sums> {
         let size = self.labels.len() * NETWORK_PIXELS;
-        let mut sums = vec![0f64; size];
-        let mut log_variance_sums = log_variance.then(|| vec![0f64; size]);
+        let mut sums = Sums {
+            gradients: vec![0f64; size],
+            log_variance: log_variance.then(|| vec![0f64; size]),
+            outputs: vec![0f64; self.labels.len()],
+        };
         let mut remaining = samples;
         while remaining > 0 {
             let rows = remaining.min(SAMPLES_PER_BATCH);
             let batch = self.batch(x, rows, &mut Dropout::On(stream), log_variance)?;
-            add(&mut sums, &batch.0);
-            if let (Some(sums), Some(batch)) = (log_variance_sums.as_mut(), batch.1) {
+            add(&mut sums.gradients, &batch.gradients);
+            add(&mut sums.outputs, &batch.outputs);
+            if let (Some(sums), Some(batch)) = (sums.log_variance.as_mut(), batch.log_variance) {
                 add(sums, &batch);
             }
             remaining -= rows;
         }
-        Ok((sums, log_variance_sums))
+        Ok(sums)
     }
 
     /// `rows` copies of `x` as a variable `[rows, 7514]`.
@@ -209,14 +222,15 @@ impl JacobianNetwork {
     }
 
     /// Sums over `rows` samples (copies of `x` with their own masks) of each output's and
-    /// (with `log_variance`) each log-variance's gradient, `[labels, 7514]` in f64.
+    /// (with `log_variance`) each log-variance's gradient, `[labels, 7514]` in f64, and of
+    /// the outputs.
     fn batch(
         &self,
         x: &[f32],
         rows: usize,
         dropout: &mut Dropout,
         log_variance: bool,
-    ) -> Result<(Vec<f64>, Option<Vec<f64>>)> {
+    ) -> Result<Sums> {
         let input = self.copies(x, rows)?;
         let (outputs, log_variances) = self.forward(input.as_tensor(), dropout)?;
         let gradients = |t: &Tensor| -> Result<Vec<f64>> {
@@ -231,12 +245,34 @@ impl JacobianNetwork {
             }
             Ok(rows_summed)
         };
-        let values = gradients(&outputs)?;
         let log_variance = log_variance
             .then(|| gradients(&log_variances))
             .transpose()?;
-        Ok((values, log_variance))
+        Ok(Sums {
+            gradients: gradients(&outputs)?,
+            log_variance,
+            outputs: output_sums(&outputs)?,
+        })
     }
+}
+
+/// Sums over samples of a spectrum's input gradients and outputs.
+struct Sums {
+    /// Each output's gradient, `[labels, 7514]`.
+    gradients: Vec<f64>,
+    /// Each log-variance's gradient, when asked for.
+    log_variance: Option<Vec<f64>>,
+    /// Each output, `[labels]`.
+    outputs: Vec<f64>,
+}
+
+/// Each column's sum of `outputs` (`[rows, labels]`), in f64.
+fn output_sums(outputs: &Tensor) -> Result<Vec<f64>> {
+    Ok(outputs
+        .detach()
+        .to_dtype(DType::F64)?
+        .sum(0)?
+        .to_vec1::<f64>()?)
 }
 
 /// The gradient of the input spectra in `grads`.

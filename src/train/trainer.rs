@@ -16,7 +16,7 @@ use crate::io::model_file::{ModelFile, ModelFormat, MC_VARIANCE_KEY};
 use crate::nn::dropout::{DropoutRate, DROPOUT_RATE};
 use crate::nn::network::BayesianNetwork;
 use crate::nn::sampling::Dropout;
-use crate::nn::scaling::Scaling;
+use crate::nn::scaling::{LabelsTransform, Scaling};
 use crate::random::{shuffle, stream};
 use crate::train::adam::Adam;
 use crate::train::config::TrainConfig;
@@ -229,6 +229,14 @@ impl<N: TrainableNetwork> Trainer<N> {
                     "drops out at rate {}; fine-tuning trains at {DROPOUT_RATE} only",
                     rate.rate()
                 ),
+            ));
+        }
+        // The networks train builds learn their labels as they are, not their sigmoid.
+        if parent.labels_transform()? != LabelsTransform::Identity {
+            return Err(Error::file(
+                &parent.path,
+                "learns its labels through a sigmoid (astroNN's labels mode 3s); fine-tuning \
+                 trains on the labels themselves only",
             ));
         }
         N::from_model(&parent.tensors)

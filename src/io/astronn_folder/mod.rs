@@ -7,7 +7,7 @@
 //! Ks-band fakemag (AstroNNDist), and any other `ApogeeBCNN` or `ApogeeCNN`
 //! ([`ModelKind::Generic`], outputs named in the metadata), each with any dropout rate in
 //! [0, 1), convolution shape and hidden sizes, both JSON styles and astroNN's normalisation
-//! modes 0–4 and 255. Inference then follows astroNN 1.1's `predict`
+//! modes 0–4 and 255 (and 3s for the labels). Inference then follows astroNN 1.1's `predict`
 //! ([`crate::nn::scaling`]): the input is (flux − input_mean) / input_std, the MC spread is
 //! the population variance, and the errors are scaled by the folder's `labels_std`.
 
@@ -17,13 +17,13 @@ mod tensors;
 
 use crate::apogee::grid::NETWORK_PIXELS;
 use crate::io::model_file::{
-    hex, ModelFile, ModelFormat, ModelKind, DROPOUT_RATE_KEY, MC_VARIANCE_KEY, OUTPUTS_KEY,
-    OUTPUT_ACTIVATION_KEY,
+    hex, ModelFile, ModelFormat, ModelKind, DROPOUT_RATE_KEY, LABELS_TRANSFORM_KEY,
+    MC_VARIANCE_KEY, OUTPUTS_KEY, OUTPUT_ACTIVATION_KEY,
 };
 use crate::nn::bcnn::OutputActivation;
 use crate::nn::censored::LABELS;
 use crate::nn::dropout::DropoutRate;
-use crate::nn::scaling::McVariance;
+use crate::nn::scaling::{LabelsTransform, McVariance};
 use crate::products::generic::FAKEMAG;
 use crate::products::output_names::column_name;
 use crate::{Error, Result};
@@ -301,14 +301,19 @@ fn check_convolutions(
 }
 
 /// The constants astroNN's `Normalizer` applies at prediction for `mode` (its
-/// `mode_checker` replaces the saved ones for modes 0 and 255): (mean, std).
+/// `mode_checker` replaces the saved ones for modes 0, 3s and 255): (mean, std). Mode 3s
+/// (sigmoid) is read for the labels, whose logit [`LABELS_TRANSFORM_KEY`] records; a
+/// sigmoid of the input spectrum is not one of astroNN's APOGEE set-ups.
 fn effective(n: &Normalisation, what: &str) -> std::result::Result<(Vec<f64>, Vec<f64>), String> {
     match n.mode.as_str() {
         "0" => Ok((vec![0.0], vec![1.0])),
+        "3s" if what == "labels" => Ok((vec![0.0], vec![1.0])),
         "255" => Ok((vec![0.0], vec![255.0])),
         "1" | "2" | "3" | "4" => Ok((n.mean.clone(), n.std.clone())),
         other => Err(format!(
-            "{what} normalisation mode '{other}' is not supported (supported: 0, 1, 2, 3, 4, 255)"
+            "{what} normalisation mode '{other}' is not supported (supported: 0, 1, 2, 3, 4, \
+             255{})",
+            if what == "labels" { ", 3s" } else { "" }
         )),
     }
 }
@@ -416,6 +421,12 @@ fn metadata(
         ),
     );
     put(MC_VARIANCE_KEY, McVariance::Population.name().to_string());
+    if p.output.mode == "3s" {
+        put(
+            LABELS_TRANSFORM_KEY,
+            LabelsTransform::Logit.name().to_string(),
+        );
+    }
     if kind == ModelKind::Generic {
         put(
             OUTPUTS_KEY,
