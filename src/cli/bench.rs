@@ -182,7 +182,8 @@ fn network_name(model: &ModelFile) -> String {
     }
 }
 
-/// Measures one network alone on the inputs' spectra and prints the result.
+/// Measures one network alone on the inputs' spectra and prints the result (the work of
+/// one pass for a network without MC dropout, which runs one whatever `--mc` says).
 fn measure_alone(
     what: &str,
     model: &ModelFile,
@@ -191,7 +192,8 @@ fn measure_alone(
     args: &BenchArgs,
     limit_gflops: f64,
 ) -> Result<()> {
-    let flops = inference_flops(model, args.mc, NETWORK_PIXELS);
+    let samples = if net.is_bayesian() { args.mc } else { 0 };
+    let flops = inference_flops(model, samples, NETWORK_PIXELS);
     print(
         &network_throughput(what, net, spectra, args.spectra, args.mc, flops)?,
         limit_gflops,
